@@ -1,0 +1,58 @@
+//! The application's notion of "now", injectable so tests of expiry,
+//! throttling windows and "today" never sleep or depend on the wall clock.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, SubsecRound, Utc};
+
+/// Wall-clock time plus an offset that only tests move.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_micros: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    /// Current UTC time, truncated to microseconds so that SQLite and
+    /// PostgreSQL store and return identical values.
+    pub fn now(&self) -> DateTime<Utc> {
+        let offset = Duration::microseconds(self.offset_micros.load(Ordering::Relaxed));
+        (Utc::now() + offset).trunc_subsecs(6)
+    }
+
+    /// `now()` as the naive UTC value stored in `TIMESTAMP` columns.
+    pub fn now_naive(&self) -> NaiveDateTime {
+        self.now().naive_utc()
+    }
+
+    /// The calendar day it is now in `tz`.
+    pub fn today_in(&self, tz: chrono_tz::Tz) -> NaiveDate {
+        self.now().with_timezone(&tz).date_naive()
+    }
+
+    /// Moves this clock (and every clone of it) forward.
+    pub fn advance(&self, by: Duration) {
+        let micros = by.num_microseconds().unwrap_or(i64::MAX);
+        self.offset_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advancing_moves_every_clone() {
+        let clock = Clock::system();
+        let copy = clock.clone();
+        let before = copy.now();
+        clock.advance(Duration::hours(2));
+        let gap = copy.now() - before;
+        assert!(gap >= Duration::hours(2) && gap < Duration::hours(2) + Duration::seconds(5));
+        assert_eq!(copy.now().timestamp_subsec_nanos() % 1000, 0);
+    }
+}

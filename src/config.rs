@@ -1,0 +1,339 @@
+//! Typed settings, parsed once at start-up and passed around as a value.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use rand::RngCore;
+
+/// Raw settings as they arrive from flags or the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SettingsArgs {
+    /// Listen address.
+    #[arg(long, env = "PAINLINE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// `sqlite://PATH` or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/painline.db"
+    )]
+    pub database_url: String,
+    /// HMAC key for access tokens, at least 32 bytes.
+    #[arg(long, env = "PAINLINE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "PAINLINE_ACCESS_TTL", default_value_t = 900)]
+    pub access_ttl: i64,
+    /// Refresh-token lifetime in seconds.
+    #[arg(long, env = "PAINLINE_REFRESH_TTL", default_value_t = 2_592_000)]
+    pub refresh_ttl: i64,
+    /// Comma-separated dashboard origins allowed by CORS.
+    #[arg(long, env = "PAINLINE_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
+    /// Log filter (tracing `EnvFilter` syntax).
+    #[arg(long, env = "PAINLINE_LOG", default_value = "info")]
+    pub log: String,
+    /// Comma-separated addresses of reverse proxies whose `X-Forwarded-For` is believed.
+    #[arg(long, env = "PAINLINE_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+    /// Database connections per instance.
+    #[arg(long, env = "PAINLINE_DB_POOL_SIZE", default_value_t = 10)]
+    pub db_pool_size: u32,
+    /// HTTP worker threads (0 = one per core).
+    #[arg(long, env = "PAINLINE_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let raw = raw.trim();
+        if let Some(path) = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err(ConfigError::new(
+                    "DATABASE_URL",
+                    "sqlite:// needs a file path",
+                ));
+            }
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Ok(Self::Postgres(raw.to_owned()))
+        } else {
+            let scheme = raw.split(':').next().unwrap_or_default();
+            Err(ConfigError::new(
+                "DATABASE_URL",
+                format!("unknown scheme '{scheme}' (expected sqlite:// or postgres://)"),
+            ))
+        }
+    }
+}
+
+/// The secret that signs access tokens. Its `Debug` never prints the key.
+#[derive(Clone)]
+pub struct JwtSecret(Vec<u8>);
+
+impl JwtSecret {
+    pub const MIN_LEN: usize = 32;
+
+    pub fn new(bytes: Vec<u8>) -> Result<Self, ConfigError> {
+        if bytes.len() < Self::MIN_LEN {
+            return Err(ConfigError::new(
+                "PAINLINE_JWT_SECRET",
+                format!(
+                    "must be at least {} bytes, got {}",
+                    Self::MIN_LEN,
+                    bytes.len()
+                ),
+            ));
+        }
+        Ok(Self(bytes))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JwtSecret(…)")
+    }
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: String,
+    pub database: DatabaseUrl,
+    pub jwt_secret: JwtSecret,
+    pub access_ttl: i64,
+    pub refresh_ttl: i64,
+    pub cors_origins: Vec<String>,
+    pub log: String,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub db_pool_size: u32,
+    pub workers: usize,
+}
+
+/// A start-up failure that names the offending setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            setting,
+            message: message.into(),
+        }
+    }
+}
+
+impl SettingsArgs {
+    /// Validates everything that can be checked without the database, and in
+    /// SQLite mode creates the data folder and the generated JWT secret.
+    pub fn resolve(self) -> Result<Settings, ConfigError> {
+        let database = DatabaseUrl::parse(&self.database_url)?;
+        if !(60..=86_400).contains(&self.access_ttl) {
+            return Err(ConfigError::new(
+                "PAINLINE_ACCESS_TTL",
+                "must be between 60 and 86400 seconds",
+            ));
+        }
+        if !(300..=31_536_000).contains(&self.refresh_ttl) {
+            return Err(ConfigError::new(
+                "PAINLINE_REFRESH_TTL",
+                "must be between 300 and 31536000 seconds",
+            ));
+        }
+        if !(1..=200).contains(&self.db_pool_size) {
+            return Err(ConfigError::new(
+                "PAINLINE_DB_POOL_SIZE",
+                "must be between 1 and 200",
+            ));
+        }
+        if self.bind.parse::<std::net::SocketAddr>().is_err() && !self.bind.contains(':') {
+            return Err(ConfigError::new(
+                "PAINLINE_BIND",
+                format!("'{}' is not HOST:PORT", self.bind),
+            ));
+        }
+        let trusted_proxies = split_list(self.trusted_proxies.as_deref())
+            .map(|s| {
+                s.parse::<IpAddr>().map_err(|_| {
+                    ConfigError::new(
+                        "PAINLINE_TRUSTED_PROXIES",
+                        format!("'{s}' is not an IP address"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let cors_origins = split_list(self.cors_origins.as_deref())
+            .map(|origin| {
+                if origin.starts_with("http://") || origin.starts_with("https://") {
+                    Ok(origin.trim_end_matches('/').to_owned())
+                } else {
+                    Err(ConfigError::new(
+                        "PAINLINE_CORS_ORIGINS",
+                        format!("'{origin}' is not an http(s) origin"),
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|e| ConfigError::new("PAINLINE_LOG", e.to_string()))?;
+
+        if let DatabaseUrl::Sqlite(path) = &database {
+            prepare_sqlite_folder(path)?;
+        }
+        let jwt_secret = match (self.jwt_secret, &database) {
+            (Some(secret), _) => JwtSecret::new(secret.into_bytes())?,
+            (None, DatabaseUrl::Sqlite(path)) => load_or_create_secret(path)?,
+            (None, DatabaseUrl::Postgres(_)) => {
+                return Err(ConfigError::new(
+                    "PAINLINE_JWT_SECRET",
+                    "is required with PostgreSQL (instances must share one key)",
+                ))
+            }
+        };
+        Ok(Settings {
+            bind: self.bind,
+            database,
+            jwt_secret,
+            access_ttl: self.access_ttl,
+            refresh_ttl: self.refresh_ttl,
+            cors_origins,
+            log: self.log,
+            trusted_proxies,
+            db_pool_size: self.db_pool_size,
+            workers: self.workers,
+        })
+    }
+}
+
+fn split_list(raw: Option<&str>) -> impl Iterator<Item = &str> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn prepare_sqlite_folder(db_path: &Path) -> Result<(), ConfigError> {
+    if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            ConfigError::new(
+                "DATABASE_URL",
+                format!("cannot create {}: {e}", dir.display()),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// In SQLite mode the secret lives beside the database file as `jwt-secret`
+/// (mode 0600), generated on first start so a fresh machine needs no setup.
+fn load_or_create_secret(db_path: &Path) -> Result<JwtSecret, ConfigError> {
+    let dir = db_path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file = dir.join("jwt-secret");
+    let setting = "PAINLINE_JWT_SECRET";
+    match std::fs::read_to_string(&file) {
+        Ok(text) => JwtSecret::new(text.trim().as_bytes().to_vec()).map_err(|_| {
+            ConfigError::new(
+                setting,
+                format!("{} holds fewer than 32 bytes", file.display()),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 48];
+            rand::rngs::OsRng.fill_bytes(&mut key);
+            let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key);
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut handle = options.open(&file).map_err(|e| {
+                ConfigError::new(setting, format!("cannot create {}: {e}", file.display()))
+            })?;
+            handle
+                .write_all(encoded.as_bytes())
+                .and_then(|()| handle.sync_all())
+                .map_err(|e| {
+                    ConfigError::new(setting, format!("cannot write {}: {e}", file.display()))
+                })?;
+            JwtSecret::new(encoded.into_bytes())
+        }
+        Err(e) => Err(ConfigError::new(
+            setting,
+            format!("cannot read {}: {e}", file.display()),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_pick_the_backend_from_the_scheme() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/x.db").ok(),
+            Some(DatabaseUrl::Sqlite("data/x.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db").ok(),
+            Some(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://u@h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        let err = DatabaseUrl::parse("mysql://x").err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("DATABASE_URL: unknown scheme 'mysql' (expected sqlite:// or postgres://)")
+        );
+    }
+
+    #[test]
+    fn short_secrets_are_refused_and_never_printed() {
+        assert!(JwtSecret::new(vec![b'a'; 31]).is_err());
+        let secret = JwtSecret::new(vec![b'a'; 32]).ok();
+        assert_eq!(format!("{secret:?}"), "Some(JwtSecret(…))");
+    }
+
+    #[test]
+    fn the_generated_secret_is_private_and_stable() {
+        let dir = tempfile::tempdir().ok();
+        let Some(dir) = dir else { panic!("no tempdir") };
+        let db = dir.path().join("painline.db");
+        let first = load_or_create_secret(&db).ok().map(|s| s.expose().to_vec());
+        let second = load_or_create_secret(&db).ok().map(|s| s.expose().to_vec());
+        assert!(first.is_some());
+        assert_eq!(first, second);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("jwt-secret"))
+                .map(|m| m.permissions().mode() & 0o777)
+                .ok();
+            assert_eq!(mode, Some(0o600));
+        }
+    }
+}

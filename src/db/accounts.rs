@@ -1,0 +1,307 @@
+//! Users, refresh tokens and login throttling.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::schema::{login_failures, refresh_tokens, users};
+use super::DbConnection;
+use crate::domain::Role;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Queryable)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub display_name: String,
+    pub role: String,
+    pub timezone: String,
+    pub change_seq: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl UserRow {
+    pub fn role(&self) -> AppResult<Role> {
+        self.role
+            .parse()
+            .map_err(|()| AppError::internal("stored role is invalid"))
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: String,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub display_name: &'a str,
+    pub role: &'a str,
+    pub timezone: &'a str,
+    pub change_seq: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Inserts a user; `Conflict` when the e-mail is taken.
+pub fn insert_user(conn: &mut DbConnection, new: &NewUser<'_>) -> AppResult<UserRow> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .execute(conn)
+        .map_err(|e| {
+            if super::is_unique_violation(&e) {
+                AppError::Conflict {
+                    code: "email_taken",
+                    detail: "An account with this e-mail already exists.",
+                }
+            } else {
+                e.into()
+            }
+        })?;
+    find_user(conn, &new.id)?.ok_or_else(|| AppError::internal("inserted user not found"))
+}
+
+pub fn find_user(conn: &mut DbConnection, id: &str) -> AppResult<Option<UserRow>> {
+    Ok(users::table
+        .filter(users::id.eq(id))
+        .select(users::all_columns)
+        .first::<UserRow>(conn)
+        .optional()?)
+}
+
+pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> AppResult<Option<UserRow>> {
+    Ok(users::table
+        .filter(users::email.eq(email))
+        .select(users::all_columns)
+        .first::<UserRow>(conn)
+        .optional()?)
+}
+
+/// Applies a profile change; `None` when the user no longer exists.
+pub fn update_profile(
+    conn: &mut DbConnection,
+    id: &str,
+    display_name: Option<&str>,
+    timezone: Option<&str>,
+    now: NaiveDateTime,
+) -> AppResult<Option<UserRow>> {
+    let Some(current) = find_user(conn, id)? else {
+        return Ok(None);
+    };
+    diesel::update(users::table.filter(users::id.eq(id)))
+        .set((
+            users::display_name.eq(display_name.unwrap_or(&current.display_name)),
+            users::timezone.eq(timezone.unwrap_or(&current.timezone)),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    find_user(conn, id)
+}
+
+pub fn update_password_hash(
+    conn: &mut DbConnection,
+    id: &str,
+    hash: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::update(users::table.filter(users::id.eq(id)))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Erases the account; every row that belongs to it goes with it (foreign
+/// keys cascade), and so do the throttling rows kept under its e-mail.
+pub fn delete_user(conn: &mut DbConnection, user: &UserRow) -> AppResult<()> {
+    diesel::delete(login_failures::table.filter(login_failures::email.eq(&user.email)))
+        .execute(conn)?;
+    diesel::delete(users::table.filter(users::id.eq(&user.id))).execute(conn)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- refresh tokens
+
+#[derive(Debug, Clone, Queryable)]
+pub struct RefreshTokenRow {
+    pub id: String,
+    pub user_id: String,
+    pub family_id: String,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct NewRefreshToken<'a> {
+    pub id: String,
+    pub user_id: &'a str,
+    pub family_id: &'a str,
+    pub token_hash: &'a str,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+pub fn insert_refresh_token(conn: &mut DbConnection, new: &NewRefreshToken<'_>) -> AppResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(new)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What presenting a refresh token led to.
+pub enum Rotation {
+    /// The token was fresh and is now used; its user and family continue.
+    Rotated { user: UserRow, family_id: String },
+    /// Unknown or expired token: nothing changed.
+    Invalid,
+    /// The token had already been used or revoked: its family is now revoked.
+    Reused,
+}
+
+/// Marks a presented refresh token as used, exactly once. Call inside a write
+/// transaction; of several concurrent callers with one token, only one gets
+/// `Rotated` and the others revoke the family.
+pub fn use_refresh_token(
+    conn: &mut DbConnection,
+    hash: &str,
+    now: NaiveDateTime,
+) -> AppResult<Rotation> {
+    let Some(row) = refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .select(refresh_tokens::all_columns)
+        .first::<RefreshTokenRow>(conn)
+        .optional()?
+    else {
+        return Ok(Rotation::Invalid);
+    };
+    if row.used_at.is_some() || row.revoked_at.is_some() {
+        revoke_family(conn, &row.family_id, now)?;
+        return Ok(Rotation::Reused);
+    }
+    if row.expires_at <= now {
+        return Ok(Rotation::Invalid);
+    }
+    // The guard in WHERE makes the claim atomic: a concurrent caller updates nothing.
+    let claimed = diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::id.eq(&row.id))
+            .filter(refresh_tokens::used_at.is_null())
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::used_at.eq(now))
+    .execute(conn)?;
+    if claimed == 0 {
+        revoke_family(conn, &row.family_id, now)?;
+        return Ok(Rotation::Reused);
+    }
+    match find_user(conn, &row.user_id)? {
+        Some(user) => Ok(Rotation::Rotated {
+            user,
+            family_id: row.family_id,
+        }),
+        None => Ok(Rotation::Invalid),
+    }
+}
+
+pub fn revoke_family(
+    conn: &mut DbConnection,
+    family_id: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Logout: revokes the family of the presented token, if it is the caller's.
+pub fn revoke_family_of(conn: &mut DbConnection, hash: &str, now: NaiveDateTime) -> AppResult<()> {
+    let family: Option<String> = refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .select(refresh_tokens::family_id)
+        .first(conn)
+        .optional()?;
+    if let Some(family) = family {
+        revoke_family(conn, &family, now)?;
+    }
+    Ok(())
+}
+
+pub fn revoke_all_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- login throttling
+
+/// Times of failed logins for `email` since `since`, oldest first, optionally
+/// only those from one client address.
+pub fn failures_since(
+    conn: &mut DbConnection,
+    email: &str,
+    client_ip: Option<&str>,
+    since: NaiveDateTime,
+) -> AppResult<Vec<NaiveDateTime>> {
+    let mut query = login_failures::table
+        .filter(login_failures::email.eq(email))
+        .filter(login_failures::at.gt(since))
+        .select(login_failures::at)
+        .order(login_failures::at.asc())
+        .into_boxed();
+    if let Some(ip) = client_ip {
+        query = query.filter(login_failures::client_ip.eq(ip));
+    }
+    Ok(query.load(conn)?)
+}
+
+pub fn record_failure(
+    conn: &mut DbConnection,
+    email: &str,
+    client_ip: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::insert_into(login_failures::table)
+        .values((
+            login_failures::id.eq(Uuid::new_v4().to_string()),
+            login_failures::email.eq(email),
+            login_failures::client_ip.eq(client_ip),
+            login_failures::at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// After a successful login, that address starts again from zero.
+pub fn clear_failures(conn: &mut DbConnection, email: &str, client_ip: &str) -> AppResult<()> {
+    diesel::delete(
+        login_failures::table
+            .filter(login_failures::email.eq(email))
+            .filter(login_failures::client_ip.eq(client_ip)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Forgets failures older than the longest throttling window.
+pub fn prune_failures(conn: &mut DbConnection, before: NaiveDateTime) -> AppResult<()> {
+    diesel::delete(login_failures::table.filter(login_failures::at.le(before))).execute(conn)?;
+    Ok(())
+}

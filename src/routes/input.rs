@@ -1,0 +1,189 @@
+//! Request parsing that answers problem+json naming the field: the JSON body
+//! extractor, and the error handlers for actix's path and query extractors.
+
+use actix_web::dev::Payload;
+use actix_web::error::{PathError, PayloadError, QueryPayloadError};
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, FieldError};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON request body. Unlike `web::Json`, errors name the offending field
+/// (`areas[1].minutes`), an unknown enum value is a 422 (a value out of
+/// range) rather than a 400, and every failure is problem+json.
+pub struct ApiJson<T>(pub T);
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let essence = v
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            essence == "application/json"
+                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !json {
+                return Err(AppError::UnsupportedMediaType);
+            }
+            let bytes = body
+                .await
+                .map_err(|err| match err.as_error::<PayloadError>() {
+                    Some(PayloadError::Overflow) => AppError::PayloadTooLarge,
+                    _ => AppError::bad_request(
+                        "unreadable_body",
+                        "The request body could not be read.",
+                        vec![],
+                    ),
+                })?;
+            parse_json(&bytes).map(ApiJson)
+        })
+    }
+}
+
+/// Deserialises `bytes`, mapping serde's complaint onto the field it concerns.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        let inner = err.into_inner();
+        let message = strip_position(&inner.to_string());
+        match inner.classify() {
+            serde_json::error::Category::Data if message.starts_with("unknown variant") => {
+                AppError::Unprocessable(vec![FieldError::new(field, message)])
+            }
+            serde_json::error::Category::Data => AppError::bad_request(
+                "invalid_body",
+                format!("Field {field}: {message}"),
+                vec![FieldError::new(field, message)],
+            ),
+            _ => malformed(&message),
+        }
+    })?;
+    de.end()
+        .map_err(|e| malformed(&strip_position(&e.to_string())))?;
+    Ok(value)
+}
+
+fn malformed(message: &str) -> AppError {
+    AppError::bad_request(
+        "malformed_json",
+        format!("The request body is not valid JSON: {message}"),
+        vec![],
+    )
+}
+
+/// serde_json appends " at line L column C"; the field path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let message = strip_position(&err.to_string());
+    let message = message
+        .trim_start_matches("Query deserialize error: ")
+        .to_owned();
+    let field = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+        .unwrap_or("query")
+        .to_owned();
+    AppError::bad_request(
+        "invalid_query",
+        format!("Bad query parameters: {message}"),
+        vec![FieldError::new(field, message)],
+    )
+    .into()
+}
+
+pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    let message = strip_position(&err.to_string());
+    AppError::bad_request(
+        "invalid_path",
+        "A path parameter is malformed (ids are UUIDs).",
+        vec![FieldError::new("path", message)],
+    )
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Area {
+        side: Side,
+        minutes: i64,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Side {
+        Left,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        areas: Vec<Area>,
+    }
+
+    fn fields(err: AppError) -> (u16, Vec<String>) {
+        use actix_web::ResponseError;
+        let status = err.status_code().as_u16();
+        let fields = match err {
+            AppError::BadRequest { errors, .. } | AppError::Unprocessable(errors) => {
+                errors.into_iter().map(|e| e.field).collect()
+            }
+            _ => vec![],
+        };
+        (status, fields)
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let wrong_type =
+            parse_json::<Body>(br#"{"areas":[{"side":"left","minutes":"5"}]}"#).unwrap_err();
+        assert_eq!(
+            fields(wrong_type),
+            (400, vec!["areas[0].minutes".to_owned()])
+        );
+        let bad_enum = parse_json::<Body>(br#"{"areas":[{"side":"up","minutes":5}]}"#).unwrap_err();
+        assert_eq!(fields(bad_enum), (422, vec!["areas[0].side".to_owned()]));
+        let unknown = parse_json::<Body>(br#"{"areas":[],"extra":1}"#).unwrap_err();
+        assert_eq!(fields(unknown).0, 400);
+        let malformed = parse_json::<Body>(br#"{"areas":["#).unwrap_err();
+        assert_eq!(fields(malformed), (400, vec![]));
+        let trailing = parse_json::<Body>(br#"{"areas":[]} x"#).unwrap_err();
+        assert_eq!(fields(trailing).0, 400);
+    }
+}

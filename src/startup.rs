@@ -1,0 +1,141 @@
+//! Builds the application from settings: database, state, middleware, routes.
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::{header, Method};
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{web, App, HttpServer};
+use actix_web_prom::PrometheusMetricsBuilder;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::{PasswordHasher, TokenService};
+use crate::clock::Clock;
+use crate::config::{ConfigError, Settings};
+use crate::db::Db;
+use crate::routes::{self, input};
+use crate::state::AppState;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// Connects to the database and applies the embedded migrations.
+pub fn connect_and_migrate(settings: &Settings) -> Result<Db, ConfigError> {
+    let db = Db::connect(&settings.database, settings.db_pool_size)
+        .map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?;
+    db.migrate()
+        .map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?;
+    Ok(db)
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::LINK,
+        ])
+        .max_age(86_400);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+impl Application {
+    /// Binds the listener and builds the server; it starts serving when awaited.
+    pub fn build(settings: Settings, clock: Clock) -> Result<Self, ConfigError> {
+        let db = connect_and_migrate(&settings)?;
+        let listener = TcpListener::bind(&settings.bind).map_err(|e| {
+            ConfigError::new(
+                "PAINLINE_BIND",
+                format!("cannot listen on {}: {e}", settings.bind),
+            )
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| ConfigError::new("PAINLINE_BIND", e.to_string()))?
+            .port();
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let hasher = PasswordHasher::new(cores).map_err(|e| {
+            ConfigError::new(
+                "PAINLINE_JWT_SECRET",
+                format!("cannot initialise argon2: {e}"),
+            )
+        })?;
+        let state = web::Data::new(AppState {
+            db,
+            tokens: TokenService::new(
+                &settings.jwt_secret,
+                settings.access_ttl,
+                settings.refresh_ttl,
+            ),
+            hasher,
+            clock,
+            trusted_proxies: settings.trusted_proxies.clone(),
+        });
+        let metrics = PrometheusMetricsBuilder::new("painline")
+            .endpoint("/metrics")
+            .registry(prometheus::Registry::new())
+            .mask_unmatched_patterns("UNKNOWN")
+            .build()
+            .map_err(|e| {
+                ConfigError::new("PAINLINE_BIND", format!("cannot set up metrics: {e}"))
+            })?;
+        let origins = settings.cors_origins.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(ErrorHandlers::new().default_handler(routes::render_problem))
+                .wrap(cors(&origins))
+                .wrap(metrics.clone())
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(input::MAX_BODY_BYTES))
+                .app_data(web::QueryConfig::default().error_handler(input::query_error))
+                .app_data(web::PathConfig::default().error_handler(input::path_error))
+                .configure(routes::operations)
+                .service(web::scope("/v1").configure(routes::v1))
+        })
+        .shutdown_timeout(20)
+        .listen(listener)
+        .map_err(|e| ConfigError::new("PAINLINE_BIND", e.to_string()))?;
+        if settings.workers > 0 {
+            server = server.workers(settings.workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// Stops the server from outside (tests).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,425 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{spawn_app, spawn_app_with, PASSWORD};
+
+#[tokio::test]
+async fn register_creates_an_account_with_a_hashed_password() {
+    let app = spawn_app().await;
+    let reply = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": "  Ana.Lopez@Example.ORG ", "password": PASSWORD, "display_name": " Ana ",
+                   "role": "patient", "timezone": "Europe/Madrid"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let user = &reply.body["user"];
+    assert_eq!(user["email"], "ana.lopez@example.org");
+    assert_eq!(user["display_name"], "Ana");
+    assert_eq!(user["role"], "patient");
+    assert_eq!(user["timezone"], "Europe/Madrid");
+    let tokens = &reply.body["tokens"];
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 900);
+    assert_eq!(tokens["refresh_expires_in"], 2_592_000);
+    assert!(tokens["access_token"].as_str().unwrap().split('.').count() == 3);
+
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let stored: (String, String, String) = app
+        .with_db(move |conn| {
+            use diesel::prelude::*;
+            use painline::db::schema::users;
+            users::table
+                .filter(users::id.eq(user_id))
+                .select((users::email, users::password_hash, users::timezone))
+                .first(conn)
+        })
+        .await;
+    assert_eq!(stored.0, "ana.lopez@example.org");
+    assert!(
+        stored.1.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{}",
+        stored.1
+    );
+    assert!(!stored.1.contains(PASSWORD));
+    assert_eq!(stored.2, "Europe/Madrid");
+    // The refresh token is stored only as its SHA-256 hash.
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.count("refresh_tokens", &format!("token_hash = '{refresh}'"))
+            .await,
+        0
+    );
+    assert_eq!(app.count("refresh_tokens", "1 = 1").await, 1);
+
+    // The new access token works.
+    let me = app
+        .get("/v1/me", tokens["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["email"], "ana.lopez@example.org");
+}
+
+#[tokio::test]
+async fn a_taken_email_is_a_conflict_whatever_its_case() {
+    let app = spawn_app().await;
+    let first = app.register_patient().await;
+    let reply = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": first.email.to_uppercase(), "password": PASSWORD, "display_name": "B", "role": "therapist"}),
+        )
+        .await;
+    reply.assert_problem(409, "email_taken");
+    assert_eq!(app.count("users", "1 = 1").await, 1);
+}
+
+#[tokio::test]
+async fn password_length_is_12_to_128_characters() {
+    let app = spawn_app().await;
+    for (len, expected) in [(11, 422), (12, 201), (128, 201), (129, 422)] {
+        let reply = app
+            .post(
+                "/v1/auth/register",
+                None,
+                json!({"email": format!("len{len}@example.org"), "password": "p".repeat(len),
+                       "display_name": "P", "role": "patient"}),
+            )
+            .await;
+        assert_eq!(
+            reply.status.as_u16(),
+            expected,
+            "length {len}: {}",
+            reply.text
+        );
+        if expected == 422 {
+            reply.assert_problem(422, "validation_failed");
+            assert_eq!(reply.error_fields(), vec!["password"]);
+        } else {
+            // Never truncated: the full password signs in, one character less does not.
+            let full = app
+                .login(&format!("len{len}@example.org"), &"p".repeat(len))
+                .await;
+            assert_eq!(full.status, StatusCode::OK);
+            let shorter = app
+                .login(&format!("len{len}@example.org"), &"p".repeat(len - 1))
+                .await;
+            assert_eq!(shorter.status, StatusCode::UNAUTHORIZED);
+        }
+    }
+    assert_eq!(app.count("users", "1 = 1").await, 2);
+}
+
+#[tokio::test]
+async fn register_names_every_invalid_field() {
+    let app = spawn_app().await;
+    let reply = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": "not-an-email", "password": "short", "display_name": "  ",
+                   "role": "patient", "timezone": "Mars/Olympus"}),
+        )
+        .await;
+    reply.assert_problem(422, "validation_failed");
+    assert_eq!(
+        reply.error_fields(),
+        vec!["email", "password", "display_name", "timezone"]
+    );
+    let bad_role = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": "a@example.org", "password": PASSWORD, "display_name": "A", "role": "admin"}),
+        )
+        .await;
+    bad_role.assert_problem(422, "validation_failed");
+    assert_eq!(bad_role.error_fields(), vec!["role"]);
+    assert_eq!(app.count("users", "1 = 1").await, 0);
+}
+
+#[tokio::test]
+async fn login_succeeds_with_the_right_password() {
+    let app = spawn_app().await;
+    let user = app.register_therapist().await;
+    let reply = app
+        .login(&format!("  {}  ", user.email.to_uppercase()), PASSWORD)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.body["user"]["id"], user.id.as_str());
+    assert_eq!(reply.body["user"]["role"], "therapist");
+    let access = reply.body["tokens"]["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/v1/me", access).await.status, StatusCode::OK);
+    // Each login is its own token family.
+    assert_eq!(
+        app.count("refresh_tokens", &format!("user_id = '{}'", user.id))
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_get_identical_answers() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let wrong_password = app.login(&user.email, "wrong password 123").await;
+    let unknown_email = app.login("nobody@example.org", "wrong password 123").await;
+    wrong_password.assert_problem(401, "invalid_credentials");
+    assert_eq!(wrong_password.status, unknown_email.status);
+    assert_eq!(wrong_password.text, unknown_email.text);
+    assert_eq!(wrong_password.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(unknown_email.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(
+        wrong_password.header("content-type"),
+        unknown_email.header("content-type")
+    );
+}
+
+#[tokio::test]
+async fn five_failures_throttle_the_address_until_the_window_passes() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    for _ in 0..5 {
+        app.login(&user.email, "wrong password 123")
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    // Even the right password is refused now.
+    let throttled = app.login(&user.email, PASSWORD).await;
+    throttled.assert_problem(429, "too_many_attempts");
+    let retry: i64 = throttled.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry), "Retry-After {retry}");
+    // Another account from the same address is not affected.
+    let other = app.register_patient().await;
+    assert_eq!(
+        app.login(&other.email, PASSWORD).await.status,
+        StatusCode::OK
+    );
+
+    app.clock.advance(chrono::Duration::seconds(retry));
+    let after = app.login(&user.email, PASSWORD).await;
+    assert_eq!(after.status, StatusCode::OK, "{}", after.text);
+    // A success clears that address's failures.
+    assert_eq!(
+        app.count("login_failures", &format!("email = '{}'", user.email))
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_failures_from_many_addresses_throttle_the_email() {
+    let app = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let user = app.register_patient().await;
+    let attempt = |ip: String, password: &'static str| {
+        let request = app
+            .client
+            .post(app.url("/v1/auth/login"))
+            .header("x-forwarded-for", format!("203.0.113.250, {ip}"))
+            .json(&json!({"email": user.email, "password": password}));
+        async move { crate::helpers::read(request.send().await.unwrap()).await }
+    };
+    for batch in 0..25 {
+        let replies = futures_util::future::join_all((0..4).map(|i| {
+            attempt(
+                format!("198.51.100.{}", batch * 4 + i),
+                "wrong password 123",
+            )
+        }))
+        .await;
+        for reply in replies {
+            reply.assert_problem(401, "invalid_credentials");
+        }
+    }
+    // The proxy's forwarded addresses were recorded, not the proxy's own.
+    assert_eq!(
+        app.count("login_failures", "client_ip LIKE '198.51.100.%'")
+            .await,
+        100
+    );
+    let fresh_address = attempt("192.0.2.7".into(), PASSWORD).await;
+    fresh_address.assert_problem(429, "too_many_attempts");
+    let retry: i64 = fresh_address
+        .header("retry-after")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry));
+    app.clock.advance(chrono::Duration::seconds(retry));
+    assert_eq!(
+        attempt("192.0.2.7".into(), PASSWORD).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let first = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": user.refresh}),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let second_token = first.body["tokens"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(second_token, user.refresh);
+    let access = first.body["tokens"]["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/v1/me", access).await.status, StatusCode::OK);
+
+    // A second device, logged in separately, is its own family.
+    let other_login = app.login(&user.email, PASSWORD).await;
+    let other_refresh = other_login.body["tokens"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Replaying the first token is reuse: 401, and the token rotated from it dies too.
+    let replay = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": user.refresh}),
+        )
+        .await;
+    replay.assert_problem(401, "invalid_refresh_token");
+    let rotated = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": second_token}),
+        )
+        .await;
+    rotated.assert_problem(401, "invalid_refresh_token");
+    // The other login still works.
+    let other = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": other_refresh}),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn of_concurrent_refreshes_with_one_token_exactly_one_succeeds() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let replies = futures_util::future::join_all((0..6).map(|_| {
+        app.post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": user.refresh}),
+        )
+    }))
+    .await;
+    let winners: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
+        reply.assert_problem(401, "invalid_refresh_token");
+    }
+    // The losers count as reuse: the whole family, the winner's new token included, is revoked.
+    let winner_token = winners[0].body["tokens"]["refresh_token"].as_str().unwrap();
+    let after = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": winner_token}),
+        )
+        .await;
+    after.assert_problem(401, "invalid_refresh_token");
+    assert_eq!(
+        app.count(
+            "refresh_tokens",
+            &format!("user_id = '{}' AND revoked_at IS NULL", user.id)
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn refresh_tokens_expire() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    app.clock.advance(chrono::Duration::seconds(2_592_000));
+    let reply = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": user.refresh}),
+        )
+        .await;
+    reply.assert_problem(401, "invalid_refresh_token");
+    let unknown = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": "not-a-token"}),
+        )
+        .await;
+    unknown.assert_problem(401, "invalid_refresh_token");
+}
+
+#[tokio::test]
+async fn logout_revokes_that_login_only() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let other = app.login(&user.email, PASSWORD).await;
+    let other_refresh = other.body["tokens"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let reply = app
+        .post(
+            "/v1/auth/logout",
+            None,
+            json!({"refresh_token": user.refresh}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    app.post(
+        "/v1/auth/refresh",
+        None,
+        json!({"refresh_token": user.refresh}),
+    )
+    .await
+    .assert_problem(401, "invalid_refresh_token");
+    assert_eq!(
+        app.post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": other_refresh})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    // Logging out twice, or with an unknown token, is still 204.
+    let again = app
+        .post(
+            "/v1/auth/logout",
+            None,
+            json!({"refresh_token": user.refresh}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NO_CONTENT);
+}

@@ -1,0 +1,318 @@
+//! The test harness: every test gets the real application on port 0 with a
+//! fresh database of its own (a temporary SQLite file, or with
+//! `PAINLINE_TEST_POSTGRES_URL` set a new PostgreSQL database, dropped
+//! afterwards).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use diesel::{Connection, RunQueryDsl};
+use painline::clock::Clock;
+use painline::config::{DatabaseUrl, JwtSecret, Settings};
+use painline::db::{Db, DbConnection};
+use painline::startup::Application;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// The signing key of every test app, so tests can forge tokens.
+pub const TEST_SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123";
+pub const PASSWORD: &str = "correct horse battery";
+
+enum DbGuard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let Self::Postgres { admin_url, name } = self {
+            if let Ok(mut conn) = diesel::pg::PgConnection::establish(admin_url) {
+                let _ =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut conn);
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Clock,
+    pub database: DatabaseUrl,
+    db: Db,
+    handle: actix_web::dev::ServerHandle,
+    _guard: DbGuard,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command now; the returned future only waits for it.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// A signed-up user with live tokens.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status, body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "not problem+json: {}",
+            self.text
+        );
+        assert_eq!(self.body["code"], code, "body: {}", self.text);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string());
+    }
+
+    /// The `field` of each entry of `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub fn base_settings(database: DatabaseUrl) -> Settings {
+    Settings {
+        bind: "127.0.0.1:0".into(),
+        database,
+        jwt_secret: JwtSecret::new(TEST_SECRET.to_vec()).expect("test secret"),
+        access_ttl: 900,
+        refresh_ttl: 2_592_000,
+        cors_origins: vec!["https://dashboard.example".into()],
+        log: "warn".into(),
+        trusted_proxies: vec![],
+        db_pool_size: 5,
+        workers: 2,
+    }
+}
+
+/// Replaces the database name of a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
+
+/// Whether this run targets PostgreSQL.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("PAINLINE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+fn fresh_database() -> (DatabaseUrl, DbGuard) {
+    match postgres_url() {
+        Some(admin_url) => {
+            let name = format!(
+                "painline_test_{}_{}",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            );
+            let mut conn =
+                diesel::pg::PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
+            diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .expect("create test database");
+            let url = with_database(&admin_url, &name);
+            (
+                DatabaseUrl::Postgres(url),
+                DbGuard::Postgres { admin_url, name },
+            )
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("painline.db");
+            (DatabaseUrl::Sqlite(path), DbGuard::Sqlite(dir))
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app after letting the test adjust its settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    NEXT.fetch_add(1, Ordering::Relaxed);
+    let (database, guard) = fresh_database();
+    let mut settings = base_settings(database.clone());
+    adjust(&mut settings);
+    let clock = Clock::system();
+    let app = Application::build(settings, clock.clone()).expect("build app");
+    let port = app.port();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let db = Db::connect(&database, 2).expect("test pool");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        clock,
+        database,
+        db,
+        handle,
+        _guard: guard,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn register_as(&self, role: &str) -> TestUser {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let email = format!("{role}{n}-{}@example.org", uuid::Uuid::new_v4().simple());
+        let reply = self
+            .post(
+                "/v1/auth/register",
+                None,
+                json!({"email": email, "password": PASSWORD, "display_name": format!("{role} {n}"), "role": role}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        TestUser {
+            id: reply.body["user"]["id"].as_str().expect("id").to_owned(),
+            email,
+            access: reply.body["tokens"]["access_token"]
+                .as_str()
+                .expect("access")
+                .to_owned(),
+            refresh: reply.body["tokens"]["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_owned(),
+        }
+    }
+
+    pub async fn register_patient(&self) -> TestUser {
+        self.register_as("patient").await
+    }
+
+    pub async fn register_therapist(&self) -> TestUser {
+        self.register_as("therapist").await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        self.post(
+            "/v1/auth/login",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Runs a query against the test's database, to check what is stored.
+    pub async fn with_db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<T> + Send + 'static,
+    ) -> T {
+        self.db
+            .run(move |conn| Ok(f(conn)?))
+            .await
+            .expect("database query")
+    }
+
+    /// Counts rows of `table` matching the SQL condition `filter`.
+    pub async fn count(&self, table: &str, filter: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {filter}");
+        self.with_db(move |conn| diesel::sql_query(sql).get_result::<Count>(conn))
+            .await
+            .n
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}

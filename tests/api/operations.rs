@@ -1,0 +1,120 @@
+use reqwest::StatusCode;
+
+use crate::helpers::{read, spawn_app};
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let health = read(app.client.get(app.url("/healthz")).send().await.unwrap()).await;
+    assert_eq!(
+        (health.status, health.body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let ready = read(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(
+        (ready.status, ready.body["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_the_database_is_gone() {
+    let app = spawn_app().await;
+    match &app.database {
+        painline::config::DatabaseUrl::Sqlite(path) => {
+            std::fs::remove_file(path).unwrap();
+        }
+        painline::config::DatabaseUrl::Postgres(url) => {
+            use diesel::{Connection, RunQueryDsl};
+            let admin = crate::helpers::postgres_url().unwrap();
+            let name = url.rsplit('/').next().unwrap().to_owned();
+            let mut conn = diesel::pg::PgConnection::establish(&admin).unwrap();
+            diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+                .execute(&mut conn)
+                .unwrap();
+        }
+    }
+    let ready = read(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+    ready.assert_problem(503, "unavailable");
+    assert!(ready.header("retry-after").is_some());
+    // Nothing internal leaks.
+    assert!(!ready.text.to_lowercase().contains("sql"), "{}", ready.text);
+    // The process itself is still alive.
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    app.get("/v1/me", &user.access).await;
+    app.get("/v1/me", "bad-token").await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("painline_http_requests_total{")
+                && l.contains("endpoint=\"/v1/me\"")
+                && l.contains("status=\"401\"")
+                && l.ends_with(" 1")),
+        "{text}"
+    );
+    assert!(
+        text.contains("painline_http_requests_duration_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(text.contains("endpoint=\"/v1/auth/register\""));
+    // No token or e-mail ever appears in the metrics.
+    assert!(!text.contains(&user.email));
+}
+
+#[tokio::test]
+async fn cors_allows_only_the_configured_dashboard_origins() {
+    let app = spawn_app().await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/v1/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header(
+                "access-control-request-headers",
+                "authorization, if-match, content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://dashboard.example").await.unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let h = allowed.headers();
+    assert_eq!(
+        h["access-control-allow-origin"],
+        "https://dashboard.example"
+    );
+    assert_eq!(h["access-control-max-age"], "86400");
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    let user = app.register_patient().await;
+    let simple = app
+        .client
+        .get(app.url("/v1/me"))
+        .bearer_auth(&user.access)
+        .header("origin", "https://dashboard.example")
+        .send()
+        .await
+        .unwrap();
+    let exposed = simple.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for name in ["etag", "location", "retry-after", "link"] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
+}

@@ -1,0 +1,159 @@
+//! The binary itself: start-up on a fresh machine, clear one-line failures
+//! for bad settings, and a clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_painline");
+
+fn painline(dir: &std::path::Path, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Runs the binary expecting a start-up failure; returns its stderr.
+fn start_failure(env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let output = painline(dir.path(), env).output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{env:?}: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{env:?}: not one line: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn bad_settings_stop_start_up_with_one_line_naming_the_setting() {
+    let secret = "s".repeat(32);
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![("DATABASE_URL", "mysql://localhost/x")],
+            "DATABASE_URL: unknown scheme 'mysql'",
+        ),
+        (
+            vec![("PAINLINE_JWT_SECRET", "too-short")],
+            "PAINLINE_JWT_SECRET: must be at least 32 bytes",
+        ),
+        (
+            vec![("DATABASE_URL", "postgres://postgres@127.0.0.1:1/x")],
+            "PAINLINE_JWT_SECRET: is required with PostgreSQL",
+        ),
+        (
+            vec![
+                ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/x"),
+                ("PAINLINE_JWT_SECRET", &secret),
+            ],
+            "DATABASE_URL: cannot open the database",
+        ),
+        (vec![("PAINLINE_ACCESS_TTL", "soon")], "access-ttl"),
+        (
+            vec![("PAINLINE_TRUSTED_PROXIES", "proxy.local")],
+            "PAINLINE_TRUSTED_PROXIES",
+        ),
+    ];
+    for (env, expected) in cases {
+        let stderr = start_failure(&env);
+        assert!(stderr.contains(expected), "{env:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_busy_port_is_named() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let stderr = start_failure(&[("PAINLINE_BIND", &addr)]);
+    assert!(
+        stderr.starts_with("painline: PAINLINE_BIND: cannot listen on"),
+        "{stderr}"
+    );
+}
+
+/// Starts the server and reads its log until it says which port it took.
+/// The caller waits for the child.
+#[allow(clippy::zombie_processes)]
+fn start(dir: &std::path::Path) -> (Child, u16, BufReader<std::process::ChildStderr>) {
+    let mut child = painline(dir, &[("PAINLINE_BIND", "127.0.0.1:0")])
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "exited before listening"
+        );
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if entry["fields"]["message"] == "painline listening" {
+            let port = entry["fields"]["port"].as_u64().unwrap();
+            return (child, u16::try_from(port).unwrap(), stderr);
+        }
+    }
+}
+
+fn http(stream: &mut TcpStream, request: &str) {
+    stream.write_all(request.as_bytes()).unwrap();
+}
+
+#[test]
+fn a_fresh_machine_starts_on_sqlite_and_sigterm_drains_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, mut log) = start(dir.path());
+
+    // The data folder, database and secret were created.
+    assert!(dir.path().join("data/painline.db").exists());
+    let secret = dir.path().join("data/jwt-secret");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(std::fs::read_to_string(&secret).unwrap().len() >= 32);
+
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    http(&mut stream, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut buf = [0u8; 512];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
+    // A registration (an argon2 hash) is in flight when SIGTERM arrives.
+    let body = r#"{"email":"drain@example.org","password":"correct horse battery","display_name":"D","role":"patient"}"#;
+    http(
+        &mut stream,
+        &format!(
+            "POST /v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(0));
+    let mut rest = String::new();
+    log.read_to_string(&mut rest).unwrap();
+    // Neither the password nor a token reached the log.
+    assert!(!rest.contains("correct horse battery"));
+    assert!(!rest.contains("refresh_token\":\""));
+}
