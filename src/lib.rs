@@ -1,5 +1,6 @@
 //! Painline: a lower-back-pain logbook API for patients and their massage therapists.
 
+pub mod analytics;
 pub mod auth;
 pub mod clock;
 pub mod config;

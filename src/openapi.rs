@@ -4,11 +4,15 @@
 use std::sync::OnceLock;
 
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{FieldError, Problem, PROBLEM_JSON};
+use crate::routes::logbook::{
+    self, assessments, massage_sessions, own_stretches, pain_entries, stretch_sessions,
+};
 use crate::routes::{auth, health, me};
 
 #[derive(OpenApi)]
@@ -22,6 +26,36 @@ use crate::routes::{auth, health, me};
         me::update_me,
         me::change_password,
         me::delete_me,
+        pain_entries::list,
+        pain_entries::create,
+        pain_entries::get,
+        pain_entries::put,
+        pain_entries::delete,
+        stretch_sessions::list,
+        stretch_sessions::create,
+        stretch_sessions::get,
+        stretch_sessions::put,
+        stretch_sessions::delete,
+        massage_sessions::list,
+        massage_sessions::create,
+        massage_sessions::get,
+        massage_sessions::put,
+        massage_sessions::delete,
+        assessments::list,
+        assessments::create,
+        assessments::get,
+        assessments::put,
+        assessments::delete,
+        logbook::list_stretches,
+        own_stretches::create,
+        own_stretches::get,
+        own_stretches::put,
+        own_stretches::delete,
+        logbook::list_conditions,
+        logbook::get_condition,
+        logbook::put_condition,
+        logbook::delete_condition,
+        logbook::list_changes,
     ),
     components(schemas(Problem, FieldError))
 )]
@@ -41,6 +75,7 @@ Errors are application/problem+json (RFC 9457) with a stable `code`.",
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "me", description = "The caller's own account"),
+        (name = "logbook", description = "What a patient's phone writes: offline-first, versioned, synced"),
         (name = "operations", description = "Health, readiness and the contract"),
     )
 )]
@@ -108,9 +143,40 @@ fn add_common_errors(op: &mut Operation) {
     }
 }
 
+/// Responses extend request bodies (`allOf: [RecordMeta, PainEntryBody, …]`).
+/// A body's `additionalProperties: false` is right for requests but would
+/// reject every response under `allOf`, so inside `allOf` the body is inlined
+/// without it.
+fn open_up_all_of(components: &mut utoipa::openapi::Components) {
+    let closed: std::collections::BTreeMap<String, Schema> = components
+        .schemas
+        .iter()
+        .filter_map(|(name, schema)| match schema {
+            RefOr::T(Schema::Object(object)) if object.additional_properties.is_some() => {
+                let mut open = object.clone();
+                open.additional_properties = None;
+                Some((format!("#/components/schemas/{name}"), Schema::Object(open)))
+            }
+            _ => None,
+        })
+        .collect();
+    for schema in components.schemas.values_mut() {
+        if let RefOr::T(Schema::AllOf(all_of)) = schema {
+            for item in &mut all_of.items {
+                if let RefOr::Ref(reference) = item {
+                    if let Some(open) = closed.get(&reference.ref_location) {
+                        *item = RefOr::T(open.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        open_up_all_of(components);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(

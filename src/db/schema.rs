@@ -38,4 +38,53 @@ diesel::table! {
 }
 
 diesel::joinable!(refresh_tokens -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens, login_failures);
+
+diesel::table! {
+    records (id) {
+        id -> Text,
+        patient_id -> Text,
+        kind -> Text,
+        date -> Nullable<Date>,
+        author_id -> Text,
+        author_role -> Text,
+        data -> Text,
+        version -> BigInt,
+        change_seq -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    stretches (id) {
+        id -> Text,
+        key -> Text,
+        name -> Text,
+        description -> Text,
+        targets -> Text,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        status -> Integer,
+        body -> Text,
+        location -> Text,
+        etag -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(records -> users (patient_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    refresh_tokens,
+    login_failures,
+    records,
+    stretches,
+    idempotency_keys
+);

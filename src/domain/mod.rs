@@ -2,6 +2,7 @@
 //! so a value that exists is a value that obeys the rules.
 
 pub mod account;
+pub mod logbook;
 
 pub use account::{DisplayName, Email, Password, Role, Timezone};
 

@@ -3,7 +3,9 @@
 pub mod auth;
 pub mod health;
 pub mod input;
+pub mod logbook;
 pub mod me;
+pub mod records;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;
@@ -22,7 +24,8 @@ pub fn v1(cfg: &mut web::ServiceConfig) {
         .service(me::get_me)
         .service(me::update_me)
         .service(me::change_password)
-        .service(me::delete_me);
+        .service(me::delete_me)
+        .configure(logbook::configure);
 }
 
 /// Operations routes at the root.
