@@ -106,6 +106,25 @@ pub fn find_live(
         .ok_or(AppError::NotFound)
 }
 
+/// Locks the patient's row for the rest of the transaction (a no-op update:
+/// portable, where `SELECT … FOR UPDATE` is not) and returns it. Every write
+/// takes this lock first, so concurrent writes for one patient run one after
+/// another and each reads what the previous one committed; on SQLite the
+/// immediate transaction already serialises writers.
+pub fn lock_patient(
+    conn: &mut DbConnection,
+    patient_id: &str,
+) -> AppResult<super::accounts::UserRow> {
+    let locked = diesel::update(users::table.filter(users::id.eq(patient_id)))
+        .set(users::change_seq.eq(users::change_seq))
+        .execute(conn)?;
+    if locked == 0 {
+        // The account was erased while its access token still lives.
+        return Err(AppError::unauthenticated());
+    }
+    super::accounts::find_user(conn, patient_id)?.ok_or_else(AppError::unauthenticated)
+}
+
 /// Takes the patient's next change number. The `UPDATE` locks the patient's
 /// row until the transaction ends, so numbers are handed out in commit order
 /// and a feed reader never sees a lower number appear behind a higher one.

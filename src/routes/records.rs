@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::db::records::{
     self, IfMatch, ListPosition, PutOutcome, RecordRow, RecordWrite, SavedResponse,
 };
-use crate::db::{accounts, DbConnection};
+use crate::db::DbConnection;
 use crate::domain::logbook::Context;
 use crate::domain::{Role, Timezone};
 use crate::error::{AppError, AppResult, FieldError};
@@ -179,14 +179,14 @@ impl Writer {
     }
 }
 
-/// Validates `body` for the patient, inside the write transaction.
+/// Locks the patient and validates `body` for them, inside the write transaction.
 fn validated<K: LogKind>(
     conn: &mut DbConnection,
     state: &AppState,
     patient_id: &str,
     body: &K::Body,
 ) -> AppResult<String> {
-    let patient = accounts::find_user(conn, patient_id)?.ok_or_else(AppError::unauthenticated)?;
+    let patient = records::lock_patient(conn, patient_id)?;
     let tz = Timezone::parse(&patient.timezone).unwrap_or_default();
     let ctx = Context {
         today: state.clock.today_in(tz.tz()),
@@ -347,6 +347,7 @@ pub async fn delete_record<K: LogKind>(
         .db
         .write(move |conn| {
             let s = Strings::new(&writer, id);
+            records::lock_patient(conn, &s.patient)?;
             records::delete(conn, &s.patient, K::KIND, &s.author, &s.id, &if_match, now)
         })
         .await?;

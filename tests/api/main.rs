@@ -2,10 +2,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod concurrency;
 mod contract;
 mod errors;
 mod helpers;
+mod logbook;
 mod me;
 mod operations;
 mod startup;
+mod sync;
 mod tokens;
