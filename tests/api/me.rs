@@ -160,6 +160,36 @@ async fn deleting_the_account_leaves_no_row_behind() {
     let app = spawn_app().await;
     let user = app.register_patient().await;
     let neighbour = app.register_patient().await;
+    // Some logbook data, including an idempotent POST.
+    app.call(
+        Method::PUT,
+        &format!("/v1/me/pain-entries/{}", uuid::Uuid::new_v4()),
+        Some(&user.access),
+        Some(json!({"date": "2026-11-20", "pain_level": 5})),
+    )
+    .await;
+    app.call(
+        Method::PUT,
+        "/v1/me/conditions/osteoporosis",
+        Some(&user.access),
+        Some(json!({"note": "private"})),
+    )
+    .await;
+    let posted = app
+        .client
+        .post(app.url("/v1/me/stretches"))
+        .bearer_auth(&user.access)
+        .header("idempotency-key", "k1")
+        .json(&json!({"name": "Mine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.count("records", &format!("patient_id = '{}'", user.id))
+            .await,
+        3
+    );
     app.login(&user.email, "wrong password 123").await;
     app.login(&user.email, PASSWORD).await;
     app.login(&user.email, "wrong password 123").await;
