@@ -298,25 +298,11 @@ page_type!(StretchSessionPage, StretchSession);
 page_type!(MassageSessionPage, MassageSession);
 page_type!(AssessmentPage, Assessment);
 
-/// The five routes of a dated logbook resource, annotated for OpenAPI. The
-/// handlers are one-liners into the generic protocol in `records`.
-macro_rules! dated_resource {
-    ($m:ident, $kind:ident, $body:ident, $item:ident, $page:ident, $coll:tt, $one:tt) => {
-        pub mod $m {
-            use super::*;
-
-            #[utoipa::path(
-                get, path = $coll, tag = "logbook", operation_id = concat!("list_", stringify!($m)),
-                security(("bearer" = [])), params(ListQuery),
-                responses(
-                    (status = 200, description = "A page, newest date first (ties by id)", body = $page),
-                    (status = 403, description = "The caller is not a patient"),
-                )
-            )]
-            pub async fn list(state: web::Data<AppState>, user: AuthUser, query: web::Query<ListQuery>) -> AppResult<HttpResponse> {
-                rec::list_records::<$kind>(&state, user.patient()?, query.into_inner()).await
-            }
-
+/// The four item routes of a logbook resource (create, get, put, delete),
+/// annotated for OpenAPI; the handlers are one-liners into the generic
+/// protocol in `records`. Expands inside the resource's module.
+macro_rules! item_routes {
+    ($m:ident, $kind:ident, $body:ident, $item:ident, $coll:tt, $one:tt) => {
             #[utoipa::path(
                 post, path = $coll, tag = "logbook", operation_id = concat!("create_", stringify!($m)),
                 security(("bearer" = [])), request_body = $body,
@@ -385,6 +371,29 @@ macro_rules! dated_resource {
             pub async fn delete(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>, if_match: IfMatchHeader) -> AppResult<HttpResponse> {
                 rec::delete_record::<$kind>(&state, Writer::patient(user.patient()?), id.into_inner(), if_match.0).await
             }
+
+    };
+}
+
+/// A dated logbook resource: the item routes plus a paginated list.
+macro_rules! dated_resource {
+    ($m:ident, $kind:ident, $body:ident, $item:ident, $page:ident, $coll:tt, $one:tt) => {
+        pub mod $m {
+            use super::*;
+
+            #[utoipa::path(
+                get, path = $coll, tag = "logbook", operation_id = concat!("list_", stringify!($m)),
+                security(("bearer" = [])), params(ListQuery),
+                responses(
+                    (status = 200, description = "A page, newest date first (ties by id)", body = $page),
+                    (status = 403, description = "The caller is not a patient"),
+                )
+            )]
+            pub async fn list(state: web::Data<AppState>, user: AuthUser, query: web::Query<ListQuery>) -> AppResult<HttpResponse> {
+                rec::list_records::<$kind>(&state, user.patient()?, query.into_inner()).await
+            }
+
+            item_routes!($m, $kind, $body, $item, $coll, $one);
 
             pub fn configure(cfg: &mut web::ServiceConfig) {
                 cfg.service(web::resource($coll).get(list).post(create))
@@ -479,105 +488,18 @@ pub async fn list_stretches(state: web::Data<AppState>, user: AuthUser) -> AppRe
     Ok(HttpResponse::Ok().json(StretchList { items }))
 }
 
+/// A patient's own stretches: item routes only; `GET /v1/stretches` lists them.
 pub mod own_stretches {
     use super::*;
 
-    /// Add a stretch of your own to the catalog.
-    #[utoipa::path(
-        post, path = "/me/stretches", tag = "logbook", operation_id = "create_own_stretch",
-        security(("bearer" = [])), request_body = OwnStretchBody,
-        params(("Idempotency-Key" = Option<String>, Header, description = "Same key within 24 h: the first answer again")),
-        responses(
-            (status = 201, description = "Created", body = Stretch, headers(("Location" = String), ("ETag" = String))),
-            (status = 403, description = "The caller is not a patient"),
-            (status = 409, description = "The Idempotency-Key was used for a different request"),
-            (status = 422, description = "A value is out of range"),
-        )
-    )]
-    pub async fn create(
-        state: web::Data<AppState>,
-        user: AuthUser,
-        key: IdempotencyKey,
-        body: ApiJson<OwnStretchBody>,
-    ) -> AppResult<HttpResponse> {
-        rec::post_record::<OwnStretches>(&state, Writer::patient(user.patient()?), key.0, body.0)
-            .await
-    }
-
-    /// One of your own stretches.
-    #[utoipa::path(
-        get, path = "/me/stretches/{id}", tag = "logbook", operation_id = "get_own_stretch",
-        security(("bearer" = [])), params(("id" = Uuid, Path)),
-        responses(
-            (status = 200, description = "The stretch", body = Stretch, headers(("ETag" = String))),
-            (status = 403, description = "The caller is not a patient"),
-            (status = 404, description = "Absent, deleted, or not the caller's"),
-        )
-    )]
-    pub async fn get(
-        state: web::Data<AppState>,
-        user: AuthUser,
-        id: web::Path<Uuid>,
-    ) -> AppResult<HttpResponse> {
-        rec::get_record::<OwnStretches>(&state, user.patient()?, id.into_inner()).await
-    }
-
-    /// Create or replace one of your own stretches with a client id.
-    #[utoipa::path(
-        put, path = "/me/stretches/{id}", tag = "logbook", operation_id = "put_own_stretch",
-        security(("bearer" = [])), request_body = OwnStretchBody,
-        params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-        responses(
-            (status = 200, description = "Replaced or unchanged", body = Stretch, headers(("ETag" = String))),
-            (status = 201, description = "Created or restored", body = Stretch, headers(("Location" = String), ("ETag" = String))),
-            (status = 403, description = "The caller is not a patient"),
-            (status = 404, description = "The id belongs to someone else or to another kind of object"),
-            (status = 412, description = "If-Match does not match the current version"),
-            (status = 422, description = "A value is out of range"),
-        )
-    )]
-    pub async fn put(
-        state: web::Data<AppState>,
-        user: AuthUser,
-        id: web::Path<Uuid>,
-        if_match: IfMatchHeader,
-        body: ApiJson<OwnStretchBody>,
-    ) -> AppResult<HttpResponse> {
-        rec::put_record::<OwnStretches>(
-            &state,
-            Writer::patient(user.patient()?),
-            id.into_inner(),
-            if_match.0,
-            body.0,
-        )
-        .await
-    }
-
-    /// Delete one of your own stretches (sessions that used it keep its id).
-    #[utoipa::path(
-        delete, path = "/me/stretches/{id}", tag = "logbook", operation_id = "delete_own_stretch",
-        security(("bearer" = [])), params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-        responses(
-            (status = 204, description = "Deleted"),
-            (status = 403, description = "The caller is not a patient"),
-            (status = 404, description = "Never existed, or not the caller's"),
-            (status = 412, description = "If-Match does not match the current version"),
-        )
-    )]
-    pub async fn delete(
-        state: web::Data<AppState>,
-        user: AuthUser,
-        id: web::Path<Uuid>,
-        if_match: IfMatchHeader,
-    ) -> AppResult<HttpResponse> {
-        rec::delete_record::<OwnStretches>(
-            &state,
-            Writer::patient(user.patient()?),
-            id.into_inner(),
-            if_match.0,
-        )
-        .await
-    }
+    item_routes!(
+        own_stretches,
+        OwnStretches,
+        OwnStretchBody,
+        Stretch,
+        "/me/stretches",
+        "/me/stretches/{id}"
+    );
 }
 
 // ---------------------------------------------------------------- precautions
