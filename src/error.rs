@@ -49,23 +49,25 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// `Display` names the class and code only: tracing-actix-web writes it into
+/// the request's log line, and a detail can quote what the client sent.
+#[derive(thiserror::Error)]
 pub enum AppError {
     /// 400: malformed JSON, wrong types, unknown fields, bad parameters.
-    #[error("bad request: {detail}")]
+    #[error("bad request ({code})")]
     BadRequest {
         code: &'static str,
         detail: String,
         errors: Vec<FieldError>,
     },
     /// 401 with `WWW-Authenticate: Bearer`.
-    #[error("unauthorized: {detail}")]
+    #[error("unauthorized ({code})")]
     Unauthorized {
         code: &'static str,
         detail: &'static str,
     },
     /// 403: the caller's role may not use this route or object.
-    #[error("forbidden: {detail}")]
+    #[error("forbidden ({code})")]
     Forbidden {
         code: &'static str,
         detail: &'static str,
@@ -74,7 +76,7 @@ pub enum AppError {
     #[error("not found")]
     NotFound,
     /// 409
-    #[error("conflict: {detail}")]
+    #[error("conflict ({code})")]
     Conflict {
         code: &'static str,
         detail: &'static str,
@@ -103,6 +105,13 @@ pub enum AppError {
     /// 500: anything unexpected. The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Like `Display`: the request's own content stays out of the log.
+impl std::fmt::Debug for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl AppError {

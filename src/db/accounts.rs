@@ -300,8 +300,28 @@ pub fn clear_failures(conn: &mut DbConnection, email: &str, client_ip: &str) -> 
     Ok(())
 }
 
-/// Forgets failures older than the longest throttling window.
-pub fn prune_failures(conn: &mut DbConnection, before: NaiveDateTime) -> AppResult<()> {
-    diesel::delete(login_failures::table.filter(login_failures::at.le(before))).execute(conn)?;
+/// Forgets this e-mail's failures older than the longest throttling window.
+pub fn prune_failures(
+    conn: &mut DbConnection,
+    email: &str,
+    before: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::delete(
+        login_failures::table
+            .filter(login_failures::email.eq(email))
+            .filter(login_failures::at.le(before)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Locks the account with this e-mail, if there is one, until the
+/// transaction ends (a no-op update, portable across both backends), so
+/// that concurrent password attempts on one account are counted one after
+/// another. Attempts on an unknown e-mail cannot succeed and need no lock.
+pub fn lock_user_by_email(conn: &mut DbConnection, email: &str) -> AppResult<()> {
+    diesel::update(users::table.filter(users::email.eq(email)))
+        .set(users::change_seq.eq(users::change_seq))
+        .execute(conn)?;
     Ok(())
 }

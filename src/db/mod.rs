@@ -6,6 +6,7 @@ pub mod records;
 pub mod schema;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
@@ -15,6 +16,7 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use tokio::sync::Semaphore;
 
 use crate::config::DatabaseUrl;
 use crate::error::{AppError, AppResult};
@@ -24,7 +26,10 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 
 /// How long a request waits for a pooled connection before answering 503.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long SQLite waits for the write lock before giving up.
+/// How long a write waits for its turn on SQLite before answering 503.
+const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long SQLite waits for the write lock before giving up (only other
+/// processes, such as `painline migrate`, contend for it past the gate).
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 
 #[derive(diesel::MultiConnection)]
@@ -91,6 +96,11 @@ pub type DbPool = r2d2::Pool<ConnectionManager>;
 pub struct Db {
     pool: DbPool,
     sqlite_path: Option<PathBuf>,
+    /// SQLite has one writer at a time. Queueing writers here, in arrival
+    /// order and without holding a thread or a connection, replaces SQLite's
+    /// busy-wait (sleeps with back-off, unfair) that let some writes starve
+    /// for seconds under load. PostgreSQL needs no gate.
+    write_gate: Option<Arc<Semaphore>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +137,12 @@ impl Db {
             DatabaseUrl::Sqlite(path) => Some(path.clone()),
             DatabaseUrl::Postgres(_) => None,
         };
-        Ok(Self { pool, sqlite_path })
+        let write_gate = sqlite_path.as_ref().map(|_| Arc::new(Semaphore::new(1)));
+        Ok(Self {
+            pool,
+            sqlite_path,
+            write_gate,
+        })
     }
 
     /// Applies the embedded migrations of the connected backend.
@@ -163,6 +178,15 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
         T: Send + 'static,
     {
+        let _turn = match &self.write_gate {
+            Some(gate) => Some(
+                tokio::time::timeout(WRITE_QUEUE_TIMEOUT, gate.acquire())
+                    .await
+                    .map_err(|_| AppError::Unavailable("write queue is full".into()))?
+                    .map_err(|_| AppError::Unavailable("write gate closed".into()))?,
+            ),
+            None => None,
+        };
         self.run(move |conn| write_transaction(conn, f)).await
     }
 

@@ -24,6 +24,7 @@ pub struct RecordRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
+    pub natural_key: Option<String>,
 }
 
 impl RecordRow {
@@ -42,6 +43,9 @@ pub struct RecordWrite<'a> {
     pub author_role: &'a str,
     pub date: Option<NaiveDate>,
     pub data: &'a str,
+    /// For objects addressed by name: the name. The object keeps the id it
+    /// was first created with; `id` is used only when it is new.
+    pub natural_key: Option<&'a str>,
 }
 
 /// The `If-Match` precondition of a request.
@@ -89,6 +93,22 @@ fn not_author() -> AppError {
 pub fn find(conn: &mut DbConnection, id: &str) -> AppResult<Option<RecordRow>> {
     Ok(records::table
         .filter(records::id.eq(id))
+        .select(records::all_columns)
+        .first::<RecordRow>(conn)
+        .optional()?)
+}
+
+/// The patient's object of `kind` named `key`, deleted or not.
+pub fn find_by_key(
+    conn: &mut DbConnection,
+    patient_id: &str,
+    kind: &str,
+    key: &str,
+) -> AppResult<Option<RecordRow>> {
+    Ok(records::table
+        .filter(records::patient_id.eq(patient_id))
+        .filter(records::kind.eq(kind))
+        .filter(records::natural_key.eq(key))
         .select(records::all_columns)
         .first::<RecordRow>(conn)
         .optional()?)
@@ -161,8 +181,19 @@ fn insert(
             records::change_seq.eq(seq),
             records::created_at.eq(now),
             records::updated_at.eq(now),
+            records::natural_key.eq(w.natural_key),
         ))
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(|e| {
+            // Writes for one patient are serialised by `lock_patient`, so a
+            // clash here is another patient taking the same fresh id at the
+            // same moment: to this caller it is someone else's id.
+            if super::is_unique_violation(&e) {
+                AppError::NotFound
+            } else {
+                e.into()
+            }
+        })?;
     find(conn, w.id)?.ok_or_else(|| AppError::internal("inserted record not found"))
 }
 
@@ -203,7 +234,11 @@ pub fn put(
     if_match: &IfMatch,
     now: NaiveDateTime,
 ) -> AppResult<PutOutcome> {
-    let Some(row) = find(conn, w.id)? else {
+    let existing = match w.natural_key {
+        Some(key) => find_by_key(conn, w.patient_id, w.kind, key)?,
+        None => find(conn, w.id)?,
+    };
+    let Some(row) = existing else {
         if !if_match.allows(None) {
             return Err(AppError::PreconditionFailed);
         }
@@ -215,6 +250,12 @@ pub fn put(
     if row.author_id != w.author_id {
         return Err(not_author());
     }
+    // The state asked for is already there: a retry of a request whose answer
+    // was lost. RFC 9110 §13.1.1 lets this answer 2xx even when If-Match no
+    // longer matches, and a phone must not see a false conflict.
+    if !row.is_deleted() && row.data == w.data && row.date == w.date {
+        return Ok(PutOutcome::Unchanged(row));
+    }
     let current = (!row.is_deleted()).then_some(row.version);
     // A tombstone's version may be named explicitly to restore it.
     let restoring_named =
@@ -224,9 +265,6 @@ pub fn put(
     }
     if row.is_deleted() {
         return Ok(PutOutcome::Created(replace(conn, &row, w, now)?));
-    }
-    if row.data == w.data && row.date == w.date {
-        return Ok(PutOutcome::Unchanged(row));
     }
     Ok(PutOutcome::Replaced(replace(conn, &row, w, now)?))
 }
@@ -326,13 +364,27 @@ pub fn list_undated(
 }
 
 /// Every object of the patient that changed after `after_seq`, in change
-/// order, tombstones included.
+/// order, tombstones included. A cursor beyond the patient's last change is
+/// not one this API gave this patient (another account's, or from before a
+/// restore): 400, so the device syncs again from the start.
 pub fn changes(
     conn: &mut DbConnection,
     patient_id: &str,
     after_seq: i64,
     limit: i64,
 ) -> AppResult<Vec<RecordRow>> {
+    let counter: Option<i64> = users::table
+        .filter(users::id.eq(patient_id))
+        .select(users::change_seq)
+        .first(conn)
+        .optional()?;
+    if after_seq > counter.unwrap_or(0) {
+        return Err(AppError::bad_request(
+            "invalid_query",
+            "Bad query parameter cursor: it is ahead of this account's changes; sync again from the start",
+            vec![crate::error::FieldError::new("cursor", "is ahead of this account's changes")],
+        ));
+    }
     Ok(records::table
         .filter(records::patient_id.eq(patient_id))
         .filter(records::change_seq.gt(after_seq))
@@ -364,8 +416,12 @@ pub fn find_saved_response(
     key: &str,
     since: NaiveDateTime,
 ) -> AppResult<Option<SavedResponse>> {
-    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.le(since)))
-        .execute(conn)?;
+    diesel::delete(
+        idempotency_keys::table
+            .filter(idempotency_keys::user_id.eq(user_id))
+            .filter(idempotency_keys::created_at.le(since)),
+    )
+    .execute(conn)?;
     Ok(idempotency_keys::table
         .filter(idempotency_keys::user_id.eq(user_id))
         .filter(idempotency_keys::key.eq(key))

@@ -53,6 +53,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        natural_key -> Nullable<Text>,
     }
 }
 

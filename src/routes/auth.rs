@@ -12,7 +12,7 @@ use super::input::ApiJson;
 use crate::auth::throttle::{PER_ADDRESS, PER_EMAIL};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::db::accounts::{self, NewRefreshToken, NewUser, Rotation, UserRow};
-use crate::db::{write_transaction, DbConnection};
+use crate::db::DbConnection;
 use crate::domain::{DisplayName, Email, Password, Role, Timezone};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
@@ -175,7 +175,7 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> String {
 }
 
 /// Seconds to wait before another login attempt for `email` from `ip`, if throttled.
-pub fn throttled(
+fn throttled(
     conn: &mut DbConnection,
     email: &str,
     ip: &str,
@@ -188,23 +188,31 @@ pub fn throttled(
         .max(PER_EMAIL.retry_after(&by_email, now)))
 }
 
-pub fn record_failure(
-    conn: &mut DbConnection,
-    email: &str,
-    ip: &str,
-    now: NaiveDateTime,
-) -> AppResult<()> {
-    write_transaction(conn, |conn| {
-        accounts::prune_failures(conn, PER_EMAIL.start(now))?;
-        accounts::record_failure(conn, email, ip, now)
-    })
+/// Starts a password attempt: 429 when `email` is throttled for `ip`,
+/// otherwise the attempt is counted as a failure *before* the password is
+/// checked, so guesses sent in parallel all count against the limit.
+/// [`password_accepted`] takes the count back when the password was right.
+pub async fn begin_attempt(state: &AppState, email: &str, ip: &str) -> AppResult<()> {
+    let (email, ip, now) = (email.to_owned(), ip.to_owned(), state.clock.now_naive());
+    state
+        .db
+        .write(move |conn| {
+            accounts::lock_user_by_email(conn, &email)?;
+            if let Some(retry_after_secs) = throttled(conn, &email, &ip, now)? {
+                return Err(AppError::TooManyRequests {
+                    code: "too_many_attempts",
+                    retry_after_secs,
+                });
+            }
+            accounts::prune_failures(conn, &email, PER_EMAIL.start(now))?;
+            accounts::record_failure(conn, &email, &ip, now)
+        })
+        .await
 }
 
-fn throttle_error(retry_after_secs: u64) -> AppError {
-    AppError::TooManyRequests {
-        code: "too_many_attempts",
-        retry_after_secs,
-    }
+/// The password was right: this address starts again from zero.
+pub fn password_accepted(conn: &mut DbConnection, email: &str, ip: &str) -> AppResult<()> {
+    accounts::clear_failures(conn, email, ip)
 }
 
 /// Create an account.
@@ -294,47 +302,32 @@ pub async fn login(
     let LoginRequest { email, password } = body.0;
     let email = email.trim().to_lowercase();
     let ip = client_ip(&req, &state.trusted_proxies);
-    let now = state.clock.now_naive();
-    let (em, addr) = (email.clone(), ip.clone());
-    let (retry, user) = state
+    begin_attempt(&state, &email, &ip).await?;
+    let em = email.clone();
+    let user = state
         .db
-        .run(move |conn| {
-            Ok((
-                throttled(conn, &em, &addr, now)?,
-                accounts::find_user_by_email(conn, &em)?,
-            ))
-        })
+        .run(move |conn| accounts::find_user_by_email(conn, &em))
         .await?;
-    if let Some(secs) = retry {
-        return Err(throttle_error(secs));
-    }
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     // Over-long passwords are never truncated; they simply cannot match.
     let password_ok = state.hasher.verify(password, stored_hash).await?;
+    let Some(user) = user.filter(|_| password_ok) else {
+        return Err(invalid_credentials());
+    };
     let st = state.clone();
-    match user.filter(|_| password_ok) {
-        None => {
-            state
-                .db
-                .run(move |conn| record_failure(conn, &email, &ip, now))
-                .await?;
-            Err(invalid_credentials())
-        }
-        Some(user) => {
-            let session = state
-                .db
-                .write(move |conn| {
-                    accounts::clear_failures(conn, &email, &ip)?;
-                    let tokens = issue_tokens(conn, &st, &user.id, user.role()?, None, now)?;
-                    Ok(SessionResponse {
-                        user: UserResponse::from_row(user)?,
-                        tokens,
-                    })
-                })
-                .await?;
-            Ok(HttpResponse::Ok().json(session))
-        }
-    }
+    let session = state
+        .db
+        .write(move |conn| {
+            password_accepted(conn, &email, &ip)?;
+            let now = st.clock.now_naive();
+            let tokens = issue_tokens(conn, &st, &user.id, user.role()?, None, now)?;
+            Ok(SessionResponse {
+                user: UserResponse::from_row(user)?,
+                tokens,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(session))
 }
 
 /// Exchange a refresh token for new tokens.

@@ -270,6 +270,9 @@ impl LogKind for Conditions {
         );
         checks.0
     }
+    fn natural_key(body: &Self::Body) -> Option<String> {
+        Some(body.condition.as_str())
+    }
     fn respond(row: &RecordRow, body: Self::Body) -> AppResult<ConditionItem> {
         Ok(ConditionItem {
             meta: RecordMeta::of(row)?,
@@ -562,11 +565,36 @@ pub async fn get_condition(
 ) -> AppResult<HttpResponse> {
     let patient = user.patient()?;
     let condition = parse_condition(&condition)?;
-    rec::get_record::<Conditions>(&state, patient, condition.record_id(patient)).await
+    let id = condition_id(&state, patient, condition)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    rec::get_record::<Conditions>(&state, patient, id).await
 }
 
-/// Declare a precaution (or change its note). Its id is derived from the
-/// patient and the condition, so every device agrees on it.
+/// The id of the patient's record for `condition`, deleted or not.
+async fn condition_id(
+    state: &AppState,
+    patient: Uuid,
+    condition: Condition,
+) -> AppResult<Option<Uuid>> {
+    let row = state
+        .db
+        .run(move |conn| {
+            records::find_by_key(
+                conn,
+                &patient.to_string(),
+                Conditions::KIND,
+                &condition.as_str(),
+            )
+        })
+        .await?;
+    row.map(|r| r.id.parse().map_err(AppError::internal))
+        .transpose()
+}
+
+/// Declare a precaution (or change its note). A precaution is addressed by
+/// its name; its id (which the sync feed carries) is assigned when it is
+/// first declared and kept.
 #[utoipa::path(
     put, path = "/me/conditions/{condition}", tag = "logbook", security(("bearer" = [])),
     request_body = ConditionBody,
@@ -595,7 +623,8 @@ pub async fn put_condition(
     let response = rec::put_record::<Conditions>(
         &state,
         Writer::patient(patient),
-        condition.record_id(patient),
+        // Used only if the patient never declared this condition before.
+        Uuid::new_v4(),
         if_match.0,
         stored,
     )
@@ -638,13 +667,10 @@ pub async fn delete_condition(
 ) -> AppResult<HttpResponse> {
     let patient = user.patient()?;
     let condition = parse_condition(&condition)?;
-    rec::delete_record::<Conditions>(
-        &state,
-        Writer::patient(patient),
-        condition.record_id(patient),
-        if_match.0,
-    )
-    .await
+    let id = condition_id(&state, patient, condition)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    rec::delete_record::<Conditions>(&state, Writer::patient(patient), id, if_match.0).await
 }
 
 // ---------------------------------------------------------------- sync feed

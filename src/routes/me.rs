@@ -4,7 +4,7 @@ use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::auth::{client_ip, record_failure, throttled, UserResponse};
+use super::auth::{begin_attempt, client_ip, password_accepted, UserResponse};
 use super::input::ApiJson;
 use crate::auth::AuthUser;
 use crate::db::accounts;
@@ -56,34 +56,22 @@ async fn confirm_password(
     field: &str,
 ) -> AppResult<()> {
     let ip = client_ip(req, &state.trusted_proxies);
-    let now = state.clock.now_naive();
-    let (email, addr) = (me.email.clone(), ip.clone());
-    let retry = state
-        .db
-        .run(move |conn| throttled(conn, &email, &addr, now))
-        .await?;
-    if let Some(retry_after_secs) = retry {
-        return Err(AppError::TooManyRequests {
-            code: "too_many_attempts",
-            retry_after_secs,
-        });
-    }
-    if state
+    begin_attempt(state, &me.email, &ip).await?;
+    if !state
         .hasher
         .verify(password, Some(me.password_hash.clone()))
         .await?
     {
-        return Ok(());
+        return Err(AppError::invalid(
+            field,
+            "does not match the account's password",
+        ));
     }
     let email = me.email.clone();
     state
         .db
-        .run(move |conn| record_failure(conn, &email, &ip, now))
-        .await?;
-    Err(AppError::invalid(
-        field,
-        "does not match the account's password",
-    ))
+        .write(move |conn| password_accepted(conn, &email, &ip))
+        .await
 }
 
 /// The caller's account.

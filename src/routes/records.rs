@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::db::accounts::UserRow;
 use crate::db::records::{
     self, IfMatch, ListPosition, PutOutcome, RecordRow, RecordWrite, SavedResponse,
 };
@@ -67,6 +68,10 @@ pub trait LogKind: 'static {
         Ok(Vec::new())
     }
     fn respond(row: &RecordRow, body: Self::Body) -> AppResult<Self::Response>;
+    /// For objects addressed by name rather than id: the name.
+    fn natural_key(_body: &Self::Body) -> Option<String> {
+        None
+    }
 
     /// Renders a stored row (GET, lists, the sync feed).
     fn render(row: &RecordRow) -> AppResult<Self::Response> {
@@ -179,32 +184,46 @@ impl Writer {
     }
 }
 
-/// Locks the patient and validates `body` for them, inside the write transaction.
-fn validated<K: LogKind>(
+/// Locks the patient (see `records::lock_patient`) and checks `body` against
+/// their rules; answers the body as it will be stored.
+fn lock_and_validate<K: LogKind>(
     conn: &mut DbConnection,
     state: &AppState,
     patient_id: &str,
     body: &K::Body,
 ) -> AppResult<String> {
     let patient = records::lock_patient(conn, patient_id)?;
+    validate::<K>(conn, state, &patient, body)?;
+    serde_json::to_string(body).map_err(AppError::internal)
+}
+
+/// Checks `body` for `patient` (their local today, referenced objects).
+fn validate<K: LogKind>(
+    conn: &mut DbConnection,
+    state: &AppState,
+    patient: &UserRow,
+    body: &K::Body,
+) -> AppResult<()> {
     let tz = Timezone::parse(&patient.timezone).unwrap_or_default();
     let ctx = Context {
         today: state.clock.today_in(tz.tz()),
     };
     let mut errors = K::validate(body, &ctx);
     if errors.is_empty() {
-        errors = K::check_references(body, conn, patient_id)?;
+        errors = K::check_references(body, conn, &patient.id)?;
     }
-    if !errors.is_empty() {
-        return Err(AppError::Unprocessable(errors));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Unprocessable(errors))
     }
-    serde_json::to_string(body).map_err(AppError::internal)
 }
 
 fn write_of<'a, K: LogKind>(
     w: &'a Strings,
     date: Option<NaiveDate>,
     data: &'a str,
+    natural_key: Option<&'a str>,
 ) -> RecordWrite<'a> {
     RecordWrite {
         id: &w.id,
@@ -214,6 +233,7 @@ fn write_of<'a, K: LogKind>(
         author_role: w.role,
         date,
         data,
+        natural_key,
     }
 }
 
@@ -250,11 +270,12 @@ pub async fn put_record<K: LogKind>(
         .db
         .write(move |conn| {
             let s = Strings::new(&writer, id);
-            let data = validated::<K>(conn, &st, &s.patient, &body)?;
+            let data = lock_and_validate::<K>(conn, &st, &s.patient, &body)?;
             let date = K::date(&body);
+            let key = K::natural_key(&body);
             let outcome = records::put(
                 conn,
-                &write_of::<K>(&s, date, &data),
+                &write_of::<K>(&s, date, &data, key.as_deref()),
                 &if_match,
                 st.clock.now_naive(),
             )?;
@@ -289,7 +310,8 @@ pub async fn post_record<K: LogKind>(
         state.db.write(move |conn| {
             let now = st.clock.now_naive();
             let s = Strings::new(&writer, Uuid::new_v4());
-            let data = validated::<K>(conn, &st, &s.patient, &body)?;
+            let patient = records::lock_patient(conn, &s.patient)?;
+            let data = serde_json::to_string(&body).map_err(AppError::internal)?;
             let fingerprint = {
                 let digest = Sha256::digest(format!("POST {} {data}", K::PATH).as_bytes());
                 digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
@@ -305,7 +327,10 @@ pub async fn post_record<K: LogKind>(
                     return Ok(saved);
                 }
             }
-            let row = records::create(conn, &write_of::<K>(&s, K::date(&body), &data), now)?;
+            // A retry gets its first answer even if the rules would now refuse
+            // it (say, its stretch was deleted since), so validate only here.
+            validate::<K>(conn, &st, &patient, &body)?;
+            let row = records::create(conn, &write_of::<K>(&s, K::date(&body), &data, None), now)?;
             let response = K::respond(&row, body)?;
             let saved = SavedResponse {
                 user_id: s.author.clone(),
@@ -409,8 +434,22 @@ pub fn check_limit(limit: Option<i64>) -> AppResult<i64> {
     Ok(limit)
 }
 
-/// Checks `from`/`to` (from ≤ to, at most 1,096 days apart).
+/// Query dates outside these years are refused: no logbook date can be there,
+/// and PostgreSQL rejects years beyond 9999 or before 4713 BC outright.
+fn plausible(date: NaiveDate) -> bool {
+    (1900..=9999).contains(&chrono::Datelike::year(&date))
+}
+
+/// Checks `from`/`to` (years 1900..9999, from ≤ to, at most 1,096 days apart).
 pub fn check_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> AppResult<()> {
+    for (field, date) in [("from", from), ("to", to)] {
+        if date.is_some_and(|d| !plausible(d)) {
+            return Err(bad_param(
+                field,
+                "must be a date between 1900-01-01 and 9999-12-31",
+            ));
+        }
+    }
     if let (Some(from), Some(to)) = (from, to) {
         if from > to {
             return Err(bad_param("from", "must not be after to"));
@@ -434,7 +473,7 @@ fn decode_position(cursor: &str) -> AppResult<ListPosition> {
         .and_then(|text| {
             let (date, id) = text.split_once('|')?;
             Some(ListPosition {
-                date: date.parse().ok()?,
+                date: date.parse().ok().filter(|d| plausible(*d))?,
                 id: id.parse::<Uuid>().ok()?.to_string(),
             })
         })
@@ -458,7 +497,13 @@ pub async fn list_records<K: LogKind>(
 ) -> AppResult<HttpResponse> {
     let limit = check_limit(query.limit)?;
     check_range(query.from, query.to)?;
-    let after = query.cursor.as_deref().map(decode_position).transpose()?;
+    // An empty cursor is the same as none, as on the sync feed.
+    let after = query
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(decode_position)
+        .transpose()?;
     let mut rows = state
         .db
         .run(move |conn| {

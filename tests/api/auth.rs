@@ -423,3 +423,43 @@ async fn logout_revokes_that_login_only() {
         .await;
     assert_eq!(again.status, StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn guesses_sent_in_parallel_all_count_against_the_limit() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let replies = futures_util::future::join_all((0..20).map(|i| {
+        app.login(
+            &user.email,
+            if i == 19 {
+                PASSWORD
+            } else {
+                "parallel guess 1234"
+            },
+        )
+    }))
+    .await;
+    let wrong = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    let ok = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    // At most five attempts were checked at all; the rest were refused unchecked.
+    assert!(
+        wrong + ok <= 5,
+        "{wrong} wrong, {ok} ok, {throttled} throttled"
+    );
+    assert_eq!(wrong + ok + throttled, 20);
+    assert!(
+        app.count("login_failures", &format!("email = '{}'", user.email))
+            .await
+            <= 5
+    );
+}

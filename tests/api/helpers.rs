@@ -110,6 +110,14 @@ impl Reply {
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// The calendar day every test app lives in: taken once per test process,
+/// and each app's clock starts at noon UTC of it, so no test can straddle
+/// midnight between what it computes and what the server computes.
+pub fn test_today() -> chrono::NaiveDate {
+    static TODAY: std::sync::OnceLock<chrono::NaiveDate> = std::sync::OnceLock::new();
+    *TODAY.get_or_init(|| chrono::Utc::now().date_naive())
+}
+
 pub fn base_settings(database: DatabaseUrl) -> Settings {
     Settings {
         bind: "127.0.0.1:0".into(),
@@ -187,6 +195,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = base_settings(database.clone());
     adjust(&mut settings);
     let clock = Clock::system();
+    let noon = test_today().and_hms_opt(12, 0, 0).expect("noon").and_utc();
+    clock.advance(noon - chrono::Utc::now());
     let app = Application::build(settings, clock.clone()).expect("build app");
     let port = app.port();
     let handle = app.handle();

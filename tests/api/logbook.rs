@@ -586,3 +586,100 @@ async fn a_deleted_account_cannot_write_with_its_leftover_token() {
     reply.assert_problem(401, "invalid_token");
     assert_eq!(app.count("records", "1 = 1").await, 0);
 }
+
+#[tokio::test]
+async fn a_retried_put_whose_answer_was_lost_is_not_a_conflict() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let path = format!("/v1/me/pain-entries/{}", Uuid::new_v4());
+    put(&app, &user, &path, entry("2026-11-20", 6), None).await;
+    let first = put(&app, &user, &path, entry("2026-11-20", 4), Some("\"1\"")).await;
+    assert_eq!(first.body["version"], 2);
+    // The phone never saw that answer and sends the same request again.
+    let retry = put(&app, &user, &path, entry("2026-11-20", 4), Some("\"1\"")).await;
+    assert_eq!(retry.status, StatusCode::OK, "{}", retry.text);
+    assert_eq!(
+        (retry.body["version"].as_i64(), retry.header("etag")),
+        (Some(2), Some("\"2\""))
+    );
+    // A different change against the stale version is still a conflict.
+    put(&app, &user, &path, entry("2026-11-20", 9), Some("\"1\""))
+        .await
+        .assert_problem(412, "precondition_failed");
+    assert_eq!(app.get(&path, &user.access).await.body["pain_level"], 4);
+}
+
+#[tokio::test]
+async fn two_patients_racing_for_one_fresh_id_get_201_and_404() {
+    let app = spawn_app().await;
+    let (ana, ben) = (app.register_patient().await, app.register_patient().await);
+    for _ in 0..5 {
+        let path = format!("/v1/me/pain-entries/{}", Uuid::new_v4());
+        let (a, b) = tokio::join!(
+            put(&app, &ana, &path, entry("2026-11-20", 3), None),
+            put(&app, &ben, &path, entry("2026-11-20", 8), None)
+        );
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 404], "{} / {}", a.text, b.text);
+        let winner = if a.status == StatusCode::CREATED {
+            (&ana, 3)
+        } else {
+            (&ben, 8)
+        };
+        assert_eq!(
+            app.get(&path, &winner.0.access).await.body["pain_level"],
+            winner.1
+        );
+    }
+    assert_eq!(app.count("records", "1 = 1").await, 5);
+}
+
+#[tokio::test]
+async fn a_precaution_keeps_its_id_and_no_one_else_can_take_it() {
+    let app = spawn_app().await;
+    let (ana, ben) = (app.register_patient().await, app.register_patient().await);
+    let first = put(
+        &app,
+        &ana,
+        "/v1/me/conditions/osteoporosis",
+        json!({"note": "a"}),
+        None,
+    )
+    .await;
+    let id = first.body["id"].as_str().unwrap().to_owned();
+    // Ben writing objects of his own cannot squat Ana's precaution.
+    let squat = put(
+        &app,
+        &ben,
+        &format!("/v1/me/pain-entries/{id}"),
+        entry("2026-11-20", 1),
+        None,
+    )
+    .await;
+    squat.assert_problem(404, "not_found");
+    let bens = put(
+        &app,
+        &ben,
+        "/v1/me/conditions/osteoporosis",
+        json!({}),
+        None,
+    )
+    .await;
+    assert_eq!(bens.status, StatusCode::CREATED);
+    assert_ne!(bens.body["id"], first.body["id"]);
+
+    delete(&app, &ana, "/v1/me/conditions/osteoporosis", None).await;
+    let again = put(
+        &app,
+        &ana,
+        "/v1/me/conditions/osteoporosis",
+        json!({"note": "b"}),
+        None,
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.body["id"], id.as_str());
+    assert_eq!(again.body["version"], 3);
+    assert_eq!(app.count("records", "kind = 'condition'").await, 2);
+}

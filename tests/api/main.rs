@@ -7,6 +7,8 @@ mod contract;
 mod errors;
 mod helpers;
 mod logbook;
+mod logbook_authz;
+mod logbook_validation;
 mod me;
 mod operations;
 mod startup;

@@ -335,3 +335,57 @@ async fn the_feed_is_per_patient_and_includes_deletions_in_order() {
     assert_eq!(empty.body["changes"], json!([]));
     assert_eq!(empty.body["next_cursor"], cursor);
 }
+
+#[tokio::test]
+async fn a_feed_read_while_writes_commit_misses_nothing() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let paths: Vec<String> = (0..120)
+        .map(|_| format!("/v1/me/pain-entries/{}", Uuid::new_v4()))
+        .collect();
+    let writers = futures_util::future::join_all(paths.iter().enumerate().map(|(i, path)| {
+        let body = json!({"date": "2026-11-20", "pain_level": i % 11});
+        app.call(Method::PUT, path, Some(&user.access), Some(body))
+    }));
+    let reader = async {
+        let mut replica = Replica {
+            cursor: None,
+            objects: BTreeMap::new(),
+            seen: HashSet::new(),
+        };
+        // Pull repeatedly while the writes are in flight.
+        for _ in 0..15 {
+            replica.pull(&app, &user.access).await;
+        }
+        replica
+    };
+    let (written, mut replica) = tokio::join!(writers, reader);
+    assert!(written.iter().all(|r| r.status == StatusCode::CREATED));
+    replica.pull(&app, &user.access).await;
+    assert_eq!(replica.objects.len(), 120);
+    assert_eq!(replica.objects, server_state(&app, &user.access).await);
+}
+
+#[tokio::test]
+async fn a_cursor_ahead_of_the_account_is_refused() {
+    let app = spawn_app().await;
+    let (ana, ben) = (app.register_patient().await, app.register_patient().await);
+    for _ in 0..3 {
+        app.call(
+            Method::PUT,
+            &format!("/v1/me/pain-entries/{}", Uuid::new_v4()),
+            Some(&ana.access),
+            Some(json!({"date": "2026-11-20", "pain_level": 2})),
+        )
+        .await;
+    }
+    let anas = app.get("/v1/me/changes", &ana.access).await;
+    let cursor = anas.body["next_cursor"].as_str().unwrap();
+    assert_eq!(cursor, "3");
+    // Ben's phone was handed Ana's cursor (say, after switching accounts).
+    let reply = app
+        .get(&format!("/v1/me/changes?cursor={cursor}"), &ben.access)
+        .await;
+    reply.assert_problem(400, "invalid_query");
+    assert_eq!(reply.error_fields(), vec!["cursor"]);
+}

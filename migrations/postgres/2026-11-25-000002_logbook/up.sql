@@ -15,12 +15,16 @@ CREATE TABLE records (
     change_seq BIGINT NOT NULL,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
-    deleted_at TIMESTAMP
+    deleted_at TIMESTAMP,
+    -- Objects addressed by name rather than id (a precaution: its condition).
+    natural_key TEXT
 );
 -- Lists: one patient's objects of one kind by date, newest first.
 CREATE INDEX records_list_idx ON records (patient_id, kind, date, id);
 -- Sync feed: the patient's change counter is unique per write.
 CREATE UNIQUE INDEX records_feed_idx ON records (patient_id, change_seq);
+-- One object per name, per patient and kind (NULLs never collide).
+CREATE UNIQUE INDEX records_natural_key_idx ON records (patient_id, kind, natural_key);
 
 -- The built-in stretch catalog (a patient's own stretches are records).
 CREATE TABLE stretches (
