@@ -50,7 +50,15 @@ run_backend() {
     TOKEN=$(curl -sf "$BASE/v1/auth/register" -H 'content-type: application/json' \
         -d "{\"email\":\"$email\",\"password\":\"$password\",\"display_name\":\"Bench\",\"role\":\"patient\"}" |
         jq -r .tokens.access_token)
-    export TOKEN EMAIL=$email PASSWORD=$password
+    # Login accounts: each login connection cycles through its own accounts.
+    local emails=""
+    for i in $(seq 1 64); do
+        curl -sf "$BASE/v1/auth/register" -H 'content-type: application/json' \
+            -d "{\"email\":\"login$i-$RANDOM@example.org\",\"password\":\"$password\",\"display_name\":\"L\",\"role\":\"patient\"}" |
+            jq -r .user.email >>"$dir/emails"
+    done
+    emails=$(paste -sd, "$dir/emails")
+    export TOKEN EMAILS=$emails PASSWORD=$password
 
     bench "GET /healthz (no database)" -t2 -c"$CONNS" "$BASE/healthz"
     bench "PUT new pain entry" -t2 -c"$CONNS" -s bench/put_entries.lua "$BASE"
