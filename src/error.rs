@@ -266,16 +266,21 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
                 Self::Unavailable(info.message().to_owned())
             }
-            // SQLite reports lock timeouts as an unknown database error.
-            Error::DatabaseError(_, ref info)
-                if info.message().contains("database is locked")
-                    || info.message().contains("database is busy") =>
-            {
+            // Lock waits that ran out: SQLite's busy timeout, PostgreSQL's
+            // lock_timeout and statement_timeout. diesel exposes no SQLSTATE.
+            Error::DatabaseError(_, ref info) if is_timeout(info.message()) => {
                 Self::Unavailable(info.message().to_owned())
             }
             other => Self::internal(other),
         }
     }
+}
+
+fn is_timeout(message: &str) -> bool {
+    message.contains("database is locked")
+        || message.contains("database is busy")
+        || message.contains("canceling statement due to lock timeout")
+        || message.contains("canceling statement due to statement timeout")
 }
 
 impl From<diesel::r2d2::PoolError> for AppError {

@@ -26,6 +26,9 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 
 /// How long a request waits for a pooled connection before answering 503.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
+/// PostgreSQL: how long a statement waits for a row lock, and runs at most.
+const LOCK_TIMEOUT_MS: u32 = 5_000;
+const STATEMENT_TIMEOUT_MS: u32 = 30_000;
 /// How long a write waits for its turn on SQLite before answering 503.
 const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long SQLite waits for the write lock before giving up (only other
@@ -58,13 +61,21 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn =
+                    PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                // A request never waits forever: a lock held elsewhere or a
+                // runaway statement ends in 503 instead of a hung worker.
+                conn.batch_execute(&format!(
+                    "SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'; SET statement_timeout = '{STATEMENT_TIMEOUT_MS}ms';"
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Postgres(conn))
+            }
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                     .map_err(r2d2::Error::ConnectionError)?;
-                // Per-connection settings; journal_mode=WAL is switched once in `connect_pool`.
+                // Per-connection settings; journal_mode=WAL is switched once in `Db::connect`.
                 // synchronous=FULL: an acknowledged write survives a power cut.
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"

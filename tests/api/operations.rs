@@ -118,3 +118,54 @@ async fn cors_allows_only_the_configured_dashboard_origins() {
         assert!(exposed.contains(name), "{exposed}");
     }
 }
+
+#[tokio::test]
+async fn a_write_stuck_behind_a_lock_held_elsewhere_answers_503_and_stores_nothing() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    // Another process holds the lock the write needs: the whole SQLite file,
+    // or the patient's row on PostgreSQL.
+    let mut holder: Box<dyn SimpleConnection> = match &app.database {
+        painline::config::DatabaseUrl::Sqlite(path) => {
+            let mut conn =
+                diesel::sqlite::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+            conn.batch_execute("BEGIN EXCLUSIVE").unwrap();
+            Box::new(conn)
+        }
+        painline::config::DatabaseUrl::Postgres(url) => {
+            let mut conn = diesel::pg::PgConnection::establish(url).unwrap();
+            conn.batch_execute(&format!(
+                "BEGIN; UPDATE users SET display_name = display_name WHERE id = '{}'",
+                user.id
+            ))
+            .unwrap();
+            Box::new(conn)
+        }
+    };
+    let path = format!("/v1/me/pain-entries/{}", uuid::Uuid::new_v4());
+    let body = serde_json::json!({"date": "2026-11-20", "pain_level": 4});
+    let blocked = app
+        .call(
+            reqwest::Method::PUT,
+            &path,
+            Some(&user.access),
+            Some(body.clone()),
+        )
+        .await;
+    blocked.assert_problem(503, "unavailable");
+    assert!(blocked.header("retry-after").is_some());
+    assert!(
+        !blocked.text.contains("lock"),
+        "internal detail leaked: {}",
+        blocked.text
+    );
+
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(app.count("records", "1 = 1").await, 0);
+    let retried = app
+        .call(reqwest::Method::PUT, &path, Some(&user.access), Some(body))
+        .await;
+    assert_eq!(retried.status, StatusCode::CREATED, "{}", retried.text);
+}
