@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::accounts::{find_user, UserRow};
 use super::schema::{idempotency_keys, records, stretches, users};
 use super::DbConnection;
 use crate::error::{AppError, AppResult};
@@ -126,15 +127,36 @@ pub fn find_live(
         .ok_or(AppError::NotFound)
 }
 
+/// A patient's row, locked until the transaction ends. Holding it is what
+/// makes change numbers safe to hand out: numbers are taken in commit order,
+/// so a feed reader never sees a lower number appear behind a higher one.
+pub struct PatientLock {
+    patient: UserRow,
+}
+
+impl PatientLock {
+    pub fn patient(&self) -> &UserRow {
+        &self.patient
+    }
+
+    /// Takes the patient's next change number. The counter was read under
+    /// the lock, so it is current and no one else can move it meanwhile.
+    fn next_change_seq(&mut self, conn: &mut DbConnection) -> AppResult<i64> {
+        let next = self.patient.change_seq + 1;
+        diesel::update(users::table.filter(users::id.eq(&self.patient.id)))
+            .set(users::change_seq.eq(next))
+            .execute(conn)?;
+        self.patient.change_seq = next;
+        Ok(next)
+    }
+}
+
 /// Locks the patient's row for the rest of the transaction (a no-op update:
-/// portable, where `SELECT … FOR UPDATE` is not) and returns it. Every write
-/// takes this lock first, so concurrent writes for one patient run one after
-/// another and each reads what the previous one committed; on SQLite the
-/// immediate transaction already serialises writers.
-pub fn lock_patient(
-    conn: &mut DbConnection,
-    patient_id: &str,
-) -> AppResult<super::accounts::UserRow> {
+/// portable, where `SELECT … FOR UPDATE` is not). Every write takes this
+/// lock first, so concurrent writes for one patient run one after another
+/// and each reads what the previous one committed; on SQLite the immediate
+/// transaction already serialises writers.
+pub fn lock_patient(conn: &mut DbConnection, patient_id: &str) -> AppResult<PatientLock> {
     let locked = diesel::update(users::table.filter(users::id.eq(patient_id)))
         .set(users::change_seq.eq(users::change_seq))
         .execute(conn)?;
@@ -142,32 +164,17 @@ pub fn lock_patient(
         // The account was erased while its access token still lives.
         return Err(AppError::unauthenticated());
     }
-    super::accounts::find_user(conn, patient_id)?.ok_or_else(AppError::unauthenticated)
-}
-
-/// Takes the patient's next change number. The `UPDATE` locks the patient's
-/// row until the transaction ends, so numbers are handed out in commit order
-/// and a feed reader never sees a lower number appear behind a higher one.
-pub fn next_change_seq(conn: &mut DbConnection, patient_id: &str) -> AppResult<i64> {
-    let updated = diesel::update(users::table.filter(users::id.eq(patient_id)))
-        .set(users::change_seq.eq(users::change_seq + 1))
-        .execute(conn)?;
-    if updated == 0 {
-        // The account was erased while its access token still lives.
-        return Err(AppError::unauthenticated());
-    }
-    Ok(users::table
-        .filter(users::id.eq(patient_id))
-        .select(users::change_seq)
-        .first(conn)?)
+    let patient = find_user(conn, patient_id)?.ok_or_else(AppError::unauthenticated)?;
+    Ok(PatientLock { patient })
 }
 
 fn insert(
     conn: &mut DbConnection,
+    lock: &mut PatientLock,
     w: &RecordWrite<'_>,
     now: NaiveDateTime,
 ) -> AppResult<RecordRow> {
-    let seq = next_change_seq(conn, w.patient_id)?;
+    let seq = lock.next_change_seq(conn)?;
     diesel::insert_into(records::table)
         .values((
             records::id.eq(w.id),
@@ -194,16 +201,31 @@ fn insert(
                 e.into()
             }
         })?;
-    find(conn, w.id)?.ok_or_else(|| AppError::internal("inserted record not found"))
+    Ok(RecordRow {
+        id: w.id.to_owned(),
+        patient_id: w.patient_id.to_owned(),
+        kind: w.kind.to_owned(),
+        date: w.date,
+        author_id: w.author_id.to_owned(),
+        author_role: w.author_role.to_owned(),
+        data: w.data.to_owned(),
+        version: 1,
+        change_seq: seq,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+        natural_key: w.natural_key.map(str::to_owned),
+    })
 }
 
 fn replace(
     conn: &mut DbConnection,
-    row: &RecordRow,
+    lock: &mut PatientLock,
+    row: RecordRow,
     w: &RecordWrite<'_>,
     now: NaiveDateTime,
 ) -> AppResult<RecordRow> {
-    let seq = next_change_seq(conn, w.patient_id)?;
+    let seq = lock.next_change_seq(conn)?;
     diesel::update(records::table.filter(records::id.eq(&row.id)))
         .set((
             records::date.eq(w.date),
@@ -214,22 +236,32 @@ fn replace(
             records::deleted_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
-    find(conn, &row.id)?.ok_or_else(|| AppError::internal("updated record not found"))
+    Ok(RecordRow {
+        date: w.date,
+        data: w.data.to_owned(),
+        version: row.version + 1,
+        change_seq: seq,
+        updated_at: now,
+        deleted_at: None,
+        ..row
+    })
 }
 
 /// Creates a new object with a server-chosen id (POST).
 pub fn create(
     conn: &mut DbConnection,
+    lock: &mut PatientLock,
     w: &RecordWrite<'_>,
     now: NaiveDateTime,
 ) -> AppResult<RecordRow> {
-    insert(conn, w, now)
+    insert(conn, lock, w, now)
 }
 
 /// Creates, replaces or restores `w.id` (PUT). Another patient's id, or an
 /// id of another kind, is 404; an object recorded by someone else is 403.
 pub fn put(
     conn: &mut DbConnection,
+    lock: &mut PatientLock,
     w: &RecordWrite<'_>,
     if_match: &IfMatch,
     now: NaiveDateTime,
@@ -242,7 +274,7 @@ pub fn put(
         if !if_match.allows(None) {
             return Err(AppError::PreconditionFailed);
         }
-        return Ok(PutOutcome::Created(insert(conn, w, now)?));
+        return Ok(PutOutcome::Created(insert(conn, lock, w, now)?));
     };
     if row.patient_id != w.patient_id || row.kind != w.kind {
         return Err(AppError::NotFound);
@@ -264,16 +296,16 @@ pub fn put(
         return Err(AppError::PreconditionFailed);
     }
     if row.is_deleted() {
-        return Ok(PutOutcome::Created(replace(conn, &row, w, now)?));
+        return Ok(PutOutcome::Created(replace(conn, lock, row, w, now)?));
     }
-    Ok(PutOutcome::Replaced(replace(conn, &row, w, now)?))
+    Ok(PutOutcome::Replaced(replace(conn, lock, row, w, now)?))
 }
 
 /// Deletes `id`, leaving a tombstone for the sync feed. Deleting a tombstone
 /// again changes nothing; an id that never existed (or is not the caller's) is 404.
 pub fn delete(
     conn: &mut DbConnection,
-    patient_id: &str,
+    lock: &mut PatientLock,
     kind: &str,
     author_id: &str,
     id: &str,
@@ -281,7 +313,7 @@ pub fn delete(
     now: NaiveDateTime,
 ) -> AppResult<()> {
     let row = find(conn, id)?
-        .filter(|r| r.patient_id == patient_id && r.kind == kind)
+        .filter(|r| r.patient_id == lock.patient.id && r.kind == kind)
         .ok_or(AppError::NotFound)?;
     if row.author_id != author_id {
         return Err(not_author());
@@ -292,7 +324,7 @@ pub fn delete(
     if !if_match.allows(Some(row.version)) {
         return Err(AppError::PreconditionFailed);
     }
-    let seq = next_change_seq(conn, patient_id)?;
+    let seq = lock.next_change_seq(conn)?;
     diesel::update(records::table.filter(records::id.eq(id)))
         .set((
             // The tombstone keeps no content.

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::db::accounts::UserRow;
 use crate::db::records::{
-    self, IfMatch, ListPosition, PutOutcome, RecordRow, RecordWrite, SavedResponse,
+    self, IfMatch, ListPosition, PatientLock, PutOutcome, RecordRow, RecordWrite, SavedResponse,
 };
 use crate::db::DbConnection;
 use crate::domain::logbook::Context;
@@ -185,16 +185,17 @@ impl Writer {
 }
 
 /// Locks the patient (see `records::lock_patient`) and checks `body` against
-/// their rules; answers the body as it will be stored.
+/// their rules; answers the lock and the body as it will be stored.
 fn lock_and_validate<K: LogKind>(
     conn: &mut DbConnection,
     state: &AppState,
     patient_id: &str,
     body: &K::Body,
-) -> AppResult<String> {
-    let patient = records::lock_patient(conn, patient_id)?;
-    validate::<K>(conn, state, &patient, body)?;
-    serde_json::to_string(body).map_err(AppError::internal)
+) -> AppResult<(PatientLock, String)> {
+    let lock = records::lock_patient(conn, patient_id)?;
+    validate::<K>(conn, state, lock.patient(), body)?;
+    let data = serde_json::to_string(body).map_err(AppError::internal)?;
+    Ok((lock, data))
 }
 
 /// Checks `body` for `patient` (their local today, referenced objects).
@@ -270,11 +271,12 @@ pub async fn put_record<K: LogKind>(
         .db
         .write(move |conn| {
             let s = Strings::new(&writer, id);
-            let data = lock_and_validate::<K>(conn, &st, &s.patient, &body)?;
+            let (mut lock, data) = lock_and_validate::<K>(conn, &st, &s.patient, &body)?;
             let date = K::date(&body);
             let key = K::natural_key(&body);
             let outcome = records::put(
                 conn,
+                &mut lock,
                 &write_of::<K>(&s, date, &data, key.as_deref()),
                 &if_match,
                 st.clock.now_naive(),
@@ -310,7 +312,7 @@ pub async fn post_record<K: LogKind>(
         state.db.write(move |conn| {
             let now = st.clock.now_naive();
             let s = Strings::new(&writer, Uuid::new_v4());
-            let patient = records::lock_patient(conn, &s.patient)?;
+            let mut lock = records::lock_patient(conn, &s.patient)?;
             let data = serde_json::to_string(&body).map_err(AppError::internal)?;
             let fingerprint = {
                 let digest = Sha256::digest(format!("POST {} {data}", K::PATH).as_bytes());
@@ -329,8 +331,8 @@ pub async fn post_record<K: LogKind>(
             }
             // A retry gets its first answer even if the rules would now refuse
             // it (say, its stretch was deleted since), so validate only here.
-            validate::<K>(conn, &st, &patient, &body)?;
-            let row = records::create(conn, &write_of::<K>(&s, K::date(&body), &data, None), now)?;
+            validate::<K>(conn, &st, lock.patient(), &body)?;
+            let row = records::create(conn, &mut lock, &write_of::<K>(&s, K::date(&body), &data, None), now)?;
             let response = K::respond(&row, body)?;
             let saved = SavedResponse {
                 user_id: s.author.clone(),
@@ -372,8 +374,8 @@ pub async fn delete_record<K: LogKind>(
         .db
         .write(move |conn| {
             let s = Strings::new(&writer, id);
-            records::lock_patient(conn, &s.patient)?;
-            records::delete(conn, &s.patient, K::KIND, &s.author, &s.id, &if_match, now)
+            let mut lock = records::lock_patient(conn, &s.patient)?;
+            records::delete(conn, &mut lock, K::KIND, &s.author, &s.id, &if_match, now)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
