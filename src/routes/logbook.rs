@@ -305,9 +305,10 @@ page_type!(AssessmentPage, Assessment);
 /// annotated for OpenAPI; the handlers are one-liners into the generic
 /// protocol in `records`. Expands inside the resource's module.
 macro_rules! item_routes {
-    ($m:ident, $kind:ident, $body:ident, $item:ident, $coll:tt, $one:tt) => {
+    ($m:ident, $kind:ident, $body:ident, $item:ident, $coll:tt, $one:tt, $a:tt) => {
             #[utoipa::path(
                 post, path = $coll, tag = "logbook", operation_id = concat!("create_", stringify!($m)),
+                summary = concat!("Record ", $a, " under a server-chosen id"),
                 security(("bearer" = [])), request_body = $body,
                 params(("Idempotency-Key" = Option<String>, Header, description = "Same key within 24 h: the first answer again, nothing stored twice")),
                 responses(
@@ -324,6 +325,7 @@ macro_rules! item_routes {
 
             #[utoipa::path(
                 get, path = $one, tag = "logbook", operation_id = concat!("get_", stringify!($m)),
+                summary = concat!("Read ", $a),
                 security(("bearer" = [])), params(("id" = Uuid, Path)),
                 responses(
                     (status = 200, description = "The object", body = $item, headers(("ETag" = String))),
@@ -337,6 +339,7 @@ macro_rules! item_routes {
 
             #[utoipa::path(
                 put, path = $one, tag = "logbook", operation_id = concat!("put_", stringify!($m)),
+                summary = concat!("Create, replace or restore ", $a, " under a client-chosen id"),
                 security(("bearer" = [])), request_body = $body,
                 params(("id" = Uuid, Path, description = "Chosen by the client"),
                        ("If-Match" = Option<String>, Header, description = "ETag of the version being replaced")),
@@ -362,6 +365,7 @@ macro_rules! item_routes {
 
             #[utoipa::path(
                 delete, path = $one, tag = "logbook", operation_id = concat!("delete_", stringify!($m)),
+                summary = concat!("Delete ", $a, " (leaves a tombstone for the sync feed)"),
                 security(("bearer" = [])),
                 params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being deleted")),
                 responses(
@@ -380,12 +384,13 @@ macro_rules! item_routes {
 
 /// A dated logbook resource: the item routes plus a paginated list.
 macro_rules! dated_resource {
-    ($m:ident, $kind:ident, $body:ident, $item:ident, $page:ident, $coll:tt, $one:tt) => {
+    ($m:ident, $kind:ident, $body:ident, $item:ident, $page:ident, $coll:tt, $one:tt, $a:tt, $many:tt) => {
         pub mod $m {
             use super::*;
 
             #[utoipa::path(
                 get, path = $coll, tag = "logbook", operation_id = concat!("list_", stringify!($m)),
+                summary = concat!("List your ", $many, ", newest first"),
                 security(("bearer" = [])), params(ListQuery),
                 responses(
                     (status = 200, description = "A page, newest date first (ties by id)", body = $page),
@@ -396,7 +401,7 @@ macro_rules! dated_resource {
                 rec::list_records::<$kind>(&state, user.patient()?, query.into_inner()).await
             }
 
-            item_routes!($m, $kind, $body, $item, $coll, $one);
+            item_routes!($m, $kind, $body, $item, $coll, $one, $a);
 
             pub fn configure(cfg: &mut web::ServiceConfig) {
                 cfg.service(web::resource($coll).get(list).post(create))
@@ -413,7 +418,9 @@ dated_resource!(
     PainEntry,
     PainEntryPage,
     "/me/pain-entries",
-    "/me/pain-entries/{id}"
+    "/me/pain-entries/{id}",
+    "a pain entry",
+    "pain entries"
 );
 dated_resource!(
     stretch_sessions,
@@ -422,7 +429,9 @@ dated_resource!(
     StretchSession,
     StretchSessionPage,
     "/me/stretch-sessions",
-    "/me/stretch-sessions/{id}"
+    "/me/stretch-sessions/{id}",
+    "a stretch session",
+    "stretch sessions"
 );
 dated_resource!(
     massage_sessions,
@@ -431,7 +440,9 @@ dated_resource!(
     MassageSession,
     MassageSessionPage,
     "/me/massage-sessions",
-    "/me/massage-sessions/{id}"
+    "/me/massage-sessions/{id}",
+    "a massage session",
+    "massage sessions"
 );
 dated_resource!(
     assessments,
@@ -440,7 +451,9 @@ dated_resource!(
     Assessment,
     AssessmentPage,
     "/me/assessments",
-    "/me/assessments/{id}"
+    "/me/assessments/{id}",
+    "a questionnaire",
+    "questionnaires"
 );
 
 // ---------------------------------------------------------------- stretches
@@ -501,7 +514,8 @@ pub mod own_stretches {
         OwnStretchBody,
         Stretch,
         "/me/stretches",
-        "/me/stretches/{id}"
+        "/me/stretches/{id}",
+        "one of your own stretches"
     );
 }
 
