@@ -37,7 +37,7 @@ pub async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
 /// This document.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/yaml", body = String))
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/yaml", body = serde_json::Value))
 )]
 #[get("/openapi.yaml")]
 pub async fn openapi_yaml() -> HttpResponse {
