@@ -271,6 +271,16 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(_, ref info) if is_timeout(info.message()) => {
                 Self::Unavailable(info.message().to_owned())
             }
+            // PostgreSQL refuses text that is not valid UTF-8 for it (a NUL byte).
+            Error::DatabaseError(_, ref info)
+                if info.message().contains("invalid byte sequence") =>
+            {
+                Self::bad_request(
+                    "invalid_text",
+                    "Text must not contain NUL characters.",
+                    vec![],
+                )
+            }
             other => Self::internal(other),
         }
     }
@@ -281,6 +291,8 @@ fn is_timeout(message: &str) -> bool {
         || message.contains("database is busy")
         || message.contains("canceling statement due to lock timeout")
         || message.contains("canceling statement due to statement timeout")
+        // A deadlock victim's transaction was rolled back; a retry succeeds.
+        || message.contains("deadlock detected")
 }
 
 impl From<diesel::r2d2::PoolError> for AppError {

@@ -13,13 +13,34 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::{PasswordHasher, TokenService};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
-use crate::db::Db;
+use crate::db::{accounts, Db};
 use crate::routes::{self, input};
 use crate::state::AppState;
 
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
+}
+
+/// How often expired throttling rows, refresh tokens and idempotent answers
+/// are deleted. Every instance does it; the deletes are idempotent.
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+async fn housekeeping(state: web::Data<AppState>) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        every.tick().await;
+        let now = state.clock.now_naive();
+        match state
+            .db
+            .write(move |conn| accounts::prune_expired(conn, now))
+            .await
+        {
+            Ok(rows) => tracing::debug!(rows, "housekeeping"),
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+    }
 }
 
 /// Connects to the database and applies the embedded migrations.
@@ -100,6 +121,7 @@ impl Application {
                 ConfigError::new("PAINLINE_BIND", format!("cannot set up metrics: {e}"))
             })?;
         let origins = settings.cors_origins.clone();
+        let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(ErrorHandlers::new().default_handler(routes::render_problem))
@@ -122,6 +144,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            state: app_state,
         })
     }
 
@@ -136,6 +159,9 @@ impl Application {
 
     /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let chores = tokio::spawn(housekeeping(self.state));
+        let result = self.server.await;
+        chores.abort();
+        result
     }
 }

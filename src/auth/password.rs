@@ -8,7 +8,7 @@ use actix_web::web;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{AppError, AppResult};
 
@@ -60,31 +60,62 @@ impl PasswordHasher {
         })
     }
 
-    async fn on_pool<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> AppResult<T> {
-        let _permit = tokio::time::timeout(QUEUE_TIMEOUT, self.slots.acquire())
+    /// Waits for a free hashing slot (503 when the queue does not move for
+    /// 5 s). Taking the slot first lets a caller do its bookkeeping only for
+    /// requests that will really be hashed.
+    pub async fn slot(&self) -> AppResult<HashSlot> {
+        let permit = tokio::time::timeout(QUEUE_TIMEOUT, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| AppError::Unavailable("password hashing queue is full".into()))?
             .map_err(|_| AppError::Unavailable("password hashing pool closed".into()))?;
-        Ok(web::block(job).await?)
+        Ok(HashSlot {
+            permit,
+            dummy_hash: self.dummy_hash.clone(),
+        })
     }
 
     pub async fn hash(&self, password: String) -> AppResult<String> {
-        self.on_pool(move || hash_blocking(&password))
+        self.slot().await?.hash(password).await
+    }
+
+    /// See [`HashSlot::verify`].
+    pub async fn verify(&self, password: String, phc: Option<String>) -> AppResult<bool> {
+        self.slot().await?.verify(password, phc).await
+    }
+}
+
+/// A reserved place on the hashing pool; the hash runs on a blocking thread
+/// that holds it until the hash is done.
+pub struct HashSlot {
+    permit: OwnedSemaphorePermit,
+    dummy_hash: Arc<str>,
+}
+
+impl HashSlot {
+    async fn run<T: Send + 'static>(
+        self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let permit = self.permit;
+        Ok(web::block(move || {
+            let _held = permit;
+            job()
+        })
+        .await?)
+    }
+
+    pub async fn hash(self, password: String) -> AppResult<String> {
+        self.run(move || hash_blocking(&password))
             .await?
             .map_err(AppError::internal)
     }
 
     /// Verifies `password` against `phc`, or against a dummy hash when there is
     /// no account, so an unknown e-mail costs the same work as a wrong password.
-    pub async fn verify(&self, password: String, phc: Option<String>) -> AppResult<bool> {
+    pub async fn verify(self, password: String, phc: Option<String>) -> AppResult<bool> {
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy_hash.to_string());
-        let matches = self
-            .on_pool(move || verify_blocking(&password, &phc))
-            .await?;
+        let matches = self.run(move || verify_blocking(&password, &phc)).await?;
         Ok(known && matches)
     }
 }

@@ -114,9 +114,11 @@ pub fn update_password_hash(
 /// Erases the account; every row that belongs to it goes with it (foreign
 /// keys cascade), and so do the throttling rows kept under its e-mail.
 pub fn delete_user(conn: &mut DbConnection, user: &UserRow) -> AppResult<()> {
+    // The user row first: password attempts lock it before they touch
+    // `login_failures`, and taking locks in the same order cannot deadlock.
+    diesel::delete(users::table.filter(users::id.eq(&user.id))).execute(conn)?;
     diesel::delete(login_failures::table.filter(login_failures::email.eq(&user.email)))
         .execute(conn)?;
-    diesel::delete(users::table.filter(users::id.eq(&user.id))).execute(conn)?;
     Ok(())
 }
 
@@ -272,21 +274,47 @@ pub fn failures_since(
     Ok(query.load(conn)?)
 }
 
+/// Records a failed (or not yet decided) attempt; answers its id.
 pub fn record_failure(
     conn: &mut DbConnection,
     email: &str,
     client_ip: &str,
     now: NaiveDateTime,
-) -> AppResult<()> {
+) -> AppResult<String> {
+    let id = Uuid::new_v4().to_string();
     diesel::insert_into(login_failures::table)
         .values((
-            login_failures::id.eq(Uuid::new_v4().to_string()),
+            login_failures::id.eq(&id),
             login_failures::email.eq(email),
             login_failures::client_ip.eq(client_ip),
             login_failures::at.eq(now),
         ))
         .execute(conn)?;
+    Ok(id)
+}
+
+/// Takes back one recorded attempt that never reached a verdict.
+pub fn delete_failure(conn: &mut DbConnection, id: &str) -> AppResult<()> {
+    diesel::delete(login_failures::table.filter(login_failures::id.eq(id))).execute(conn)?;
     Ok(())
+}
+
+/// Housekeeping: forgets failures older than the longest throttling window,
+/// refresh tokens past their expiry, and idempotent answers older than a day.
+pub fn prune_expired(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    use super::schema::idempotency_keys;
+    let failures = diesel::delete(
+        login_failures::table.filter(login_failures::at.le(now - chrono::Duration::hours(1))),
+    )
+    .execute(conn)?;
+    let tokens = diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now)))
+        .execute(conn)?;
+    let answers = diesel::delete(
+        idempotency_keys::table
+            .filter(idempotency_keys::created_at.le(now - chrono::Duration::hours(24))),
+    )
+    .execute(conn)?;
+    Ok(failures + tokens + answers)
 }
 
 /// After a successful login, that address starts again from zero.

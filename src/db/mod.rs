@@ -106,6 +106,7 @@ pub type DbPool = r2d2::Pool<ConnectionManager>;
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
+    url: DatabaseUrl,
     sqlite_path: Option<PathBuf>,
     /// SQLite has one writer at a time. Queueing writers here, in arrival
     /// order and without holding a thread or a connection, replaces SQLite's
@@ -151,19 +152,25 @@ impl Db {
         let write_gate = sqlite_path.as_ref().map(|_| Arc::new(Semaphore::new(1)));
         Ok(Self {
             pool,
+            url: url.clone(),
             sqlite_path,
             write_gate,
         })
     }
 
     /// Applies the embedded migrations of the connected backend.
+    /// Runs on a connection of its own: a migration may build an index on a
+    /// large table or wait for another instance, so the request timeouts set
+    /// on pooled PostgreSQL connections are lifted for it.
     pub fn migrate(&self) -> Result<(), ConnectError> {
-        let mut conn = self
-            .pool
-            .get()
+        let mut conn = ConnectionManager::new(self.url.clone())
+            .connect()
             .map_err(|e| ConnectError::Open(e.to_string()))?;
-        let result = match &mut *conn {
-            DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        let result = match &mut conn {
+            DbConnection::Postgres(c) => c
+                .batch_execute("SET statement_timeout = 0; SET lock_timeout = 0;")
+                .map_err(|e| ConnectError::Migrate(e.to_string()))
+                .map(|()| c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()))?,
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
         };
         result.map_err(|e| ConnectError::Migrate(e.to_string()))

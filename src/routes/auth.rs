@@ -12,7 +12,7 @@ use super::input::ApiJson;
 use crate::auth::throttle::{PER_ADDRESS, PER_EMAIL};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::db::accounts::{self, NewRefreshToken, NewUser, Rotation, UserRow};
-use crate::db::DbConnection;
+use crate::db::{Db, DbConnection};
 use crate::domain::{DisplayName, Email, Password, Role, Timezone};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
@@ -188,31 +188,82 @@ fn throttled(
         .max(PER_EMAIL.retry_after(&by_email, now)))
 }
 
-/// Starts a password attempt: 429 when `email` is throttled for `ip`,
-/// otherwise the attempt is counted as a failure *before* the password is
-/// checked, so guesses sent in parallel all count against the limit.
-/// [`password_accepted`] takes the count back when the password was right.
-pub async fn begin_attempt(state: &AppState, email: &str, ip: &str) -> AppResult<()> {
-    let (email, ip, now) = (email.to_owned(), ip.to_owned(), state.clock.now_naive());
-    state
-        .db
-        .write(move |conn| {
-            accounts::lock_user_by_email(conn, &email)?;
-            if let Some(retry_after_secs) = throttled(conn, &email, &ip, now)? {
-                return Err(AppError::TooManyRequests {
-                    code: "too_many_attempts",
-                    retry_after_secs,
-                });
-            }
-            accounts::prune_failures(conn, &email, PER_EMAIL.start(now))?;
-            accounts::record_failure(conn, &email, &ip, now)
-        })
-        .await
+/// A password attempt, counted against the throttle from the moment it
+/// starts so that guesses sent in parallel all count. Its verdict decides
+/// what stays: a wrong password stays a failure; a right one clears the
+/// address's failures; an attempt that ends without a verdict (an error, a
+/// dropped request) was no guess and is taken back.
+pub struct Attempt {
+    db: Db,
+    email: String,
+    ip: String,
+    reserved: Option<String>,
 }
 
-/// The password was right: this address starts again from zero.
-pub fn password_accepted(conn: &mut DbConnection, email: &str, ip: &str) -> AppResult<()> {
-    accounts::clear_failures(conn, email, ip)
+impl Attempt {
+    /// Starts an attempt: 429 when `email` is throttled for `ip`. Call it
+    /// holding a hashing slot, so only attempts that will be hashed are
+    /// counted and a login flood queues on the hashing pool, not on writes.
+    pub async fn begin(state: &AppState, email: &str, ip: &str) -> AppResult<Self> {
+        let (em, addr, now) = (email.to_owned(), ip.to_owned(), state.clock.now_naive());
+        let reserved = state
+            .db
+            .write(move |conn| {
+                accounts::lock_user_by_email(conn, &em)?;
+                if let Some(retry_after_secs) = throttled(conn, &em, &addr, now)? {
+                    return Err(AppError::TooManyRequests {
+                        code: "too_many_attempts",
+                        retry_after_secs,
+                    });
+                }
+                accounts::record_failure(conn, &em, &addr, now)
+            })
+            .await?;
+        Ok(Self {
+            db: state.db.clone(),
+            email: email.to_owned(),
+            ip: ip.to_owned(),
+            reserved: Some(reserved),
+        })
+    }
+
+    /// The password was wrong: the attempt stays a failure.
+    pub fn failed(mut self) {
+        self.reserved = None;
+    }
+
+    /// The password was right: a function that, run inside the transaction
+    /// completing the request, lets this address start again from zero.
+    /// (The attempt itself stays outside: it must be dropped where it can
+    /// spawn its clean-up.)
+    pub fn acceptance(&self) -> impl FnOnce(&mut DbConnection) -> AppResult<()> + Send + 'static {
+        let (email, ip) = (self.email.clone(), self.ip.clone());
+        move |conn| accounts::clear_failures(conn, &email, &ip)
+    }
+
+    /// The transaction that ran [`Attempt::acceptance`] committed.
+    pub fn accepted(mut self) {
+        self.reserved = None;
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        let Some(id) = self.reserved.take() else {
+            return;
+        };
+        let db = self.db.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(e) = db.write(move |conn| accounts::delete_failure(conn, &id)).await {
+                        tracing::warn!(error = %e, "could not take back an undecided password attempt");
+                    }
+                });
+            }
+            Err(_) => tracing::warn!("undecided password attempt left counted: no runtime"),
+        }
+    }
 }
 
 /// Create an account.
@@ -300,25 +351,33 @@ pub async fn login(
     body: ApiJson<LoginRequest>,
 ) -> AppResult<HttpResponse> {
     let LoginRequest { email, password } = body.0;
-    let email = email.trim().to_lowercase();
     let ip = client_ip(&req, &state.trusted_proxies);
-    begin_attempt(&state, &email, &ip).await?;
-    let em = email.clone();
+    let slot = state.hasher.slot().await?;
+    // Something that is not an e-mail address cannot name an account; it
+    // gets the same work and the same answer as an unknown one.
+    let Ok(email) = Email::parse(&email) else {
+        slot.verify(password, None).await?;
+        return Err(invalid_credentials());
+    };
+    let attempt = Attempt::begin(&state, email.as_str(), &ip).await?;
+    let em = email.as_str().to_owned();
     let user = state
         .db
         .run(move |conn| accounts::find_user_by_email(conn, &em))
         .await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     // Over-long passwords are never truncated; they simply cannot match.
-    let password_ok = state.hasher.verify(password, stored_hash).await?;
+    let password_ok = slot.verify(password, stored_hash).await?;
     let Some(user) = user.filter(|_| password_ok) else {
+        attempt.failed();
         return Err(invalid_credentials());
     };
     let st = state.clone();
+    let accept = attempt.acceptance();
     let session = state
         .db
         .write(move |conn| {
-            password_accepted(conn, &email, &ip)?;
+            accept(conn)?;
             let now = st.clock.now_naive();
             let tokens = issue_tokens(conn, &st, &user.id, user.role()?, None, now)?;
             Ok(SessionResponse {
@@ -327,6 +386,7 @@ pub async fn login(
             })
         })
         .await?;
+    attempt.accepted();
     Ok(HttpResponse::Ok().json(session))
 }
 

@@ -4,7 +4,7 @@ use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::auth::{begin_attempt, client_ip, password_accepted, UserResponse};
+use super::auth::{client_ip, Attempt, UserResponse};
 use super::input::ApiJson;
 use crate::auth::AuthUser;
 use crate::db::accounts;
@@ -56,22 +56,21 @@ async fn confirm_password(
     field: &str,
 ) -> AppResult<()> {
     let ip = client_ip(req, &state.trusted_proxies);
-    begin_attempt(state, &me.email, &ip).await?;
-    if !state
-        .hasher
+    let slot = state.hasher.slot().await?;
+    let attempt = Attempt::begin(state, &me.email, &ip).await?;
+    if !slot
         .verify(password, Some(me.password_hash.clone()))
         .await?
     {
+        attempt.failed();
         return Err(AppError::invalid(
             field,
             "does not match the account's password",
         ));
     }
-    let email = me.email.clone();
-    state
-        .db
-        .write(move |conn| password_accepted(conn, &email, &ip))
-        .await
+    state.db.write(attempt.acceptance()).await?;
+    attempt.accepted();
+    Ok(())
 }
 
 /// The caller's account.

@@ -463,3 +463,71 @@ async fn guesses_sent_in_parallel_all_count_against_the_limit() {
             <= 5
     );
 }
+
+#[tokio::test]
+async fn a_login_name_that_is_no_email_gets_the_same_answer_and_stores_nothing() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let reference = app.login("nobody@example.org", "wrong password 123").await;
+    for email in ["a\u{0}b@example.org", "not an email", &"x".repeat(60_000)] {
+        let reply = app.login(email, "wrong password 123").await;
+        assert_eq!(
+            (reply.status, &reply.text),
+            (reference.status, &reference.text),
+            "{:.40}",
+            email
+        );
+    }
+    // Only the one real attempt was counted.
+    assert_eq!(app.count("login_failures", "1 = 1").await, 1);
+    assert_eq!(
+        app.login(&user.email, PASSWORD).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn housekeeping_forgets_expired_rows_only() {
+    let app = spawn_app().await;
+    let old = app.register_patient().await;
+    app.login(&old.email, "wrong password 123").await;
+    app.client
+        .post(app.url("/v1/me/stretches"))
+        .bearer_auth(&old.access)
+        .header("idempotency-key", "k")
+        .json(&json!({"name": "Mine"}))
+        .send()
+        .await
+        .unwrap();
+    app.clock.advance(chrono::Duration::seconds(2_592_000));
+    let fresh = app.register_patient().await;
+    app.login(&fresh.email, "wrong password 123").await;
+
+    let now = app.clock.now_naive();
+    let removed = app
+        .db()
+        .write(move |conn| painline::db::accounts::prune_expired(conn, now))
+        .await
+        .unwrap();
+    // The old failure, the old refresh token, the old idempotent answer.
+    assert_eq!(removed, 3);
+    assert_eq!(
+        app.count("login_failures", &format!("email = '{}'", fresh.email))
+            .await,
+        1
+    );
+    assert_eq!(app.count("login_failures", "1 = 1").await, 1);
+    assert_eq!(
+        app.count("refresh_tokens", &format!("user_id = '{}'", fresh.id))
+            .await,
+        1
+    );
+    assert_eq!(app.count("refresh_tokens", "1 = 1").await, 1);
+    assert_eq!(app.count("idempotency_keys", "1 = 1").await, 0);
+    // The logbook itself is never touched.
+    assert_eq!(
+        app.count("records", &format!("patient_id = '{}'", old.id))
+            .await,
+        1
+    );
+}

@@ -300,6 +300,11 @@ impl TestApp {
             .expect("database query")
     }
 
+    /// The test's own handle on the app's database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Counts rows of `table` matching the SQL condition `filter`.
     pub async fn count(&self, table: &str, filter: &str) -> i64 {
         #[derive(diesel::QueryableByName)]

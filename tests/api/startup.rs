@@ -183,20 +183,28 @@ fn a_fresh_machine_starts_on_sqlite_and_sigterm_drains_and_exits_zero() {
     let n = stream.read(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
 
-    // A registration (an argon2 hash) is in flight when SIGTERM arrives.
+    // A registration is in flight when SIGTERM arrives. `Expect:
+    // 100-continue` makes that certain: the server answers "100 Continue"
+    // only once it has taken the request up and is reading its body.
     let body = r#"{"email":"drain@example.org","password":"correct horse battery","display_name":"D","role":"patient"}"#;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     http(
         &mut stream,
         &format!(
-            "POST /v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST /v1/auth/register HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         ),
     );
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+    http(&mut stream, body);
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
