@@ -4,11 +4,19 @@ use std::net::TcpListener;
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
+use actix_web::dev::Service;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{header, Method};
 use actix_web::middleware::ErrorHandlers;
+use actix_web::HttpMessage;
 use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
-use tracing_actix_web::TracingLogger;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::telemetry::RequestSpan;
+
+/// Response header carrying the id the request was logged under.
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 use crate::auth::{PasswordHasher, TokenService};
 use crate::clock::Clock;
@@ -72,6 +80,7 @@ fn cors(origins: &[String]) -> Cors {
             header::LOCATION,
             header::RETRY_AFTER,
             header::LINK,
+            REQUEST_ID.clone(),
         ])
         .max_age(86_400);
     for origin in origins {
@@ -127,7 +136,19 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(routes::render_problem))
                 .wrap(cors(&origins))
                 .wrap(metrics.clone())
-                .wrap(TracingLogger::default())
+                .wrap_fn(|req, srv| {
+                    // Tell the client the id its request is logged under.
+                    let id = req.extensions().get::<RequestId>().map(ToString::to_string);
+                    let call = srv.call(req);
+                    async move {
+                        let mut res = call.await?;
+                        if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                            res.headers_mut().insert(REQUEST_ID.clone(), value);
+                        }
+                        Ok(res)
+                    }
+                })
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(input::MAX_BODY_BYTES))
                 .app_data(web::QueryConfig::default().error_handler(input::query_error))

@@ -2,8 +2,15 @@
 //! span). Request and response bodies are never logged, so passwords, tokens
 //! and notes cannot reach the log.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{web, Error, HttpMessage};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::EnvFilter;
+
+use crate::state::AppState;
 
 /// Installs the global subscriber; call once, from `main`.
 pub fn init(filter: &str) {
@@ -17,4 +24,49 @@ pub fn init(filter: &str) {
         .with_span_events(FmtSpan::CLOSE)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// The per-request span. Unlike tracing-actix-web's default, the client
+/// address is the one login throttling uses: `X-Forwarded-For` counts only
+/// from a trusted proxy, so a client cannot write any address it likes into
+/// the log. Bodies and headers are never recorded.
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let trusted = request
+            .app_data::<web::Data<AppState>>()
+            .map(|state| state.trusted_proxies.clone())
+            .unwrap_or_default();
+        let client_ip = crate::routes::auth::client_ip(request.request(), &trusted);
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "UNKNOWN".to_owned());
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("", |p| p.as_str())
+            .to_owned();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.target = %target,
+            http.client_ip = %client_ip,
+            request_id = %request_id,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
 }

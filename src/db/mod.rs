@@ -73,7 +73,10 @@ impl ManageConnection for ConnectionManager {
                 Ok(DbConnection::Postgres(conn))
             }
             DatabaseUrl::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                // Pooled connections never create the file: if it vanished
+                // (a volume unmounted, a mistaken clean-up), a new connection
+                // must fail (503) rather than start an empty database.
+                let mut conn = SqliteConnection::establish(&existing_file_uri(path))
                     .map_err(r2d2::Error::ConnectionError)?;
                 // Per-connection settings; journal_mode=WAL is switched once in `Db::connect`.
                 // synchronous=FULL: an acknowledged write survives a power cut.
@@ -196,31 +199,46 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let _turn = match &self.write_gate {
+        // An acknowledged write must be in the file others will open: if the
+        // file was removed under us, open connections would write into the
+        // unlinked inode and lose it at the next restart.
+        self.check_file()?;
+        let turn = match &self.write_gate {
             Some(gate) => Some(
-                tokio::time::timeout(WRITE_QUEUE_TIMEOUT, gate.acquire())
+                tokio::time::timeout(WRITE_QUEUE_TIMEOUT, gate.clone().acquire_owned())
                     .await
                     .map_err(|_| AppError::Unavailable("write queue is full".into()))?
                     .map_err(|_| AppError::Unavailable("write gate closed".into()))?,
             ),
             None => None,
         };
-        self.run(move |conn| write_transaction(conn, f)).await
+        // The turn ends with the transaction, on its thread, even if the
+        // request that asked for it is dropped meanwhile.
+        self.run(move |conn| {
+            let _turn = turn;
+            write_transaction(conn, f)
+        })
+        .await
     }
 
     /// Readiness: the database answers a query (and, for SQLite, the file is
     /// still where we opened it: writes to an unlinked file would be lost).
     pub async fn ping(&self) -> AppResult<()> {
-        if let Some(path) = &self.sqlite_path {
-            if !path.exists() {
-                return Err(AppError::Unavailable(format!("{} is gone", path.display())));
-            }
-        }
+        self.check_file()?;
         self.run(|conn| {
             diesel::sql_query("SELECT 1").execute(conn)?;
             Ok(())
         })
         .await
+    }
+
+    fn check_file(&self) -> AppResult<()> {
+        match &self.sqlite_path {
+            Some(path) if !path.exists() => {
+                Err(AppError::Unavailable(format!("{} is gone", path.display())))
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn pool(&self) -> &DbPool {
@@ -254,6 +272,21 @@ where
             Err(err)
         }
     }
+}
+
+/// `path` as an SQLite URI that opens the file only if it exists.
+fn existing_file_uri(path: &std::path::Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?mode=rw");
+    uri
 }
 
 /// Whether a diesel error is a unique-constraint violation.

@@ -15,11 +15,19 @@ async fn health_and_readiness() {
         (ready.status, ready.body["status"].as_str()),
         (StatusCode::OK, Some("ready"))
     );
+    // Every answer names the id it was logged under, errors included.
+    let missing = read(app.client.get(app.url("/v1/nothing")).send().await.unwrap()).await;
+    for reply in [&health, &ready, &missing] {
+        let id = reply.header("x-request-id").unwrap_or_default();
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id:?}");
+    }
+    assert_ne!(health.header("x-request-id"), ready.header("x-request-id"));
 }
 
 #[tokio::test]
 async fn readyz_is_503_when_the_database_is_gone() {
     let app = spawn_app().await;
+    let user = app.register_patient().await;
     match &app.database {
         painline::config::DatabaseUrl::Sqlite(path) => {
             std::fs::remove_file(path).unwrap();
@@ -37,6 +45,16 @@ async fn readyz_is_503_when_the_database_is_gone() {
     let ready = read(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
     ready.assert_problem(503, "unavailable");
     assert!(ready.header("retry-after").is_some());
+    // Writes are refused too rather than acknowledged into a file that is gone.
+    let write = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/me/pain-entries/{}", uuid::Uuid::new_v4()),
+            Some(&user.access),
+            Some(serde_json::json!({"date": "2026-11-20", "pain_level": 3})),
+        )
+        .await;
+    write.assert_problem(503, "unavailable");
     // Nothing internal leaks.
     assert!(!ready.text.to_lowercase().contains("sql"), "{}", ready.text);
     // The process itself is still alive.

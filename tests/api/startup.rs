@@ -123,6 +123,8 @@ fn json_request(method: &str, path: &str, token: Option<&str>, body: &str) -> St
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
+    // No proxy is trusted: a forwarded address must not reach the log.
+    let auth = format!("{auth}X-Forwarded-For: 203.0.113.66\r\n");
     format!(
         "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
@@ -228,4 +230,9 @@ fn a_fresh_machine_starts_on_sqlite_and_sigterm_drains_and_exits_zero() {
         "{rest}"
     );
     assert!(rest.contains("request_id"));
+    assert!(
+        !rest.contains("203.0.113.66"),
+        "a spoofed client address was logged"
+    );
+    assert!(rest.contains("\"http.client_ip\":\"127.0.0.1\""), "{rest}");
 }
