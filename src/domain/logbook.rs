@@ -99,6 +99,14 @@ impl Condition {
     }
 }
 
+/// What the write protocol needs of every logbook body.
+pub trait Entry {
+    /// The calendar day the object belongs to; `None` for undated objects.
+    fn date(&self) -> Option<NaiveDate>;
+    /// Field errors against the rules, empty when the body may be stored.
+    fn validate(&self, ctx: &Context) -> Vec<FieldError>;
+}
+
 /// Rules that depend on the patient (their local "today").
 #[derive(Debug, Clone, Copy)]
 pub struct Context {
@@ -181,8 +189,12 @@ pub struct PainEntryBody {
     pub notes: Option<String>,
 }
 
-impl PainEntryBody {
-    pub fn validate(&self, ctx: &Context) -> Vec<FieldError> {
+impl Entry for PainEntryBody {
+    fn date(&self) -> Option<NaiveDate> {
+        Some(self.date)
+    }
+
+    fn validate(&self, ctx: &Context) -> Vec<FieldError> {
         let mut c = Checks::default();
         c.date("date", self.date, ctx);
         c.range("pain_level", Some(self.pain_level), 0, 10);
@@ -192,7 +204,9 @@ impl PainEntryBody {
         c.text("notes", self.notes.as_deref(), NOTES_MAX);
         c.0
     }
+}
 
+impl PainEntryBody {
     /// PEG-3 from this entry: the mean of the pain level and both
     /// interference scores, when both were given.
     pub fn peg_score(&self) -> Option<f64> {
@@ -221,8 +235,12 @@ pub struct StretchSessionBody {
     pub notes: Option<String>,
 }
 
-impl StretchSessionBody {
-    pub fn validate(&self, ctx: &Context) -> Vec<FieldError> {
+impl Entry for StretchSessionBody {
+    fn date(&self) -> Option<NaiveDate> {
+        Some(self.date)
+    }
+
+    fn validate(&self, ctx: &Context) -> Vec<FieldError> {
         let mut c = Checks::default();
         c.date("date", self.date, ctx);
         c.range("duration_seconds", Some(self.duration_seconds), 1, 7200);
@@ -263,8 +281,12 @@ pub struct MassageSessionBody {
     pub notes: Option<String>,
 }
 
-impl MassageSessionBody {
-    pub fn validate(&self, ctx: &Context) -> Vec<FieldError> {
+impl Entry for MassageSessionBody {
+    fn date(&self) -> Option<NaiveDate> {
+        Some(self.date)
+    }
+
+    fn validate(&self, ctx: &Context) -> Vec<FieldError> {
         let mut c = Checks::default();
         c.date("date", self.date, ctx);
         c.range("duration_minutes", Some(self.duration_minutes), 1, 300);
@@ -299,8 +321,12 @@ pub struct AssessmentBody {
     pub answers: Vec<Option<i64>>,
 }
 
-impl AssessmentBody {
-    pub fn validate(&self, ctx: &Context) -> Vec<FieldError> {
+impl Entry for AssessmentBody {
+    fn date(&self) -> Option<NaiveDate> {
+        Some(self.date)
+    }
+
+    fn validate(&self, ctx: &Context) -> Vec<FieldError> {
         let mut c = Checks::default();
         c.date("date", self.date, ctx);
         c.0.extend(self.instrument.check(&self.answers));
@@ -320,8 +346,12 @@ pub struct OwnStretchBody {
     pub targets: Vec<Muscle>,
 }
 
-impl OwnStretchBody {
-    pub fn validate(&self, _ctx: &Context) -> Vec<FieldError> {
+impl Entry for OwnStretchBody {
+    fn date(&self) -> Option<NaiveDate> {
+        None
+    }
+
+    fn validate(&self, _ctx: &Context) -> Vec<FieldError> {
         let mut c = Checks::default();
         if self.name.trim().is_empty() {
             c.fail("name", "must not be empty");

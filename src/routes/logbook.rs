@@ -17,8 +17,8 @@ use crate::auth::AuthUser;
 use crate::db::records::{self, RecordRow};
 use crate::db::DbConnection;
 use crate::domain::logbook::{
-    AssessmentBody, Condition, ConditionBody, Context, MassageSessionBody, Muscle, OwnStretchBody,
-    PainEntryBody, StretchSessionBody,
+    AssessmentBody, Checks, Condition, ConditionBody, Context, Entry, MassageSessionBody, Muscle,
+    OwnStretchBody, PainEntryBody, StretchSessionBody, NOTES_MAX,
 };
 use crate::domain::Role;
 use crate::error::{AppError, AppResult, FieldError};
@@ -107,6 +107,18 @@ pub struct StoredCondition {
     pub note: Option<String>,
 }
 
+impl Entry for StoredCondition {
+    fn date(&self) -> Option<NaiveDate> {
+        None
+    }
+
+    fn validate(&self, _: &Context) -> Vec<FieldError> {
+        let mut checks = Checks::default();
+        checks.text("note", self.note.as_deref(), NOTES_MAX);
+        checks.0
+    }
+}
+
 // ---------------------------------------------------------------- kinds
 
 pub struct PainEntries;
@@ -122,12 +134,6 @@ impl LogKind for PainEntries {
     type Body = PainEntryBody;
     type Response = PainEntry;
 
-    fn date(body: &Self::Body) -> Option<NaiveDate> {
-        Some(body.date)
-    }
-    fn validate(body: &Self::Body, ctx: &Context) -> Vec<FieldError> {
-        body.validate(ctx)
-    }
     fn respond(row: &RecordRow, body: Self::Body) -> AppResult<PainEntry> {
         Ok(PainEntry {
             meta: RecordMeta::of(row)?,
@@ -143,12 +149,6 @@ impl LogKind for StretchSessions {
     type Body = StretchSessionBody;
     type Response = StretchSession;
 
-    fn date(body: &Self::Body) -> Option<NaiveDate> {
-        Some(body.date)
-    }
-    fn validate(body: &Self::Body, ctx: &Context) -> Vec<FieldError> {
-        body.validate(ctx)
-    }
     fn check_references(
         body: &Self::Body,
         conn: &mut DbConnection,
@@ -182,12 +182,6 @@ impl LogKind for MassageSessions {
     type Body = MassageSessionBody;
     type Response = MassageSession;
 
-    fn date(body: &Self::Body) -> Option<NaiveDate> {
-        Some(body.date)
-    }
-    fn validate(body: &Self::Body, ctx: &Context) -> Vec<FieldError> {
-        body.validate(ctx)
-    }
     fn respond(row: &RecordRow, body: Self::Body) -> AppResult<MassageSession> {
         Ok(MassageSession {
             meta: RecordMeta::of(row)?,
@@ -209,12 +203,6 @@ impl LogKind for Assessments {
     type Body = AssessmentBody;
     type Response = Assessment;
 
-    fn date(body: &Self::Body) -> Option<NaiveDate> {
-        Some(body.date)
-    }
-    fn validate(body: &Self::Body, ctx: &Context) -> Vec<FieldError> {
-        body.validate(ctx)
-    }
     fn respond(row: &RecordRow, body: Self::Body) -> AppResult<Assessment> {
         let score = body.instrument.score(&body.answers);
         Ok(Assessment {
@@ -233,12 +221,6 @@ impl LogKind for OwnStretches {
     type Body = OwnStretchBody;
     type Response = Stretch;
 
-    fn date(_: &Self::Body) -> Option<NaiveDate> {
-        None
-    }
-    fn validate(body: &Self::Body, ctx: &Context) -> Vec<FieldError> {
-        body.validate(ctx)
-    }
     fn respond(row: &RecordRow, body: Self::Body) -> AppResult<Stretch> {
         Ok(Stretch {
             id: row.id.parse().map_err(AppError::internal)?,
@@ -258,18 +240,6 @@ impl LogKind for Conditions {
     type Body = StoredCondition;
     type Response = ConditionItem;
 
-    fn date(_: &Self::Body) -> Option<NaiveDate> {
-        None
-    }
-    fn validate(body: &Self::Body, _: &Context) -> Vec<FieldError> {
-        let mut checks = crate::domain::logbook::Checks::default();
-        checks.text(
-            "note",
-            body.note.as_deref(),
-            crate::domain::logbook::NOTES_MAX,
-        );
-        checks.0
-    }
     fn natural_key(body: &Self::Body) -> Option<String> {
         Some(body.condition.as_str())
     }

@@ -22,7 +22,7 @@ use crate::db::records::{
     self, IfMatch, ListPosition, PatientLock, PutOutcome, RecordRow, RecordWrite, SavedResponse,
 };
 use crate::db::DbConnection;
-use crate::domain::logbook::Context;
+use crate::domain::logbook::{Context, Entry};
 use crate::domain::{Role, Timezone};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
@@ -54,11 +54,9 @@ pub trait LogKind: 'static {
     const KIND: &'static str;
     /// Collection path under `/v1`, for `Location`.
     const PATH: &'static str;
-    type Body: DeserializeOwned + Serialize + Clone + Send + 'static;
+    type Body: Entry + DeserializeOwned + Serialize + Clone + Send + 'static;
     type Response: Serialize + Send + 'static;
 
-    fn date(body: &Self::Body) -> Option<NaiveDate>;
-    fn validate(body: &Self::Body, ctx: &Context) -> Vec<FieldError>;
     /// Checks that need the database (a referenced object exists).
     fn check_references(
         _body: &Self::Body,
@@ -209,7 +207,7 @@ fn validate<K: LogKind>(
     let ctx = Context {
         today: state.clock.today_in(tz.tz()),
     };
-    let mut errors = K::validate(body, &ctx);
+    let mut errors = body.validate(&ctx);
     if errors.is_empty() {
         errors = K::check_references(body, conn, &patient.id)?;
     }
@@ -272,7 +270,7 @@ pub async fn put_record<K: LogKind>(
         .write(move |conn| {
             let s = Strings::new(&writer, id);
             let (mut lock, data) = lock_and_validate::<K>(conn, &st, &s.patient, &body)?;
-            let date = K::date(&body);
+            let date = body.date();
             let key = K::natural_key(&body);
             let outcome = records::put(
                 conn,
@@ -332,7 +330,7 @@ pub async fn post_record<K: LogKind>(
             // A retry gets its first answer even if the rules would now refuse
             // it (say, its stretch was deleted since), so validate only here.
             validate::<K>(conn, &st, lock.patient(), &body)?;
-            let row = records::create(conn, &mut lock, &write_of::<K>(&s, K::date(&body), &data, None), now)?;
+            let row = records::create(conn, &mut lock, &write_of::<K>(&s, body.date(), &data, None), now)?;
             let response = K::respond(&row, body)?;
             let saved = SavedResponse {
                 user_id: s.author.clone(),
