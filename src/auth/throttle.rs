@@ -41,9 +41,7 @@ mod tests {
     use super::*;
 
     fn at(minute: i64) -> NaiveDateTime {
-        chrono::DateTime::from_timestamp(1_700_000_000 + minute * 60, 0)
-            .unwrap()
-            .naive_utc()
+        chrono::DateTime::UNIX_EPOCH.naive_utc() + Duration::minutes(28_333_333 + minute)
     }
 
     #[test]

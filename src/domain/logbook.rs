@@ -375,15 +375,23 @@ pub struct ConditionBody {
 mod tests {
     use super::*;
 
+    const TODAY: NaiveDate = match NaiveDate::from_ymd_opt(2026, 11, 25) {
+        Some(day) => day,
+        None => NaiveDate::MIN,
+    };
+
     fn ctx() -> Context {
-        Context {
-            today: NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
-        }
+        Context { today: TODAY }
+    }
+
+    /// A test date; an unparsable one becomes year -262143 and fails the test.
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap_or(NaiveDate::MIN)
     }
 
     fn entry(date: &str, pain: i64) -> PainEntryBody {
         PainEntryBody {
-            date: date.parse().unwrap(),
+            date: day(date),
             pain_level: pain,
             recorded_at: None,
             regions: vec![],
@@ -438,7 +446,7 @@ mod tests {
             minutes,
         };
         let mut s = MassageSessionBody {
-            date: "2026-11-20".parse().unwrap(),
+            date: day("2026-11-20"),
             started_at: None,
             duration_minutes: 60,
             technique: Technique::DeepTissue,
