@@ -328,21 +328,6 @@ pub fn clear_failures(conn: &mut DbConnection, email: &str, client_ip: &str) -> 
     Ok(())
 }
 
-/// Forgets this e-mail's failures older than the longest throttling window.
-pub fn prune_failures(
-    conn: &mut DbConnection,
-    email: &str,
-    before: NaiveDateTime,
-) -> AppResult<()> {
-    diesel::delete(
-        login_failures::table
-            .filter(login_failures::email.eq(email))
-            .filter(login_failures::at.le(before)),
-    )
-    .execute(conn)?;
-    Ok(())
-}
-
 /// Locks the account with this e-mail, if there is one, until the
 /// transaction ends (a no-op update, portable across both backends), so
 /// that concurrent password attempts on one account are counted one after

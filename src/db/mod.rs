@@ -240,10 +240,6 @@ impl Db {
             _ => Ok(()),
         }
     }
-
-    pub fn pool(&self) -> &DbPool {
-        &self.pool
-    }
 }
 
 /// A transaction that is going to write. On SQLite it starts with
