@@ -240,6 +240,14 @@ impl LogKind for Conditions {
     type Body = StoredCondition;
     type Response = ConditionItem;
 
+    /// A precaution's address is its name, not its id.
+    fn location(row: &RecordRow) -> String {
+        format!(
+            "/v1{}/{}",
+            Self::PATH,
+            row.natural_key.as_deref().unwrap_or(&row.id)
+        )
+    }
     fn natural_key(body: &Self::Body) -> Option<String> {
         Some(body.condition.as_str())
     }
@@ -549,19 +557,20 @@ pub async fn get_condition(
 ) -> AppResult<HttpResponse> {
     let patient = user.patient()?;
     let condition = parse_condition(&condition)?;
-    let id = condition_id(&state, patient, condition)
+    let row = condition_row(&state, patient, condition)
         .await?
+        .filter(|row| !row.is_deleted())
         .ok_or(AppError::NotFound)?;
-    rec::get_record::<Conditions>(&state, patient, id).await
+    rec::record_response::<Conditions>(&row)
 }
 
-/// The id of the patient's record for `condition`, deleted or not.
-async fn condition_id(
+/// The patient's record for `condition`, deleted or not.
+async fn condition_row(
     state: &AppState,
     patient: Uuid,
     condition: Condition,
-) -> AppResult<Option<Uuid>> {
-    let row = state
+) -> AppResult<Option<RecordRow>> {
+    state
         .db
         .run(move |conn| {
             records::find_by_key(
@@ -571,9 +580,7 @@ async fn condition_id(
                 &condition.as_str(),
             )
         })
-        .await?;
-    row.map(|r| r.id.parse().map_err(AppError::internal))
-        .transpose()
+        .await
 }
 
 /// Declare a precaution (or change its note). A precaution is addressed by
@@ -604,7 +611,7 @@ pub async fn put_condition(
         condition,
         note: body.0.note,
     };
-    let response = rec::put_record::<Conditions>(
+    rec::put_record::<Conditions>(
         &state,
         Writer::patient(patient),
         // Used only if the patient never declared this condition before.
@@ -612,23 +619,7 @@ pub async fn put_condition(
         if_match.0,
         stored,
     )
-    .await?;
-    Ok(with_condition_location(response, condition))
-}
-
-/// A precaution's address is its name, not the derived id.
-fn with_condition_location(mut response: HttpResponse, condition: Condition) -> HttpResponse {
-    if response
-        .headers()
-        .contains_key(actix_web::http::header::LOCATION)
-    {
-        if let Ok(value) = format!("/v1/me/conditions/{}", condition.as_str()).parse() {
-            response
-                .headers_mut()
-                .insert(actix_web::http::header::LOCATION, value);
-        }
-    }
-    response
+    .await
 }
 
 /// Withdraw a precaution.
@@ -651,9 +642,10 @@ pub async fn delete_condition(
 ) -> AppResult<HttpResponse> {
     let patient = user.patient()?;
     let condition = parse_condition(&condition)?;
-    let id = condition_id(&state, patient, condition)
+    let row = condition_row(&state, patient, condition)
         .await?
         .ok_or(AppError::NotFound)?;
+    let id = row.id.parse().map_err(AppError::internal)?;
     rec::delete_record::<Conditions>(&state, Writer::patient(patient), id, if_match.0).await
 }
 

@@ -66,6 +66,10 @@ pub trait LogKind: 'static {
         Ok(Vec::new())
     }
     fn respond(row: &RecordRow, body: Self::Body) -> AppResult<Self::Response>;
+    /// Where the object lives, for `Location`.
+    fn location(row: &RecordRow) -> String {
+        format!("/v1{}/{}", Self::PATH, row.id)
+    }
     /// For objects addressed by name rather than id: the name.
     fn natural_key(_body: &Self::Body) -> Option<String> {
         None
@@ -288,7 +292,7 @@ pub async fn put_record<K: LogKind>(
         .await?;
     Ok(match outcome {
         PutOutcome::Created(row) => HttpResponse::Created()
-            .insert_header((header::LOCATION, format!("/v1{}/{}", K::PATH, row.id)))
+            .insert_header((header::LOCATION, K::location(&row)))
             .insert_header((header::ETAG, etag(row.version)))
             .json(response),
         PutOutcome::Replaced(row) | PutOutcome::Unchanged(row) => HttpResponse::Ok()
@@ -338,7 +342,7 @@ pub async fn post_record<K: LogKind>(
                 fingerprint,
                 status: 201,
                 body: serde_json::to_string(&response).map_err(AppError::internal)?,
-                location: format!("/v1{}/{}", K::PATH, row.id),
+                location: K::location(&row),
                 etag: etag(row.version),
                 created_at: now,
             };
@@ -393,7 +397,12 @@ pub async fn get_record<K: LogKind>(
             records::find_live(conn, &patient_id.to_string(), K::KIND, &id.to_string())
         })
         .await?;
-    let response = K::render(&row)?;
+    record_response::<K>(&row)
+}
+
+/// 200 with a stored object and its `ETag`.
+pub fn record_response<K: LogKind>(row: &RecordRow) -> AppResult<HttpResponse> {
+    let response = K::render(row)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(row.version)))
         .json(response))
