@@ -126,20 +126,29 @@ pub struct Settings {
     pub workers: usize,
 }
 
-/// A start-up failure that names the offending setting.
+/// A start-up failure, naming the offending setting when one is to blame.
 #[derive(Debug, thiserror::Error)]
-#[error("{setting}: {message}")]
-pub struct ConfigError {
-    pub setting: &'static str,
-    pub message: String,
+pub enum ConfigError {
+    #[error("{setting}: {message}")]
+    Setting {
+        setting: &'static str,
+        message: String,
+    },
+    /// No setting can fix it (the system's random source, a library's set-up).
+    #[error("{0}")]
+    Startup(String),
 }
 
 impl ConfigError {
     pub fn new(setting: &'static str, message: impl Into<String>) -> Self {
-        Self {
+        Self::Setting {
             setting,
             message: message.into(),
         }
+    }
+
+    pub fn startup(message: impl Into<String>) -> Self {
+        Self::Startup(message.into())
     }
 }
 

@@ -8,25 +8,65 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::db::DbError;
+use crate::domain::DomainError;
+pub use crate::domain::FieldError;
+
 pub type AppResult<T> = Result<T, AppError>;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// JSON path of the field (`pain_level`, `areas[1].minutes`) or the query/path parameter.
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
+/// The cause of a 500 or 503, kept for the log (never sent to the client).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+macro_rules! error_codes {
+    ($($variant:ident = $slug:literal,)*) => {
+        /// The stable, machine-readable `code` of a problem answer.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $slug,)*
+                }
+            }
+        }
+    };
 }
 
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+error_codes! {
+    BadRequest = "bad_request",
+    MalformedJson = "malformed_json",
+    InvalidBody = "invalid_body",
+    UnreadableBody = "unreadable_body",
+    InvalidQuery = "invalid_query",
+    InvalidPath = "invalid_path",
+    InvalidHeader = "invalid_header",
+    InvalidText = "invalid_text",
+    InvalidToken = "invalid_token",
+    InvalidCredentials = "invalid_credentials",
+    InvalidRefreshToken = "invalid_refresh_token",
+    PatientsOnly = "patients_only",
+    NotAuthor = "not_author",
+    NotFound = "not_found",
+    MethodNotAllowed = "method_not_allowed",
+    EmailTaken = "email_taken",
+    IdempotencyKeyReused = "idempotency_key_reused",
+    PreconditionFailed = "precondition_failed",
+    PayloadTooLarge = "payload_too_large",
+    UnsupportedMediaType = "unsupported_media_type",
+    ValidationFailed = "validation_failed",
+    TooManyAttempts = "too_many_attempts",
+    Unavailable = "unavailable",
+    InternalError = "internal_error",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -43,33 +83,34 @@ pub struct Problem {
     /// What went wrong in this request.
     pub detail: String,
     /// Stable machine-readable slug, e.g. `validation_failed`, `not_found`.
-    pub code: String,
+    pub code: &'static str,
     /// Per-field errors (400 and 422).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
 
 /// `Display` names the class and code only: tracing-actix-web writes it into
-/// the request's log line, and a detail can quote what the client sent.
+/// the request's log line, and a detail can quote what the client sent. The
+/// causes of 500 and 503 are kept as `source` and logged as a chain.
 #[derive(thiserror::Error)]
 pub enum AppError {
     /// 400: malformed JSON, wrong types, unknown fields, bad parameters.
     #[error("bad request ({code})")]
     BadRequest {
-        code: &'static str,
+        code: ErrorCode,
         detail: String,
         errors: Vec<FieldError>,
     },
     /// 401 with `WWW-Authenticate: Bearer`.
     #[error("unauthorized ({code})")]
     Unauthorized {
-        code: &'static str,
+        code: ErrorCode,
         detail: &'static str,
     },
     /// 403: the caller's role may not use this route or object.
     #[error("forbidden ({code})")]
     Forbidden {
-        code: &'static str,
+        code: ErrorCode,
         detail: &'static str,
     },
     /// 404: absent, or not the caller's.
@@ -78,7 +119,7 @@ pub enum AppError {
     /// 409
     #[error("conflict ({code})")]
     Conflict {
-        code: &'static str,
+        code: ErrorCode,
         detail: &'static str,
     },
     /// 412: `If-Match` did not match.
@@ -96,15 +137,15 @@ pub enum AppError {
     /// 429 with `Retry-After`.
     #[error("too many requests")]
     TooManyRequests {
-        code: &'static str,
+        code: ErrorCode,
         retry_after_secs: u64,
     },
     /// 503 with `Retry-After`: the database or the hashing pool is saturated or down.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    #[error("service unavailable")]
+    Unavailable(#[source] Cause),
     /// 500: anything unexpected. The cause is logged, never sent.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error")]
+    Internal(#[source] Cause),
 }
 
 /// Like `Display`: the request's own content stays out of the log.
@@ -114,13 +155,29 @@ impl std::fmt::Debug for AppError {
     }
 }
 
+/// `error`, then each of its causes, joined by ": ".
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 impl AppError {
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self::Internal(cause.to_string())
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    pub fn unavailable(cause: impl Into<Cause>) -> Self {
+        Self::Unavailable(cause.into())
     }
 
     pub fn bad_request(
-        code: &'static str,
+        code: ErrorCode,
         detail: impl Into<String>,
         errors: Vec<FieldError>,
     ) -> Self {
@@ -137,59 +194,59 @@ impl AppError {
 
     pub fn unauthenticated() -> Self {
         Self::Unauthorized {
-            code: "invalid_token",
+            code: ErrorCode::InvalidToken,
             detail: "The access token is missing, malformed, expired or revoked.",
         }
     }
 
-    fn parts(&self) -> (StatusCode, &'static str, String) {
+    fn parts(&self) -> (StatusCode, ErrorCode, String) {
         match self {
             Self::BadRequest { code, detail, .. } => {
-                (StatusCode::BAD_REQUEST, code, detail.clone())
+                (StatusCode::BAD_REQUEST, *code, detail.clone())
             }
             Self::Unauthorized { code, detail } => {
-                (StatusCode::UNAUTHORIZED, code, (*detail).into())
+                (StatusCode::UNAUTHORIZED, *code, (*detail).into())
             }
-            Self::Forbidden { code, detail } => (StatusCode::FORBIDDEN, code, (*detail).into()),
+            Self::Forbidden { code, detail } => (StatusCode::FORBIDDEN, *code, (*detail).into()),
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorCode::NotFound,
                 "No such resource.".into(),
             ),
-            Self::Conflict { code, detail } => (StatusCode::CONFLICT, code, (*detail).into()),
+            Self::Conflict { code, detail } => (StatusCode::CONFLICT, *code, (*detail).into()),
             Self::PreconditionFailed => (
                 StatusCode::PRECONDITION_FAILED,
-                "precondition_failed",
+                ErrorCode::PreconditionFailed,
                 "If-Match does not match the current version.".into(),
             ),
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "The request body is larger than 64 KiB.".into(),
             ),
             Self::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "The request body must be application/json.".into(),
             ),
             Self::Unprocessable(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
+                ErrorCode::ValidationFailed,
                 "One or more fields have values out of range.".into(),
             ),
             Self::TooManyRequests { code, .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
-                code,
+                *code,
                 "Too many attempts; retry after the time in Retry-After.".into(),
             ),
             Self::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                ErrorCode::Unavailable,
                 "The service is temporarily unavailable; retry shortly.".into(),
             ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
+                ErrorCode::InternalError,
                 "An unexpected error occurred.".into(),
             ),
         }
@@ -200,7 +257,7 @@ impl AppError {
 /// convert actix's own errors (unknown route, wrong method).
 pub fn problem_response(
     status: StatusCode,
-    code: &str,
+    code: ErrorCode,
     detail: String,
     errors: Vec<FieldError>,
 ) -> HttpResponse {
@@ -209,7 +266,7 @@ pub fn problem_response(
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: status.as_u16(),
         detail,
-        code: code.to_owned(),
+        code: code.as_str(),
         errors,
     };
     let json = serde_json::to_string(&body).unwrap_or_default();
@@ -226,8 +283,8 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let (status, code, detail) = self.parts();
         match self {
-            Self::Internal(cause) => tracing::error!(error = %cause, "request failed"),
-            Self::Unavailable(cause) => tracing::warn!(error = %cause, "service unavailable"),
+            Self::Internal(_) => tracing::error!(error = %chain(self), "request failed"),
+            Self::Unavailable(_) => tracing::warn!(error = %chain(self), "service unavailable"),
             _ => {}
         }
         let errors = match self {
@@ -254,55 +311,57 @@ impl ResponseError for AppError {
     }
 }
 
-impl From<diesel::result::Error> for AppError {
-    fn from(err: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
+impl From<DomainError> for AppError {
+    fn from(err: DomainError) -> Self {
         match err {
-            Error::NotFound => Self::NotFound,
-            Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                info,
-            ) => Self::Unavailable(info.message().to_owned()),
-            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
-                Self::Unavailable(info.message().to_owned())
-            }
-            // Lock waits that ran out: SQLite's busy timeout, PostgreSQL's
-            // lock_timeout and statement_timeout. diesel exposes no SQLSTATE.
-            Error::DatabaseError(_, ref info) if is_timeout(info.message()) => {
-                Self::Unavailable(info.message().to_owned())
-            }
-            // PostgreSQL refuses text that is not valid UTF-8 for it (a NUL byte).
-            Error::DatabaseError(_, ref info)
-                if info.message().contains("invalid byte sequence") =>
-            {
-                Self::bad_request(
-                    "invalid_text",
-                    "Text must not contain NUL characters.",
-                    vec![],
-                )
-            }
-            other => Self::internal(other),
+            DomainError::NotFound => Self::NotFound,
+            DomainError::NotAuthor => Self::Forbidden {
+                code: ErrorCode::NotAuthor,
+                detail: "Only the author of this object may change it.",
+            },
+            DomainError::PreconditionFailed => Self::PreconditionFailed,
+            DomainError::Invalid(errors) => Self::Unprocessable(errors),
+            DomainError::AccountGone => Self::unauthenticated(),
+            DomainError::PatientsOnly => Self::Forbidden {
+                code: ErrorCode::PatientsOnly,
+                detail: "Only patients can use this route.",
+            },
+            DomainError::IdempotencyKeyReused => Self::Conflict {
+                code: ErrorCode::IdempotencyKeyReused,
+                detail: "This Idempotency-Key was used for a different request in the last 24 hours.",
+            },
+            DomainError::EmailTaken => Self::Conflict {
+                code: ErrorCode::EmailTaken,
+                detail: "An account with this e-mail already exists.",
+            },
+            DomainError::CursorAhead => Self::bad_request(
+                ErrorCode::InvalidQuery,
+                "Bad query parameter cursor: it is ahead of this account's changes; sync again from the start",
+                vec![FieldError::new("cursor", "is ahead of this account's changes")],
+            ),
         }
     }
 }
 
-fn is_timeout(message: &str) -> bool {
-    message.contains("database is locked")
-        || message.contains("database is busy")
-        || message.contains("canceling statement due to lock timeout")
-        || message.contains("canceling statement due to statement timeout")
-        // A deadlock victim's transaction was rolled back; a retry succeeds.
-        || message.contains("deadlock detected")
-}
-
-impl From<diesel::r2d2::PoolError> for AppError {
-    fn from(err: diesel::r2d2::PoolError) -> Self {
-        Self::Unavailable(format!("database pool: {err}"))
+impl From<DbError> for AppError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::NotFound => Self::NotFound,
+            DbError::InvalidText(_) => Self::bad_request(
+                ErrorCode::InvalidText,
+                "Text must not contain NUL characters.",
+                vec![],
+            ),
+            DbError::Unavailable(_) => Self::Unavailable(Box::new(err)),
+            DbError::Duplicate(_) | DbError::Corrupt { .. } | DbError::Query(_) => {
+                Self::Internal(Box::new(err))
+            }
+        }
     }
 }
 
 impl From<actix_web::error::BlockingError> for AppError {
-    fn from(_: actix_web::error::BlockingError) -> Self {
-        Self::Unavailable("blocking pool shut down".into())
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        Self::Unavailable(Box::new(DbError::from(err)))
     }
 }

@@ -44,25 +44,28 @@ async fn main() -> ExitCode {
             return fail(first.trim_start_matches("error: "));
         }
     };
-    let command = cli.command.unwrap_or(Command::Serve);
-    if let Command::Openapi = command {
-        print!("{}", painline::openapi::yaml());
-        return ExitCode::SUCCESS;
-    }
+    let serve = match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            print!("{}", painline::openapi::yaml());
+            return ExitCode::SUCCESS;
+        }
+        Command::Migrate => false,
+        Command::Serve => true,
+    };
     let settings = match cli.settings.resolve() {
         Ok(settings) => settings,
         Err(e) => return fail(e),
     };
     painline::telemetry::init(&settings.log);
-    match command {
-        Command::Migrate => match connect_and_migrate(&settings) {
+    match serve {
+        false => match connect_and_migrate(&settings) {
             Ok(_) => {
                 tracing::info!("migrations applied");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(e),
         },
-        Command::Serve | Command::Openapi => {
+        true => {
             let bind = settings.bind.clone();
             let app = match Application::build(settings, Clock::system()) {
                 Ok(app) => app,

@@ -10,57 +10,10 @@ use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{FieldError, Problem, PROBLEM_JSON};
-use crate::routes::logbook::{
-    self, assessments, massage_sessions, own_stretches, pain_entries, stretch_sessions,
-};
-use crate::routes::{auth, health, me};
+use crate::routes;
 
-#[derive(OpenApi)]
-#[openapi(
-    paths(
-        auth::register,
-        auth::login,
-        auth::refresh,
-        auth::logout,
-        me::get_me,
-        me::update_me,
-        me::change_password,
-        me::delete_me,
-        pain_entries::list,
-        pain_entries::create,
-        pain_entries::get,
-        pain_entries::put,
-        pain_entries::delete,
-        stretch_sessions::list,
-        stretch_sessions::create,
-        stretch_sessions::get,
-        stretch_sessions::put,
-        stretch_sessions::delete,
-        massage_sessions::list,
-        massage_sessions::create,
-        massage_sessions::get,
-        massage_sessions::put,
-        massage_sessions::delete,
-        assessments::list,
-        assessments::create,
-        assessments::get,
-        assessments::put,
-        assessments::delete,
-        logbook::list_stretches,
-        own_stretches::create,
-        own_stretches::get,
-        own_stretches::put,
-        own_stretches::delete,
-        logbook::list_conditions,
-        logbook::get_condition,
-        logbook::put_condition,
-        logbook::delete_condition,
-        logbook::list_changes,
-    ),
-    components(schemas(Problem, FieldError))
-)]
-struct V1;
-
+/// What the document says besides its operations, which come from the
+/// route table (`routes::endpoints`).
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -69,9 +22,7 @@ struct V1;
 Errors are application/problem+json (RFC 9457) with a stable `code`.",
         license(name = "AGPL-3.0-or-later"),
     ),
-    nest((path = "/v1", api = V1)),
-    paths(health::healthz, health::readyz, health::openapi_yaml),
-    modifiers(&Conventions),
+    components(schemas(Problem, FieldError)),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "me", description = "The caller's own account"),
@@ -79,7 +30,18 @@ Errors are application/problem+json (RFC 9457) with a stable `code`.",
         (name = "operations", description = "Health, readiness and the contract"),
     )
 )]
-pub struct ApiDoc;
+struct ApiDoc;
+
+/// The whole document: the frame above, every endpoint's operation and
+/// schemas, and the conventions every operation shares.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for endpoint in routes::endpoints() {
+        doc.merge(endpoint.doc());
+    }
+    Conventions.modify(&mut doc);
+    doc
+}
 
 /// Adds what every operation shares: bearer auth, and the problem+json
 /// error answers that any request can get.
@@ -207,7 +169,7 @@ impl Modify for Conventions {
 pub fn yaml() -> &'static str {
     static YAML: OnceLock<String> = OnceLock::new();
     YAML.get_or_init(|| {
-        ApiDoc::openapi()
+        document()
             .to_yaml()
             .unwrap_or_else(|e| format!("# could not render the OpenAPI document: {e}\n"))
     })

@@ -104,12 +104,10 @@ impl Application {
             .map_err(|e| ConfigError::new("PAINLINE_BIND", e.to_string()))?
             .port();
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let hasher = PasswordHasher::new(cores).map_err(|e| {
-            ConfigError::new(
-                "PAINLINE_JWT_SECRET",
-                format!("cannot initialise argon2: {e}"),
-            )
-        })?;
+        // Not a setting: argon2 fails here only if the system's random
+        // source does (it salts the dummy hash used for unknown e-mails).
+        let hasher = PasswordHasher::new(cores)
+            .map_err(|e| ConfigError::startup(format!("cannot initialise argon2: {e}")))?;
         let state = web::Data::new(AppState {
             db,
             tokens: TokenService::new(
@@ -126,9 +124,7 @@ impl Application {
             .registry(prometheus::Registry::new())
             .mask_unmatched_patterns("UNKNOWN")
             .build()
-            .map_err(|e| {
-                ConfigError::new("PAINLINE_BIND", format!("cannot set up metrics: {e}"))
-            })?;
+            .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?;
         let origins = settings.cors_origins.clone();
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -153,8 +149,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(input::MAX_BODY_BYTES))
                 .app_data(web::QueryConfig::default().error_handler(input::query_error))
                 .app_data(web::PathConfig::default().error_handler(input::path_error))
-                .configure(routes::operations)
-                .service(web::scope("/v1").configure(routes::v1))
+                .configure(routes::configure)
         })
         .shutdown_timeout(20)
         .listen(listener)

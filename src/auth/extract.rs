@@ -1,44 +1,22 @@
-//! `AuthUser`: the caller, taken from a valid `Authorization: Bearer` access token.
+//! Who is calling, and on whose data: [`AuthUser`] from a valid
+//! `Authorization: Bearer` access token, and [`PatientScope`], the one place
+//! that decides whose logbook a request may touch.
 
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use uuid::Uuid;
 
-use crate::domain::Role;
+use crate::domain::{DomainError, Role, UserId};
 use crate::error::AppError;
 use crate::state::AppState;
 
+/// The caller, as their access token names them.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser {
-    pub id: Uuid,
+    pub id: UserId,
     pub role: Role,
-}
-
-impl AuthUser {
-    /// The caller, if they are a patient (a therapist gets 403).
-    pub fn patient(self) -> Result<Uuid, AppError> {
-        match self.role {
-            Role::Patient => Ok(self.id),
-            Role::Therapist => Err(AppError::Forbidden {
-                code: "patients_only",
-                detail: "Only patients can use this route.",
-            }),
-        }
-    }
-
-    /// The caller, if they are a therapist (a patient gets 403).
-    pub fn therapist(self) -> Result<Uuid, AppError> {
-        match self.role {
-            Role::Therapist => Ok(self.id),
-            Role::Patient => Err(AppError::Forbidden {
-                code: "therapists_only",
-                detail: "Only therapists can use this route.",
-            }),
-        }
-    }
 }
 
 fn authenticate(req: &HttpRequest) -> Result<AuthUser, AppError> {
@@ -59,7 +37,7 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, AppError> {
         .decode_access(token, state.clock.now())
         .ok_or_else(AppError::unauthenticated)?;
     Ok(AuthUser {
-        id: claims.sub,
+        id: UserId(claims.sub),
         role: claims.role,
     })
 }
@@ -70,5 +48,49 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(authenticate(req))
+    }
+}
+
+/// How the actor reaches the patient's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeAccess {
+    /// The patient's own logbook (`/v1/me/…`).
+    Own,
+    /// A therapist the patient linked (`/v1/patients/{pid}/…`, with the care
+    /// team); such reads are access-logged.
+    LinkedTherapist,
+}
+
+/// Whose logbook a request acts on, who acts, and how they may. Taken as a
+/// handler argument, it authenticates the caller and refuses (403, 404)
+/// before anything else of the request is looked at, so the patient's and
+/// a linked therapist's routes can share one handler.
+#[derive(Debug, Clone, Copy)]
+pub struct PatientScope {
+    pub patient: UserId,
+    pub actor: AuthUser,
+    pub access: ScopeAccess,
+}
+
+impl PatientScope {
+    /// `/v1/me/…`: the caller's own logbook; only patients have one.
+    pub fn own(user: AuthUser) -> Result<Self, DomainError> {
+        match user.role {
+            Role::Patient => Ok(Self {
+                patient: user.id,
+                actor: user,
+                access: ScopeAccess::Own,
+            }),
+            Role::Therapist => Err(DomainError::PatientsOnly),
+        }
+    }
+}
+
+impl FromRequest for PatientScope {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).and_then(|user| Ok(Self::own(user)?)))
     }
 }

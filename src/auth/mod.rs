@@ -1,10 +1,10 @@
-//! Authentication: password hashing, tokens, and the request extractor.
+//! Authentication: password hashing, tokens, and the request extractors.
 
 pub mod extract;
 pub mod password;
 pub mod throttle;
 pub mod tokens;
 
-pub use extract::AuthUser;
+pub use extract::{AuthUser, PatientScope, ScopeAccess};
 pub use password::PasswordHasher;
 pub use tokens::TokenService;

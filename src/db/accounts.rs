@@ -5,9 +5,8 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::schema::{login_failures, refresh_tokens, users};
-use super::DbConnection;
-use crate::domain::Role;
-use crate::error::{AppError, AppResult};
+use super::{DbConnection, DbError, DbResult};
+use crate::domain::{Role, Timezone};
 
 #[derive(Debug, Clone, Queryable)]
 pub struct UserRow {
@@ -23,10 +22,17 @@ pub struct UserRow {
 }
 
 impl UserRow {
-    pub fn role(&self) -> AppResult<Role> {
+    pub fn role(&self) -> DbResult<Role> {
         self.role
             .parse()
-            .map_err(|()| AppError::internal("stored role is invalid"))
+            .map_err(|()| DbError::corrupt("role of user", &self.id, "not a known role"))
+    }
+
+    /// The user's time zone. One that no longer parses (a zone removed from
+    /// the tz database) is an error, not a silent UTC.
+    pub fn timezone(&self) -> DbResult<Timezone> {
+        Timezone::parse(&self.timezone)
+            .map_err(|_| DbError::corrupt("time zone of user", &self.id, "not an IANA zone"))
     }
 }
 
@@ -44,25 +50,15 @@ pub struct NewUser<'a> {
     pub updated_at: NaiveDateTime,
 }
 
-/// Inserts a user; `Conflict` when the e-mail is taken.
-pub fn insert_user(conn: &mut DbConnection, new: &NewUser<'_>) -> AppResult<UserRow> {
+/// Inserts a user; `Duplicate` when the e-mail is taken.
+pub fn insert_user(conn: &mut DbConnection, new: &NewUser<'_>) -> DbResult<UserRow> {
     diesel::insert_into(users::table)
         .values(new)
-        .execute(conn)
-        .map_err(|e| {
-            if super::is_unique_violation(&e) {
-                AppError::Conflict {
-                    code: "email_taken",
-                    detail: "An account with this e-mail already exists.",
-                }
-            } else {
-                e.into()
-            }
-        })?;
-    find_user(conn, &new.id)?.ok_or_else(|| AppError::internal("inserted user not found"))
+        .execute(conn)?;
+    find_user(conn, &new.id)?.ok_or(DbError::NotFound)
 }
 
-pub fn find_user(conn: &mut DbConnection, id: &str) -> AppResult<Option<UserRow>> {
+pub fn find_user(conn: &mut DbConnection, id: &str) -> DbResult<Option<UserRow>> {
     Ok(users::table
         .filter(users::id.eq(id))
         .select(users::all_columns)
@@ -70,7 +66,7 @@ pub fn find_user(conn: &mut DbConnection, id: &str) -> AppResult<Option<UserRow>
         .optional()?)
 }
 
-pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> AppResult<Option<UserRow>> {
+pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> DbResult<Option<UserRow>> {
     Ok(users::table
         .filter(users::email.eq(email))
         .select(users::all_columns)
@@ -85,7 +81,7 @@ pub fn update_profile(
     display_name: Option<&str>,
     timezone: Option<&str>,
     now: NaiveDateTime,
-) -> AppResult<Option<UserRow>> {
+) -> DbResult<Option<UserRow>> {
     let Some(current) = find_user(conn, id)? else {
         return Ok(None);
     };
@@ -104,7 +100,7 @@ pub fn update_password_hash(
     id: &str,
     hash: &str,
     now: NaiveDateTime,
-) -> AppResult<()> {
+) -> DbResult<()> {
     diesel::update(users::table.filter(users::id.eq(id)))
         .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
         .execute(conn)?;
@@ -113,7 +109,7 @@ pub fn update_password_hash(
 
 /// Erases the account; every row that belongs to it goes with it (foreign
 /// keys cascade), and so do the throttling rows kept under its e-mail.
-pub fn delete_user(conn: &mut DbConnection, user: &UserRow) -> AppResult<()> {
+pub fn delete_user(conn: &mut DbConnection, user: &UserRow) -> DbResult<()> {
     // The user row first: password attempts lock it before they touch
     // `login_failures`, and taking locks in the same order cannot deadlock.
     diesel::delete(users::table.filter(users::id.eq(&user.id))).execute(conn)?;
@@ -147,7 +143,7 @@ pub struct NewRefreshToken<'a> {
     pub expires_at: NaiveDateTime,
 }
 
-pub fn insert_refresh_token(conn: &mut DbConnection, new: &NewRefreshToken<'_>) -> AppResult<()> {
+pub fn insert_refresh_token(conn: &mut DbConnection, new: &NewRefreshToken<'_>) -> DbResult<()> {
     diesel::insert_into(refresh_tokens::table)
         .values(new)
         .execute(conn)?;
@@ -171,7 +167,7 @@ pub fn use_refresh_token(
     conn: &mut DbConnection,
     hash: &str,
     now: NaiveDateTime,
-) -> AppResult<Rotation> {
+) -> DbResult<Rotation> {
     let Some(row) = refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(hash))
         .select(refresh_tokens::all_columns)
@@ -209,11 +205,7 @@ pub fn use_refresh_token(
     }
 }
 
-pub fn revoke_family(
-    conn: &mut DbConnection,
-    family_id: &str,
-    now: NaiveDateTime,
-) -> AppResult<()> {
+pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: NaiveDateTime) -> DbResult<()> {
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::family_id.eq(family_id))
@@ -225,7 +217,7 @@ pub fn revoke_family(
 }
 
 /// Logout: revokes the family of the presented token, if it is the caller's.
-pub fn revoke_family_of(conn: &mut DbConnection, hash: &str, now: NaiveDateTime) -> AppResult<()> {
+pub fn revoke_family_of(conn: &mut DbConnection, hash: &str, now: NaiveDateTime) -> DbResult<()> {
     let family: Option<String> = refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(hash))
         .select(refresh_tokens::family_id)
@@ -241,7 +233,7 @@ pub fn revoke_all_for_user(
     conn: &mut DbConnection,
     user_id: &str,
     now: NaiveDateTime,
-) -> AppResult<()> {
+) -> DbResult<()> {
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::user_id.eq(user_id))
@@ -261,7 +253,7 @@ pub fn failures_since(
     email: &str,
     client_ip: Option<&str>,
     since: NaiveDateTime,
-) -> AppResult<Vec<NaiveDateTime>> {
+) -> DbResult<Vec<NaiveDateTime>> {
     let mut query = login_failures::table
         .filter(login_failures::email.eq(email))
         .filter(login_failures::at.gt(since))
@@ -280,7 +272,7 @@ pub fn record_failure(
     email: &str,
     client_ip: &str,
     now: NaiveDateTime,
-) -> AppResult<String> {
+) -> DbResult<String> {
     let id = Uuid::new_v4().to_string();
     diesel::insert_into(login_failures::table)
         .values((
@@ -294,14 +286,14 @@ pub fn record_failure(
 }
 
 /// Takes back one recorded attempt that never reached a verdict.
-pub fn delete_failure(conn: &mut DbConnection, id: &str) -> AppResult<()> {
+pub fn delete_failure(conn: &mut DbConnection, id: &str) -> DbResult<()> {
     diesel::delete(login_failures::table.filter(login_failures::id.eq(id))).execute(conn)?;
     Ok(())
 }
 
 /// Housekeeping: forgets failures older than the longest throttling window,
 /// refresh tokens past their expiry, and idempotent answers older than a day.
-pub fn prune_expired(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+pub fn prune_expired(conn: &mut DbConnection, now: NaiveDateTime) -> DbResult<usize> {
     use super::schema::idempotency_keys;
     let failures = diesel::delete(
         login_failures::table.filter(login_failures::at.le(now - chrono::Duration::hours(1))),
@@ -318,7 +310,7 @@ pub fn prune_expired(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<u
 }
 
 /// After a successful login, that address starts again from zero.
-pub fn clear_failures(conn: &mut DbConnection, email: &str, client_ip: &str) -> AppResult<()> {
+pub fn clear_failures(conn: &mut DbConnection, email: &str, client_ip: &str) -> DbResult<()> {
     diesel::delete(
         login_failures::table
             .filter(login_failures::email.eq(email))
@@ -332,7 +324,7 @@ pub fn clear_failures(conn: &mut DbConnection, email: &str, client_ip: &str) -> 
 /// transaction ends (a no-op update, portable across both backends), so
 /// that concurrent password attempts on one account are counted one after
 /// another. Attempts on an unknown e-mail cannot succeed and need no lock.
-pub fn lock_user_by_email(conn: &mut DbConnection, email: &str) -> AppResult<()> {
+pub fn lock_user_by_email(conn: &mut DbConnection, email: &str) -> DbResult<()> {
     diesel::update(users::table.filter(users::email.eq(email)))
         .set(users::change_seq.eq(users::change_seq))
         .execute(conn)?;

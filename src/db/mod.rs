@@ -19,7 +19,120 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use tokio::sync::Semaphore;
 
 use crate::config::DatabaseUrl;
-use crate::error::{AppError, AppResult};
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// The cause of an unavailable database, kept for the log.
+type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// What storage answers when it cannot do what was asked. Storage knows
+/// nothing of HTTP; `crate::error` decides what each becomes.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The row asked for does not exist.
+    #[error("no such row")]
+    NotFound,
+    /// A unique constraint refused the write (another writer got there first).
+    #[error("unique constraint violated")]
+    Duplicate(#[source] diesel::result::Error),
+    /// PostgreSQL refuses text that is not valid UTF-8 for it (a NUL byte).
+    #[error("the database refused the text")]
+    InvalidText(#[source] diesel::result::Error),
+    /// Pool exhausted, connection lost, lock or statement timeout, deadlock victim.
+    #[error("database unavailable")]
+    Unavailable(#[source] Cause),
+    /// A stored row this build cannot read.
+    #[error("stored {what} {id} cannot be read: {reason}")]
+    Corrupt {
+        what: &'static str,
+        id: String,
+        /// Never the stored content itself (it may be a patient's notes).
+        reason: String,
+    },
+    #[error("query failed")]
+    Query(#[source] diesel::result::Error),
+}
+
+impl DbError {
+    /// A stored value that does not parse. `reason` must not quote it.
+    pub fn corrupt(what: &'static str, id: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Corrupt {
+            what,
+            id: id.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A JSON document that does not parse, located without quoting it.
+    pub fn bad_json(what: &'static str, id: impl Into<String>, err: &serde_json::Error) -> Self {
+        Self::corrupt(
+            what,
+            id,
+            format!(
+                "{:?} error at line {} column {}",
+                err.classify(),
+                err.line(),
+                err.column()
+            ),
+        )
+    }
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match err {
+            Error::NotFound => Self::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::Duplicate(err),
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection
+                | DatabaseErrorKind::UnableToSendCommand
+                | DatabaseErrorKind::SerializationFailure,
+                _,
+            ) => Self::Unavailable(Box::new(err)),
+            // Lock waits that ran out: SQLite's busy timeout, PostgreSQL's
+            // lock_timeout and statement_timeout. diesel exposes no SQLSTATE.
+            Error::DatabaseError(_, ref info) if is_timeout(info.message()) => {
+                Self::Unavailable(Box::new(err))
+            }
+            Error::DatabaseError(_, ref info)
+                if info.message().contains("invalid byte sequence") =>
+            {
+                Self::InvalidText(err)
+            }
+            other => Self::Query(other),
+        }
+    }
+}
+
+fn is_timeout(message: &str) -> bool {
+    message.contains("database is locked")
+        || message.contains("database is busy")
+        || message.contains("canceling statement due to lock timeout")
+        || message.contains("canceling statement due to statement timeout")
+        // A deadlock victim's transaction was rolled back; a retry succeeds.
+        || message.contains("deadlock detected")
+}
+
+impl From<diesel::r2d2::PoolError> for DbError {
+    fn from(err: diesel::r2d2::PoolError) -> Self {
+        Self::Unavailable(Box::new(err))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for DbError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        Self::Unavailable(Box::new(err))
+    }
+}
+
+/// Whether a diesel error is a unique-constraint violation.
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -180,24 +293,27 @@ impl Db {
     }
 
     /// Runs `f` with a pooled connection on the blocking pool.
-    pub async fn run<T, F>(&self, f: F) -> AppResult<T>
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
         web::block(move || {
-            let mut conn = pool.get()?;
+            let mut conn = pool.get().map_err(DbError::from)?;
             f(&mut conn)
         })
-        .await?
+        .await
+        .map_err(DbError::from)?
     }
 
     /// Runs `f` inside a write transaction (see [`write_transaction`]).
-    pub async fn write<T, F>(&self, f: F) -> AppResult<T>
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         // An acknowledged write must be in the file others will open: if the
         // file was removed under us, open connections would write into the
@@ -207,8 +323,8 @@ impl Db {
             Some(gate) => Some(
                 tokio::time::timeout(WRITE_QUEUE_TIMEOUT, gate.clone().acquire_owned())
                     .await
-                    .map_err(|_| AppError::Unavailable("write queue is full".into()))?
-                    .map_err(|_| AppError::Unavailable("write gate closed".into()))?,
+                    .map_err(|_| DbError::Unavailable("the SQLite write queue is full".into()))?
+                    .map_err(|_| DbError::Unavailable("the SQLite write gate is closed".into()))?,
             ),
             None => None,
         };
@@ -223,7 +339,7 @@ impl Db {
 
     /// Readiness: the database answers a query (and, for SQLite, the file is
     /// still where we opened it: writes to an unlinked file would be lost).
-    pub async fn ping(&self) -> AppResult<()> {
+    pub async fn ping(&self) -> Result<(), DbError> {
         self.check_file()?;
         self.run(|conn| {
             diesel::sql_query("SELECT 1").execute(conn)?;
@@ -232,11 +348,11 @@ impl Db {
         .await
     }
 
-    fn check_file(&self) -> AppResult<()> {
+    fn check_file(&self) -> Result<(), DbError> {
         match &self.sqlite_path {
-            Some(path) if !path.exists() => {
-                Err(AppError::Unavailable(format!("{} is gone", path.display())))
-            }
+            Some(path) if !path.exists() => Err(DbError::Unavailable(
+                format!("{} is gone", path.display()).into(),
+            )),
             _ => Ok(()),
         }
     }
@@ -246,25 +362,26 @@ impl Db {
 /// `BEGIN IMMEDIATE`, so it takes the write lock up front and waits on
 /// `busy_timeout`; a deferred transaction that upgrades from read to write
 /// fails at once with SQLITE_BUSY under concurrency.
-pub fn write_transaction<T, F>(conn: &mut DbConnection, f: F) -> AppResult<T>
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> AppResult<T>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<DbError>,
 {
-    match conn {
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    let begun = match conn {
         DbConnection::Sqlite(inner) => {
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
         }
-        DbConnection::Postgres(_) => {
-            <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?
-        }
-    }
+        DbConnection::Postgres(_) => Manager::begin_transaction(conn),
+    };
+    begun.map_err(DbError::from)?;
     match f(conn) {
         Ok(value) => {
-            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Manager::commit_transaction(conn).map_err(DbError::from)?;
             Ok(value)
         }
         Err(err) => {
-            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Manager::rollback_transaction(conn).map_err(DbError::from)?;
             Err(err)
         }
     }
@@ -283,12 +400,4 @@ fn existing_file_uri(path: &std::path::Path) -> String {
     }
     uri.push_str("?mode=rw");
     uri
-}
-
-/// Whether a diesel error is a unique-constraint violation.
-pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
-    matches!(
-        err,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
 }

@@ -1,130 +1,151 @@
-//! The logbook's storage: versioned records with tombstones, the per-patient
-//! change counter behind the sync feed, idempotent POSTs and the stretch
-//! catalog. Callers run the write functions inside `write_transaction`.
+//! The logbook's storage: versioned records with typed columns and
+//! tombstones, the per-patient change counter behind the sync feed, saved
+//! answers of idempotent POSTs and the stretch catalog. The write functions
+//! run inside `write_transaction`, holding a [`PatientLock`]. Everything here
+//! answers storage errors; what a missing row means is the caller's business.
 
-use chrono::NaiveDate;
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
+use uuid::Uuid;
 
 use super::accounts::{find_user, UserRow};
 use super::schema::{idempotency_keys, records, stretches, users};
-use super::DbConnection;
-use crate::error::{AppError, AppResult};
+use super::{DbConnection, DbError, DbResult};
+use crate::domain::{RecordId, Role, UserId};
+use crate::kinds::{Author, Columns, Record, RecordKind};
 
+/// A row as diesel reads it; [`Record`] is its checked form.
 #[derive(Debug, Clone, Queryable)]
-pub struct RecordRow {
-    pub id: String,
-    pub patient_id: String,
-    pub kind: String,
-    pub date: Option<NaiveDate>,
-    pub author_id: String,
-    pub author_role: String,
-    pub data: String,
-    pub version: i64,
-    pub change_seq: i64,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub deleted_at: Option<NaiveDateTime>,
-    pub natural_key: Option<String>,
+struct RecordRow {
+    id: String,
+    patient_id: String,
+    kind: String,
+    date: Option<NaiveDate>,
+    author_id: String,
+    author_role: String,
+    data: String,
+    version: i64,
+    change_seq: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    deleted_at: Option<NaiveDateTime>,
+    natural_key: Option<String>,
+    pain_level: Option<i32>,
+    recorded_at: Option<NaiveDateTime>,
+    started_at: Option<NaiveDateTime>,
+    duration_minutes: Option<i32>,
+    duration_seconds: Option<i32>,
+    stretch_id: Option<String>,
 }
 
-impl RecordRow {
-    pub fn is_deleted(&self) -> bool {
-        self.deleted_at.is_some()
+fn parse_uuid(value: &str, row: &str, column: &'static str) -> DbResult<Uuid> {
+    value
+        .parse()
+        .map_err(|_| DbError::corrupt("record", row, column))
+}
+
+impl TryFrom<RecordRow> for Record {
+    type Error = DbError;
+
+    fn try_from(row: RecordRow) -> DbResult<Self> {
+        let id = &row.id;
+        let kind = RecordKind::parse(&row.kind)
+            .ok_or_else(|| DbError::corrupt("record", id, "kind is not one this build knows"))?;
+        let role: Role = row
+            .author_role
+            .parse()
+            .map_err(|()| DbError::corrupt("record", id, "author_role"))?;
+        let stretch_id = match &row.stretch_id {
+            Some(s) => Some(parse_uuid(s, id, "stretch_id")?),
+            None => None,
+        };
+        Ok(Record {
+            id: RecordId(parse_uuid(id, id, "id")?),
+            patient: UserId(parse_uuid(&row.patient_id, id, "patient_id")?),
+            kind,
+            author: Author {
+                id: UserId(parse_uuid(&row.author_id, id, "author_id")?),
+                role,
+            },
+            columns: Columns {
+                date: row.date,
+                natural_key: row.natural_key,
+                pain_level: row.pain_level,
+                recorded_at: row.recorded_at,
+                started_at: row.started_at,
+                duration_minutes: row.duration_minutes,
+                duration_seconds: row.duration_seconds,
+                stretch_id,
+            },
+            doc: row.data,
+            version: row.version,
+            change_seq: row.change_seq,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            deleted_at: row.deleted_at,
+        })
     }
 }
 
-/// What a write wants stored.
-#[derive(Debug, Clone)]
-pub struct RecordWrite<'a> {
-    pub id: &'a str,
-    pub patient_id: &'a str,
-    pub kind: &'a str,
-    pub author_id: &'a str,
-    pub author_role: &'a str,
-    pub date: Option<NaiveDate>,
-    pub data: &'a str,
-    /// For objects addressed by name: the name. The object keeps the id it
-    /// was first created with; `id` is used only when it is new.
-    pub natural_key: Option<&'a str>,
+fn checked(rows: Vec<RecordRow>) -> DbResult<Vec<Record>> {
+    rows.into_iter().map(Record::try_from).collect()
 }
 
-/// The `If-Match` precondition of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IfMatch {
-    /// No header: the last write wins.
-    Absent,
-    /// `*`: any current representation.
-    Any,
-    /// One or more versions (`"3"`, `W/"3"`).
-    Versions(Vec<i64>),
+/// The typed columns as diesel writes them; `None` writes NULL.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = records, treat_none_as_null = true)]
+struct ColumnValues<'a> {
+    date: Option<NaiveDate>,
+    natural_key: Option<&'a str>,
+    pain_level: Option<i32>,
+    recorded_at: Option<NaiveDateTime>,
+    started_at: Option<NaiveDateTime>,
+    duration_minutes: Option<i32>,
+    duration_seconds: Option<i32>,
+    stretch_id: Option<String>,
 }
 
-impl IfMatch {
-    /// Whether a current (non-deleted) version `current` satisfies it;
-    /// `None` when there is no current representation.
-    fn allows(&self, current: Option<i64>) -> bool {
-        match (self, current) {
-            (Self::Absent, _) => true,
-            (Self::Any, current) => current.is_some(),
-            (Self::Versions(list), Some(v)) => list.contains(&v),
-            (Self::Versions(_), None) => false,
+impl<'a> From<&'a Columns> for ColumnValues<'a> {
+    fn from(c: &'a Columns) -> Self {
+        Self {
+            date: c.date,
+            natural_key: c.natural_key.as_deref(),
+            pain_level: c.pain_level,
+            recorded_at: c.recorded_at,
+            started_at: c.started_at,
+            duration_minutes: c.duration_minutes,
+            duration_seconds: c.duration_seconds,
+            stretch_id: c.stretch_id.map(|id| id.to_string()),
         }
     }
 }
 
-/// What a PUT did.
-#[derive(Debug)]
-pub enum PutOutcome {
-    /// The object did not exist (or was deleted) and now does.
-    Created(RecordRow),
-    /// The object changed.
-    Replaced(RecordRow),
-    /// The same content was sent again: nothing changed.
-    Unchanged(RecordRow),
-}
-
-fn not_author() -> AppError {
-    AppError::Forbidden {
-        code: "not_author",
-        detail: "Only the author of this object may change it.",
-    }
-}
-
-pub fn find(conn: &mut DbConnection, id: &str) -> AppResult<Option<RecordRow>> {
-    Ok(records::table
-        .filter(records::id.eq(id))
+pub fn find(conn: &mut DbConnection, id: RecordId) -> DbResult<Option<Record>> {
+    records::table
+        .filter(records::id.eq(id.to_string()))
         .select(records::all_columns)
         .first::<RecordRow>(conn)
-        .optional()?)
+        .optional()?
+        .map(Record::try_from)
+        .transpose()
 }
 
 /// The patient's object of `kind` named `key`, deleted or not.
 pub fn find_by_key(
     conn: &mut DbConnection,
-    patient_id: &str,
-    kind: &str,
+    patient: UserId,
+    kind: RecordKind,
     key: &str,
-) -> AppResult<Option<RecordRow>> {
-    Ok(records::table
-        .filter(records::patient_id.eq(patient_id))
-        .filter(records::kind.eq(kind))
+) -> DbResult<Option<Record>> {
+    records::table
+        .filter(records::patient_id.eq(patient.to_string()))
+        .filter(records::kind.eq(kind.as_str()))
         .filter(records::natural_key.eq(key))
         .select(records::all_columns)
         .first::<RecordRow>(conn)
-        .optional()?)
-}
-
-/// The object `id` of `kind`, if it belongs to `patient_id` and is not deleted.
-pub fn find_live(
-    conn: &mut DbConnection,
-    patient_id: &str,
-    kind: &str,
-    id: &str,
-) -> AppResult<RecordRow> {
-    find(conn, id)?
-        .filter(|r| r.patient_id == patient_id && r.kind == kind && !r.is_deleted())
-        .ok_or(AppError::NotFound)
+        .optional()?
+        .map(Record::try_from)
+        .transpose()
 }
 
 /// A patient's row, locked until the transaction ends. Holding it is what
@@ -141,7 +162,7 @@ impl PatientLock {
 
     /// Takes the patient's next change number. The counter was read under
     /// the lock, so it is current and no one else can move it meanwhile.
-    fn next_change_seq(&mut self, conn: &mut DbConnection) -> AppResult<i64> {
+    fn next_change_seq(&mut self, conn: &mut DbConnection) -> DbResult<i64> {
         let next = self.patient.change_seq + 1;
         diesel::update(users::table.filter(users::id.eq(&self.patient.id)))
             .set(users::change_seq.eq(next))
@@ -155,184 +176,125 @@ impl PatientLock {
 /// portable, where `SELECT … FOR UPDATE` is not). Every write takes this
 /// lock first, so concurrent writes for one patient run one after another
 /// and each reads what the previous one committed; on SQLite the immediate
-/// transaction already serialises writers.
-pub fn lock_patient(conn: &mut DbConnection, patient_id: &str) -> AppResult<PatientLock> {
-    let locked = diesel::update(users::table.filter(users::id.eq(patient_id)))
+/// transaction already serialises writers. `NotFound` when the account is gone.
+pub fn lock_patient(conn: &mut DbConnection, patient: UserId) -> DbResult<PatientLock> {
+    let id = patient.to_string();
+    let locked = diesel::update(users::table.filter(users::id.eq(&id)))
         .set(users::change_seq.eq(users::change_seq))
         .execute(conn)?;
     if locked == 0 {
-        // The account was erased while its access token still lives.
-        return Err(AppError::unauthenticated());
+        return Err(DbError::NotFound);
     }
-    let patient = find_user(conn, patient_id)?.ok_or_else(AppError::unauthenticated)?;
+    let patient = find_user(conn, &id)?.ok_or(DbError::NotFound)?;
     Ok(PatientLock { patient })
 }
 
-fn insert(
+/// What a write stores.
+pub struct NewRecord<'a> {
+    pub id: RecordId,
+    pub kind: RecordKind,
+    pub author: Author,
+    pub columns: &'a Columns,
+    pub doc: &'a str,
+}
+
+/// Inserts a new object as version 1. `Duplicate` when the id is taken.
+pub fn insert(
     conn: &mut DbConnection,
     lock: &mut PatientLock,
-    w: &RecordWrite<'_>,
+    new: &NewRecord<'_>,
     now: NaiveDateTime,
-) -> AppResult<RecordRow> {
+) -> DbResult<Record> {
     let seq = lock.next_change_seq(conn)?;
+    let patient: UserId = lock
+        .patient
+        .id
+        .parse()
+        .map_err(|_| DbError::corrupt("user", &lock.patient.id, "id"))?;
     diesel::insert_into(records::table)
         .values((
-            records::id.eq(w.id),
-            records::patient_id.eq(w.patient_id),
-            records::kind.eq(w.kind),
-            records::date.eq(w.date),
-            records::author_id.eq(w.author_id),
-            records::author_role.eq(w.author_role),
-            records::data.eq(w.data),
+            records::id.eq(new.id.to_string()),
+            records::patient_id.eq(&lock.patient.id),
+            records::kind.eq(new.kind.as_str()),
+            records::author_id.eq(new.author.id.to_string()),
+            records::author_role.eq(new.author.role.as_str()),
+            records::data.eq(new.doc),
             records::version.eq(1i64),
             records::change_seq.eq(seq),
             records::created_at.eq(now),
             records::updated_at.eq(now),
-            records::natural_key.eq(w.natural_key),
+            ColumnValues::from(new.columns),
         ))
-        .execute(conn)
-        .map_err(|e| {
-            // Writes for one patient are serialised by `lock_patient`, so a
-            // clash here is another patient taking the same fresh id at the
-            // same moment: to this caller it is someone else's id.
-            if super::is_unique_violation(&e) {
-                AppError::NotFound
-            } else {
-                e.into()
-            }
-        })?;
-    Ok(RecordRow {
-        id: w.id.to_owned(),
-        patient_id: w.patient_id.to_owned(),
-        kind: w.kind.to_owned(),
-        date: w.date,
-        author_id: w.author_id.to_owned(),
-        author_role: w.author_role.to_owned(),
-        data: w.data.to_owned(),
+        .execute(conn)?;
+    Ok(Record {
+        id: new.id,
+        patient,
+        kind: new.kind,
+        author: new.author,
+        columns: new.columns.clone(),
+        doc: new.doc.to_owned(),
         version: 1,
         change_seq: seq,
         created_at: now,
         updated_at: now,
         deleted_at: None,
-        natural_key: w.natural_key.map(str::to_owned),
     })
 }
 
-fn replace(
+/// Replaces (or restores) `current` with new content: version + 1.
+pub fn replace(
     conn: &mut DbConnection,
     lock: &mut PatientLock,
-    row: RecordRow,
-    w: &RecordWrite<'_>,
+    current: Record,
+    columns: Columns,
+    doc: String,
     now: NaiveDateTime,
-) -> AppResult<RecordRow> {
+) -> DbResult<Record> {
     let seq = lock.next_change_seq(conn)?;
-    diesel::update(records::table.filter(records::id.eq(&row.id)))
+    let version = current.version + 1;
+    diesel::update(records::table.filter(records::id.eq(current.id.to_string())))
         .set((
-            records::date.eq(w.date),
-            records::data.eq(w.data),
-            records::version.eq(row.version + 1),
+            records::data.eq(&doc),
+            records::version.eq(version),
             records::change_seq.eq(seq),
             records::updated_at.eq(now),
             records::deleted_at.eq(None::<NaiveDateTime>),
+            ColumnValues::from(&columns),
         ))
         .execute(conn)?;
-    Ok(RecordRow {
-        date: w.date,
-        data: w.data.to_owned(),
-        version: row.version + 1,
+    Ok(Record {
+        columns,
+        doc,
+        version,
         change_seq: seq,
         updated_at: now,
         deleted_at: None,
-        ..row
+        ..current
     })
 }
 
-/// Creates a new object with a server-chosen id (POST).
-pub fn create(
+/// Leaves a tombstone for the sync feed: no content, version + 1. The date
+/// and the name stay, so a precaution declared again keeps its id.
+pub fn tombstone(
     conn: &mut DbConnection,
     lock: &mut PatientLock,
-    w: &RecordWrite<'_>,
+    current: &Record,
     now: NaiveDateTime,
-) -> AppResult<RecordRow> {
-    insert(conn, lock, w, now)
-}
-
-/// Creates, replaces or restores `w.id` (PUT). Another patient's id, or an
-/// id of another kind, is 404; an object recorded by someone else is 403.
-pub fn put(
-    conn: &mut DbConnection,
-    lock: &mut PatientLock,
-    w: &RecordWrite<'_>,
-    if_match: &IfMatch,
-    now: NaiveDateTime,
-) -> AppResult<PutOutcome> {
-    let existing = match w.natural_key {
-        Some(key) => find_by_key(conn, w.patient_id, w.kind, key)?,
-        None => find(conn, w.id)?,
-    };
-    let Some(row) = existing else {
-        if !if_match.allows(None) {
-            return Err(AppError::PreconditionFailed);
-        }
-        return Ok(PutOutcome::Created(insert(conn, lock, w, now)?));
-    };
-    if row.patient_id != w.patient_id || row.kind != w.kind {
-        return Err(AppError::NotFound);
-    }
-    if row.author_id != w.author_id {
-        return Err(not_author());
-    }
-    // The state asked for is already there: a retry of a request whose answer
-    // was lost. RFC 9110 §13.1.1 lets this answer 2xx even when If-Match no
-    // longer matches, and a phone must not see a false conflict.
-    if !row.is_deleted() && row.data == w.data && row.date == w.date {
-        return Ok(PutOutcome::Unchanged(row));
-    }
-    let current = (!row.is_deleted()).then_some(row.version);
-    // A tombstone's version may be named explicitly to restore it.
-    let restoring_named =
-        row.is_deleted() && matches!(if_match, IfMatch::Versions(v) if v.contains(&row.version));
-    if !if_match.allows(current) && !restoring_named {
-        return Err(AppError::PreconditionFailed);
-    }
-    if row.is_deleted() {
-        return Ok(PutOutcome::Created(replace(conn, lock, row, w, now)?));
-    }
-    Ok(PutOutcome::Replaced(replace(conn, lock, row, w, now)?))
-}
-
-/// Deletes `id`, leaving a tombstone for the sync feed. Deleting a tombstone
-/// again changes nothing; an id that never existed (or is not the caller's) is 404.
-pub fn delete(
-    conn: &mut DbConnection,
-    lock: &mut PatientLock,
-    kind: &str,
-    author_id: &str,
-    id: &str,
-    if_match: &IfMatch,
-    now: NaiveDateTime,
-) -> AppResult<()> {
-    let row = find(conn, id)?
-        .filter(|r| r.patient_id == lock.patient.id && r.kind == kind)
-        .ok_or(AppError::NotFound)?;
-    if row.author_id != author_id {
-        return Err(not_author());
-    }
-    if row.is_deleted() {
-        return Ok(());
-    }
-    if !if_match.allows(Some(row.version)) {
-        return Err(AppError::PreconditionFailed);
-    }
+) -> DbResult<()> {
     let seq = lock.next_change_seq(conn)?;
-    diesel::update(records::table.filter(records::id.eq(id)))
+    let kept = Columns {
+        date: current.columns.date,
+        natural_key: current.columns.natural_key.clone(),
+        ..Columns::default()
+    };
+    diesel::update(records::table.filter(records::id.eq(current.id.to_string())))
         .set((
-            // The tombstone keeps no content.
             records::data.eq("null"),
-            records::version.eq(row.version + 1),
+            records::version.eq(current.version + 1),
             records::change_seq.eq(seq),
             records::updated_at.eq(now),
             records::deleted_at.eq(Some(now)),
+            ColumnValues::from(&kept),
         ))
         .execute(conn)?;
     Ok(())
@@ -342,23 +304,22 @@ pub fn delete(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListPosition {
     pub date: NaiveDate,
-    pub id: String,
+    pub id: RecordId,
 }
 
-/// Live objects of `kind` for `patient_id` with dates in `[from, to]`,
+/// Live objects of `kind` for `patient` with dates in `[from, to]`,
 /// newest date first (ties by id, descending), after `after`.
 pub fn list(
     conn: &mut DbConnection,
-    patient_id: &str,
-    kind: &str,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
+    patient: UserId,
+    kind: RecordKind,
+    (from, to): (Option<NaiveDate>, Option<NaiveDate>),
     after: Option<&ListPosition>,
     limit: i64,
-) -> AppResult<Vec<RecordRow>> {
+) -> DbResult<Vec<Record>> {
     let mut query = records::table
-        .filter(records::patient_id.eq(patient_id))
-        .filter(records::kind.eq(kind))
+        .filter(records::patient_id.eq(patient.to_string()))
+        .filter(records::kind.eq(kind.as_str()))
         .filter(records::deleted_at.is_null())
         .select(records::all_columns)
         .order((records::date.desc(), records::id.desc()))
@@ -371,70 +332,71 @@ pub fn list(
         query = query.filter(records::date.le(to));
     }
     if let Some(p) = after {
+        let id = p.id.to_string();
         query = query.filter(
             records::date
                 .lt(p.date)
-                .or(records::date.eq(p.date).and(records::id.lt(p.id.clone()))),
+                .or(records::date.eq(p.date).and(records::id.lt(id))),
         );
     }
-    Ok(query.load(conn)?)
+    checked(query.load(conn)?)
 }
 
 /// Live objects of one kind without dates (own stretches, precautions), by id.
 pub fn list_undated(
     conn: &mut DbConnection,
-    patient_id: &str,
-    kind: &str,
-) -> AppResult<Vec<RecordRow>> {
-    Ok(records::table
-        .filter(records::patient_id.eq(patient_id))
-        .filter(records::kind.eq(kind))
-        .filter(records::deleted_at.is_null())
-        .select(records::all_columns)
-        .order(records::id.asc())
-        .load(conn)?)
+    patient: UserId,
+    kind: RecordKind,
+) -> DbResult<Vec<Record>> {
+    checked(
+        records::table
+            .filter(records::patient_id.eq(patient.to_string()))
+            .filter(records::kind.eq(kind.as_str()))
+            .filter(records::deleted_at.is_null())
+            .select(records::all_columns)
+            .order(records::id.asc())
+            .load(conn)?,
+    )
 }
 
-/// Every object of the patient that changed after `after_seq`, in change
-/// order, tombstones included. A cursor beyond the patient's last change is
-/// not one this API gave this patient (another account's, or from before a
-/// restore): 400, so the device syncs again from the start.
-pub fn changes(
-    conn: &mut DbConnection,
-    patient_id: &str,
-    after_seq: i64,
-    limit: i64,
-) -> AppResult<Vec<RecordRow>> {
+/// The patient's change counter (0 for an account that is gone).
+pub fn change_counter(conn: &mut DbConnection, patient: UserId) -> DbResult<i64> {
     let counter: Option<i64> = users::table
-        .filter(users::id.eq(patient_id))
+        .filter(users::id.eq(patient.to_string()))
         .select(users::change_seq)
         .first(conn)
         .optional()?;
-    if after_seq > counter.unwrap_or(0) {
-        return Err(AppError::bad_request(
-            "invalid_query",
-            "Bad query parameter cursor: it is ahead of this account's changes; sync again from the start",
-            vec![crate::error::FieldError::new("cursor", "is ahead of this account's changes")],
-        ));
-    }
-    Ok(records::table
-        .filter(records::patient_id.eq(patient_id))
-        .filter(records::change_seq.gt(after_seq))
-        .select(records::all_columns)
-        .order(records::change_seq.asc())
-        .limit(limit)
-        .load(conn)?)
+    Ok(counter.unwrap_or(0))
+}
+
+/// Every object of the patient that changed after `after_seq`, in change
+/// order, tombstones included.
+pub fn changes(
+    conn: &mut DbConnection,
+    patient: UserId,
+    after_seq: i64,
+    limit: i64,
+) -> DbResult<Vec<Record>> {
+    checked(
+        records::table
+            .filter(records::patient_id.eq(patient.to_string()))
+            .filter(records::change_seq.gt(after_seq))
+            .select(records::all_columns)
+            .order(records::change_seq.asc())
+            .limit(limit)
+            .load(conn)?,
+    )
 }
 
 // ---------------------------------------------------------------- idempotency
 
+/// The first answer to a POST that carried an `Idempotency-Key` (always a 201).
 #[derive(Debug, Clone, Queryable, Insertable)]
 #[diesel(table_name = idempotency_keys)]
 pub struct SavedResponse {
     pub user_id: String,
     pub key: String,
     pub fingerprint: String,
-    pub status: i32,
     pub body: String,
     pub location: String,
     pub etag: String,
@@ -444,45 +406,33 @@ pub struct SavedResponse {
 /// The saved answer for `key`, forgetting answers older than `since`.
 pub fn find_saved_response(
     conn: &mut DbConnection,
-    user_id: &str,
+    user: UserId,
     key: &str,
     since: NaiveDateTime,
-) -> AppResult<Option<SavedResponse>> {
+) -> DbResult<Option<SavedResponse>> {
+    let user = user.to_string();
     diesel::delete(
         idempotency_keys::table
-            .filter(idempotency_keys::user_id.eq(user_id))
+            .filter(idempotency_keys::user_id.eq(&user))
             .filter(idempotency_keys::created_at.le(since)),
     )
     .execute(conn)?;
     Ok(idempotency_keys::table
-        .filter(idempotency_keys::user_id.eq(user_id))
+        .filter(idempotency_keys::user_id.eq(&user))
         .filter(idempotency_keys::key.eq(key))
         .select(idempotency_keys::all_columns)
         .first(conn)
         .optional()?)
 }
 
-/// Saves the first answer for a key. A concurrent request that saved the
-/// same key first makes this fail with `KEY_IN_FLIGHT` (the caller retries
-/// and then finds the saved answer).
-pub fn save_response(conn: &mut DbConnection, saved: &SavedResponse) -> AppResult<()> {
+/// Saves the first answer for a key. `Duplicate` when a concurrent request
+/// saved the same key first.
+pub fn save_response(conn: &mut DbConnection, saved: &SavedResponse) -> DbResult<()> {
     diesel::insert_into(idempotency_keys::table)
         .values(saved)
-        .execute(conn)
-        .map_err(|e| {
-            if super::is_unique_violation(&e) {
-                AppError::Conflict {
-                    code: KEY_IN_FLIGHT,
-                    detail: "A request with this Idempotency-Key is being processed.",
-                }
-            } else {
-                e.into()
-            }
-        })?;
+        .execute(conn)?;
     Ok(())
 }
-
-pub const KEY_IN_FLIGHT: &str = "idempotency_key_in_flight";
 
 // ---------------------------------------------------------------- stretch catalog
 
@@ -495,30 +445,29 @@ pub struct StretchRow {
     pub targets: String,
 }
 
-pub fn builtin_stretches(conn: &mut DbConnection) -> AppResult<Vec<StretchRow>> {
+pub fn builtin_stretches(conn: &mut DbConnection) -> DbResult<Vec<StretchRow>> {
     Ok(stretches::table
         .select(stretches::all_columns)
         .order(stretches::name.asc())
         .load(conn)?)
 }
 
-/// Whether `stretch_id` is a built-in stretch or one of the patient's own live ones.
-pub fn stretch_exists_for(
-    conn: &mut DbConnection,
-    patient_id: &str,
-    stretch_id: &str,
-    own_kind: &str,
-) -> AppResult<bool> {
+/// Whether `stretch` is a built-in stretch or one of the patient's own live ones.
+pub fn stretch_usable(conn: &mut DbConnection, patient: UserId, stretch: Uuid) -> DbResult<bool> {
+    let id = stretch.to_string();
     let builtin: i64 = stretches::table
-        .filter(stretches::id.eq(stretch_id))
+        .filter(stretches::id.eq(&id))
         .count()
         .get_result(conn)?;
     if builtin > 0 {
         return Ok(true);
     }
-    match find_live(conn, patient_id, own_kind, stretch_id) {
-        Ok(_) => Ok(true),
-        Err(AppError::NotFound) => Ok(false),
-        Err(e) => Err(e),
-    }
+    let own: i64 = records::table
+        .filter(records::id.eq(&id))
+        .filter(records::patient_id.eq(patient.to_string()))
+        .filter(records::kind.eq(RecordKind::OwnStretch.as_str()))
+        .filter(records::deleted_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(own > 0)
 }

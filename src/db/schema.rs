@@ -54,6 +54,12 @@ diesel::table! {
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
         natural_key -> Nullable<Text>,
+        pain_level -> Nullable<Integer>,
+        recorded_at -> Nullable<Timestamp>,
+        started_at -> Nullable<Timestamp>,
+        duration_minutes -> Nullable<Integer>,
+        duration_seconds -> Nullable<Integer>,
+        stretch_id -> Nullable<Text>,
     }
 }
 
@@ -72,7 +78,6 @@ diesel::table! {
         user_id -> Text,
         key -> Text,
         fingerprint -> Text,
-        status -> Integer,
         body -> Text,
         location -> Text,
         etag -> Text,

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,9 +12,10 @@ use super::input::ApiJson;
 use crate::auth::throttle::{PER_ADDRESS, PER_EMAIL};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::db::accounts::{self, NewRefreshToken, NewUser, Rotation, UserRow};
-use crate::db::{Db, DbConnection};
+use crate::db::{Db, DbConnection, DbError, DbResult};
+use crate::domain::DomainError;
 use crate::domain::{DisplayName, Email, Password, Role, Timezone};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -138,14 +139,14 @@ pub fn issue_tokens(
 
 fn invalid_credentials() -> AppError {
     AppError::Unauthorized {
-        code: "invalid_credentials",
+        code: ErrorCode::InvalidCredentials,
         detail: "The e-mail or password is incorrect.",
     }
 }
 
 fn invalid_refresh() -> AppError {
     AppError::Unauthorized {
-        code: "invalid_refresh_token",
+        code: ErrorCode::InvalidRefreshToken,
         detail: "The refresh token is unknown, expired, or was already used.",
     }
 }
@@ -208,15 +209,15 @@ impl Attempt {
         let (em, addr, now) = (email.to_owned(), ip.to_owned(), state.clock.now_naive());
         let reserved = state
             .db
-            .write(move |conn| {
+            .write(move |conn| -> AppResult<_> {
                 accounts::lock_user_by_email(conn, &em)?;
                 if let Some(retry_after_secs) = throttled(conn, &em, &addr, now)? {
                     return Err(AppError::TooManyRequests {
-                        code: "too_many_attempts",
+                        code: ErrorCode::TooManyAttempts,
                         retry_after_secs,
                     });
                 }
-                accounts::record_failure(conn, &em, &addr, now)
+                Ok(accounts::record_failure(conn, &em, &addr, now)?)
             })
             .await?;
         Ok(Self {
@@ -236,7 +237,7 @@ impl Attempt {
     /// completing the request, lets this address start again from zero.
     /// (The attempt itself stays outside: it must be dropped where it can
     /// spawn its clean-up.)
-    pub fn acceptance(&self) -> impl FnOnce(&mut DbConnection) -> AppResult<()> + Send + 'static {
+    pub fn acceptance(&self) -> impl FnOnce(&mut DbConnection) -> DbResult<()> + Send + 'static {
         let (email, ip) = (self.email.clone(), self.ip.clone());
         move |conn| accounts::clear_failures(conn, &email, &ip)
     }
@@ -268,6 +269,7 @@ impl Drop for Attempt {
 
 /// Create an account.
 #[utoipa::path(
+    post, path = "/v1/auth/register",
     tag = "auth",
     request_body = RegisterRequest,
     responses(
@@ -276,7 +278,6 @@ impl Drop for Attempt {
         (status = 422, description = "A field is out of range"),
     )
 )]
-#[post("/auth/register")]
 pub async fn register(
     state: web::Data<AppState>,
     body: ApiJson<RegisterRequest>,
@@ -301,7 +302,7 @@ pub async fn register(
     let st = state.clone();
     let session = state
         .db
-        .write(move |conn| {
+        .write(move |conn| -> AppResult<_> {
             let now = st.clock.now_naive();
             let user = accounts::insert_user(
                 conn,
@@ -316,7 +317,11 @@ pub async fn register(
                     created_at: now,
                     updated_at: now,
                 },
-            )?;
+            )
+            .map_err(|e| match e {
+                DbError::Duplicate(_) => AppError::from(DomainError::EmailTaken),
+                other => other.into(),
+            })?;
             let tokens = issue_tokens(conn, &st, &user.id, role, None, now)?;
             Ok(SessionResponse {
                 user: UserResponse::from_row(user)?,
@@ -336,6 +341,7 @@ pub async fn register(
 /// failures for one e-mail from one address within 15 minutes, or 100 from
 /// any address within an hour, every attempt gets 429 until the window passes.
 #[utoipa::path(
+    post, path = "/v1/auth/login",
     tag = "auth",
     request_body = LoginRequest,
     responses(
@@ -344,7 +350,6 @@ pub async fn register(
         (status = 429, description = "Too many failures; see Retry-After"),
     )
 )]
-#[post("/auth/login")]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -376,7 +381,7 @@ pub async fn login(
     let accept = attempt.acceptance();
     let session = state
         .db
-        .write(move |conn| {
+        .write(move |conn| -> AppResult<_> {
             accept(conn)?;
             let now = st.clock.now_naive();
             let tokens = issue_tokens(conn, &st, &user.id, user.role()?, None, now)?;
@@ -396,6 +401,7 @@ pub async fn login(
 /// revokes every token of that login (reuse detection): clients must
 /// serialise their refreshes.
 #[utoipa::path(
+    post, path = "/v1/auth/refresh",
     tag = "auth",
     request_body = RefreshRequest,
     responses(
@@ -403,7 +409,6 @@ pub async fn login(
         (status = 401, description = "Unknown, expired, used or revoked refresh token"),
     )
 )]
-#[post("/auth/refresh")]
 pub async fn refresh(
     state: web::Data<AppState>,
     body: ApiJson<RefreshRequest>,
@@ -412,7 +417,7 @@ pub async fn refresh(
     let st = state.clone();
     let outcome = state
         .db
-        .write(move |conn| {
+        .write(move |conn| -> AppResult<_> {
             let now = st.clock.now_naive();
             // A reuse must commit its revocation, so every outcome is Ok here.
             Ok(match accounts::use_refresh_token(conn, &hash, now)? {
@@ -448,11 +453,11 @@ pub async fn refresh(
 /// Answers 204 whether or not the token was known, so a client can always
 /// forget its tokens.
 #[utoipa::path(
+    post, path = "/v1/auth/logout",
     tag = "auth",
     request_body = RefreshRequest,
     responses((status = 204, description = "Signed out"))
 )]
-#[post("/auth/logout")]
 pub async fn logout(
     state: web::Data<AppState>,
     body: ApiJson<RefreshRequest>,

@@ -8,7 +8,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, ErrorCode, FieldError};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -51,7 +51,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 .map_err(|err| match err.as_error::<PayloadError>() {
                     Some(PayloadError::Overflow) => AppError::PayloadTooLarge,
                     _ => AppError::bad_request(
-                        "unreadable_body",
+                        ErrorCode::UnreadableBody,
                         "The request body could not be read.",
                         vec![],
                     ),
@@ -74,7 +74,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
                 AppError::Unprocessable(vec![FieldError::new(field, message)])
             }
             serde_json::error::Category::Data => AppError::bad_request(
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 format!("Field {field}: {message}"),
                 vec![FieldError::new(field, message)],
             ),
@@ -88,7 +88,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
 
 fn malformed(message: &str) -> AppError {
     AppError::bad_request(
-        "malformed_json",
+        ErrorCode::MalformedJson,
         format!("The request body is not valid JSON: {message}"),
         vec![],
     )
@@ -114,7 +114,7 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
         .unwrap_or("query")
         .to_owned();
     AppError::bad_request(
-        "invalid_query",
+        ErrorCode::InvalidQuery,
         format!("Bad query parameters: {message}"),
         vec![FieldError::new(field, message)],
     )
@@ -124,7 +124,7 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     let message = strip_position(&err.to_string());
     AppError::bad_request(
-        "invalid_path",
+        ErrorCode::InvalidPath,
         "A path parameter is malformed (ids are UUIDs).",
         vec![FieldError::new("path", message)],
     )

@@ -1,6 +1,6 @@
 //! `/v1/me`: the caller's own account.
 
-use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -75,11 +75,11 @@ async fn confirm_password(
 
 /// The caller's account.
 #[utoipa::path(
+    get, path = "/v1/me",
     tag = "me",
     security(("bearer" = [])),
     responses((status = 200, description = "The caller", body = UserResponse))
 )]
-#[get("/me")]
 pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> AppResult<HttpResponse> {
     let me = load_me(&state, user).await?;
     Ok(HttpResponse::Ok().json(UserResponse::from_row(me)?))
@@ -87,6 +87,7 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> AppResult<Htt
 
 /// Change the display name or time zone.
 #[utoipa::path(
+    patch, path = "/v1/me",
     tag = "me",
     security(("bearer" = [])),
     request_body = UpdateMe,
@@ -95,7 +96,6 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> AppResult<Htt
         (status = 422, description = "A field is out of range"),
     )
 )]
-#[patch("/me")]
 pub async fn update_me(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -133,6 +133,7 @@ pub async fn update_me(
 
 /// Change the password; every refresh token of the account is revoked.
 #[utoipa::path(
+    post, path = "/v1/me/password",
     tag = "me",
     security(("bearer" = [])),
     request_body = ChangePassword,
@@ -142,7 +143,6 @@ pub async fn update_me(
         (status = 429, description = "Too many wrong passwords; see Retry-After"),
     )
 )]
-#[post("/me/password")]
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -172,6 +172,7 @@ pub async fn change_password(
 
 /// Erase the account and all of its data.
 #[utoipa::path(
+    delete, path = "/v1/me",
     tag = "me",
     security(("bearer" = [])),
     request_body = DeleteMe,
@@ -181,7 +182,6 @@ pub async fn change_password(
         (status = 429, description = "Too many wrong passwords; see Retry-After"),
     )
 )]
-#[delete("/me")]
 pub async fn delete_me(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -1,86 +1,30 @@
-//! The offline-first write protocol shared by every logbook resource:
-//! `PUT` with a client id (create, replace, restore), `POST` with an optional
-//! `Idempotency-Key`, `GET` one, cursor-paginated lists, and `DELETE` leaving
-//! a tombstone. Each resource plugs in through [`LogKind`].
+//! The HTTP side of the offline-first write protocol, shared by every
+//! logbook kind: the `If-Match` and `Idempotency-Key` headers, list
+//! parameters and cursors, and generic handlers that a kind's module turns
+//! into its routes with [`logbook_routes!`]. The decisions themselves are in
+//! `crate::kinds::protocol`, the use cases in `crate::service::logbook`.
 
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde::de::DeserializeOwned;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
+use utoipa::IntoParams;
 
-use crate::db::accounts::UserRow;
-use crate::db::records::{
-    self, IfMatch, ListPosition, PatientLock, PutOutcome, RecordRow, RecordWrite, SavedResponse,
+use super::input::ApiJson;
+use crate::auth::PatientScope;
+use crate::domain::{FieldError, RecordId};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::kinds::protocol::IfMatch;
+use crate::kinds::Kind;
+use crate::service::logbook::{
+    self as service, Found, ListParams, ListPosition, Outcome, Target, Written,
 };
-use crate::db::DbConnection;
-use crate::domain::logbook::{Context, Entry};
-use crate::domain::{Role, Timezone};
-use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
-
-/// Fields every stored object carries.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RecordMeta {
-    pub id: Uuid,
-    /// +1 on every change; also the `ETag`.
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl RecordMeta {
-    pub fn of(row: &RecordRow) -> AppResult<Self> {
-        Ok(Self {
-            id: row.id.parse().map_err(AppError::internal)?,
-            version: row.version,
-            created_at: row.created_at.and_utc(),
-            updated_at: row.updated_at.and_utc(),
-        })
-    }
-}
-
-/// One logbook resource.
-pub trait LogKind: 'static {
-    /// Stored in `records.kind`; also the `kind` of sync-feed items.
-    const KIND: &'static str;
-    /// Collection path under `/v1`, for `Location`.
-    const PATH: &'static str;
-    type Body: Entry + DeserializeOwned + Serialize + Clone + Send + 'static;
-    type Response: Serialize + Send + 'static;
-
-    /// Checks that need the database (a referenced object exists).
-    fn check_references(
-        _body: &Self::Body,
-        _conn: &mut DbConnection,
-        _patient_id: &str,
-    ) -> AppResult<Vec<FieldError>> {
-        Ok(Vec::new())
-    }
-    fn respond(row: &RecordRow, body: Self::Body) -> AppResult<Self::Response>;
-    /// Where the object lives, for `Location`.
-    fn location(row: &RecordRow) -> String {
-        format!("/v1{}/{}", Self::PATH, row.id)
-    }
-    /// For objects addressed by name rather than id: the name.
-    fn natural_key(_body: &Self::Body) -> Option<String> {
-        None
-    }
-
-    /// Renders a stored row (GET, lists, the sync feed).
-    fn render(row: &RecordRow) -> AppResult<Self::Response> {
-        let body = serde_json::from_str(&row.data).map_err(AppError::internal)?;
-        Self::respond(row, body)
-    }
-}
 
 // ---------------------------------------------------------------- headers
 
@@ -118,18 +62,23 @@ impl FromRequest for IfMatchHeader {
                 .and_then(parse_if_match)
                 .map(Self)
                 .ok_or_else(|| {
-                    AppError::bad_request(
-                        "invalid_header",
+                    bad_header(
+                        "If-Match",
                         "If-Match must be * or a list of ETags such as \"3\".",
-                        vec![FieldError::new(
-                            "If-Match",
-                            "must be * or ETags such as \"3\"",
-                        )],
+                        "must be * or ETags such as \"3\"",
                     )
                 }),
         };
         ready(result)
     }
+}
+
+fn bad_header(name: &str, detail: &str, message: &str) -> AppError {
+    AppError::bad_request(
+        ErrorCode::InvalidHeader,
+        detail,
+        vec![FieldError::new(name, message)],
+    )
 }
 
 /// The optional `Idempotency-Key` header: 1..255 visible ASCII characters.
@@ -148,13 +97,10 @@ impl FromRequest for IdempotencyKey {
                 .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
                 .map(|k| Self(Some(k.to_owned())))
                 .ok_or_else(|| {
-                    AppError::bad_request(
-                        "invalid_header",
+                    bad_header(
+                        "Idempotency-Key",
                         "Idempotency-Key must be 1 to 255 visible ASCII characters.",
-                        vec![FieldError::new(
-                            "Idempotency-Key",
-                            "must be 1 to 255 visible ASCII characters",
-                        )],
+                        "must be 1 to 255 visible ASCII characters",
                     )
                 }),
         };
@@ -162,251 +108,33 @@ impl FromRequest for IdempotencyKey {
     }
 }
 
-fn etag(version: i64) -> String {
+pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
 }
 
-// ---------------------------------------------------------------- writes
+// ---------------------------------------------------------------- answers
 
-/// Who is writing, for whom.
-#[derive(Debug, Clone)]
-pub struct Writer {
-    pub patient_id: Uuid,
-    pub author_id: Uuid,
-    pub author_role: Role,
-}
-
-impl Writer {
-    pub fn patient(id: Uuid) -> Self {
-        Self {
-            patient_id: id,
-            author_id: id,
-            author_role: Role::Patient,
-        }
+/// 201 with `Location` for a created (or restored) object, else 200.
+pub fn written<V: Serialize>(result: Written<V>) -> HttpResponse {
+    match result.outcome {
+        Outcome::Created => HttpResponse::Created()
+            .insert_header((header::LOCATION, result.location))
+            .insert_header((header::ETAG, etag(result.version)))
+            .json(result.view),
+        Outcome::Replaced | Outcome::Unchanged => HttpResponse::Ok()
+            .insert_header((header::ETAG, etag(result.version)))
+            .json(result.view),
     }
-}
-
-/// Locks the patient (see `records::lock_patient`) and checks `body` against
-/// their rules; answers the lock and the body as it will be stored.
-fn lock_and_validate<K: LogKind>(
-    conn: &mut DbConnection,
-    state: &AppState,
-    patient_id: &str,
-    body: &K::Body,
-) -> AppResult<(PatientLock, String)> {
-    let lock = records::lock_patient(conn, patient_id)?;
-    validate::<K>(conn, state, lock.patient(), body)?;
-    let data = serde_json::to_string(body).map_err(AppError::internal)?;
-    Ok((lock, data))
-}
-
-/// Checks `body` for `patient` (their local today, referenced objects).
-fn validate<K: LogKind>(
-    conn: &mut DbConnection,
-    state: &AppState,
-    patient: &UserRow,
-    body: &K::Body,
-) -> AppResult<()> {
-    let tz = Timezone::parse(&patient.timezone).unwrap_or_default();
-    let ctx = Context {
-        today: state.clock.today_in(tz.tz()),
-    };
-    let mut errors = body.validate(&ctx);
-    if errors.is_empty() {
-        errors = K::check_references(body, conn, &patient.id)?;
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::Unprocessable(errors))
-    }
-}
-
-fn write_of<'a, K: LogKind>(
-    w: &'a Strings,
-    date: Option<NaiveDate>,
-    data: &'a str,
-    natural_key: Option<&'a str>,
-) -> RecordWrite<'a> {
-    RecordWrite {
-        id: &w.id,
-        patient_id: &w.patient,
-        kind: K::KIND,
-        author_id: &w.author,
-        author_role: w.role,
-        date,
-        data,
-        natural_key,
-    }
-}
-
-/// Owned strings a `RecordWrite` borrows.
-struct Strings {
-    id: String,
-    patient: String,
-    author: String,
-    role: &'static str,
-}
-
-impl Strings {
-    fn new(writer: &Writer, id: Uuid) -> Self {
-        Self {
-            id: id.to_string(),
-            patient: writer.patient_id.to_string(),
-            author: writer.author_id.to_string(),
-            role: writer.author_role.as_str(),
-        }
-    }
-}
-
-/// `PUT …/{id}`: 201 when the object did not exist (or was deleted), 200 when
-/// replaced or when the same content was sent again (version unchanged).
-pub async fn put_record<K: LogKind>(
-    state: &actix_web::web::Data<AppState>,
-    writer: Writer,
-    id: Uuid,
-    if_match: IfMatch,
-    body: K::Body,
-) -> AppResult<HttpResponse> {
-    let st = state.clone();
-    let (outcome, response) = state
-        .db
-        .write(move |conn| {
-            let s = Strings::new(&writer, id);
-            let (mut lock, data) = lock_and_validate::<K>(conn, &st, &s.patient, &body)?;
-            let date = body.date();
-            let key = K::natural_key(&body);
-            let outcome = records::put(
-                conn,
-                &mut lock,
-                &write_of::<K>(&s, date, &data, key.as_deref()),
-                &if_match,
-                st.clock.now_naive(),
-            )?;
-            let row = match &outcome {
-                PutOutcome::Created(r) | PutOutcome::Replaced(r) | PutOutcome::Unchanged(r) => r,
-            };
-            let response = K::respond(row, body)?;
-            Ok((outcome, response))
-        })
-        .await?;
-    Ok(match outcome {
-        PutOutcome::Created(row) => HttpResponse::Created()
-            .insert_header((header::LOCATION, K::location(&row)))
-            .insert_header((header::ETAG, etag(row.version)))
-            .json(response),
-        PutOutcome::Replaced(row) | PutOutcome::Unchanged(row) => HttpResponse::Ok()
-            .insert_header((header::ETAG, etag(row.version)))
-            .json(response),
-    })
-}
-
-/// `POST …`: creates with a server id. With an `Idempotency-Key` seen in the
-/// last 24 hours, answers what the first request got and stores nothing.
-pub async fn post_record<K: LogKind>(
-    state: &actix_web::web::Data<AppState>,
-    writer: Writer,
-    key: Option<String>,
-    body: K::Body,
-) -> AppResult<HttpResponse> {
-    let attempt = || {
-        let (st, writer, key, body) = (state.clone(), writer.clone(), key.clone(), body.clone());
-        state.db.write(move |conn| {
-            let now = st.clock.now_naive();
-            let s = Strings::new(&writer, Uuid::new_v4());
-            let mut lock = records::lock_patient(conn, &s.patient)?;
-            let data = serde_json::to_string(&body).map_err(AppError::internal)?;
-            let fingerprint = {
-                let digest = Sha256::digest(format!("POST {} {data}", K::PATH).as_bytes());
-                digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            };
-            if let Some(key) = &key {
-                if let Some(saved) = records::find_saved_response(conn, &s.author, key, now - Duration::hours(24))? {
-                    if saved.fingerprint != fingerprint {
-                        return Err(AppError::Conflict {
-                            code: "idempotency_key_reused",
-                            detail: "This Idempotency-Key was used for a different request in the last 24 hours.",
-                        });
-                    }
-                    return Ok(saved);
-                }
-            }
-            // A retry gets its first answer even if the rules would now refuse
-            // it (say, its stretch was deleted since), so validate only here.
-            validate::<K>(conn, &st, lock.patient(), &body)?;
-            let row = records::create(conn, &mut lock, &write_of::<K>(&s, body.date(), &data, None), now)?;
-            let response = K::respond(&row, body)?;
-            let saved = SavedResponse {
-                user_id: s.author.clone(),
-                key: key.unwrap_or_default(),
-                fingerprint,
-                status: 201,
-                body: serde_json::to_string(&response).map_err(AppError::internal)?,
-                location: K::location(&row),
-                etag: etag(row.version),
-                created_at: now,
-            };
-            if !saved.key.is_empty() {
-                records::save_response(conn, &saved)?;
-            }
-            Ok(saved)
-        })
-    };
-    let saved = match attempt().await {
-        // Another request with the same key committed first: answer what it got.
-        Err(AppError::Conflict { code, .. }) if code == records::KEY_IN_FLIGHT => attempt().await?,
-        other => other?,
-    };
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, saved.location))
-        .insert_header((header::ETAG, saved.etag))
-        .content_type("application/json")
-        .body(saved.body))
-}
-
-/// `DELETE …/{id}`: 204, also when it was already deleted.
-pub async fn delete_record<K: LogKind>(
-    state: &actix_web::web::Data<AppState>,
-    writer: Writer,
-    id: Uuid,
-    if_match: IfMatch,
-) -> AppResult<HttpResponse> {
-    let now = state.clock.now_naive();
-    state
-        .db
-        .write(move |conn| {
-            let s = Strings::new(&writer, id);
-            let mut lock = records::lock_patient(conn, &s.patient)?;
-            records::delete(conn, &mut lock, K::KIND, &s.author, &s.id, &if_match, now)
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-// ---------------------------------------------------------------- reads
-
-/// `GET …/{id}`.
-pub async fn get_record<K: LogKind>(
-    state: &AppState,
-    patient_id: Uuid,
-    id: Uuid,
-) -> AppResult<HttpResponse> {
-    let row = state
-        .db
-        .run(move |conn| {
-            records::find_live(conn, &patient_id.to_string(), K::KIND, &id.to_string())
-        })
-        .await?;
-    record_response::<K>(&row)
 }
 
 /// 200 with a stored object and its `ETag`.
-pub fn record_response<K: LogKind>(row: &RecordRow) -> AppResult<HttpResponse> {
-    let response = K::render(row)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(row.version)))
-        .json(response))
+pub fn found<V: Serialize>(found: Found<V>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(found.version)))
+        .json(found.view)
 }
+
+// ---------------------------------------------------------------- lists
 
 pub const MAX_RANGE_DAYS: i64 = 1096;
 pub const MAX_LIMIT: i64 = 1000;
@@ -427,9 +155,9 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-fn bad_param(field: &str, message: &str) -> AppError {
+pub fn bad_param(field: &str, message: &str) -> AppError {
     AppError::bad_request(
-        "invalid_query",
+        ErrorCode::InvalidQuery,
         format!("Bad query parameter {field}: {message}"),
         vec![FieldError::new(field, message)],
     )
@@ -483,10 +211,31 @@ fn decode_position(cursor: &str) -> AppResult<ListPosition> {
             let (date, id) = text.split_once('|')?;
             Some(ListPosition {
                 date: date.parse().ok().filter(|d| plausible(*d))?,
-                id: id.parse::<Uuid>().ok()?.to_string(),
+                id: id.parse().ok()?,
             })
         })
         .ok_or_else(|| bad_param("cursor", "is not a cursor this API returned"))
+}
+
+impl ListQuery {
+    /// Checks the parameters (400 naming the one that is wrong).
+    pub fn params(self) -> AppResult<ListParams> {
+        let limit = check_limit(self.limit)?;
+        check_range(self.from, self.to)?;
+        // An empty cursor is the same as none, as on the sync feed.
+        let after = self
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(decode_position)
+            .transpose()?;
+        Ok(ListParams {
+            from: self.from,
+            to: self.to,
+            limit,
+            after,
+        })
+    }
 }
 
 /// A page of a list.
@@ -497,50 +246,227 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+// ---------------------------------------------------------------- generic handlers
+
+/// `POST …`: creates with a server id. With an `Idempotency-Key` seen in the
+/// last 24 hours, answers what the first request got and stores nothing.
+pub async fn create<K: Kind>(
+    state: web::Data<AppState>,
+    scope: PatientScope,
+    key: IdempotencyKey,
+    body: ApiJson<K::Body>,
+) -> AppResult<HttpResponse> {
+    let saved = service::post::<K>(&state, scope, key.0, body.0).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, saved.location))
+        .insert_header((header::ETAG, saved.etag))
+        .content_type("application/json")
+        .body(saved.body))
+}
+
+/// `GET …/{id}`.
+pub async fn get<K: Kind>(
+    state: web::Data<AppState>,
+    scope: PatientScope,
+    id: web::Path<RecordId>,
+) -> AppResult<HttpResponse> {
+    let result = service::get::<K>(&state, scope, Target::Id(id.into_inner())).await?;
+    Ok(found(result))
+}
+
+/// `PUT …/{id}`: 201 when the object did not exist (or was deleted), 200 when
+/// replaced or when the same content was sent again (version unchanged).
+pub async fn put<K: Kind>(
+    state: web::Data<AppState>,
+    scope: PatientScope,
+    id: web::Path<RecordId>,
+    if_match: IfMatchHeader,
+    body: ApiJson<K::Body>,
+) -> AppResult<HttpResponse> {
+    let result = service::put::<K>(&state, scope, id.into_inner(), if_match.0, body.0).await?;
+    Ok(written(result))
+}
+
+/// `DELETE …/{id}`: 204, also when it was already deleted.
+pub async fn delete<K: Kind>(
+    state: web::Data<AppState>,
+    scope: PatientScope,
+    id: web::Path<RecordId>,
+    if_match: IfMatchHeader,
+) -> AppResult<HttpResponse> {
+    service::delete::<K>(&state, scope, Target::Id(id.into_inner()), if_match.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// `GET …`: newest date first (ties by id), so that paging while new rows
 /// arrive neither repeats nor skips a row that existed when paging began.
-pub async fn list_records<K: LogKind>(
-    state: &AppState,
-    patient_id: Uuid,
-    query: ListQuery,
+pub async fn list<K: Kind>(
+    state: web::Data<AppState>,
+    scope: PatientScope,
+    query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    let limit = check_limit(query.limit)?;
-    check_range(query.from, query.to)?;
-    // An empty cursor is the same as none, as on the sync feed.
-    let after = query
-        .cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(decode_position)
-        .transpose()?;
-    let mut rows = state
-        .db
-        .run(move |conn| {
-            records::list(
-                conn,
-                &patient_id.to_string(),
-                K::KIND,
-                query.from,
-                query.to,
-                after.as_ref(),
-                limit + 1,
-            )
-        })
-        .await?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = match rows.last() {
-        Some(last) if more => last.date.map(|date| {
-            encode_position(&ListPosition {
-                date,
-                id: last.id.clone(),
-            })
-        }),
-        _ => None,
-    };
-    let items = rows.iter().map(K::render).collect::<AppResult<Vec<_>>>()?;
+    let params = query.into_inner().params()?;
+    let (items, last) = service::list_by_date::<K>(&state, scope, params).await?;
+    let next_cursor = last.as_ref().map(encode_position);
     Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
 }
+
+/// The routes of a logbook kind, declared once: each handler's annotation
+/// gives the OpenAPI operation (and its path and method), and `endpoints()`
+/// gives the application and the authorisation tests the same list.
+/// Expands inside the kind's module.
+macro_rules! logbook_routes {
+    (
+        kind: $kind:ident, body: $body:ident, view: $view:ident,
+        one: $one:ident, many: $many:ident, page: $page:ident,
+        collection: $coll:tt, item: $item:tt, a: $a:tt, plural: $plural:tt $(,)?
+    ) => {
+        // One page of the list, for the OpenAPI document.
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $page {
+            pub items: Vec<$view>,
+            /// Pass as `cursor` for the next page; null on the last page.
+            pub next_cursor: Option<String>,
+        }
+
+        #[utoipa::path(
+            get, path = $coll, tag = "logbook", operation_id = concat!("list_", stringify!($many)),
+            summary = concat!("List your ", $plural, ", newest first"),
+            security(("bearer" = [])), params($crate::routes::records::ListQuery),
+            responses(
+                (status = 200, description = "A page, newest date first (ties by id)", body = $page),
+                (status = 403, description = "The caller is not a patient"),
+            )
+        )]
+        pub async fn list(
+            state: actix_web::web::Data<$crate::state::AppState>,
+            scope: $crate::auth::PatientScope,
+            query: actix_web::web::Query<$crate::routes::records::ListQuery>,
+        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
+            $crate::routes::records::list::<$kind>(state, scope, query).await
+        }
+
+        $crate::routes::records::logbook_routes!(@items $kind, $body, $view, $one, $coll, $item, $a);
+
+        pub fn endpoints() -> Vec<$crate::routes::Endpoint> {
+            use $crate::routes::{endpoint, Access};
+            vec![
+                endpoint!(list, Access::Patient),
+                endpoint!(create, Access::Patient),
+                endpoint!(get, Access::Patient),
+                endpoint!(put, Access::Patient),
+                endpoint!(delete, Access::Patient),
+            ]
+        }
+    };
+    (
+        kind: $kind:ident, body: $body:ident, view: $view:ident, one: $one:ident,
+        collection: $coll:tt, item: $item:tt, a: $a:tt,
+        also: [$($extra:ident => $access:expr),*] $(,)?
+    ) => {
+        $crate::routes::records::logbook_routes!(@items $kind, $body, $view, $one, $coll, $item, $a);
+
+        pub fn endpoints() -> Vec<$crate::routes::Endpoint> {
+            use $crate::routes::endpoint;
+            vec![
+                endpoint!(create, $crate::routes::Access::Patient),
+                endpoint!(get, $crate::routes::Access::Patient),
+                endpoint!(put, $crate::routes::Access::Patient),
+                endpoint!(delete, $crate::routes::Access::Patient),
+                $(endpoint!($extra, $access),)*
+            ]
+        }
+    };
+    (@items $kind:ident, $body:ident, $view:ident, $one:ident, $coll:tt, $item:tt, $a:tt) => {
+        #[utoipa::path(
+            post, path = $coll, tag = "logbook", operation_id = concat!("create_", stringify!($one)),
+            summary = concat!("Record ", $a, " under a server-chosen id"),
+            security(("bearer" = [])), request_body = $body,
+            params(("Idempotency-Key" = Option<String>, Header, description = "Same key within 24 h: the first answer again, nothing stored twice")),
+            responses(
+                (status = 201, description = "Created with a server id", body = $view,
+                 headers(("Location" = String), ("ETag" = String))),
+                (status = 403, description = "The caller is not a patient"),
+                (status = 409, description = "The Idempotency-Key was used for a different request"),
+                (status = 422, description = "A value is out of range"),
+            )
+        )]
+        pub async fn create(
+            state: actix_web::web::Data<$crate::state::AppState>,
+            scope: $crate::auth::PatientScope,
+            key: $crate::routes::records::IdempotencyKey,
+            body: $crate::routes::input::ApiJson<$body>,
+        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
+            $crate::routes::records::create::<$kind>(state, scope, key, body).await
+        }
+
+        #[utoipa::path(
+            get, path = $item, tag = "logbook", operation_id = concat!("get_", stringify!($one)),
+            summary = concat!("Read ", $a),
+            security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+            responses(
+                (status = 200, description = "The object", body = $view, headers(("ETag" = String))),
+                (status = 403, description = "The caller is not a patient"),
+                (status = 404, description = "Absent, deleted, or not the caller's"),
+            )
+        )]
+        pub async fn get(
+            state: actix_web::web::Data<$crate::state::AppState>,
+            scope: $crate::auth::PatientScope,
+            id: actix_web::web::Path<$crate::domain::RecordId>,
+        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
+            $crate::routes::records::get::<$kind>(state, scope, id).await
+        }
+
+        #[utoipa::path(
+            put, path = $item, tag = "logbook", operation_id = concat!("put_", stringify!($one)),
+            summary = concat!("Create, replace or restore ", $a, " under a client-chosen id"),
+            security(("bearer" = [])), request_body = $body,
+            params(("id" = uuid::Uuid, Path, description = "Chosen by the client"),
+                   ("If-Match" = Option<String>, Header, description = "ETag of the version being replaced")),
+            responses(
+                (status = 200, description = "Replaced, or the same content again (version unchanged)", body = $view, headers(("ETag" = String))),
+                (status = 201, description = "Created (or restored after a delete)", body = $view,
+                 headers(("Location" = String), ("ETag" = String))),
+                (status = 403, description = "The caller is not a patient, or the object was recorded by a therapist"),
+                (status = 404, description = "The id belongs to someone else or to another kind of object"),
+                (status = 412, description = "If-Match does not match the current version"),
+                (status = 422, description = "A value is out of range"),
+            )
+        )]
+        pub async fn put(
+            state: actix_web::web::Data<$crate::state::AppState>,
+            scope: $crate::auth::PatientScope,
+            id: actix_web::web::Path<$crate::domain::RecordId>,
+            if_match: $crate::routes::records::IfMatchHeader,
+            body: $crate::routes::input::ApiJson<$body>,
+        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
+            $crate::routes::records::put::<$kind>(state, scope, id, if_match, body).await
+        }
+
+        #[utoipa::path(
+            delete, path = $item, tag = "logbook", operation_id = concat!("delete_", stringify!($one)),
+            summary = concat!("Delete ", $a, " (leaves a tombstone for the sync feed)"),
+            security(("bearer" = [])),
+            params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being deleted")),
+            responses(
+                (status = 204, description = "Deleted (also when it already was)"),
+                (status = 403, description = "The caller is not a patient, or the object was recorded by a therapist"),
+                (status = 404, description = "Never existed, or not the caller's"),
+                (status = 412, description = "If-Match does not match the current version"),
+            )
+        )]
+        pub async fn delete(
+            state: actix_web::web::Data<$crate::state::AppState>,
+            scope: $crate::auth::PatientScope,
+            id: actix_web::web::Path<$crate::domain::RecordId>,
+            if_match: $crate::routes::records::IfMatchHeader,
+        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
+            $crate::routes::records::delete::<$kind>(state, scope, id, if_match).await
+        }
+    };
+}
+pub(crate) use logbook_routes;
 
 #[cfg(test)]
 mod tests {
@@ -562,7 +488,7 @@ mod tests {
     fn cursors_round_trip_and_garbage_is_refused() -> Result<(), chrono::ParseError> {
         let p = ListPosition {
             date: "2026-11-01".parse()?,
-            id: Uuid::new_v4().to_string(),
+            id: RecordId::new_random(),
         };
         assert_eq!(decode_position(&encode_position(&p)).ok(), Some(p));
         assert!(decode_position("not-a-cursor").is_err());

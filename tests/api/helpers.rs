@@ -295,7 +295,7 @@ impl TestApp {
         f: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<T> + Send + 'static,
     ) -> T {
         self.db
-            .run(move |conn| Ok(f(conn)?))
+            .run(move |conn| Ok::<_, painline::db::DbError>(f(conn)?))
             .await
             .expect("database query")
     }

@@ -1,5 +1,5 @@
 //! Integration tests: the real application on a real database.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
 mod concurrency;

@@ -1,0 +1,65 @@
+//! What the rules refuse. Storage, services and the pure protocol return
+//! these; only `crate::error` decides which HTTP answer each one becomes.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON path of the field (`pain_level`, `areas[1].minutes`) or the query/path parameter.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A request the domain's rules refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// Absent, or someone else's: the two are never told apart.
+    #[error("no such object")]
+    NotFound,
+    /// The object was recorded by someone else.
+    #[error("only the author may change this object")]
+    NotAuthor,
+    /// `If-Match` names a version that is not the current one.
+    #[error("If-Match does not match the current version")]
+    PreconditionFailed,
+    /// Values out of range, each with its field.
+    #[error("values out of range")]
+    Invalid(Vec<FieldError>),
+    /// The caller's token outlived their account.
+    #[error("the account no longer exists")]
+    AccountGone,
+    /// The caller's role may not act on patient data this way.
+    #[error("only patients may use this route")]
+    PatientsOnly,
+    #[error("the Idempotency-Key was used for a different request")]
+    IdempotencyKeyReused,
+    #[error("the e-mail address is taken")]
+    EmailTaken,
+    /// A sync cursor beyond the account's last change (another account's,
+    /// or from before a restore).
+    #[error("the sync cursor is ahead of the account's changes")]
+    CursorAhead,
+}
+
+impl DomainError {
+    /// `Invalid` when `errors` is not empty.
+    pub fn check(errors: Vec<FieldError>) -> Result<(), Self> {
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Self::Invalid(errors))
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Pain entries: how much the lower back hurts (0..10), where, and the two
+//! PEG interference scores. The level and the time are typed columns.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{to_column, Columns, Kind, Listing, Record, RecordKind, RecordMeta};
+use crate::db::DbResult;
+use crate::domain::logbook::{Checks, Context, Region, NOTES_MAX};
+use crate::domain::FieldError;
+
+/// One pain rating.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PainEntryBody {
+    /// The patient's local calendar day.
+    pub date: NaiveDate,
+    /// 0 (no pain) to 10 (worst imaginable).
+    #[schema(minimum = 0, maximum = 10)]
+    pub pain_level: i64,
+    /// When the rating was made (RFC 3339; returned in UTC).
+    pub recorded_at: Option<DateTime<Utc>>,
+    /// Where it hurts; default none.
+    #[serde(default)]
+    pub regions: Vec<Region>,
+    /// PEG item: how much pain interfered with enjoyment of life (0..10).
+    #[schema(minimum = 0, maximum = 10)]
+    pub enjoyment_interference: Option<i64>,
+    /// PEG item: how much pain interfered with general activity (0..10).
+    #[schema(minimum = 0, maximum = 10)]
+    pub activity_interference: Option<i64>,
+    /// Up to 2000 characters, stored verbatim.
+    pub notes: Option<String>,
+}
+
+/// What is kept as JSON beside `pain_level` and `recorded_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PainEntryDoc {
+    #[serde(default)]
+    regions: Vec<Region>,
+    #[serde(default)]
+    enjoyment_interference: Option<i64>,
+    #[serde(default)]
+    activity_interference: Option<i64>,
+    #[serde(default)]
+    notes: Option<String>,
+}
+
+/// A pain entry as stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PainEntry {
+    #[serde(flatten)]
+    pub meta: RecordMeta,
+    #[serde(flatten)]
+    pub body: PainEntryBody,
+    /// PEG-3 (mean of pain and both interference scores) when both are given.
+    pub peg_score: Option<f64>,
+}
+
+pub struct PainEntries;
+
+impl Kind for PainEntries {
+    const KIND: RecordKind = RecordKind::PainEntry;
+    const COLLECTION: &'static str = "/v1/me/pain-entries";
+    const LISTING: Listing = Listing::ByDate;
+    type Body = PainEntryBody;
+    type Doc = PainEntryDoc;
+    type View = PainEntry;
+
+    fn validate(body: &PainEntryBody, ctx: &Context) -> Vec<FieldError> {
+        let mut c = Checks::default();
+        c.date("date", body.date, ctx);
+        c.range("pain_level", Some(body.pain_level), 0, 10);
+        c.no_duplicates("regions", &body.regions);
+        c.range("enjoyment_interference", body.enjoyment_interference, 0, 10);
+        c.range("activity_interference", body.activity_interference, 0, 10);
+        c.text("notes", body.notes.as_deref(), NOTES_MAX);
+        c.0
+    }
+
+    fn split(body: PainEntryBody) -> (Columns, PainEntryDoc) {
+        let columns = Columns {
+            date: Some(body.date),
+            // Validated to 0..=10.
+            pain_level: i32::try_from(body.pain_level).ok(),
+            recorded_at: body.recorded_at.map(to_column),
+            ..Columns::default()
+        };
+        let doc = PainEntryDoc {
+            regions: body.regions,
+            enjoyment_interference: body.enjoyment_interference,
+            activity_interference: body.activity_interference,
+            notes: body.notes,
+        };
+        (columns, doc)
+    }
+
+    fn view(record: &Record, doc: PainEntryDoc) -> DbResult<PainEntry> {
+        let c = &record.columns;
+        let body = PainEntryBody {
+            date: record.required(c.date, "date")?,
+            pain_level: record.required(c.pain_level, "pain_level")?.into(),
+            recorded_at: c.recorded_at.map(|at| at.and_utc()),
+            regions: doc.regions,
+            enjoyment_interference: doc.enjoyment_interference,
+            activity_interference: doc.activity_interference,
+            notes: doc.notes,
+        };
+        Ok(PainEntry {
+            meta: record.meta(),
+            peg_score: crate::analytics::peg3(
+                body.pain_level,
+                body.enjoyment_interference,
+                body.activity_interference,
+            ),
+            body,
+        })
+    }
+}
+
+crate::routes::records::logbook_routes! {
+    kind: PainEntries, body: PainEntryBody, view: PainEntry,
+    one: pain_entry, many: pain_entries, page: PainEntryPage,
+    collection: "/v1/me/pain-entries", item: "/v1/me/pain-entries/{id}",
+    a: "a pain entry", plural: "pain entries",
+}

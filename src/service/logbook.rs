@@ -1,0 +1,505 @@
+//! The logbook's use cases, between the routes and storage. A write runs in
+//! one transaction: lock the patient (the sync feed's order), check the body
+//! against the patient's rules and data, let the pure protocol
+//! (`kinds::protocol`) decide, store, and answer what was stored.
+
+use chrono::{Duration, NaiveDate};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::auth::{AuthUser, PatientScope};
+use crate::clock::Clock;
+use crate::db::accounts::UserRow;
+pub use crate::db::records::ListPosition;
+use crate::db::records::{self, NewRecord, PatientLock, SavedResponse};
+use crate::db::{DbConnection, DbError};
+use crate::domain::logbook::Context;
+use crate::domain::{DomainError, FieldError, RecordId, Role};
+use crate::error::{AppError, AppResult};
+use crate::kinds::protocol::{self, Current, DeleteDecision, IfMatch, PutDecision, Writer};
+use crate::kinds::{self, Author, Kind, Listing, Record, RecordKind, Reference, Stretch};
+use crate::routes::records::etag;
+use crate::state::AppState;
+
+/// How an object is addressed: by id, or by name for kinds that have one.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Id(RecordId),
+    Key(String),
+}
+
+/// What a PUT did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The object did not exist (or was deleted) and now does.
+    Created,
+    /// The object changed.
+    Replaced,
+    /// The same content was sent again: nothing changed.
+    Unchanged,
+}
+
+/// A written object and what to tell the client.
+pub struct Written<V> {
+    pub outcome: Outcome,
+    pub view: V,
+    pub version: i64,
+    pub location: String,
+}
+
+/// A stored object and its version (the `ETag`).
+pub struct Found<V> {
+    pub view: V,
+    pub version: i64,
+}
+
+/// Checked list parameters.
+#[derive(Debug, Clone)]
+pub struct ListParams {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub limit: i64,
+    pub after: Option<ListPosition>,
+}
+
+fn writer<K: Kind>(scope: &PatientScope) -> Writer {
+    Writer {
+        patient: scope.patient,
+        kind: K::KIND,
+        author: scope.actor.id,
+    }
+}
+
+fn author(scope: &PatientScope) -> Author {
+    Author {
+        id: scope.actor.id,
+        role: scope.actor.role,
+    }
+}
+
+fn current(record: &Record) -> Current {
+    Current {
+        patient: record.patient,
+        kind: record.kind,
+        author: record.author.id,
+        version: record.version,
+        deleted: record.is_deleted(),
+    }
+}
+
+/// The patient's lock; a token that outlived its account gets 401.
+fn lock(conn: &mut DbConnection, scope: &PatientScope) -> AppResult<PatientLock> {
+    records::lock_patient(conn, scope.patient).map_err(|e| match e {
+        DbError::NotFound => DomainError::AccountGone.into(),
+        other => other.into(),
+    })
+}
+
+/// Checks `body` against the rules for `patient` (their local today) and
+/// against their data (the objects it refers to).
+fn check<K: Kind>(
+    conn: &mut DbConnection,
+    patient: &UserRow,
+    clock: &Clock,
+    scope: &PatientScope,
+    body: &K::Body,
+) -> AppResult<()> {
+    let ctx = Context {
+        today: clock.today_in(patient.timezone()?.tz()),
+    };
+    DomainError::check(K::validate(body, &ctx))?;
+    let mut errors = Vec::new();
+    for reference in K::references(body) {
+        match reference {
+            Reference::Stretch { field, id } => {
+                if !records::stretch_usable(conn, scope.patient, id)? {
+                    errors.push(FieldError::new(
+                        field,
+                        "is not a stretch of the catalog or one of yours",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(DomainError::check(errors)?)
+}
+
+fn find(
+    conn: &mut DbConnection,
+    scope: &PatientScope,
+    kind: RecordKind,
+    target: &Target,
+) -> AppResult<Option<Record>> {
+    Ok(match target {
+        Target::Id(id) => records::find(conn, *id)?,
+        Target::Key(key) => records::find_by_key(conn, scope.patient, kind, key)?,
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> AppResult<String> {
+    serde_json::to_string(value).map_err(AppError::internal)
+}
+
+/// `PUT`: creates, replaces, restores or replays the object `id` (for a
+/// kind addressed by name, the object of that name; `id` only if it is new).
+pub async fn put<K: Kind>(
+    state: &AppState,
+    scope: PatientScope,
+    id: RecordId,
+    if_match: IfMatch,
+    body: K::Body,
+) -> AppResult<Written<K::View>> {
+    let clock = state.clock.clone();
+    state
+        .db
+        .write(move |conn| {
+            let mut lock = lock(conn, &scope)?;
+            check::<K>(conn, lock.patient(), &clock, &scope, &body)?;
+            let (columns, doc) = K::split(body);
+            let target = match &columns.natural_key {
+                Some(key) => Target::Key(key.clone()),
+                None => Target::Id(id),
+            };
+            let stored = find(conn, &scope, K::KIND, &target)?;
+            let same_content = match &stored {
+                Some(r) if !r.is_deleted() => {
+                    r.columns == columns && r.doc::<K::Doc>().ok().as_ref() == Some(&doc)
+                }
+                _ => false,
+            };
+            let decision = protocol::decide_put(
+                stored.as_ref().map(current).as_ref(),
+                &writer::<K>(&scope),
+                same_content,
+                &if_match,
+            )?;
+            let now = clock.now_naive();
+            let doc = to_json(&doc)?;
+            let (outcome, record) = match (decision, stored) {
+                (PutDecision::Create, _) => {
+                    let new = NewRecord {
+                        id,
+                        kind: K::KIND,
+                        author: author(&scope),
+                        columns: &columns,
+                        doc: &doc,
+                    };
+                    // Writes for one patient are serialised by the lock, so a
+                    // clash is another patient taking the same fresh id at the
+                    // same moment: to this caller it is someone else's id.
+                    let record =
+                        records::insert(conn, &mut lock, &new, now).map_err(|e| match e {
+                            DbError::Duplicate(_) => AppError::from(DomainError::NotFound),
+                            other => other.into(),
+                        })?;
+                    (Outcome::Created, record)
+                }
+                (PutDecision::Restore, Some(stored)) => (
+                    Outcome::Created,
+                    records::replace(conn, &mut lock, stored, columns, doc, now)?,
+                ),
+                (PutDecision::Replace, Some(stored)) => (
+                    Outcome::Replaced,
+                    records::replace(conn, &mut lock, stored, columns, doc, now)?,
+                ),
+                (PutDecision::Replay, Some(stored)) => (Outcome::Unchanged, stored),
+                (_, None) => {
+                    return Err(AppError::internal("protocol decided on a missing object"))
+                }
+            };
+            Ok(Written {
+                outcome,
+                view: kinds::view::<K>(&record)?,
+                version: record.version,
+                location: K::location(&record),
+            })
+        })
+        .await
+}
+
+/// Why one attempt at an idempotent POST did not finish.
+enum PostError {
+    /// A concurrent request with the same key committed first.
+    KeyTaken,
+    Failed(AppError),
+}
+
+impl From<AppError> for PostError {
+    fn from(err: AppError) -> Self {
+        Self::Failed(err)
+    }
+}
+
+impl From<DbError> for PostError {
+    fn from(err: DbError) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
+impl From<DomainError> for PostError {
+    fn from(err: DomainError) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
+/// `POST`: creates with a server id. With an `Idempotency-Key` seen in the
+/// last 24 hours, answers what the first request got and stores nothing.
+pub async fn post<K: Kind>(
+    state: &AppState,
+    scope: PatientScope,
+    key: Option<String>,
+    body: K::Body,
+) -> AppResult<SavedResponse> {
+    let attempt = || {
+        let (clock, key, body) = (state.clock.clone(), key.clone(), body.clone());
+        state
+            .db
+            .write(move |conn| -> Result<SavedResponse, PostError> {
+                let now = clock.now_naive();
+                let mut lock = lock(conn, &scope)?;
+                let fingerprint = {
+                    let digest =
+                        Sha256::digest(format!("POST {} {}", K::COLLECTION, to_json(&body)?));
+                    digest
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>()
+                };
+                if let Some(key) = &key {
+                    let since = now - Duration::hours(24);
+                    if let Some(saved) =
+                        records::find_saved_response(conn, scope.actor.id, key, since)?
+                    {
+                        if saved.fingerprint != fingerprint {
+                            return Err(DomainError::IdempotencyKeyReused.into());
+                        }
+                        return Ok(saved);
+                    }
+                }
+                // A retry gets its first answer even if the rules would now refuse
+                // it (say, its stretch was deleted since), so check only here.
+                check::<K>(conn, lock.patient(), &clock, &scope, &body)?;
+                let (columns, doc) = K::split(body);
+                let doc = to_json(&doc)?;
+                let new = NewRecord {
+                    id: RecordId::new_random(),
+                    kind: K::KIND,
+                    author: author(&scope),
+                    columns: &columns,
+                    doc: &doc,
+                };
+                let record = records::insert(conn, &mut lock, &new, now)?;
+                let saved = SavedResponse {
+                    user_id: scope.actor.id.to_string(),
+                    key: key.unwrap_or_default(),
+                    fingerprint,
+                    body: to_json(&kinds::view::<K>(&record)?)?,
+                    location: K::location(&record),
+                    etag: etag(record.version),
+                    created_at: now,
+                };
+                if !saved.key.is_empty() {
+                    records::save_response(conn, &saved).map_err(|e| match e {
+                        DbError::Duplicate(_) => PostError::KeyTaken,
+                        other => other.into(),
+                    })?;
+                }
+                Ok(saved)
+            })
+    };
+    let first = match attempt().await {
+        // The concurrent request's answer is saved now: this one gets it.
+        Err(PostError::KeyTaken) => attempt().await,
+        other => other,
+    };
+    first.map_err(|e| match e {
+        PostError::KeyTaken => AppError::internal("an Idempotency-Key was taken twice in a row"),
+        PostError::Failed(e) => e,
+    })
+}
+
+/// `DELETE`: leaves a tombstone; deleting a tombstone again changes nothing.
+pub async fn delete<K: Kind>(
+    state: &AppState,
+    scope: PatientScope,
+    target: Target,
+    if_match: IfMatch,
+) -> AppResult<()> {
+    let now = state.clock.now_naive();
+    state
+        .db
+        .write(move |conn| {
+            let mut lock = lock(conn, &scope)?;
+            let stored = find(conn, &scope, K::KIND, &target)?;
+            let decision = protocol::decide_delete(
+                stored.as_ref().map(current).as_ref(),
+                &writer::<K>(&scope),
+                &if_match,
+            )?;
+            if let (DeleteDecision::Tombstone, Some(stored)) = (decision, &stored) {
+                records::tombstone(conn, &mut lock, stored, now)?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// `GET` one: the patient's live object of this kind, else 404.
+pub async fn get<K: Kind>(
+    state: &AppState,
+    scope: PatientScope,
+    target: Target,
+) -> AppResult<Found<K::View>> {
+    let record = state
+        .db
+        .run(move |conn| find(conn, &scope, K::KIND, &target))
+        .await?
+        .filter(|r| r.patient == scope.patient && r.kind == K::KIND && !r.is_deleted())
+        .ok_or(DomainError::NotFound)?;
+    Ok(Found {
+        view: kinds::view::<K>(&record)?,
+        version: record.version,
+    })
+}
+
+/// A page of a dated kind, and the position of its last item when there is
+/// a next page.
+pub async fn list_by_date<K: Kind>(
+    state: &AppState,
+    scope: PatientScope,
+    params: ListParams,
+) -> AppResult<(Vec<K::View>, Option<ListPosition>)> {
+    debug_assert_eq!(K::LISTING, Listing::ByDate);
+    let ListParams {
+        from,
+        to,
+        limit,
+        after,
+    } = params;
+    let mut rows = state
+        .db
+        .run(move |conn| {
+            records::list(
+                conn,
+                scope.patient,
+                K::KIND,
+                (from, to),
+                after.as_ref(),
+                limit + 1,
+            )
+        })
+        .await?;
+    let page = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > page;
+    rows.truncate(page);
+    let last = match rows.last() {
+        Some(last) if more => last
+            .columns
+            .date
+            .map(|date| ListPosition { date, id: last.id }),
+        _ => None,
+    };
+    let items = rows
+        .iter()
+        .map(kinds::view::<K>)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((items, last))
+}
+
+/// Every live object of an undated kind, by id.
+pub async fn list_whole<K: Kind>(state: &AppState, scope: PatientScope) -> AppResult<Vec<K::View>> {
+    let rows = state
+        .db
+        .run(move |conn| records::list_undated(conn, scope.patient, K::KIND))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(kinds::view::<K>)
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// One object that changed, in its latest state.
+pub struct Change {
+    pub kind: RecordKind,
+    pub record: RecordId,
+    pub deleted: bool,
+    pub version: i64,
+    /// The object as its GET answers it; `None` when deleted.
+    pub data: Option<Value>,
+}
+
+/// Everything of the patient's that changed after `after`, in order, and
+/// the cursor to pass next time.
+pub async fn changes(
+    state: &AppState,
+    scope: PatientScope,
+    after: i64,
+    limit: i64,
+) -> AppResult<(Vec<Change>, i64, bool)> {
+    let mut rows = state
+        .db
+        .run(move |conn| -> AppResult<_> {
+            if after > records::change_counter(conn, scope.patient)? {
+                return Err(DomainError::CursorAhead.into());
+            }
+            Ok(records::changes(conn, scope.patient, after, limit + 1)?)
+        })
+        .await?;
+    let page = usize::try_from(limit).unwrap_or(usize::MAX);
+    let has_more = rows.len() > page;
+    rows.truncate(page);
+    let next = rows.last().map_or(after, |r| r.change_seq);
+    let changes = rows
+        .iter()
+        .map(|r| {
+            let data = if r.is_deleted() {
+                None
+            } else {
+                Some(r.kind.render(r)?)
+            };
+            Ok(Change {
+                kind: r.kind,
+                record: r.id,
+                deleted: r.is_deleted(),
+                version: r.version,
+                data,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    Ok((changes, next, has_more))
+}
+
+/// The stretch catalog: built-in stretches by name, then (for a patient)
+/// their own.
+pub async fn catalog(state: &AppState, user: AuthUser) -> AppResult<Vec<Stretch>> {
+    let (builtin, own) = state
+        .db
+        .run(move |conn| -> AppResult<_> {
+            let builtin = records::builtin_stretches(conn)?;
+            let own = match user.role {
+                Role::Patient => records::list_undated(conn, user.id, RecordKind::OwnStretch)?,
+                Role::Therapist => Vec::new(),
+            };
+            Ok((builtin, own))
+        })
+        .await?;
+    let mut items = builtin
+        .into_iter()
+        .map(|row| {
+            let bad = |column| DbError::corrupt("stretch", &row.id, column);
+            Ok(Stretch {
+                id: row.id.parse().map_err(|_| bad("id"))?,
+                targets: serde_json::from_str(&row.targets).map_err(|_| bad("targets"))?,
+                key: row.key,
+                name: row.name,
+                description: Some(row.description),
+                custom: false,
+                version: None,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    for record in &own {
+        items.push(kinds::view::<kinds::OwnStretches>(record)?);
+    }
+    Ok(items)
+}

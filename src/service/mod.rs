@@ -1,0 +1,5 @@
+//! Use cases: what a request does, between the routes (HTTP) and storage
+//! (SQL). Services take checked values and the caller's scope, run storage
+//! functions on the blocking pool, and answer domain values or errors.
+
+pub mod logbook;
