@@ -242,6 +242,15 @@ impl From<DomainError> for PostError {
     }
 }
 
+/// What identifies a POST's content for its `Idempotency-Key`. Computed as
+/// the first release did (the path without `/v1`), so a phone retrying
+/// across an upgrade still gets its first answer.
+fn fingerprint<K: Kind>(body: &K::Body) -> AppResult<String> {
+    let path = K::COLLECTION.trim_start_matches("/v1");
+    let digest = Sha256::digest(format!("POST {path} {}", to_json(body)?));
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// `POST`: creates with a server id. With an `Idempotency-Key` seen in the
 /// last 24 hours, answers what the first request got and stores nothing.
 pub async fn post<K: Kind>(
@@ -257,14 +266,7 @@ pub async fn post<K: Kind>(
             .write(move |conn| -> Result<SavedResponse, PostError> {
                 let now = clock.now_naive();
                 let mut lock = lock(conn, &scope)?;
-                let fingerprint = {
-                    let digest =
-                        Sha256::digest(format!("POST {} {}", K::COLLECTION, to_json(&body)?));
-                    digest
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect::<String>()
-                };
+                let fingerprint = fingerprint::<K>(&body)?;
                 if let Some(key) = &key {
                     let since = now - Duration::hours(24);
                     if let Some(saved) =

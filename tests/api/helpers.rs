@@ -190,8 +190,22 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the app after letting the test adjust its settings.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(|_| {}, adjust).await
+}
+
+/// Spawns the app on a database that `prepare` has written to first (for
+/// example, as an earlier release left it).
+pub async fn spawn_app_after(prepare: impl FnOnce(&DatabaseUrl)) -> TestApp {
+    spawn_app_on(prepare, |_| {}).await
+}
+
+async fn spawn_app_on(
+    prepare: impl FnOnce(&DatabaseUrl),
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
     NEXT.fetch_add(1, Ordering::Relaxed);
     let (database, guard) = fresh_database();
+    prepare(&database);
     let mut settings = base_settings(database.clone());
     adjust(&mut settings);
     let clock = Clock::system();

@@ -2,6 +2,7 @@
 //! 401), each patient their own objects only (someone else's id is a 404,
 //! whatever the method or `If-Match`), and ids never cross kinds.
 
+use painline::routes::Access;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -129,30 +130,38 @@ async fn snapshot(app: &TestApp, owner: &TestUser, items: &[Item]) -> Vec<Value>
     bodies
 }
 
-/// Every patient-only logbook route, addressing the objects `ids` (one per
-/// resource), with valid bodies.
+/// Every patient-only route of the application's route table, addressing
+/// the objects `ids` (one per resource), with valid bodies. A route added
+/// later without a sample here fails every test that uses this list.
 fn every_route(resources: &[Resource], ids: &[String]) -> Vec<(Method, String, Option<Value>)> {
-    let mut routes = Vec::new();
-    for (r, id) in resources.iter().zip(ids) {
-        if r.listed {
-            routes.push((Method::GET, r.collection.to_owned(), None));
-        }
-        routes.push((Method::POST, r.collection.to_owned(), Some(r.body.clone())));
-        let item = format!("{}/{id}", r.collection);
-        routes.push((Method::GET, item.clone(), None));
-        routes.push((Method::PUT, item.clone(), Some(r.changed.clone())));
-        routes.push((Method::DELETE, item, None));
-    }
-    routes.push((Method::GET, CONDITIONS.to_owned(), None));
-    routes.push((Method::GET, CONDITION.to_owned(), None));
-    routes.push((
-        Method::PUT,
-        CONDITION.to_owned(),
-        Some(json!({"note": "overwritten"})),
-    ));
-    routes.push((Method::DELETE, CONDITION.to_owned(), None));
-    routes.push((Method::GET, CHANGES.to_owned(), None));
-    routes
+    painline::routes::endpoints()
+        .into_iter()
+        .filter(|e| e.access == Access::Patient)
+        .map(|e| {
+            let method = Method::from_bytes(e.method.as_str().as_bytes()).unwrap();
+            let owner = resources.iter().zip(ids).find(|(r, _)| {
+                e.path == r.collection || e.path == format!("{}/{{id}}", r.collection)
+            });
+            if let Some((r, id)) = owner {
+                let body = match method {
+                    Method::POST => Some(r.body.clone()),
+                    Method::PUT => Some(r.changed.clone()),
+                    _ => None,
+                };
+                (method, e.path.replace("{id}", id), body)
+            } else if e.path == CONDITIONS || e.path == format!("{CONDITIONS}/{{condition}}") {
+                let body = (method == Method::PUT).then(|| json!({"note": "overwritten"}));
+                (method, e.path.replace("{condition}", "osteoporosis"), body)
+            } else if e.path == CHANGES {
+                (method, e.path, None)
+            } else {
+                panic!(
+                    "{} {}: no sample request for this route here",
+                    e.method, e.path
+                )
+            }
+        })
+        .collect()
 }
 
 /// A request with `If-Match: "1"`.

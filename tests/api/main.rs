@@ -11,6 +11,8 @@ mod logbook_authz;
 mod logbook_validation;
 mod me;
 mod operations;
+mod route_table;
 mod startup;
+mod storage;
 mod sync;
 mod tokens;

@@ -1,0 +1,197 @@
+//! Authorisation of every route, read from the application's own route
+//! table (`painline::routes::endpoints`): a route added later is checked
+//! here with no change to this file, against the access it declares.
+
+use std::collections::BTreeSet;
+
+use painline::routes::{endpoints, Access};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{spawn_app, Reply, TestApp};
+
+/// A concrete path for a route pattern: fresh ids, a known precaution.
+fn concrete(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|segment| match segment {
+            "{id}" => Uuid::new_v4().to_string(),
+            "{condition}" => "osteoporosis".to_owned(),
+            s if s.starts_with('{') => panic!("no sample value for path parameter {s}"),
+            s => s.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// An empty JSON object for methods with a body: if a route looked at the
+/// body before deciding who may call it, it would answer 400, not 401/403.
+fn body_for(method: &Method) -> Option<Value> {
+    [Method::POST, Method::PUT, Method::PATCH, Method::DELETE]
+        .contains(method)
+        .then(|| json!({}))
+}
+
+async fn call(app: &TestApp, method: &Method, path: &str, token: Option<&str>) -> Reply {
+    app.call(method.clone(), path, token, body_for(method))
+        .await
+}
+
+#[track_caller]
+fn assert_unauthenticated(reply: &Reply, context: &str) {
+    assert_eq!(
+        reply.status,
+        StatusCode::UNAUTHORIZED,
+        "{context}: {}",
+        reply.text
+    );
+    reply.assert_problem(401, "invalid_token");
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some("Bearer"),
+        "{context}"
+    );
+}
+
+#[track_caller]
+fn assert_admitted(reply: &Reply, context: &str) {
+    assert!(
+        ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&reply.status),
+        "{context}: refused with {}: {}",
+        reply.status,
+        reply.text
+    );
+    assert!(!reply.status.is_server_error(), "{context}: {}", reply.text);
+}
+
+#[test]
+fn the_route_table_is_consistent_with_the_document() {
+    let all = endpoints();
+    assert!(all.len() >= 40, "only {} routes", all.len());
+    let mut seen = BTreeSet::new();
+    for e in &all {
+        assert!(
+            seen.insert((e.method.to_string(), e.path.clone())),
+            "{} {} is declared twice",
+            e.method,
+            e.path
+        );
+        let doc = e.doc();
+        let item = &doc.paths.paths[&e.path];
+        let op = match e.method.as_str() {
+            "GET" => &item.get,
+            "POST" => &item.post,
+            "PUT" => &item.put,
+            "PATCH" => &item.patch,
+            "DELETE" => &item.delete,
+            other => panic!("unexpected method {other}"),
+        }
+        .as_ref()
+        .unwrap();
+        let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+        assert_eq!(
+            secured,
+            e.access != Access::Anyone,
+            "{} {}: bearer auth declared {secured}, access {:?}",
+            e.method,
+            e.path,
+            e.access
+        );
+        if e.access == Access::Patient {
+            assert!(
+                op.responses.responses.contains_key("403"),
+                "{} {} is for patients only but documents no 403",
+                e.method,
+                e.path
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_route_enforces_the_access_it_declares() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    let all = endpoints();
+
+    for e in &all {
+        let path = concrete(&e.path);
+        let method = Method::from_bytes(e.method.as_str().as_bytes()).unwrap();
+        let context = format!("{} {path} ({:?})", e.method, e.access);
+        let anonymous = call(&app, &method, &path, None).await;
+        let forged = call(&app, &method, &path, Some("not.a.token")).await;
+        let as_therapist = call(&app, &method, &path, Some(&therapist.access)).await;
+        let as_patient = call(&app, &method, &path, Some(&patient.access)).await;
+        match e.access {
+            Access::Anyone => {
+                assert_admitted(&anonymous, &context);
+                assert_admitted(&as_therapist, &context);
+                assert_admitted(&as_patient, &context);
+            }
+            Access::SignedIn => {
+                assert_unauthenticated(&anonymous, &context);
+                assert_unauthenticated(&forged, &context);
+                assert_admitted(&as_therapist, &context);
+                assert_admitted(&as_patient, &context);
+            }
+            Access::Patient => {
+                assert_unauthenticated(&anonymous, &context);
+                assert_unauthenticated(&forged, &context);
+                assert_eq!(
+                    as_therapist.status,
+                    StatusCode::FORBIDDEN,
+                    "{context}: {}",
+                    as_therapist.text
+                );
+                as_therapist.assert_problem(403, "patients_only");
+                assert_admitted(&as_patient, &context);
+            }
+        }
+    }
+
+    // Nothing was stored for anyone but the patient, who could declare a
+    // precaution with an empty body (a note is optional).
+    assert_eq!(
+        app.count(
+            "records",
+            &format!("patient_id <> '{0}' OR author_id <> '{0}'", patient.id)
+        )
+        .await,
+        0
+    );
+    // Both accounts still work.
+    for user in [&patient, &therapist] {
+        assert_eq!(app.get("/v1/me", &user.access).await.status, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn a_method_a_path_does_not_serve_gets_405_with_allow() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    for (method, pattern) in [
+        (Method::PATCH, "/v1/me/pain-entries"),
+        (Method::POST, "/v1/me/pain-entries/{id}"),
+        (Method::GET, "/v1/auth/login"),
+        (Method::PUT, "/v1/me/changes"),
+    ] {
+        let path = concrete(pattern);
+        let reply = call(&app, &method, &path, Some(&patient.access)).await;
+        reply.assert_problem(405, "method_not_allowed");
+        let allow: BTreeSet<String> = reply
+            .header("allow")
+            .unwrap_or_default()
+            .split(", ")
+            .map(str::to_owned)
+            .collect();
+        let declared: BTreeSet<String> = endpoints()
+            .iter()
+            .filter(|e| e.path == pattern)
+            .map(|e| e.method.to_string())
+            .collect();
+        assert_eq!(allow, declared, "{method} {path}");
+        assert!(!allow.contains(method.as_str()));
+    }
+}
