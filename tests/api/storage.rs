@@ -599,3 +599,28 @@ async fn a_database_made_by_the_previous_release_is_migrated_whole() {
         json!([])
     );
 }
+
+#[tokio::test]
+async fn a_stored_time_zone_that_does_not_parse_is_an_error_not_utc() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let id = user.id.clone();
+    app.with_db(move |conn| {
+        diesel::update(painline::db::schema::users::table.find(id))
+            .set(painline::db::schema::users::timezone.eq("Mars/Olympus_Mons"))
+            .execute(conn)
+    })
+    .await;
+    let reply = app
+        .post(
+            "/v1/me/pain-entries",
+            Some(&user.access),
+            json!({"date": test_today().to_string(), "pain_level": 3}),
+        )
+        .await;
+    // "Today" cannot be known, so the date rule cannot be applied: the
+    // write is refused as a server fault (logged) rather than checked in UTC.
+    reply.assert_problem(500, "internal_error");
+    assert!(!reply.text.contains("Mars"), "{}", reply.text);
+    assert_eq!(app.count("records", "1 = 1").await, 0);
+}
