@@ -44,41 +44,38 @@ async fn main() -> ExitCode {
             return fail(first.trim_start_matches("error: "));
         }
     };
-    let serve = match cli.command.unwrap_or(Command::Serve) {
+    let command = match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
             print!("{}", painline::openapi::yaml());
             return ExitCode::SUCCESS;
         }
-        Command::Migrate => false,
-        Command::Serve => true,
+        other => other,
     };
     let settings = match cli.settings.resolve() {
         Ok(settings) => settings,
         Err(e) => return fail(e),
     };
     painline::telemetry::init(&settings.log);
-    match serve {
-        false => match connect_and_migrate(&settings) {
+    if let Command::Migrate = command {
+        return match connect_and_migrate(&settings) {
             Ok(_) => {
                 tracing::info!("migrations applied");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(e),
-        },
-        true => {
-            let bind = settings.bind.clone();
-            let app = match Application::build(settings, Clock::system()) {
-                Ok(app) => app,
-                Err(e) => return fail(e),
-            };
-            tracing::info!(bind = %bind, port = app.port(), "painline listening");
-            match app.run_until_stopped().await {
-                Ok(()) => {
-                    tracing::info!("stopped");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(format!("server error: {e}")),
-            }
+        };
+    }
+    let bind = settings.bind.clone();
+    let app = match Application::build(settings, Clock::system()) {
+        Ok(app) => app,
+        Err(e) => return fail(e),
+    };
+    tracing::info!(bind = %bind, port = app.port(), "painline listening");
+    match app.run_until_stopped().await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
         }
+        Err(e) => fail(format!("server error: {e}")),
     }
 }
