@@ -55,6 +55,7 @@ error_codes! {
     MethodNotAllowed = "method_not_allowed",
     EmailTaken = "email_taken",
     IdempotencyKeyReused = "idempotency_key_reused",
+    IdempotencyKeyInFlight = "idempotency_key_in_flight",
     PreconditionFailed = "precondition_failed",
     PayloadTooLarge = "payload_too_large",
     UnsupportedMediaType = "unsupported_media_type",
@@ -329,6 +330,10 @@ impl From<DomainError> for AppError {
             DomainError::IdempotencyKeyReused => Self::Conflict {
                 code: ErrorCode::IdempotencyKeyReused,
                 detail: "This Idempotency-Key was used for a different request in the last 24 hours.",
+            },
+            DomainError::IdempotencyKeyInFlight => Self::Conflict {
+                code: ErrorCode::IdempotencyKeyInFlight,
+                detail: "A request with this Idempotency-Key is being processed; retry shortly.",
             },
             DomainError::EmailTaken => Self::Conflict {
                 code: ErrorCode::EmailTaken,

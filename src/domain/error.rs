@@ -45,6 +45,9 @@ pub enum DomainError {
     PatientsOnly,
     #[error("the Idempotency-Key was used for a different request")]
     IdempotencyKeyReused,
+    /// Another request with the key is still being answered.
+    #[error("a request with this Idempotency-Key is being processed")]
+    IdempotencyKeyInFlight,
     #[error("the e-mail address is taken")]
     EmailTaken,
     /// A sync cursor beyond the account's last change (another account's,

@@ -2,7 +2,7 @@
 //! questionnaires) and the rules that check a body against it. Each kind's
 //! body lives in its own module under `crate::kinds`.
 
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -164,6 +164,16 @@ impl Checks {
         }
     }
 
+    /// A timestamp in the years 1900-9999 (UTC): what both backends can store.
+    pub fn instant(&mut self, field: &str, at: Option<DateTime<Utc>>) {
+        if at.is_some_and(|at| !(1900..=9999).contains(&at.year())) {
+            self.fail(
+                field,
+                "must be between 1900-01-01T00:00:00Z and 9999-12-31T23:59:59Z",
+            );
+        }
+    }
+
     pub fn no_duplicates<T: PartialEq>(&mut self, field: &str, items: &[T]) {
         if items
             .iter()
@@ -273,7 +283,23 @@ mod tests {
         c.text("notes", Some(&"é".repeat(2001)), NOTES_MAX);
         c.no_duplicates("regions", &[Region::HipLeft, Region::HipLeft]);
         c.range("pain_level", Some(11), 0, 10);
-        assert_eq!(fields(c), vec!["notes", "regions", "pain_level"]);
+        let at = |text: &str| text.parse::<DateTime<Utc>>().ok();
+        c.instant("recorded_at", at("1900-01-01T00:00:00Z"));
+        c.instant("recorded_at", at("9999-12-31T23:59:59.999999Z"));
+        c.instant("started_at", at("1899-12-31T23:59:59Z"));
+        c.instant("started_at", at("+10000-01-01T00:00:00Z"));
+        c.instant("started_at", at("-4800-01-01T00:00:00Z"));
+        assert_eq!(
+            fields(c),
+            vec![
+                "notes",
+                "regions",
+                "pain_level",
+                "started_at",
+                "started_at",
+                "started_at"
+            ]
+        );
     }
 
     #[test]

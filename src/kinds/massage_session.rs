@@ -96,6 +96,7 @@ impl Kind for MassageSessions {
     fn validate(body: &MassageSessionBody, ctx: &Context) -> Vec<FieldError> {
         let mut c = Checks::default();
         c.date("date", body.date, ctx);
+        c.instant("started_at", body.started_at);
         c.range("duration_minutes", Some(body.duration_minutes), 1, 300);
         for (i, area) in body.areas.iter().enumerate() {
             c.range(&format!("areas[{i}].minutes"), Some(area.minutes), 1, 300);

@@ -71,6 +71,7 @@ impl Kind for PainEntries {
     fn validate(body: &PainEntryBody, ctx: &Context) -> Vec<FieldError> {
         let mut c = Checks::default();
         c.date("date", body.date, ctx);
+        c.instant("recorded_at", body.recorded_at);
         c.range("pain_level", Some(body.pain_level), 0, 10);
         c.no_duplicates("regions", &body.regions);
         c.range("enjoyment_interference", body.enjoyment_interference, 0, 10);

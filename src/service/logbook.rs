@@ -315,7 +315,7 @@ pub async fn post<K: Kind>(
         other => other,
     };
     first.map_err(|e| match e {
-        PostError::KeyTaken => AppError::internal("an Idempotency-Key was taken twice in a row"),
+        PostError::KeyTaken => DomainError::IdempotencyKeyInFlight.into(),
         PostError::Failed(e) => e,
     })
 }

@@ -359,6 +359,7 @@ const ASSESSMENT: &str = "1a000000-0000-4000-8000-000000000004";
 const OWN_STRETCH: &str = "1a000000-0000-4000-8000-000000000005";
 const CONDITION: &str = "1a000000-0000-4000-8000-000000000006";
 const DELETED: &str = "1a000000-0000-4000-8000-000000000007";
+const ODD: &str = "1a000000-0000-4000-8000-000000000008";
 
 /// The body a phone POSTed under the saved Idempotency-Key, as the previous
 /// release serialised it for the fingerprint.
@@ -379,13 +380,13 @@ fn previous_release_rows() -> String {
     let saved_body = json!({"id": ENTRY, "version": 1}).to_string();
     [
         format!("INSERT INTO users (id, email, password_hash, display_name, role, timezone, change_seq, created_at, updated_at) \
-                 VALUES ('{PATIENT}', 'before@example.org', 'not-a-hash', 'Before', 'patient', 'Europe/Berlin', 7, '2026-11-01 08:00:00', '2026-11-01 08:00:00');\n"),
+                 VALUES ('{PATIENT}', 'before@example.org', 'not-a-hash', 'Before', 'patient', 'Europe/Berlin', 8, '2026-11-01 08:00:00', '2026-11-01 08:00:00');\n"),
         row(ENTRY, "pain_entry", "'2026-11-20'",
             r#"{"date":"2026-11-20","pain_level":7,"recorded_at":"2026-11-20T07:30:00.123456Z","regions":["lower_back_left"],"enjoyment_interference":5,"activity_interference":6,"notes":"stiff"}"#, 1, "NULL"),
         row(SESSION, "stretch_session", "'2026-11-20'",
             &format!(r#"{{"date":"2026-11-20","stretch_id":"{KNEE_TO_CHEST}","duration_seconds":300,"sets":2,"reps":null,"side":"both","notes":null}}"#), 2, "NULL"),
         row(MASSAGE, "massage_session", "'2026-11-19'",
-            r#"{"date":"2026-11-19","started_at":"2026-11-19T16:00:00Z","duration_minutes":60,"technique":"deep_tissue","pressure":"firm","areas":[{"muscle":"quadratus_lumborum","side":"left","minutes":20},{"muscle":"quadratus_lumborum","side":"right","minutes":20},{"muscle":"gluteus_medius","side":"both","minutes":20}],"pain_before":7,"pain_after":3,"notes":null}"#, 3, "NULL"),
+            r#"{"date":"2026-11-19","started_at":"2026-11-19T16:00:00.1234567Z","duration_minutes":60,"technique":"deep_tissue","pressure":"firm","areas":[{"muscle":"quadratus_lumborum","side":"left","minutes":20},{"muscle":"quadratus_lumborum","side":"right","minutes":20},{"muscle":"gluteus_medius","side":"both","minutes":20}],"pain_before":7,"pain_after":3,"notes":null}"#, 3, "NULL"),
         row(ASSESSMENT, "assessment", "'2026-11-18'",
             r#"{"date":"2026-11-18","instrument":"odi","answers":[3,3,3,3,3,3,3,3,3,null]}"#, 4, "NULL"),
         row(OWN_STRETCH, "stretch", "NULL",
@@ -394,6 +395,10 @@ fn previous_release_rows() -> String {
             r#"{"condition":"osteoporosis","note":"T-score -2.7"}"#, 6, "'osteoporosis'"),
         format!("INSERT INTO records (id, patient_id, kind, date, author_id, author_role, data, version, change_seq, created_at, updated_at, deleted_at, natural_key) \
                  VALUES ('{DELETED}', '{PATIENT}', 'pain_entry', '2026-11-17', '{PATIENT}', 'patient', 'null', 2, 7, '2026-11-17 09:00:00', '2026-11-18 09:00:00', '2026-11-18 09:00:00', NULL);\n"),
+        // What the previous release let through: a NUL in a note (jsonb
+        // refuses its escape) and a timestamp PostgreSQL cannot hold.
+        row(ODD, "pain_entry", "'2026-11-16'",
+            r#"{"date":"2026-11-16","pain_level":4,"recorded_at":"0000-01-01T00:00:00Z","regions":[],"enjoyment_interference":null,"activity_interference":null,"notes":"a\u0000b"}"#, 8, "NULL"),
         format!("INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, location, etag, created_at) \
                  VALUES ('{PATIENT}', 'phone-42', '{fingerprint}', 201, '{saved_body}', '/v1/me/pain-entries/{ENTRY}', '\"1\"', '{}');\n",
                 chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S")),
@@ -470,6 +475,7 @@ async fn a_database_made_by_the_previous_release_is_migrated_whole() {
             (None, None, None, None, false, false),
             (None, None, None, None, false, false),
             (None, None, None, None, false, false),
+            (Some(4), None, None, None, false, false),
         ]
     );
 
@@ -502,11 +508,12 @@ async fn a_database_made_by_the_previous_release_is_migrated_whole() {
         "{}",
         session.text
     );
+    // Seven digits of a second, truncated to six as new writes are.
     let massage = app
         .get(&format!("/v1/me/massage-sessions/{MASSAGE}"), &token)
         .await;
     assert_eq!(
-        massage.body["started_at"], "2026-11-19T16:00:00Z",
+        massage.body["started_at"], "2026-11-19T16:00:00.123456Z",
         "{}",
         massage.text
     );
@@ -537,7 +544,17 @@ async fn a_database_made_by_the_previous_release_is_migrated_whole() {
         .await;
     gone.assert_problem(404, "not_found");
 
-    // The sync feed hands back all seven, in order, the tombstone last.
+    // An implausible time is not served (its raw value stays in the JSON);
+    // the rest of the entry is, NUL and all.
+    let odd = app.get(&format!("/v1/me/pain-entries/{ODD}"), &token).await;
+    assert_eq!(odd.status, StatusCode::OK, "{}", odd.text);
+    assert_eq!(
+        (&odd.body["pain_level"], &odd.body["recorded_at"]),
+        (&json!(4), &Value::Null)
+    );
+    assert_eq!(odd.body["notes"], "a\u{0}b");
+
+    // The sync feed hands back all eight, in order.
     let feed = app.get("/v1/me/changes", &token).await;
     let ids: Vec<&str> = feed.body["changes"]
         .as_array()
@@ -554,12 +571,13 @@ async fn a_database_made_by_the_previous_release_is_migrated_whole() {
             ASSESSMENT,
             OWN_STRETCH,
             CONDITION,
-            DELETED
+            DELETED,
+            ODD
         ]
     );
     assert_eq!(feed.body["changes"][6]["deleted"], true);
     assert_eq!(feed.body["changes"][0]["data"], entry.body);
-    assert_eq!(feed.body["next_cursor"], "7");
+    assert_eq!(feed.body["next_cursor"], "8");
 
     // A phone replaying the entry as it stored it changes nothing.
     let replay = app
@@ -592,12 +610,105 @@ async fn a_database_made_by_the_previous_release_is_migrated_whole() {
     assert_eq!(
         app.count("records", &format!("patient_id = '{PATIENT}'"))
             .await,
-        7
+        8
     );
     assert_eq!(
-        app.get("/v1/me/changes?cursor=7", &token).await.body["changes"],
+        app.get("/v1/me/changes?cursor=8", &token).await.body["changes"],
         json!([])
     );
+
+    // Rolling back: a new entry, then the migration reverted. Every row is
+    // again what the previous release reads (its request types, which deny
+    // unknown fields), and migrating up again serves the same objects.
+    let fresh = "1a000000-0000-4000-8000-000000000009";
+    let written = app
+        .call(
+            Method::PUT,
+            &format!("/v1/me/pain-entries/{fresh}"),
+            Some(&token),
+            Some(json!({"date": "2026-11-21", "pain_level": 2, "recorded_at": "2026-11-21T20:15:00.5Z",
+                        "notes": "after the upgrade"})),
+        )
+        .await;
+    assert_eq!(written.status, StatusCode::CREATED, "{}", written.text);
+    let before: Vec<Value> = futures_all(&app, &token, &[ENTRY, fresh, ODD]).await;
+    let rows = down_and_up(
+        &app.database,
+        &[ENTRY, fresh, ODD, SESSION, MASSAGE, ASSESSMENT, CONDITION],
+    );
+    for (id, data) in [ENTRY, fresh, ODD].iter().zip(&rows[..3]) {
+        let body: painline::kinds::PainEntryBody =
+            serde_json::from_value(data.clone()).unwrap_or_else(|e| panic!("{id}: {e}: {data}"));
+        assert_eq!(body.date.to_string(), data["date"].as_str().unwrap());
+    }
+    assert_eq!(rows[1]["pain_level"], 2);
+    let instant = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    assert_eq!(
+        instant(&rows[1]["recorded_at"]),
+        instant(&json!("2026-11-21T20:15:00.5Z"))
+    );
+    assert_eq!(rows[2]["recorded_at"], "0000-01-01T00:00:00Z");
+    serde_json::from_value::<painline::kinds::StretchSessionBody>(rows[3].clone()).unwrap();
+    serde_json::from_value::<painline::kinds::MassageSessionBody>(rows[4].clone()).unwrap();
+    serde_json::from_value::<painline::kinds::AssessmentBody>(rows[5].clone()).unwrap();
+    assert_eq!(rows[6]["condition"], "osteoporosis");
+    assert_eq!(
+        futures_all(&app, &token, &[ENTRY, fresh, ODD]).await,
+        before
+    );
+}
+
+/// The pain entries `ids` as the API serves them.
+async fn futures_all(app: &TestApp, token: &str, ids: &[&str]) -> Vec<Value> {
+    let mut bodies = Vec::new();
+    for id in ids {
+        let reply = app.get(&format!("/v1/me/pain-entries/{id}"), token).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        bodies.push(reply.body);
+    }
+    bodies
+}
+
+#[derive(QueryableByName)]
+struct Data {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    data: String,
+}
+
+/// Reverts the newest migration, answers the JSON of `ids`, checks the
+/// idempotency table has its `status` again, and migrates up again.
+fn down_and_up(database: &DatabaseUrl, ids: &[&str]) -> Vec<Value> {
+    macro_rules! round_trip {
+        ($conn:expr, $migrations:expr) => {{
+            let conn = &mut $conn;
+            conn.revert_last_migration($migrations).unwrap();
+            let rows: Vec<Value> = ids
+                .iter()
+                .map(|id| {
+                    let row =
+                        diesel::sql_query(format!("SELECT data FROM records WHERE id = '{id}'"))
+                            .get_result::<Data>(conn)
+                            .unwrap();
+                    serde_json::from_str(&row.data).unwrap()
+                })
+                .collect();
+            diesel::sql_query("SELECT status FROM idempotency_keys")
+                .execute(conn)
+                .unwrap();
+            conn.run_pending_migrations($migrations).unwrap();
+            rows
+        }};
+    }
+    match database {
+        DatabaseUrl::Sqlite(path) => round_trip!(
+            diesel::sqlite::SqliteConnection::establish(&path.to_string_lossy()).unwrap(),
+            painline::db::SQLITE_MIGRATIONS
+        ),
+        DatabaseUrl::Postgres(url) => round_trip!(
+            diesel::pg::PgConnection::establish(url).unwrap(),
+            painline::db::POSTGRES_MIGRATIONS
+        ),
+    }
 }
 
 #[tokio::test]
@@ -623,4 +734,49 @@ async fn a_stored_time_zone_that_does_not_parse_is_an_error_not_utc() {
     reply.assert_problem(500, "internal_error");
     assert!(!reply.text.contains("Mars"), "{}", reply.text);
     assert_eq!(app.count("records", "1 = 1").await, 0);
+}
+
+#[tokio::test]
+async fn timestamps_must_be_ones_both_backends_can_hold() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let today = test_today().to_string();
+    for at in [
+        "-4800-01-01T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "1899-12-31T23:59:59Z",
+    ] {
+        let entry = app
+            .post(
+                "/v1/me/pain-entries",
+                Some(&user.access),
+                json!({"date": today, "pain_level": 3, "recorded_at": at}),
+            )
+            .await;
+        entry.assert_problem(422, "validation_failed");
+        assert_eq!(entry.error_fields(), vec!["recorded_at"], "{at}");
+        let session = app
+            .post(
+                "/v1/me/massage-sessions",
+                Some(&user.access),
+                json!({"date": today, "started_at": at, "duration_minutes": 30,
+                       "technique": "swedish", "areas": []}),
+            )
+            .await;
+        session.assert_problem(422, "validation_failed");
+        assert_eq!(session.error_fields(), vec!["started_at"], "{at}");
+    }
+    assert_eq!(app.count("records", "1 = 1").await, 0);
+    // Nanoseconds are kept to the microsecond, the same on both backends.
+    let entry = app
+        .post(
+            "/v1/me/pain-entries",
+            Some(&user.access),
+            json!({"date": today, "pain_level": 3, "recorded_at": "2026-01-02T03:04:05.123456789+01:00"}),
+        )
+        .await;
+    assert_eq!(entry.status, StatusCode::CREATED, "{}", entry.text);
+    assert_eq!(entry.body["recorded_at"], "2026-01-02T02:04:05.123456Z");
+    let path = entry.header("location").unwrap().to_owned();
+    assert_eq!(app.get(&path, &user.access).await.body, entry.body);
 }

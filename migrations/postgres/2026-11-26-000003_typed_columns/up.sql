@@ -13,17 +13,32 @@ ALTER TABLE records
     ADD COLUMN duration_seconds INTEGER CHECK (duration_seconds BETWEEN 1 AND 7200),
     ADD COLUMN stretch_id TEXT;
 
+-- Read from the JSON of the rows a previous release wrote. jsonb refuses
+-- the escape \u0000, which a note may hold; none of the values read here is
+-- text, so replacing it for the parse loses nothing (`data` is not written).
+-- A timestamp is kept to the microsecond, truncated as new writes are; one
+-- outside the years 1900-9999 (which PostgreSQL may not hold, and which the
+-- API now refuses) is left NULL, its raw value still in `data`.
+CREATE OR REPLACE FUNCTION pg_temp.painline_json(data TEXT) RETURNS JSONB
+    LANGUAGE sql IMMUTABLE AS $$ SELECT replace(data, E'\\u0000', E'\\u0001')::jsonb $$;
+CREATE OR REPLACE FUNCTION pg_temp.painline_instant(v TEXT) RETURNS TIMESTAMP
+    LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN v ~ E'^(19|[2-9][0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$'
+        THEN regexp_replace(v, E'(\\.[0-9]{6})[0-9]+', E'\\1')::timestamptz AT TIME ZONE 'UTC'
+    END $$;
+
 UPDATE records SET
-    pain_level = (data::jsonb ->> 'pain_level')::integer,
-    recorded_at = (data::jsonb ->> 'recorded_at')::timestamptz AT TIME ZONE 'UTC'
+    pain_level = (pg_temp.painline_json(data) ->> 'pain_level')::integer,
+    recorded_at = pg_temp.painline_instant(pg_temp.painline_json(data) ->> 'recorded_at')
 WHERE kind = 'pain_entry' AND deleted_at IS NULL;
 UPDATE records SET
-    started_at = (data::jsonb ->> 'started_at')::timestamptz AT TIME ZONE 'UTC',
-    duration_minutes = (data::jsonb ->> 'duration_minutes')::integer
+    started_at = pg_temp.painline_instant(pg_temp.painline_json(data) ->> 'started_at'),
+    duration_minutes = (pg_temp.painline_json(data) ->> 'duration_minutes')::integer
 WHERE kind = 'massage_session' AND deleted_at IS NULL;
 UPDATE records SET
-    duration_seconds = (data::jsonb ->> 'duration_seconds')::integer,
-    stretch_id = data::jsonb ->> 'stretch_id'
+    duration_seconds = (pg_temp.painline_json(data) ->> 'duration_seconds')::integer,
+    stretch_id = pg_temp.painline_json(data) ->> 'stretch_id'
 WHERE kind = 'stretch_session' AND deleted_at IS NULL;
 
 -- A live object has the values its kind cannot do without.
@@ -38,3 +53,6 @@ ALTER TABLE records
 
 -- The saved status of an idempotent POST was never read: it is always 201.
 ALTER TABLE idempotency_keys DROP COLUMN status;
+
+DROP FUNCTION pg_temp.painline_json(TEXT);
+DROP FUNCTION pg_temp.painline_instant(TEXT);

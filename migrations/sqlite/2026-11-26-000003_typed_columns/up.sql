@@ -37,14 +37,20 @@ CREATE TABLE records_new (
 );
 
 -- Timestamps in the JSON are RFC 3339 UTC ("2026-11-25T08:00:00.5Z"); the
--- column holds diesel's form ("2026-11-25 08:00:00.5"), at most microseconds.
+-- column holds diesel's form ("2026-11-25 08:00:00.5"), truncated to the
+-- microsecond as new writes are. One outside the years 1900-9999 (which the
+-- API now refuses) is left NULL, its raw value still in `data`.
 INSERT INTO records_new
 SELECT id, patient_id, kind, date, author_id, author_role, data, version, change_seq,
        created_at, updated_at, deleted_at, natural_key,
        CASE kind WHEN 'pain_entry' THEN json_extract(data, '$.pain_level') END,
-       CASE kind WHEN 'pain_entry'
+       CASE WHEN kind = 'pain_entry' AND json_extract(data, '$.recorded_at')
+                GLOB '[1-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]*Z'
+            AND substr(json_extract(data, '$.recorded_at'), 1, 4) >= '1900'
            THEN substr(replace(replace(json_extract(data, '$.recorded_at'), 'T', ' '), 'Z', ''), 1, 26) END,
-       CASE kind WHEN 'massage_session'
+       CASE WHEN kind = 'massage_session' AND json_extract(data, '$.started_at')
+                GLOB '[1-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]*Z'
+            AND substr(json_extract(data, '$.started_at'), 1, 4) >= '1900'
            THEN substr(replace(replace(json_extract(data, '$.started_at'), 'T', ' '), 'Z', ''), 1, 26) END,
        CASE kind WHEN 'massage_session' THEN json_extract(data, '$.duration_minutes') END,
        CASE kind WHEN 'stretch_session' THEN json_extract(data, '$.duration_seconds') END,
