@@ -22,7 +22,7 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::kinds::protocol::IfMatch;
 use crate::kinds::Kind;
 use crate::service::logbook::{
-    self as service, Found, ListParams, ListPosition, Outcome, Target, Written,
+    self as service, etag, Found, ListParams, ListPosition, Outcome, Target, Written,
 };
 use crate::state::AppState;
 
@@ -106,10 +106,6 @@ impl FromRequest for IdempotencyKey {
         };
         ready(result)
     }
-}
-
-pub fn etag(version: i64) -> String {
-    format!("\"{version}\"")
 }
 
 // ---------------------------------------------------------------- answers

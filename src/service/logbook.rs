@@ -18,8 +18,12 @@ use crate::domain::{DomainError, FieldError, RecordId, Role};
 use crate::error::{AppError, AppResult};
 use crate::kinds::protocol::{self, Current, DeleteDecision, IfMatch, PutDecision, Writer};
 use crate::kinds::{self, Author, Kind, Listing, Record, RecordKind, Reference, Stretch};
-use crate::routes::records::etag;
 use crate::state::AppState;
+
+/// The `ETag` of a version (also kept in a saved idempotent answer).
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
 
 /// How an object is addressed: by id, or by name for kinds that have one.
 #[derive(Debug, Clone)]
