@@ -50,6 +50,8 @@ error_codes! {
     InvalidCredentials = "invalid_credentials",
     InvalidRefreshToken = "invalid_refresh_token",
     PatientsOnly = "patients_only",
+    TherapistsOnly = "therapists_only",
+    InvitationUsed = "invitation_used",
     NotAuthor = "not_author",
     NotFound = "not_found",
     MethodNotAllowed = "method_not_allowed",
@@ -326,6 +328,18 @@ impl From<DomainError> for AppError {
             DomainError::PatientsOnly => Self::Forbidden {
                 code: ErrorCode::PatientsOnly,
                 detail: "Only patients can use this route.",
+            },
+            DomainError::TherapistsOnly => Self::Forbidden {
+                code: ErrorCode::TherapistsOnly,
+                detail: "Only therapists can use this route.",
+            },
+            DomainError::InvitationUsed => Self::Conflict {
+                code: ErrorCode::InvitationUsed,
+                detail: "This invitation was redeemed; end the link to the patient instead.",
+            },
+            DomainError::TooManyCodes { retry_after_secs } => Self::TooManyRequests {
+                code: ErrorCode::TooManyAttempts,
+                retry_after_secs,
             },
             DomainError::IdempotencyKeyReused => Self::Conflict {
                 code: ErrorCode::IdempotencyKeyReused,

@@ -27,6 +27,7 @@ Errors are application/problem+json (RFC 9457) with a stable `code`.",
         (name = "auth", description = "Accounts and sessions"),
         (name = "me", description = "The caller's own account"),
         (name = "logbook", description = "What a patient's phone writes: offline-first, versioned, synced"),
+        (name = "care team", description = "Invitations, and the links that let a therapist read a patient's logbook"),
         (name = "operations", description = "Health, readiness and the contract"),
     )
 )]

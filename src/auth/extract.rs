@@ -51,6 +51,22 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// The caller, who must be a therapist (a patient gets 403).
+#[derive(Debug, Clone, Copy)]
+pub struct Therapist(pub AuthUser);
+
+impl FromRequest for Therapist {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).and_then(|user| match user.role {
+            Role::Therapist => Ok(Self(user)),
+            Role::Patient => Err(DomainError::TherapistsOnly.into()),
+        }))
+    }
+}
+
 /// How the actor reaches the patient's data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeAccess {

@@ -20,6 +20,17 @@ pub const PER_EMAIL: Window = Window {
     length: Duration::hours(1),
 };
 
+/// Wrong invitation codes: 5 for one patient within 15 minutes…
+pub const CODES_PER_USER: Window = Window {
+    limit: 5,
+    length: Duration::minutes(15),
+};
+/// …or 20 from one client address (across accounts) within an hour.
+pub const CODES_PER_ADDRESS: Window = Window {
+    limit: 20,
+    length: Duration::hours(1),
+};
+
 impl Window {
     pub fn start(self, now: NaiveDateTime) -> NaiveDateTime {
         now - self.length

@@ -291,7 +291,7 @@ pub fn delete_failure(conn: &mut DbConnection, id: &str) -> DbResult<()> {
     Ok(())
 }
 
-/// Housekeeping: forgets failures older than the longest throttling window,
+/// Housekeeping: forgets failures (logins, invitation codes) older than the longest throttling window,
 /// refresh tokens past their expiry, and idempotent answers older than a day.
 pub fn prune_expired(conn: &mut DbConnection, now: NaiveDateTime) -> DbResult<usize> {
     use super::schema::idempotency_keys;
@@ -306,7 +306,12 @@ pub fn prune_expired(conn: &mut DbConnection, now: NaiveDateTime) -> DbResult<us
             .filter(idempotency_keys::created_at.le(now - chrono::Duration::hours(24))),
     )
     .execute(conn)?;
-    Ok(failures + tokens + answers)
+    let codes = diesel::delete(
+        super::schema::code_failures::table
+            .filter(super::schema::code_failures::at.le(now - chrono::Duration::hours(1))),
+    )
+    .execute(conn)?;
+    Ok(failures + tokens + answers + codes)
 }
 
 /// After a successful login, that address starts again from zero.

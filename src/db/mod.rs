@@ -2,6 +2,7 @@
 //! r2d2 pool. All SQL lives in this module tree.
 
 pub mod accounts;
+pub mod care_team;
 pub mod records;
 pub mod schema;
 

@@ -85,6 +85,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        therapist_id -> Text,
+        code_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        withdrawn_at -> Nullable<Timestamp>,
+        used_at -> Nullable<Timestamp>,
+        used_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    care_links (patient_id, therapist_id) {
+        patient_id -> Text,
+        therapist_id -> Text,
+        since -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    code_failures (id) {
+        id -> Text,
+        user_id -> Text,
+        client_ip -> Text,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(records -> users (patient_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -92,5 +123,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     records,
     stretches,
-    idempotency_keys
+    idempotency_keys,
+    invitations,
+    care_links,
+    code_failures
 );

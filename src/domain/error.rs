@@ -43,6 +43,14 @@ pub enum DomainError {
     /// The caller's role may not act on patient data this way.
     #[error("only patients may use this route")]
     PatientsOnly,
+    #[error("only therapists may use this route")]
+    TherapistsOnly,
+    /// The invitation was redeemed: there is nothing to withdraw.
+    #[error("the invitation was already redeemed")]
+    InvitationUsed,
+    /// Too many wrong invitation codes.
+    #[error("too many wrong codes")]
+    TooManyCodes { retry_after_secs: u64 },
     #[error("the Idempotency-Key was used for a different request")]
     IdempotencyKeyReused,
     /// Another request with the key is still being answered.

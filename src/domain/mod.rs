@@ -3,6 +3,7 @@
 //! obeys the rules. Nothing here does I/O or knows about HTTP.
 
 pub mod account;
+pub mod care_team;
 pub mod error;
 pub mod ids;
 pub mod logbook;

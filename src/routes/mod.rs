@@ -5,6 +5,7 @@
 //! OpenAPI document and the authorisation tests are all built from the table.
 
 pub mod auth;
+pub mod care_team;
 pub mod health;
 pub mod input;
 pub mod me;
@@ -30,9 +31,11 @@ pub enum Access {
     Anyone,
     /// Any signed-in user, patient or therapist.
     SignedIn,
-    /// A patient's own logbook (`/v1/me/…`): patients only (403 otherwise),
+    /// A patient's own data (`/v1/me/…`): patients only (403 otherwise),
     /// decided by the `PatientScope` extractor.
     Patient,
+    /// Therapists only (403 otherwise), decided by the `Therapist` extractor.
+    Therapist,
 }
 
 /// One route: its method, path and access, how actix serves it, and its
@@ -123,6 +126,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(me::delete_me, Access::SignedIn),
     ];
     all.extend(sync::endpoints());
+    all.extend(care_team::endpoints());
     for kind in RecordKind::ALL {
         all.extend(kind.endpoints());
     }

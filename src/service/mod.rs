@@ -2,4 +2,5 @@
 //! (SQL). Services take checked values and the caller's scope, run storage
 //! functions on the blocking pool, and answer domain values or errors.
 
+pub mod care_team;
 pub mod logbook;

@@ -12,6 +12,7 @@ use crate::helpers::{read, spawn_app, Reply, TestApp, TestUser};
 const CONDITIONS: &str = "/v1/me/conditions";
 const CONDITION: &str = "/v1/me/conditions/osteoporosis";
 const CHANGES: &str = "/v1/me/changes";
+const CARE_TEAM: &str = "/v1/me/care-team";
 const CATALOG: &str = "/v1/stretches";
 
 /// One logbook resource addressed by id.
@@ -152,8 +153,12 @@ fn every_route(resources: &[Resource], ids: &[String]) -> Vec<(Method, String, O
             } else if e.path == CONDITIONS || e.path == format!("{CONDITIONS}/{{condition}}") {
                 let body = (method == Method::PUT).then(|| json!({"note": "overwritten"}));
                 (method, e.path.replace("{condition}", "osteoporosis"), body)
-            } else if e.path == CHANGES {
-                (method, e.path, None)
+            } else if e.path == CHANGES || e.path == CARE_TEAM {
+                let body = (method == Method::POST).then(|| json!({"code": "KX4RM-9TQ2W"}));
+                (method, e.path, body)
+            } else if e.path == format!("{CARE_TEAM}/{{therapist_id}}") {
+                let therapist = Uuid::new_v4().to_string();
+                (method, e.path.replace("{therapist_id}", &therapist), None)
             } else {
                 panic!(
                     "{} {}: no sample request for this route here",

@@ -16,7 +16,7 @@ fn concrete(pattern: &str) -> String {
     pattern
         .split('/')
         .map(|segment| match segment {
-            "{id}" => Uuid::new_v4().to_string(),
+            "{id}" | "{pid}" | "{therapist_id}" => Uuid::new_v4().to_string(),
             "{condition}" => "osteoporosis".to_owned(),
             s if s.starts_with('{') => panic!("no sample value for path parameter {s}"),
             s => s.to_owned(),
@@ -105,10 +105,10 @@ fn the_route_table_is_the_document() {
                     "{method} {path} needs a token but documents no 401"
                 );
             }
-            if e.access == Access::Patient {
+            if [Access::Patient, Access::Therapist].contains(&e.access) {
                 assert!(
                     op.responses.responses.contains_key("403"),
-                    "{method} {path} is for patients only but documents no 403"
+                    "{method} {path} is for one role only but documents no 403"
                 );
             }
         }
@@ -145,6 +145,18 @@ async fn every_route_enforces_the_access_it_declares() {
                 assert_unauthenticated(&forged, &context);
                 assert_admitted(&as_therapist, &context);
                 assert_admitted(&as_patient, &context);
+            }
+            Access::Therapist => {
+                assert_unauthenticated(&anonymous, &context);
+                assert_unauthenticated(&forged, &context);
+                assert_eq!(
+                    as_patient.status,
+                    StatusCode::FORBIDDEN,
+                    "{context}: {}",
+                    as_patient.text
+                );
+                as_patient.assert_problem(403, "therapists_only");
+                assert_admitted(&as_therapist, &context);
             }
             Access::Patient => {
                 assert_unauthenticated(&anonymous, &context);

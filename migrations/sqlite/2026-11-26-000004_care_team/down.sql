@@ -1,0 +1,3 @@
+DROP TABLE code_failures;
+DROP TABLE care_links;
+DROP TABLE invitations;

@@ -1,0 +1,37 @@
+-- The care team: invitation codes a therapist hands out, the links a
+-- patient makes by redeeming one, and wrong codes for throttling.
+
+-- Codes are stored only as SHA-256 hashes; each works once, until it expires
+-- or is withdrawn.
+CREATE TABLE invitations (
+    id TEXT PRIMARY KEY NOT NULL,
+    therapist_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL UNIQUE,
+    created_at TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    withdrawn_at TIMESTAMP,
+    used_at TIMESTAMP,
+    used_by TEXT REFERENCES users (id) ON DELETE SET NULL
+);
+CREATE INDEX invitations_therapist_idx ON invitations (therapist_id, expires_at);
+
+-- One row per patient and therapist; a link that ended keeps its row (with
+-- `ended_at`) and is renewed if the patient redeems a new code.
+CREATE TABLE care_links (
+    patient_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    therapist_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    since TIMESTAMP NOT NULL,
+    ended_at TIMESTAMP,
+    PRIMARY KEY (patient_id, therapist_id)
+);
+CREATE INDEX care_links_therapist_idx ON care_links (therapist_id, patient_id);
+
+-- Wrong invitation codes, shared by every instance, for throttling.
+CREATE TABLE code_failures (
+    id TEXT PRIMARY KEY NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    client_ip TEXT NOT NULL,
+    at TIMESTAMP NOT NULL
+);
+CREATE INDEX code_failures_user_at_idx ON code_failures (user_id, at);
+CREATE INDEX code_failures_ip_at_idx ON code_failures (client_ip, at);

@@ -1,0 +1,192 @@
+//! The care team: invitations a therapist hands out, and the links a patient
+//! makes by redeeming one and can end at any time (so can the therapist).
+
+use chrono::{Duration, NaiveDateTime};
+use uuid::Uuid;
+
+use crate::auth::throttle::{CODES_PER_ADDRESS, CODES_PER_USER};
+use crate::db::care_team::{self as store, InvitationRow, LinkRow, NewInvitation};
+use crate::db::{records, DbError};
+use crate::domain::care_team::InvitationCode;
+use crate::domain::{DomainError, UserId};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// A therapist on a patient's care team.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub therapist: UserId,
+    pub display_name: String,
+    pub since: NaiveDateTime,
+}
+
+impl TryFrom<LinkRow> for Member {
+    type Error = DbError;
+
+    fn try_from(row: LinkRow) -> Result<Self, DbError> {
+        Ok(Self {
+            therapist: row
+                .therapist_id
+                .parse()
+                .map_err(|_| DbError::corrupt("care link", &row.patient_id, "therapist_id"))?,
+            display_name: row.display_name,
+            since: row.since,
+        })
+    }
+}
+
+/// A new invitation: its id, the code (shown once, never stored) and its expiry.
+pub struct Invitation {
+    pub id: Uuid,
+    pub code: InvitationCode,
+    pub expires_at: NaiveDateTime,
+}
+
+pub async fn invite(state: &AppState, therapist: UserId, hours: i64) -> AppResult<Invitation> {
+    let now = state.clock.now_naive();
+    let invitation = Invitation {
+        id: Uuid::new_v4(),
+        code: InvitationCode::generate(),
+        expires_at: now + Duration::hours(hours),
+    };
+    let (id, hash, expires_at) = (invitation.id, invitation.code.hash(), invitation.expires_at);
+    state
+        .db
+        .write(move |conn| {
+            let new = NewInvitation {
+                id,
+                therapist,
+                code_hash: &hash,
+                expires_at,
+            };
+            store::insert_invitation(conn, &new, now)
+        })
+        .await?;
+    Ok(invitation)
+}
+
+pub async fn open_invitations(
+    state: &AppState,
+    therapist: UserId,
+) -> AppResult<Vec<InvitationRow>> {
+    let now = state.clock.now_naive();
+    Ok(state
+        .db
+        .run(move |conn| store::open_invitations(conn, therapist, now))
+        .await?)
+}
+
+/// Withdraws an open (or expired) invitation; withdrawing again is fine.
+pub async fn withdraw(state: &AppState, therapist: UserId, id: Uuid) -> AppResult<()> {
+    let now = state.clock.now_naive();
+    state
+        .db
+        .write(move |conn| -> AppResult<()> {
+            let invitation =
+                store::find_invitation(conn, therapist, id)?.ok_or(DomainError::NotFound)?;
+            if invitation.used_at.is_some() {
+                return Err(DomainError::InvitationUsed.into());
+            }
+            Ok(store::withdraw_invitation(conn, &invitation.id, now)?)
+        })
+        .await
+}
+
+/// Redeems `code` for `patient`. An unknown, used, withdrawn or expired code
+/// is one identical 404 and counts as a wrong code (throttled per patient and
+/// per address). The patient's own redeem sent again after its answer was
+/// lost gets the same answer.
+pub async fn redeem(
+    state: &AppState,
+    patient: UserId,
+    code: InvitationCode,
+    client_ip: String,
+) -> AppResult<Member> {
+    let clock = state.clock.clone();
+    let verdict = state
+        .db
+        .write(move |conn| -> AppResult<Result<Member, DomainError>> {
+            // One redeem at a time per patient, so its failures are counted
+            // one after another.
+            records::lock_patient(conn, patient).map_err(|e| match e {
+                DbError::NotFound => AppError::from(DomainError::AccountGone),
+                other => other.into(),
+            })?;
+            let now = clock.now_naive();
+            let by_user =
+                store::code_failures_since(conn, Some(patient), None, CODES_PER_USER.start(now))?;
+            let by_address = store::code_failures_since(
+                conn,
+                None,
+                Some(&client_ip),
+                CODES_PER_ADDRESS.start(now),
+            )?;
+            let throttled = CODES_PER_USER
+                .retry_after(&by_user, now)
+                .max(CODES_PER_ADDRESS.retry_after(&by_address, now));
+            if let Some(retry_after_secs) = throttled {
+                return Ok(Err(DomainError::TooManyCodes { retry_after_secs }));
+            }
+            let invitation = store::find_by_code(conn, &code.hash())?;
+            let mine = patient.to_string();
+            let therapist = match invitation {
+                Some(inv)
+                    if inv.is_open(now)
+                        && store::claim_invitation(conn, &inv.id, patient, now)? =>
+                {
+                    inv.therapist_id
+                }
+                Some(inv) if inv.used_by.as_deref() == Some(mine.as_str()) => {
+                    // A retry: the link it made, if the patient has not ended it since.
+                    let therapist = parse_user(&inv.therapist_id)?;
+                    return Ok(match store::active_link(conn, patient, therapist)? {
+                        Some(link) => Ok(Member::try_from(link)?),
+                        None => Err(DomainError::NotFound),
+                    });
+                }
+                _ => {
+                    // The failure must be kept, so this transaction commits.
+                    store::record_code_failure(conn, patient, &client_ip, now)?;
+                    return Ok(Err(DomainError::NotFound));
+                }
+            };
+            let therapist = parse_user(&therapist)?;
+            store::link(conn, patient, therapist, now)?;
+            let link = store::active_link(conn, patient, therapist)?.ok_or(DbError::NotFound)?;
+            Ok(Ok(Member::try_from(link)?))
+        })
+        .await?;
+    Ok(verdict?)
+}
+
+fn parse_user(id: &str) -> Result<UserId, DbError> {
+    id.parse()
+        .map_err(|_| DbError::corrupt("invitation", id, "therapist_id"))
+}
+
+pub async fn care_team(state: &AppState, patient: UserId) -> AppResult<Vec<Member>> {
+    let rows = state
+        .db
+        .run(move |conn| store::care_team(conn, patient))
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(Member::try_from)
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Ends the link between `patient` and `therapist` (either may): the
+/// therapist's next request on the patient's data is refused. 404 when
+/// they are not linked.
+pub async fn end_link(state: &AppState, patient: UserId, therapist: UserId) -> AppResult<()> {
+    let now = state.clock.now_naive();
+    let ended = state
+        .db
+        .write(move |conn| store::end_link(conn, patient, therapist, now))
+        .await?;
+    if ended {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound.into())
+    }
+}
