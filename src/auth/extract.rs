@@ -5,11 +5,12 @@
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 
-use crate::domain::{DomainError, Role, UserId};
-use crate::error::AppError;
+use crate::domain::{DomainError, FieldError, Role, UserId};
+use crate::error::{AppError, ErrorCode};
 use crate::state::AppState;
 
 /// The caller, as their access token names them.
@@ -78,9 +79,13 @@ pub enum ScopeAccess {
 }
 
 /// Whose logbook a request acts on, who acts, and how they may. Taken as a
-/// handler argument, it authenticates the caller and refuses (403, 404)
-/// before anything else of the request is looked at, so the patient's and
-/// a linked therapist's routes can share one handler.
+/// handler's first argument, it decides before anything else of the request
+/// is looked at, so the patient's and a linked therapist's routes share one
+/// handler:
+/// - `/v1/me/…`: the caller's own logbook; only patients have one (403).
+/// - `/v1/patients/{pid}/…`: a therapist (403 for patients) linked to `pid`
+///   now; otherwise 404, as for an id that names nobody. Either way the
+///   request is written to the patient's access log.
 #[derive(Debug, Clone, Copy)]
 pub struct PatientScope {
     pub patient: UserId,
@@ -100,13 +105,43 @@ impl PatientScope {
             Role::Therapist => Err(DomainError::PatientsOnly),
         }
     }
+
+    pub fn is_own(&self) -> bool {
+        self.access == ScopeAccess::Own
+    }
 }
 
 impl FromRequest for PatientScope {
     type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).and_then(|user| Ok(Self::own(user)?)))
+        let user = authenticate(req);
+        let pid = req.match_info().get("pid").map(str::to_owned);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let action = if req.method() == Method::GET {
+            "read"
+        } else {
+            "write"
+        };
+        let path = req.path().to_owned();
+        Box::pin(async move {
+            let user = user?;
+            let Some(pid) = pid else {
+                return Ok(Self::own(user)?);
+            };
+            if user.role != Role::Therapist {
+                return Err(DomainError::TherapistsOnly.into());
+            }
+            let patient: UserId = pid.parse().map_err(|_| {
+                AppError::bad_request(
+                    ErrorCode::InvalidPath,
+                    "A path parameter is malformed (ids are UUIDs).",
+                    vec![FieldError::new("pid", "must be a UUID")],
+                )
+            })?;
+            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+            crate::service::care_team::open_patient(&state, user, patient, action, path).await
+        })
     }
 }

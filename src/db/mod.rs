@@ -1,6 +1,7 @@
 //! Storage: one diesel `MultiConnection` over SQLite and PostgreSQL behind an
 //! r2d2 pool. All SQL lives in this module tree.
 
+pub mod access_log;
 pub mod accounts;
 pub mod care_team;
 pub mod records;

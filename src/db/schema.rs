@@ -116,6 +116,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    access_log (id) {
+        id -> Text,
+        patient_id -> Text,
+        actor_id -> Text,
+        at -> Timestamp,
+        action -> Text,
+        path -> Text,
+        outcome -> Text,
+    }
+}
+
 diesel::joinable!(records -> users (patient_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -126,5 +138,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     invitations,
     care_links,
-    code_failures
+    code_failures,
+    access_log
 );

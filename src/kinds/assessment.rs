@@ -93,4 +93,6 @@ crate::routes::records::logbook_routes! {
     one: assessment, many: assessments, page: AssessmentPage,
     collection: "/v1/me/assessments", item: "/v1/me/assessments/{id}",
     a: "a questionnaire", plural: "questionnaires",
+    patient_collection: "/v1/patients/{pid}/assessments",
+    patient_item: "/v1/patients/{pid}/assessments/{id}",
 }

@@ -96,6 +96,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(get_condition, Access::Patient),
         endpoint!(put_condition, Access::Patient),
         endpoint!(delete_condition, Access::Patient),
+        endpoint!(list_patient_conditions, Access::LinkedTherapist),
     ]
 }
 
@@ -134,6 +135,25 @@ pub async fn list_conditions(
     let mut items = service::list_whole::<Conditions>(&state, scope).await?;
     items.sort_by_key(|c| c.condition.as_str());
     Ok(HttpResponse::Ok().json(ConditionList { items }))
+}
+
+/// A linked patient's precautions: check them before treating.
+#[utoipa::path(
+    get, path = "/v1/patients/{pid}/conditions", tag = "therapist views",
+    operation_id = "list_patient_conditions",
+    security(("bearer" = [])),
+    params(("pid" = uuid::Uuid, Path, description = "A patient linked to you")),
+    responses(
+        (status = 200, description = "The patient's precautions", body = ConditionList),
+        (status = 403, description = "The caller is not a therapist"),
+        (status = 404, description = "Not a patient linked to you now (the attempt is in their access log)"),
+    )
+)]
+pub async fn list_patient_conditions(
+    state: web::Data<AppState>,
+    scope: PatientScope,
+) -> AppResult<HttpResponse> {
+    list_conditions(state, scope).await
 }
 
 /// One precaution.

@@ -184,6 +184,8 @@ crate::routes::records::logbook_routes! {
     one: massage_session, many: massage_sessions, page: MassageSessionPage,
     collection: "/v1/me/massage-sessions", item: "/v1/me/massage-sessions/{id}",
     a: "a massage session", plural: "massage sessions",
+    patient_collection: "/v1/patients/{pid}/massage-sessions",
+    patient_item: "/v1/patients/{pid}/massage-sessions/{id}",
 }
 
 #[cfg(test)]

@@ -125,4 +125,6 @@ crate::routes::records::logbook_routes! {
     one: pain_entry, many: pain_entries, page: PainEntryPage,
     collection: "/v1/me/pain-entries", item: "/v1/me/pain-entries/{id}",
     a: "a pain entry", plural: "pain entries",
+    patient_collection: "/v1/patients/{pid}/pain-entries",
+    patient_item: "/v1/patients/{pid}/pain-entries/{id}",
 }

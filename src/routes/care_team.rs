@@ -2,13 +2,16 @@
 //! leaving a care team, and a therapist ending a link.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::client_ip;
 use super::input::ApiJson;
+use super::records::{bad_param, check_limit};
 use super::{endpoint, Access, Endpoint};
 use crate::auth::{PatientScope, Therapist};
 use crate::domain::care_team::InvitationCode;
@@ -26,6 +29,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(list_care_team, Access::Patient),
         endpoint!(leave_care_team, Access::Patient),
         endpoint!(end_care, Access::Therapist),
+        endpoint!(list_access_log, Access::Patient),
     ]
 }
 
@@ -263,4 +267,130 @@ pub async fn end_care(
 ) -> AppResult<HttpResponse> {
     service::end_link(&state, UserId(pid.into_inner()), therapist.0.id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AccessLogQuery {
+    /// Page size, 1..1000 (default 100).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// What a therapist did.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessAction {
+    Read,
+    Write,
+}
+
+/// Whether the request was let through.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessOutcome {
+    Allowed,
+    /// Not linked to you (then, or any more): nothing was shown.
+    Refused,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Actor {
+    pub id: Uuid,
+    /// Null once the therapist's account is gone.
+    pub display_name: Option<String>,
+}
+
+/// One request of a therapist on your data.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessLogEntry {
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub action: AccessAction,
+    /// The path the therapist requested.
+    pub path: String,
+    pub outcome: AccessOutcome,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessLogPage {
+    /// Newest first.
+    pub items: Vec<AccessLogEntry>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+const AT_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+fn decode_cursor(raw: &str) -> AppResult<(NaiveDateTime, String)> {
+    URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| {
+            let (at, id) = text.split_once('|')?;
+            let at = NaiveDateTime::parse_from_str(at, AT_FORMAT).ok()?;
+            let id = id.parse::<Uuid>().ok()?;
+            Some((at, id.to_string()))
+        })
+        .ok_or_else(|| bad_param("cursor", "is not a cursor this API returned"))
+}
+
+/// Who read your data, and who tried: every request of a therapist on it.
+#[utoipa::path(
+    get, path = "/v1/me/access-log", tag = "care team", operation_id = "list_access_log",
+    security(("bearer" = [])), params(AccessLogQuery),
+    responses(
+        (status = 200, description = "Newest first", body = AccessLogPage),
+        (status = 403, description = "The caller is not a patient"),
+    )
+)]
+pub async fn list_access_log(
+    state: web::Data<AppState>,
+    scope: PatientScope,
+    query: web::Query<AccessLogQuery>,
+) -> AppResult<HttpResponse> {
+    let AccessLogQuery { limit, cursor } = query.into_inner();
+    let limit = check_limit(limit)?;
+    let after = cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(decode_cursor)
+        .transpose()?;
+    let mut rows = service::access_log(&state, scope.patient, after, limit + 1).await?;
+    let page = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > page;
+    rows.truncate(page);
+    let next_cursor = match rows.last() {
+        Some(last) if more => {
+            Some(URL_SAFE_NO_PAD.encode(format!("{}|{}", last.at.format(AT_FORMAT), last.id)))
+        }
+        _ => None,
+    };
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            Ok(AccessLogEntry {
+                at: row.at.and_utc(),
+                actor: Actor {
+                    id: row.actor_id.parse().map_err(AppError::internal)?,
+                    display_name: row.display_name,
+                },
+                action: if row.action == "write" {
+                    AccessAction::Write
+                } else {
+                    AccessAction::Read
+                },
+                path: row.path,
+                outcome: if row.outcome == "allowed" {
+                    AccessOutcome::Allowed
+                } else {
+                    AccessOutcome::Refused
+                },
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(HttpResponse::Ok().json(AccessLogPage { items, next_cursor }))
 }

@@ -36,6 +36,10 @@ pub enum Access {
     Patient,
     /// Therapists only (403 otherwise), decided by the `Therapist` extractor.
     Therapist,
+    /// A patient's data seen by a therapist (`/v1/patients/{pid}/…`): only
+    /// a therapist linked to `pid` now (403 for patients, 404 otherwise),
+    /// decided and access-logged by the `PatientScope` extractor.
+    LinkedTherapist,
 }
 
 /// One route: its method, path and access, how actix serves it, and its

@@ -244,6 +244,13 @@ pub struct Page<T> {
 
 // ---------------------------------------------------------------- generic handlers
 
+/// The object addressed by a route (`…/{id}`, after `{pid}` on a
+/// therapist's route).
+#[derive(Debug, Deserialize)]
+pub struct ItemPath {
+    pub id: RecordId,
+}
+
 /// `POST …`: creates with a server id. With an `Idempotency-Key` seen in the
 /// last 24 hours, answers what the first request got and stores nothing.
 pub async fn create<K: Kind>(
@@ -264,9 +271,9 @@ pub async fn create<K: Kind>(
 pub async fn get<K: Kind>(
     state: web::Data<AppState>,
     scope: PatientScope,
-    id: web::Path<RecordId>,
+    item: web::Path<ItemPath>,
 ) -> AppResult<HttpResponse> {
-    let result = service::get::<K>(&state, scope, Target::Id(id.into_inner())).await?;
+    let result = service::get::<K>(&state, scope, Target::Id(item.id)).await?;
     Ok(found(result))
 }
 
@@ -275,11 +282,11 @@ pub async fn get<K: Kind>(
 pub async fn put<K: Kind>(
     state: web::Data<AppState>,
     scope: PatientScope,
-    id: web::Path<RecordId>,
+    item: web::Path<ItemPath>,
     if_match: IfMatchHeader,
     body: ApiJson<K::Body>,
 ) -> AppResult<HttpResponse> {
-    let result = service::put::<K>(&state, scope, id.into_inner(), if_match.0, body.0).await?;
+    let result = service::put::<K>(&state, scope, item.id, if_match.0, body.0).await?;
     Ok(written(result))
 }
 
@@ -287,10 +294,10 @@ pub async fn put<K: Kind>(
 pub async fn delete<K: Kind>(
     state: web::Data<AppState>,
     scope: PatientScope,
-    id: web::Path<RecordId>,
+    item: web::Path<ItemPath>,
     if_match: IfMatchHeader,
 ) -> AppResult<HttpResponse> {
-    service::delete::<K>(&state, scope, Target::Id(id.into_inner()), if_match.0).await?;
+    service::delete::<K>(&state, scope, Target::Id(item.id), if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -315,7 +322,8 @@ macro_rules! logbook_routes {
     (
         kind: $kind:ident, body: $body:ident, view: $view:ident,
         one: $one:ident, many: $many:ident, page: $page:ident,
-        collection: $coll:tt, item: $item:tt, a: $a:tt, plural: $plural:tt $(,)?
+        collection: $coll:tt, item: $item:tt, a: $a:tt, plural: $plural:tt,
+        patient_collection: $pcoll:tt, patient_item: $pitem:tt $(,)?
     ) => {
         // One page of the list, for the OpenAPI document.
         #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -344,6 +352,48 @@ macro_rules! logbook_routes {
 
         $crate::routes::records::logbook_routes!(@items $kind, $body, $view, $one, $coll, $item, $a);
 
+        #[utoipa::path(
+            get, path = $pcoll, tag = "therapist views",
+            operation_id = concat!("list_patient_", stringify!($many)),
+            summary = concat!("List a linked patient's ", $plural, ", newest first"),
+            security(("bearer" = [])),
+            params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"),
+                   $crate::routes::records::ListQuery),
+            responses(
+                (status = 200, description = "A page, newest date first (ties by id), as the patient sees it", body = $page),
+                (status = 403, description = "The caller is not a therapist"),
+                (status = 404, description = "Not a patient linked to you now (the attempt is in their access log)"),
+            )
+        )]
+        pub async fn list_for_patient(
+            state: actix_web::web::Data<$crate::state::AppState>,
+            scope: $crate::auth::PatientScope,
+            query: actix_web::web::Query<$crate::routes::records::ListQuery>,
+        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
+            $crate::routes::records::list::<$kind>(state, scope, query).await
+        }
+
+        #[utoipa::path(
+            get, path = $pitem, tag = "therapist views",
+            operation_id = concat!("get_patient_", stringify!($one)),
+            summary = concat!("Read ", $a, " of a linked patient"),
+            security(("bearer" = [])),
+            params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"),
+                   ("id" = uuid::Uuid, Path)),
+            responses(
+                (status = 200, description = "The object, as the patient sees it", body = $view, headers(("ETag" = String))),
+                (status = 403, description = "The caller is not a therapist"),
+                (status = 404, description = "Not a patient linked to you now, or no such object of theirs"),
+            )
+        )]
+        pub async fn get_for_patient(
+            state: actix_web::web::Data<$crate::state::AppState>,
+            scope: $crate::auth::PatientScope,
+            item: actix_web::web::Path<$crate::routes::records::ItemPath>,
+        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
+            $crate::routes::records::get::<$kind>(state, scope, item).await
+        }
+
         pub fn endpoints() -> Vec<$crate::routes::Endpoint> {
             use $crate::routes::{endpoint, Access};
             vec![
@@ -352,6 +402,8 @@ macro_rules! logbook_routes {
                 endpoint!(get, Access::Patient),
                 endpoint!(put, Access::Patient),
                 endpoint!(delete, Access::Patient),
+                endpoint!(list_for_patient, Access::LinkedTherapist),
+                endpoint!(get_for_patient, Access::LinkedTherapist),
             ]
         }
     };
@@ -409,9 +461,9 @@ macro_rules! logbook_routes {
         pub async fn get(
             state: actix_web::web::Data<$crate::state::AppState>,
             scope: $crate::auth::PatientScope,
-            id: actix_web::web::Path<$crate::domain::RecordId>,
+            item: actix_web::web::Path<$crate::routes::records::ItemPath>,
         ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::get::<$kind>(state, scope, id).await
+            $crate::routes::records::get::<$kind>(state, scope, item).await
         }
 
         #[utoipa::path(
@@ -433,11 +485,11 @@ macro_rules! logbook_routes {
         pub async fn put(
             state: actix_web::web::Data<$crate::state::AppState>,
             scope: $crate::auth::PatientScope,
-            id: actix_web::web::Path<$crate::domain::RecordId>,
+            item: actix_web::web::Path<$crate::routes::records::ItemPath>,
             if_match: $crate::routes::records::IfMatchHeader,
             body: $crate::routes::input::ApiJson<$body>,
         ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::put::<$kind>(state, scope, id, if_match, body).await
+            $crate::routes::records::put::<$kind>(state, scope, item, if_match, body).await
         }
 
         #[utoipa::path(
@@ -455,10 +507,10 @@ macro_rules! logbook_routes {
         pub async fn delete(
             state: actix_web::web::Data<$crate::state::AppState>,
             scope: $crate::auth::PatientScope,
-            id: actix_web::web::Path<$crate::domain::RecordId>,
+            item: actix_web::web::Path<$crate::routes::records::ItemPath>,
             if_match: $crate::routes::records::IfMatchHeader,
         ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::delete::<$kind>(state, scope, id, if_match).await
+            $crate::routes::records::delete::<$kind>(state, scope, item, if_match).await
         }
     };
 }

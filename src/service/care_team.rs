@@ -5,10 +5,12 @@ use chrono::{Duration, NaiveDateTime};
 use uuid::Uuid;
 
 use crate::auth::throttle::{CODES_PER_ADDRESS, CODES_PER_USER};
+use crate::auth::{AuthUser, PatientScope, ScopeAccess};
+use crate::db::access_log::{self, Access, AccessRow};
 use crate::db::care_team::{self as store, InvitationRow, LinkRow, NewInvitation};
-use crate::db::{records, DbError};
+use crate::db::{accounts, records, DbError};
 use crate::domain::care_team::InvitationCode;
-use crate::domain::{DomainError, UserId};
+use crate::domain::{DomainError, Role, UserId};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -189,4 +191,61 @@ pub async fn end_link(state: &AppState, patient: UserId, therapist: UserId) -> A
     } else {
         Err(DomainError::NotFound.into())
     }
+}
+
+/// Opens `patient`'s data to `therapist` for one request, if they are
+/// linked now, and writes the access log row: `allowed`, or `refused` (then
+/// 404, as for an id that names nobody; an id that names no patient has
+/// nobody to show the row to and writes none). `action` and `path` describe
+/// the request for the patient.
+pub async fn open_patient(
+    state: &AppState,
+    therapist: AuthUser,
+    patient: UserId,
+    action: &'static str,
+    path: String,
+) -> AppResult<PatientScope> {
+    let now = state.clock.now_naive();
+    let linked = state
+        .db
+        .write(move |conn| {
+            let linked = store::active_link(conn, patient, therapist.id)?.is_some();
+            let is_patient = linked
+                || accounts::find_user(conn, &patient.to_string())?
+                    .is_some_and(|u| u.role().is_ok_and(|r| r == Role::Patient));
+            if is_patient {
+                let entry = Access {
+                    patient,
+                    actor: therapist.id,
+                    action,
+                    path: &path,
+                    allowed: linked,
+                };
+                access_log::append(conn, &[entry], now)?;
+            }
+            Ok::<_, DbError>(linked)
+        })
+        .await?;
+    if linked {
+        Ok(PatientScope {
+            patient,
+            actor: therapist,
+            access: ScopeAccess::LinkedTherapist,
+        })
+    } else {
+        Err(DomainError::NotFound.into())
+    }
+}
+
+/// A page of the patient's access log, newest first, after `after`.
+pub async fn access_log(
+    state: &AppState,
+    patient: UserId,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> AppResult<Vec<AccessRow>> {
+    Ok(state
+        .db
+        .run(move |conn| access_log::list(conn, patient, after, limit))
+        .await?)
 }

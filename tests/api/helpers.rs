@@ -19,7 +19,12 @@ pub const PASSWORD: &str = "correct horse battery";
 
 enum DbGuard {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// Another instance on a database that the first instance owns.
+    Shared,
 }
 
 impl Drop for DbGuard {
@@ -231,6 +236,25 @@ async fn spawn_app_on(
 }
 
 impl TestApp {
+    /// A second instance of the application on the same database and clock,
+    /// as a load balancer would have beside the first.
+    pub async fn another_instance(&self) -> TestApp {
+        let app = Application::build(base_settings(self.database.clone()), self.clock.clone())
+            .expect("build a second instance");
+        let port = app.port();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            client: self.client.clone(),
+            clock: self.clock.clone(),
+            database: self.database.clone(),
+            db: Db::connect(&self.database, 2).expect("test pool"),
+            handle,
+            _guard: DbGuard::Shared,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -344,4 +368,21 @@ pub async fn read(response: reqwest::Response) -> Reply {
         body,
         text,
     }
+}
+
+/// Links `therapist` to `patient` the way they would: an invitation code,
+/// redeemed by the patient.
+pub async fn link(app: &TestApp, therapist: &TestUser, patient: &TestUser) {
+    let invited = app
+        .post("/v1/invitations", Some(&therapist.access), json!({}))
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.text);
+    let joined = app
+        .post(
+            "/v1/me/care-team",
+            Some(&patient.access),
+            json!({"code": invited.body["code"]}),
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.text);
 }

@@ -16,4 +16,5 @@ mod route_table;
 mod startup;
 mod storage;
 mod sync;
+mod therapist_views;
 mod tokens;

@@ -11,11 +11,13 @@ use uuid::Uuid;
 
 use crate::helpers::{spawn_app, Reply, TestApp};
 
-/// A concrete path for a route pattern: fresh ids, a known precaution.
-fn concrete(pattern: &str) -> String {
+/// A concrete path for a route pattern: fresh ids, a known precaution, and
+/// `patient` for `{pid}` on routes for linked therapists.
+fn concrete(pattern: &str, access: Access, patient: &str) -> String {
     pattern
         .split('/')
         .map(|segment| match segment {
+            "{pid}" if access == Access::LinkedTherapist => patient.to_owned(),
             "{id}" | "{pid}" | "{therapist_id}" => Uuid::new_v4().to_string(),
             "{condition}" => "osteoporosis".to_owned(),
             s if s.starts_with('{') => panic!("no sample value for path parameter {s}"),
@@ -124,17 +126,27 @@ async fn every_route_enforces_the_access_it_declares() {
     let app = spawn_app().await;
     let patient = app.register_patient().await;
     let therapist = app.register_therapist().await;
+    let stranger = app.register_therapist().await;
+    crate::helpers::link(&app, &therapist, &patient).await;
     let all = endpoints();
 
     for e in &all {
-        let path = concrete(&e.path);
+        let path = concrete(&e.path, e.access, &patient.id);
         let method = Method::from_bytes(e.method.as_str().as_bytes()).unwrap();
         let context = format!("{} {path} ({:?})", e.method, e.access);
         let anonymous = call(&app, &method, &path, None).await;
         let forged = call(&app, &method, &path, Some("not.a.token")).await;
         let as_therapist = call(&app, &method, &path, Some(&therapist.access)).await;
         let as_patient = call(&app, &method, &path, Some(&patient.access)).await;
+        let as_stranger = call(&app, &method, &path, Some(&stranger.access)).await;
         match e.access {
+            Access::LinkedTherapist => {
+                assert_unauthenticated(&anonymous, &context);
+                assert_unauthenticated(&forged, &context);
+                as_patient.assert_problem(403, "therapists_only");
+                assert_admitted(&as_therapist, &context);
+                as_stranger.assert_problem(404, "not_found");
+            }
             Access::Anyone => {
                 assert_admitted(&anonymous, &context);
                 assert_admitted(&as_therapist, &context);
@@ -183,6 +195,29 @@ async fn every_route_enforces_the_access_it_declares() {
         .await,
         0
     );
+    // Each linked therapist's request and each stranger's attempt is in the
+    // patient's access log, and nothing else is.
+    let linked_routes = all
+        .iter()
+        .filter(|e| e.access == Access::LinkedTherapist)
+        .count() as i64;
+    assert!(linked_routes >= 9, "{linked_routes}");
+    let log = |who: &str, outcome: &str| {
+        format!(
+            "patient_id = '{}' AND actor_id = '{who}' AND outcome = '{outcome}'",
+            patient.id
+        )
+    };
+    assert_eq!(
+        app.count("access_log", &log(&therapist.id, "allowed"))
+            .await,
+        linked_routes
+    );
+    assert_eq!(
+        app.count("access_log", &log(&stranger.id, "refused")).await,
+        linked_routes
+    );
+    assert_eq!(app.count("access_log", "1 = 1").await, 2 * linked_routes);
     // Both accounts still work.
     for user in [&patient, &therapist] {
         assert_eq!(app.get("/v1/me", &user.access).await.status, StatusCode::OK);
@@ -199,7 +234,7 @@ async fn a_method_a_path_does_not_serve_gets_405_with_allow() {
         (Method::GET, "/v1/auth/login"),
         (Method::PUT, "/v1/me/changes"),
     ] {
-        let path = concrete(pattern);
+        let path = concrete(pattern, Access::Patient, "");
         let reply = call(&app, &method, &path, Some(&patient.access)).await;
         reply.assert_problem(405, "method_not_allowed");
         let allow: BTreeSet<String> = reply

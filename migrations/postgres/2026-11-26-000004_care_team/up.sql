@@ -35,3 +35,18 @@ CREATE TABLE code_failures (
 );
 CREATE INDEX code_failures_user_at_idx ON code_failures (user_id, at);
 CREATE INDEX code_failures_ip_at_idx ON code_failures (client_ip, at);
+
+-- Every read of a patient's data by a therapist, and every refused attempt
+-- on a patient id, for the patient to see. Append-only. Erased with the
+-- patient; kept when the therapist's account is erased (actor_id has no
+-- foreign key, so it still names them).
+CREATE TABLE access_log (
+    id TEXT PRIMARY KEY NOT NULL,
+    patient_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    actor_id TEXT NOT NULL,
+    at TIMESTAMP NOT NULL,
+    action TEXT NOT NULL,
+    path TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('allowed', 'refused'))
+);
+CREATE INDEX access_log_patient_idx ON access_log (patient_id, at, id);

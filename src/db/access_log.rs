@@ -1,0 +1,104 @@
+//! The access log: append-only rows, one per therapist request on a
+//! patient's data (allowed or refused), read back by the patient.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::schema::{access_log, users};
+use super::{DbConnection, DbResult};
+use crate::domain::UserId;
+
+/// One request of a therapist on one patient's data.
+#[derive(Debug, Clone)]
+pub struct Access<'a> {
+    pub patient: UserId,
+    pub actor: UserId,
+    pub action: &'a str,
+    pub path: &'a str,
+    pub allowed: bool,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = access_log)]
+struct NewRow<'a> {
+    id: String,
+    patient_id: String,
+    actor_id: String,
+    at: NaiveDateTime,
+    action: &'a str,
+    path: &'a str,
+    outcome: &'static str,
+}
+
+/// Appends `entries` in one multi-row insert. Each must name an existing patient.
+pub fn append(conn: &mut DbConnection, entries: &[Access<'_>], now: NaiveDateTime) -> DbResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<NewRow<'_>> = entries
+        .iter()
+        .map(|e| NewRow {
+            id: Uuid::new_v4().to_string(),
+            patient_id: e.patient.to_string(),
+            actor_id: e.actor.to_string(),
+            at: now,
+            action: e.action,
+            path: e.path,
+            outcome: if e.allowed { "allowed" } else { "refused" },
+        })
+        .collect();
+    // diesel's MultiConnection cannot express a multi-row INSERT; each
+    // backend's own connection can, and it is the same connection.
+    let insert = diesel::insert_into(access_log::table).values(&rows);
+    match conn {
+        DbConnection::Sqlite(c) => insert.execute(c)?,
+        DbConnection::Postgres(c) => insert.execute(c)?,
+    };
+    Ok(())
+}
+
+/// A row as the patient reads it; `display_name` is `None` once the actor's
+/// account is gone.
+#[derive(Debug, Clone, Queryable)]
+pub struct AccessRow {
+    pub id: String,
+    pub at: NaiveDateTime,
+    pub actor_id: String,
+    pub display_name: Option<String>,
+    pub action: String,
+    pub path: String,
+    pub outcome: String,
+}
+
+/// The patient's log, newest first (ties by id), after the position `after`.
+pub fn list(
+    conn: &mut DbConnection,
+    patient: UserId,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> DbResult<Vec<AccessRow>> {
+    let mut query = access_log::table
+        .left_join(users::table.on(users::id.eq(access_log::actor_id)))
+        .filter(access_log::patient_id.eq(patient.to_string()))
+        .order((access_log::at.desc(), access_log::id.desc()))
+        .limit(limit)
+        .select((
+            access_log::id,
+            access_log::at,
+            access_log::actor_id,
+            users::display_name.nullable(),
+            access_log::action,
+            access_log::path,
+            access_log::outcome,
+        ))
+        .into_boxed();
+    if let Some((at, id)) = after {
+        query = query.filter(
+            access_log::at
+                .lt(at)
+                .or(access_log::at.eq(at).and(access_log::id.lt(id))),
+        );
+    }
+    Ok(query.load(conn)?)
+}

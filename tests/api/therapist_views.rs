@@ -1,0 +1,280 @@
+//! What a linked therapist sees of a patient's logbook, that access ends
+//! the moment the link does, and the access log the patient reads.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{link, spawn_app, test_today, TestApp, TestUser};
+
+const KNEE_TO_CHEST: &str = "5cc4de70-afe9-4d31-8df2-1cc2bd1c45ab";
+
+/// The patient's logbook collections and what to put in each.
+fn logbook() -> Vec<(&'static str, Value)> {
+    let today = test_today().to_string();
+    vec![
+        (
+            "pain-entries",
+            json!({"date": today, "pain_level": 6, "regions": ["lower_back_left"], "notes": "<b>stiff</b>"}),
+        ),
+        (
+            "stretch-sessions",
+            json!({"date": today, "stretch_id": KNEE_TO_CHEST, "duration_seconds": 120}),
+        ),
+        (
+            "massage-sessions",
+            json!({"date": today, "duration_minutes": 60, "technique": "deep_tissue",
+            "areas": [{"muscle": "quadratus_lumborum", "side": "left", "minutes": 20},
+                      {"muscle": "quadratus_lumborum", "side": "right", "minutes": 20},
+                      {"muscle": "gluteus_medius", "side": "both", "minutes": 20}]}),
+        ),
+        (
+            "assessments",
+            json!({"date": today, "instrument": "odi", "answers": [3, 3, 3, 3, 3, 3, 3, 3, 3, null]}),
+        ),
+    ]
+}
+
+/// Fills the patient's logbook; answers the ids, in the order of `logbook()`.
+async fn fill(app: &TestApp, patient: &TestUser) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (collection, body) in logbook() {
+        let reply = app
+            .post(&format!("/v1/me/{collection}"), Some(&patient.access), body)
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "{collection}: {}",
+            reply.text
+        );
+        ids.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    let declared = app
+        .call(
+            Method::PUT,
+            "/v1/me/conditions/osteoporosis",
+            Some(&patient.access),
+            Some(json!({"note": "T-score -2.7"})),
+        )
+        .await;
+    assert_eq!(declared.status, StatusCode::CREATED, "{}", declared.text);
+    ids
+}
+
+async fn access_log(app: &TestApp, patient: &TestUser, query: &str) -> Value {
+    let reply = app
+        .get(&format!("/v1/me/access-log{query}"), &patient.access)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.body
+}
+
+#[tokio::test]
+async fn a_linked_therapist_reads_what_the_patient_sees() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    let ids = fill(&app, &patient).await;
+    link(&app, &therapist, &patient).await;
+    let theirs = format!("/v1/patients/{}", patient.id);
+
+    for ((collection, _), id) in logbook().iter().zip(&ids) {
+        let own = app
+            .get(&format!("/v1/me/{collection}"), &patient.access)
+            .await;
+        let seen = app
+            .get(&format!("{theirs}/{collection}"), &therapist.access)
+            .await;
+        assert_eq!(seen.status, StatusCode::OK, "{collection}: {}", seen.text);
+        assert_eq!(seen.body, own.body, "{collection}");
+        assert_eq!(seen.body["items"].as_array().map(Vec::len), Some(1));
+        let one = app
+            .get(&format!("{theirs}/{collection}/{id}"), &therapist.access)
+            .await;
+        let own_one = app
+            .get(&format!("/v1/me/{collection}/{id}"), &patient.access)
+            .await;
+        assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+        assert_eq!(one.body, own_one.body);
+        assert_eq!(one.header("etag"), own_one.header("etag"));
+    }
+    let conditions = app
+        .get(&format!("{theirs}/conditions"), &therapist.access)
+        .await;
+    assert_eq!(conditions.status, StatusCode::OK, "{}", conditions.text);
+    assert_eq!(
+        conditions.body,
+        app.get("/v1/me/conditions", &patient.access).await.body
+    );
+    assert_eq!(conditions.body["items"][0]["condition"], "osteoporosis");
+    // Patient-written text comes back as written.
+    let entries = app
+        .get(&format!("{theirs}/pain-entries"), &therapist.access)
+        .await;
+    assert_eq!(entries.body["items"][0]["notes"], "<b>stiff</b>");
+
+    // An object id of another patient, or another kind, is 404 even when linked.
+    let other = app.register_patient().await;
+    let others = fill(&app, &other).await;
+    for path in [
+        format!("{theirs}/pain-entries/{}", others[0]),
+        format!("{theirs}/massage-sessions/{}", ids[0]),
+    ] {
+        app.get(&path, &therapist.access)
+            .await
+            .assert_problem(404, "not_found");
+    }
+    // A therapist who is not linked gets 404 for every one of them.
+    let stranger = app.register_therapist().await;
+    for (collection, _) in logbook() {
+        app.get(&format!("{theirs}/{collection}"), &stranger.access)
+            .await
+            .assert_problem(404, "not_found");
+    }
+    // The lists filter and page as the patient's do.
+    let bad = app
+        .get(&format!("{theirs}/pain-entries?limit=0"), &therapist.access)
+        .await;
+    bad.assert_problem(400, "invalid_query");
+    assert_eq!(
+        app.count("records", &format!("author_id = '{}'", therapist.id))
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn access_ends_with_the_link_on_every_instance() {
+    let app = spawn_app().await;
+    let second = app.another_instance().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    fill(&app, &patient).await;
+    link(&app, &therapist, &patient).await;
+    let entries = format!("/v1/patients/{}/pain-entries", patient.id);
+    for instance in [&app, &second] {
+        assert_eq!(
+            instance.get(&entries, &therapist.access).await.status,
+            StatusCode::OK
+        );
+    }
+    // Removed on one instance: refused on the next request, on both.
+    let removed = second
+        .call(
+            Method::DELETE,
+            &format!("/v1/me/care-team/{}", therapist.id),
+            Some(&patient.access),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    for instance in [&app, &second] {
+        instance
+            .get(&entries, &therapist.access)
+            .await
+            .assert_problem(404, "not_found");
+    }
+    let log = access_log(&app, &patient, "").await;
+    let outcomes: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["refused", "refused", "allowed", "allowed"]);
+}
+
+#[tokio::test]
+async fn the_patient_reads_every_access_newest_first() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    let stranger = app.register_therapist().await;
+    fill(&app, &patient).await;
+    link(&app, &therapist, &patient).await;
+    let theirs = format!("/v1/patients/{}", patient.id);
+
+    let mut expected = Vec::new();
+    for (who, path) in [
+        (&therapist, format!("{theirs}/pain-entries")),
+        (&stranger, format!("{theirs}/conditions")),
+        (&therapist, format!("{theirs}/conditions")),
+        (&therapist, format!("{theirs}/assessments")),
+    ] {
+        app.clock.advance(chrono::Duration::seconds(1));
+        app.get(&format!("{path}?limit=5"), &who.access).await;
+        let outcome = if who.id == therapist.id {
+            "allowed"
+        } else {
+            "refused"
+        };
+        expected.push((who.id.clone(), path, outcome));
+    }
+    expected.reverse();
+
+    let first = access_log(&app, &patient, "?limit=3").await;
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let rest = access_log(&app, &patient, &format!("?limit=3&cursor={cursor}")).await;
+    assert_eq!(rest["next_cursor"], Value::Null);
+    let entries: Vec<&Value> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["items"].as_array().unwrap())
+        .collect();
+    assert_eq!(entries.len(), 4);
+    for (entry, (actor, path, outcome)) in entries.iter().zip(&expected) {
+        assert_eq!(entry["actor"]["id"], actor.as_str());
+        assert!(entry["actor"]["display_name"].is_string());
+        assert_eq!(entry["path"], path.as_str(), "the query is not logged");
+        assert_eq!(entry["outcome"], *outcome);
+        assert_eq!(entry["action"], "read");
+    }
+    let times: Vec<&str> = entries.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] > w[1]), "{times:?}");
+    // Nobody else reads it: it is the patient's own.
+    app.get("/v1/me/access-log", &therapist.access)
+        .await
+        .assert_problem(403, "patients_only");
+    app.get("/v1/me/access-log?cursor=nonsense", &patient.access)
+        .await
+        .assert_problem(400, "invalid_query");
+}
+
+#[tokio::test]
+async fn erasure_keeps_the_log_of_a_gone_therapist_and_drops_a_gone_patients() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    fill(&app, &patient).await;
+    link(&app, &therapist, &patient).await;
+    let read = app
+        .get(
+            &format!("/v1/patients/{}/pain-entries", patient.id),
+            &therapist.access,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    let erase = |user: &TestUser| {
+        let token = user.access.clone();
+        let app = &app;
+        async move {
+            let reply = app
+                .call(
+                    Method::DELETE,
+                    "/v1/me",
+                    Some(&token),
+                    Some(json!({"password": crate::helpers::PASSWORD})),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+        }
+    };
+    erase(&therapist).await;
+    let log = access_log(&app, &patient, "").await;
+    assert_eq!(log["items"][0]["actor"]["id"], therapist.id.as_str());
+    assert_eq!(log["items"][0]["actor"]["display_name"], Value::Null);
+    assert_eq!(app.count("access_log", "1 = 1").await, 1);
+    erase(&patient).await;
+    assert_eq!(app.count("access_log", "1 = 1").await, 0);
+}
