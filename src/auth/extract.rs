@@ -145,3 +145,29 @@ impl FromRequest for PatientScope {
         })
     }
 }
+
+/// A [`PatientScope`] and the rest of a handler's arguments, extracted in
+/// that order. actix polls a handler's extractors side by side, so a
+/// malformed header or body would otherwise be answered (400) while a
+/// linked-therapist check is still waiting for the database, and the
+/// refused attempt would miss the access log. With `Scoped`, the scope is
+/// decided, and logged, before anything else of the request is read.
+pub struct Scoped<T>(pub PatientScope, pub T);
+
+impl<T: FromRequest + 'static> FromRequest for Scoped<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let scope = PatientScope::from_request(req, payload);
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let scope = scope.await?;
+            let rest = T::from_request(&req, &mut payload)
+                .await
+                .map_err(Into::into)?;
+            Ok(Self(scope, rest))
+        })
+    }
+}

@@ -5,6 +5,6 @@ pub mod password;
 pub mod throttle;
 pub mod tokens;
 
-pub use extract::{AuthUser, PatientScope, ScopeAccess, Therapist};
+pub use extract::{AuthUser, PatientScope, ScopeAccess, Scoped, Therapist};
 pub use password::PasswordHasher;
 pub use tokens::TokenService;

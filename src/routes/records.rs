@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use super::input::ApiJson;
-use crate::auth::PatientScope;
+use crate::auth::Scoped;
 use crate::domain::{FieldError, RecordId};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::kinds::protocol::IfMatch;
@@ -255,9 +255,7 @@ pub struct ItemPath {
 /// last 24 hours, answers what the first request got and stores nothing.
 pub async fn create<K: Kind>(
     state: web::Data<AppState>,
-    scope: PatientScope,
-    key: IdempotencyKey,
-    body: ApiJson<K::Body>,
+    Scoped(scope, (key, body)): Scoped<(IdempotencyKey, ApiJson<K::Body>)>,
 ) -> AppResult<HttpResponse> {
     let saved = service::post::<K>(&state, scope, key.0, body.0).await?;
     Ok(HttpResponse::Created()
@@ -270,8 +268,7 @@ pub async fn create<K: Kind>(
 /// `GET …/{id}`.
 pub async fn get<K: Kind>(
     state: web::Data<AppState>,
-    scope: PatientScope,
-    item: web::Path<ItemPath>,
+    Scoped(scope, item): Scoped<web::Path<ItemPath>>,
 ) -> AppResult<HttpResponse> {
     let result = service::get::<K>(&state, scope, Target::Id(item.id)).await?;
     Ok(found(result))
@@ -281,10 +278,11 @@ pub async fn get<K: Kind>(
 /// replaced or when the same content was sent again (version unchanged).
 pub async fn put<K: Kind>(
     state: web::Data<AppState>,
-    scope: PatientScope,
-    item: web::Path<ItemPath>,
-    if_match: IfMatchHeader,
-    body: ApiJson<K::Body>,
+    Scoped(scope, (item, if_match, body)): Scoped<(
+        web::Path<ItemPath>,
+        IfMatchHeader,
+        ApiJson<K::Body>,
+    )>,
 ) -> AppResult<HttpResponse> {
     let result = service::put::<K>(&state, scope, item.id, if_match.0, body.0).await?;
     Ok(written(result))
@@ -293,9 +291,7 @@ pub async fn put<K: Kind>(
 /// `DELETE …/{id}`: 204, also when it was already deleted.
 pub async fn delete<K: Kind>(
     state: web::Data<AppState>,
-    scope: PatientScope,
-    item: web::Path<ItemPath>,
-    if_match: IfMatchHeader,
+    Scoped(scope, (item, if_match)): Scoped<(web::Path<ItemPath>, IfMatchHeader)>,
 ) -> AppResult<HttpResponse> {
     service::delete::<K>(&state, scope, Target::Id(item.id), if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -305,8 +301,7 @@ pub async fn delete<K: Kind>(
 /// arrive neither repeats nor skips a row that existed when paging began.
 pub async fn list<K: Kind>(
     state: web::Data<AppState>,
-    scope: PatientScope,
-    query: web::Query<ListQuery>,
+    Scoped(scope, query): Scoped<web::Query<ListQuery>>,
 ) -> AppResult<HttpResponse> {
     let params = query.into_inner().params()?;
     let (items, last) = service::list_by_date::<K>(&state, scope, params).await?;
@@ -323,7 +318,8 @@ macro_rules! logbook_routes {
         kind: $kind:ident, body: $body:ident, view: $view:ident,
         one: $one:ident, many: $many:ident, page: $page:ident,
         collection: $coll:tt, item: $item:tt, a: $a:tt, plural: $plural:tt,
-        patient_collection: $pcoll:tt, patient_item: $pitem:tt $(,)?
+        patient_collection: $pcoll:tt, patient_item: $pitem:tt
+        $(, also: [$($extra:ident => $access:expr),* $(,)?])? $(,)?
     ) => {
         // One page of the list, for the OpenAPI document.
         #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -344,10 +340,9 @@ macro_rules! logbook_routes {
         )]
         pub async fn list(
             state: actix_web::web::Data<$crate::state::AppState>,
-            scope: $crate::auth::PatientScope,
-            query: actix_web::web::Query<$crate::routes::records::ListQuery>,
+            scoped: $crate::auth::Scoped<actix_web::web::Query<$crate::routes::records::ListQuery>>,
         ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::list::<$kind>(state, scope, query).await
+            $crate::routes::records::list::<$kind>(state, scoped).await
         }
 
         $crate::routes::records::logbook_routes!(@items $kind, $body, $view, $one, $coll, $item, $a);
@@ -367,10 +362,9 @@ macro_rules! logbook_routes {
         )]
         pub async fn list_for_patient(
             state: actix_web::web::Data<$crate::state::AppState>,
-            scope: $crate::auth::PatientScope,
-            query: actix_web::web::Query<$crate::routes::records::ListQuery>,
+            scoped: $crate::auth::Scoped<actix_web::web::Query<$crate::routes::records::ListQuery>>,
         ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::list::<$kind>(state, scope, query).await
+            $crate::routes::records::list::<$kind>(state, scoped).await
         }
 
         #[utoipa::path(
@@ -388,10 +382,9 @@ macro_rules! logbook_routes {
         )]
         pub async fn get_for_patient(
             state: actix_web::web::Data<$crate::state::AppState>,
-            scope: $crate::auth::PatientScope,
-            item: actix_web::web::Path<$crate::routes::records::ItemPath>,
+            scoped: $crate::auth::Scoped<actix_web::web::Path<$crate::routes::records::ItemPath>>,
         ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::get::<$kind>(state, scope, item).await
+            $crate::routes::records::get::<$kind>(state, scoped).await
         }
 
         pub fn endpoints() -> Vec<$crate::routes::Endpoint> {
@@ -404,6 +397,7 @@ macro_rules! logbook_routes {
                 endpoint!(delete, Access::Patient),
                 endpoint!(list_for_patient, Access::LinkedTherapist),
                 endpoint!(get_for_patient, Access::LinkedTherapist),
+                $($(endpoint!($extra, $access),)*)?
             ]
         }
     };
@@ -441,11 +435,12 @@ macro_rules! logbook_routes {
         )]
         pub async fn create(
             state: actix_web::web::Data<$crate::state::AppState>,
-            scope: $crate::auth::PatientScope,
-            key: $crate::routes::records::IdempotencyKey,
-            body: $crate::routes::input::ApiJson<$body>,
+            scoped: $crate::auth::Scoped<(
+                $crate::routes::records::IdempotencyKey,
+                $crate::routes::input::ApiJson<$body>,
+            )>,
         ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::create::<$kind>(state, scope, key, body).await
+            $crate::routes::records::create::<$kind>(state, scoped).await
         }
 
         #[utoipa::path(
@@ -460,10 +455,9 @@ macro_rules! logbook_routes {
         )]
         pub async fn get(
             state: actix_web::web::Data<$crate::state::AppState>,
-            scope: $crate::auth::PatientScope,
-            item: actix_web::web::Path<$crate::routes::records::ItemPath>,
+            scoped: $crate::auth::Scoped<actix_web::web::Path<$crate::routes::records::ItemPath>>,
         ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::get::<$kind>(state, scope, item).await
+            $crate::routes::records::get::<$kind>(state, scoped).await
         }
 
         #[utoipa::path(
@@ -484,12 +478,13 @@ macro_rules! logbook_routes {
         )]
         pub async fn put(
             state: actix_web::web::Data<$crate::state::AppState>,
-            scope: $crate::auth::PatientScope,
-            item: actix_web::web::Path<$crate::routes::records::ItemPath>,
-            if_match: $crate::routes::records::IfMatchHeader,
-            body: $crate::routes::input::ApiJson<$body>,
+            scoped: $crate::auth::Scoped<(
+                actix_web::web::Path<$crate::routes::records::ItemPath>,
+                $crate::routes::records::IfMatchHeader,
+                $crate::routes::input::ApiJson<$body>,
+            )>,
         ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::put::<$kind>(state, scope, item, if_match, body).await
+            $crate::routes::records::put::<$kind>(state, scoped).await
         }
 
         #[utoipa::path(
@@ -506,11 +501,12 @@ macro_rules! logbook_routes {
         )]
         pub async fn delete(
             state: actix_web::web::Data<$crate::state::AppState>,
-            scope: $crate::auth::PatientScope,
-            item: actix_web::web::Path<$crate::routes::records::ItemPath>,
-            if_match: $crate::routes::records::IfMatchHeader,
+            scoped: $crate::auth::Scoped<(
+                actix_web::web::Path<$crate::routes::records::ItemPath>,
+                $crate::routes::records::IfMatchHeader,
+            )>,
         ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::delete::<$kind>(state, scope, item, if_match).await
+            $crate::routes::records::delete::<$kind>(state, scoped).await
         }
     };
 }

@@ -140,6 +140,17 @@ fn find(
     })
 }
 
+/// Where the object lives for the one who wrote it: under `/v1/me/…` for
+/// the patient, under `/v1/patients/{pid}/…` for a linked therapist.
+fn location<K: Kind>(scope: &PatientScope, record: &Record) -> String {
+    let own = K::location(record);
+    if scope.is_own() {
+        own
+    } else {
+        own.replacen("/v1/me/", &format!("/v1/patients/{}/", scope.patient), 1)
+    }
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> AppResult<String> {
     serde_json::to_string(value).map_err(AppError::internal)
 }
@@ -215,7 +226,7 @@ pub async fn put<K: Kind>(
                 outcome,
                 view: kinds::view::<K>(&record)?,
                 version: record.version,
-                location: K::location(&record),
+                location: location::<K>(&scope, &record),
             })
         })
         .await
@@ -300,7 +311,7 @@ pub async fn post<K: Kind>(
                     key: key.unwrap_or_default(),
                     fingerprint,
                     body: to_json(&kinds::view::<K>(&record)?)?,
-                    location: K::location(&record),
+                    location: location::<K>(&scope, &record),
                     etag: etag(record.version),
                     created_at: now,
                 };

@@ -278,3 +278,177 @@ async fn erasure_keeps_the_log_of_a_gone_therapist_and_drops_a_gone_patients() {
     erase(&patient).await;
     assert_eq!(app.count("access_log", "1 = 1").await, 0);
 }
+
+fn session(minutes_each_side: i64) -> Value {
+    json!({"date": test_today().to_string(), "duration_minutes": 60, "technique": "deep_tissue",
+           "pressure": "firm",
+           "areas": [{"muscle": "quadratus_lumborum", "side": "left", "minutes": minutes_each_side},
+                     {"muscle": "quadratus_lumborum", "side": "right", "minutes": minutes_each_side},
+                     {"muscle": "gluteus_medius", "side": "both", "minutes": 20}],
+           "pain_before": 7, "pain_after": 3})
+}
+
+#[tokio::test]
+async fn a_linked_therapist_records_sessions_only_its_author_changes() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    let colleague = app.register_therapist().await;
+    link(&app, &therapist, &patient).await;
+    link(&app, &colleague, &patient).await;
+    let id = uuid::Uuid::new_v4();
+    let theirs = format!("/v1/patients/{}/massage-sessions/{id}", patient.id);
+    let mine = format!("/v1/me/massage-sessions/{id}");
+
+    let recorded = app
+        .call(
+            Method::PUT,
+            &theirs,
+            Some(&therapist.access),
+            Some(session(20)),
+        )
+        .await;
+    assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.text);
+    assert_eq!(recorded.header("location"), Some(theirs.as_str()));
+    assert_eq!(
+        recorded.body["recorded_by"],
+        json!({"id": therapist.id, "role": "therapist"})
+    );
+    // A retry changes nothing; a correction is a new version.
+    let replay = app
+        .call(
+            Method::PUT,
+            &theirs,
+            Some(&therapist.access),
+            Some(session(20)),
+        )
+        .await;
+    assert_eq!(
+        (replay.status, &replay.body["version"]),
+        (StatusCode::OK, &json!(1))
+    );
+    let corrected = app
+        .call(
+            Method::PUT,
+            &theirs,
+            Some(&therapist.access),
+            Some(session(15)),
+        )
+        .await;
+    assert_eq!(
+        (corrected.status, &corrected.body["version"]),
+        (StatusCode::OK, &json!(2))
+    );
+
+    // The patient reads it, sees who recorded it, and cannot change it.
+    let seen = app.get(&mine, &patient.access).await;
+    assert_eq!(seen.body, corrected.body);
+    let edited = app
+        .call(Method::PUT, &mine, Some(&patient.access), Some(session(10)))
+        .await;
+    edited.assert_problem(403, "not_author");
+    app.call(Method::DELETE, &mine, Some(&patient.access), None)
+        .await
+        .assert_problem(403, "not_author");
+    // Neither can another therapist of the patient's.
+    app.call(
+        Method::PUT,
+        &theirs,
+        Some(&colleague.access),
+        Some(session(10)),
+    )
+    .await
+    .assert_problem(403, "not_author");
+    assert_eq!(
+        app.get(&theirs, &colleague.access).await.body,
+        corrected.body
+    );
+    // Nor can the therapist change the patient's own sessions.
+    let own = app
+        .post(
+            "/v1/me/massage-sessions",
+            Some(&patient.access),
+            session(20),
+        )
+        .await;
+    let own_path = format!(
+        "/v1/patients/{}/massage-sessions/{}",
+        patient.id,
+        own.body["id"].as_str().unwrap()
+    );
+    app.call(Method::DELETE, &own_path, Some(&therapist.access), None)
+        .await
+        .assert_problem(403, "not_author");
+
+    // It is in the patient's sync feed, in its latest state.
+    let feed = app.get("/v1/me/changes", &patient.access).await;
+    let change = feed.body["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.to_string())
+        .expect("the therapist's session in the feed");
+    assert_eq!(change["data"], corrected.body);
+    assert_eq!(change["kind"], "massage_session");
+
+    // POST with an Idempotency-Key, as a dashboard retrying would.
+    let posted = |key: &'static str| {
+        let (app, token, pid) = (&app, therapist.access.clone(), patient.id.clone());
+        async move {
+            crate::helpers::read(
+                app.client
+                    .post(app.url(&format!("/v1/patients/{pid}/massage-sessions")))
+                    .bearer_auth(token)
+                    .header("Idempotency-Key", key)
+                    .json(&session(20))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let first = posted("dashboard-1").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    assert_eq!(posted("dashboard-1").await.body, first.body);
+    assert!(first
+        .header("location")
+        .unwrap()
+        .starts_with(&format!("/v1/patients/{}/massage-sessions/", patient.id)));
+
+    // After the link ends the sessions stay in the patient's logbook, and the
+    // therapist can no longer touch them.
+    let ended = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/patients/{}", patient.id),
+            Some(&therapist.access),
+            None,
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT);
+    app.call(Method::DELETE, &theirs, Some(&therapist.access), None)
+        .await
+        .assert_problem(404, "not_found");
+    assert_eq!(app.get(&mine, &patient.access).await.body, corrected.body);
+    assert_eq!(
+        app.count(
+            "records",
+            &format!(
+                "patient_id = '{}' AND author_id = '{}' AND deleted_at IS NULL",
+                patient.id, therapist.id
+            )
+        )
+        .await,
+        2
+    );
+    // The writes are in the patient's access log as writes.
+    let log = access_log(&app, &patient, "?limit=1000").await;
+    let writes = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "write" && e["actor"]["id"] == therapist.id.as_str())
+        .count();
+    assert_eq!(writes, 7, "{}", log);
+}
