@@ -119,9 +119,13 @@ impl Application {
             clock,
             trusted_proxies: settings.trusted_proxies.clone(),
         });
+        let registry = prometheus::Registry::new();
+        registry
+            .register(Box::new(state.db.query_counter()))
+            .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?;
         let metrics = PrometheusMetricsBuilder::new("painline")
             .endpoint("/metrics")
-            .registry(prometheus::Registry::new())
+            .registry(registry)
             .mask_unmatched_patterns("UNKNOWN")
             .build()
             .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?;

@@ -2,6 +2,7 @@
 //! exhaustively with hand-computed expectations.
 
 pub mod instruments;
+pub mod overview;
 
 /// Rounds for output only (DESIGN.md §6: compute exactly, round at the end).
 pub fn round3(x: f64) -> f64 {

@@ -3,6 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{Text, Timestamp};
 use uuid::Uuid;
 
 use super::schema::{access_log, users};
@@ -48,13 +49,33 @@ pub fn append(conn: &mut DbConnection, entries: &[Access<'_>], now: NaiveDateTim
             outcome: if e.allowed { "allowed" } else { "refused" },
         })
         .collect();
-    // diesel's MultiConnection cannot express a multi-row INSERT; each
-    // backend's own connection can, and it is the same connection.
-    let insert = diesel::insert_into(access_log::table).values(&rows);
+    // diesel's MultiConnection cannot express a multi-row INSERT, and on
+    // SQLite diesel sends one INSERT per row: so SQL, with every value bound.
     match conn {
-        DbConnection::Sqlite(c) => insert.execute(c)?,
-        DbConnection::Postgres(c) => insert.execute(c)?,
-    };
+        DbConnection::Postgres(c) => {
+            diesel::insert_into(access_log::table)
+                .values(&rows)
+                .execute(c)?;
+        }
+        DbConnection::Sqlite(c) => {
+            let marks = vec!["(?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
+            let mut query = diesel::sql_query(format!(
+                "INSERT INTO access_log (id, patient_id, actor_id, at, action, path, outcome) VALUES {marks}"
+            ))
+            .into_boxed();
+            for row in &rows {
+                query = query
+                    .bind::<Text, _>(row.id.clone())
+                    .bind::<Text, _>(row.patient_id.clone())
+                    .bind::<Text, _>(row.actor_id.clone())
+                    .bind::<Timestamp, _>(row.at)
+                    .bind::<Text, _>(row.action)
+                    .bind::<Text, _>(row.path)
+                    .bind::<Text, _>(row.outcome);
+            }
+            query.execute(c)?;
+        }
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 pub mod access_log;
 pub mod accounts;
 pub mod care_team;
+pub mod overview;
 pub mod records;
 pub mod schema;
 
@@ -12,12 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
+use diesel::connection::InstrumentationEvent;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ManageConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use prometheus::IntCounter;
 use tokio::sync::Semaphore;
 
 use crate::config::DatabaseUrl;
@@ -162,11 +165,28 @@ pub enum DbConnection {
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// Counts every statement sent on the connections this manager opens.
+    queries: Option<IntCounter>,
 }
 
 impl ConnectionManager {
     pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+        Self { url, queries: None }
+    }
+
+    fn counting(mut self, queries: IntCounter) -> Self {
+        self.queries = Some(queries);
+        self
+    }
+
+    fn instrument(&self, conn: &mut DbConnection) {
+        if let Some(queries) = self.queries.clone() {
+            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+                    queries.inc();
+                }
+            });
+        }
     }
 }
 
@@ -185,7 +205,9 @@ impl ManageConnection for ConnectionManager {
                     "SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'; SET statement_timeout = '{STATEMENT_TIMEOUT_MS}ms';"
                 ))
                 .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Postgres(conn))
+                let mut conn = DbConnection::Postgres(conn);
+                self.instrument(&mut conn);
+                Ok(conn)
             }
             DatabaseUrl::Sqlite(path) => {
                 // Pooled connections never create the file: if it vanished
@@ -199,7 +221,9 @@ impl ManageConnection for ConnectionManager {
                     "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
                 ))
                 .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Sqlite(conn))
+                let mut conn = DbConnection::Sqlite(conn);
+                self.instrument(&mut conn);
+                Ok(conn)
             }
         }
     }
@@ -231,6 +255,8 @@ pub struct Db {
     /// busy-wait (sleeps with back-off, unfair) that let some writes starve
     /// for seconds under load. PostgreSQL needs no gate.
     write_gate: Option<Arc<Semaphore>>,
+    /// Statements sent by the pool's connections (`painline_db_queries_total`).
+    queries: IntCounter,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -254,6 +280,11 @@ impl Db {
             ))
             .map_err(|e| ConnectError::Open(e.to_string()))?;
         }
+        let queries = IntCounter::new(
+            "painline_db_queries_total",
+            "SQL statements sent to the database by the request pool",
+        )
+        .map_err(|e| ConnectError::Open(e.to_string()))?;
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
@@ -261,7 +292,7 @@ impl Db {
             // Failures surface as checkout errors (503, logged with their cause)
             // or as the one start-up line; r2d2's own logging would repeat them.
             .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build(ConnectionManager::new(url.clone()))
+            .build(ConnectionManager::new(url.clone()).counting(queries.clone()))
             .map_err(|e| ConnectError::Open(e.to_string()))?;
         let sqlite_path = match url {
             DatabaseUrl::Sqlite(path) => Some(path.clone()),
@@ -273,7 +304,13 @@ impl Db {
             url: url.clone(),
             sqlite_path,
             write_gate,
+            queries,
         })
+    }
+
+    /// The statement counter, for the metrics registry.
+    pub fn query_counter(&self) -> IntCounter {
+        self.queries.clone()
     }
 
     /// Applies the embedded migrations of the connected backend.

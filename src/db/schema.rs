@@ -128,6 +128,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    alert_settings (therapist_id, patient_id) {
+        therapist_id -> Text,
+        patient_id -> Text,
+        pain_threshold -> Nullable<Integer>,
+        spike_delta -> Integer,
+        not_logging_days -> Integer,
+        version -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(records -> users (patient_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -139,5 +151,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     care_links,
     code_failures,
-    access_log
+    access_log,
+    alert_settings
 );

@@ -9,6 +9,7 @@ pub mod care_team;
 pub mod health;
 pub mod input;
 pub mod me;
+pub mod overview;
 pub mod records;
 pub mod sync;
 
@@ -131,6 +132,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     ];
     all.extend(sync::endpoints());
     all.extend(care_team::endpoints());
+    all.extend(overview::endpoints());
     for kind in RecordKind::ALL {
         all.extend(kind.endpoints());
     }

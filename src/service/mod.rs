@@ -4,3 +4,4 @@
 
 pub mod care_team;
 pub mod logbook;
+pub mod overview;

@@ -12,6 +12,7 @@ mod logbook_authz;
 mod logbook_validation;
 mod me;
 mod operations;
+mod overview;
 mod route_table;
 mod startup;
 mod storage;

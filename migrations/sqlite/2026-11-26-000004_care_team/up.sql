@@ -50,3 +50,15 @@ CREATE TABLE access_log (
     outcome TEXT NOT NULL CHECK (outcome IN ('allowed', 'refused'))
 );
 CREATE INDEX access_log_patient_idx ON access_log (patient_id, at, id);
+
+-- Each therapist's alert rules for one linked patient (defaults when absent).
+CREATE TABLE alert_settings (
+    therapist_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    patient_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    pain_threshold INTEGER CHECK (pain_threshold BETWEEN 0 AND 10),
+    spike_delta INTEGER NOT NULL CHECK (spike_delta BETWEEN 1 AND 10),
+    not_logging_days INTEGER NOT NULL CHECK (not_logging_days BETWEEN 1 AND 60),
+    version BIGINT NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (therapist_id, patient_id)
+);

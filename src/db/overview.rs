@@ -1,0 +1,251 @@
+//! What the therapist's overview reads: a page of linked patients with their
+//! alert rules, and their recent values aggregated in SQL over the typed
+//! columns. Each function is one query for the whole page, so the overview
+//! costs the same number of queries for 1 patient or 1,000.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::dsl::{count_star, max, sum};
+use diesel::prelude::*;
+use diesel::sql_types::{Date, Integer, Nullable, Text, Timestamp};
+
+use super::schema::{alert_settings, care_links, records, users};
+use super::{DbConnection, DbResult};
+use crate::domain::UserId;
+use crate::kinds::RecordKind;
+
+/// A linked patient and the therapist's alert rules for them.
+#[derive(Debug, Clone, Queryable)]
+pub struct LinkedPatient {
+    pub id: String,
+    pub display_name: String,
+    pub timezone: String,
+    pub since: NaiveDateTime,
+    pub pain_threshold: Option<i32>,
+    pub spike_delta: Option<i32>,
+    pub not_logging_days: Option<i32>,
+}
+
+/// The therapist's active links, by `since` then patient id, after `after`
+/// (or only `only`).
+pub fn linked_patients(
+    conn: &mut DbConnection,
+    therapist: UserId,
+    only: Option<UserId>,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> DbResult<Vec<LinkedPatient>> {
+    let mut query = care_links::table
+        .inner_join(users::table.on(users::id.eq(care_links::patient_id)))
+        .left_join(
+            alert_settings::table.on(alert_settings::patient_id
+                .eq(care_links::patient_id)
+                .and(alert_settings::therapist_id.eq(care_links::therapist_id))),
+        )
+        .filter(care_links::therapist_id.eq(therapist.to_string()))
+        .filter(care_links::ended_at.is_null())
+        .order((care_links::since.asc(), care_links::patient_id.asc()))
+        .limit(limit)
+        .select((
+            users::id,
+            users::display_name,
+            users::timezone,
+            care_links::since,
+            alert_settings::pain_threshold.nullable(),
+            alert_settings::spike_delta.nullable(),
+            alert_settings::not_logging_days.nullable(),
+        ))
+        .into_boxed();
+    if let Some(patient) = only {
+        query = query.filter(care_links::patient_id.eq(patient.to_string()));
+    }
+    if let Some((since, id)) = after {
+        query = query.filter(
+            care_links::since.gt(since).or(care_links::since
+                .eq(since)
+                .and(care_links::patient_id.gt(id))),
+        );
+    }
+    Ok(query.load(conn)?)
+}
+
+/// One patient's logged day: patient, date, sum and number of pain levels.
+pub type PainDayRow = (String, Option<NaiveDate>, Option<i64>, i64);
+
+/// Per patient and logged day in `[from, to]`: the sum and number of pain levels.
+pub fn pain_days(
+    conn: &mut DbConnection,
+    patients: &[String],
+    (from, to): (NaiveDate, NaiveDate),
+) -> DbResult<Vec<PainDayRow>> {
+    Ok(records::table
+        .filter(records::kind.eq(RecordKind::PainEntry.as_str()))
+        .filter(records::deleted_at.is_null())
+        .filter(records::patient_id.eq_any(patients))
+        .filter(records::date.between(from, to))
+        .group_by((records::patient_id, records::date))
+        .select((
+            records::patient_id,
+            records::date,
+            sum(records::pain_level),
+            count_star(),
+        ))
+        .load(conn)?)
+}
+
+/// Per patient: the days in `[from, to]` with a stretch session.
+pub fn stretch_days(
+    conn: &mut DbConnection,
+    patients: &[String],
+    (from, to): (NaiveDate, NaiveDate),
+) -> DbResult<Vec<(String, Option<NaiveDate>)>> {
+    Ok(records::table
+        .filter(records::kind.eq(RecordKind::StretchSession.as_str()))
+        .filter(records::deleted_at.is_null())
+        .filter(records::patient_id.eq_any(patients))
+        .filter(records::date.between(from, to))
+        .group_by((records::patient_id, records::date))
+        .select((records::patient_id, records::date))
+        .load(conn)?)
+}
+
+/// Per patient: the date of their latest massage session.
+pub fn last_massages(
+    conn: &mut DbConnection,
+    patients: &[String],
+) -> DbResult<Vec<(String, Option<NaiveDate>)>> {
+    Ok(records::table
+        .filter(records::kind.eq(RecordKind::MassageSession.as_str()))
+        .filter(records::deleted_at.is_null())
+        .filter(records::patient_id.eq_any(patients))
+        .group_by(records::patient_id)
+        .select((records::patient_id, max(records::date)))
+        .load(conn)?)
+}
+
+/// Per patient: the precautions they declared.
+pub fn precautions(
+    conn: &mut DbConnection,
+    patients: &[String],
+) -> DbResult<Vec<(String, Option<String>)>> {
+    Ok(records::table
+        .filter(records::kind.eq(RecordKind::Condition.as_str()))
+        .filter(records::deleted_at.is_null())
+        .filter(records::patient_id.eq_any(patients))
+        .select((records::patient_id, records::natural_key))
+        .load(conn)?)
+}
+
+/// A pain entry on its patient's latest logged date.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct LastEntry {
+    #[diesel(sql_type = Text)]
+    pub patient_id: String,
+    #[diesel(sql_type = Date)]
+    pub date: NaiveDate,
+    #[diesel(sql_type = Integer)]
+    pub pain_level: i32,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    pub recorded_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Timestamp)]
+    pub created_at: NaiveDateTime,
+}
+
+/// Per patient: every live pain entry on their latest logged date (the
+/// caller picks the latest by `recorded_at`). A join on a grouped subquery,
+/// which diesel's query builder cannot express: written as SQL, with each
+/// backend's placeholders, all values bound.
+pub fn last_entries(conn: &mut DbConnection, patients: &[String]) -> DbResult<Vec<LastEntry>> {
+    if patients.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = |marks: Vec<String>| {
+        format!(
+            "SELECT r.patient_id, r.date, r.pain_level, r.recorded_at, r.created_at \
+             FROM records r JOIN ( \
+                 SELECT patient_id, MAX(date) AS last FROM records \
+                 WHERE kind = 'pain_entry' AND deleted_at IS NULL AND patient_id IN ({}) \
+                 GROUP BY patient_id \
+             ) l ON l.patient_id = r.patient_id AND r.date = l.last \
+             WHERE r.kind = 'pain_entry' AND r.deleted_at IS NULL",
+            marks.join(", ")
+        )
+    };
+    macro_rules! load {
+        ($conn:expr, $marks:expr) => {{
+            let mut query = diesel::sql_query(sql($marks)).into_boxed();
+            for id in patients {
+                query = query.bind::<Text, _>(id.clone());
+            }
+            query.load::<LastEntry>($conn)?
+        }};
+    }
+    Ok(match conn {
+        DbConnection::Sqlite(c) => load!(c, vec!["?".to_owned(); patients.len()]),
+        DbConnection::Postgres(c) => {
+            load!(c, (1..=patients.len()).map(|i| format!("${i}")).collect())
+        }
+    })
+}
+
+// ---------------------------------------------------------------- alert settings
+
+#[derive(Debug, Clone, Queryable)]
+pub struct AlertSettingsRow {
+    pub pain_threshold: Option<i32>,
+    pub spike_delta: i32,
+    pub not_logging_days: i32,
+    pub version: i64,
+}
+
+pub fn alert_settings(
+    conn: &mut DbConnection,
+    therapist: UserId,
+    patient: UserId,
+) -> DbResult<Option<AlertSettingsRow>> {
+    Ok(alert_settings::table
+        .filter(alert_settings::therapist_id.eq(therapist.to_string()))
+        .filter(alert_settings::patient_id.eq(patient.to_string()))
+        .select((
+            alert_settings::pain_threshold,
+            alert_settings::spike_delta,
+            alert_settings::not_logging_days,
+            alert_settings::version,
+        ))
+        .first(conn)
+        .optional()?)
+}
+
+/// Stores `row` (its `version` already the new one).
+pub fn save_alert_settings(
+    conn: &mut DbConnection,
+    therapist: UserId,
+    patient: UserId,
+    row: &AlertSettingsRow,
+    now: NaiveDateTime,
+) -> DbResult<()> {
+    let (t, p) = (therapist.to_string(), patient.to_string());
+    let values = (
+        alert_settings::pain_threshold.eq(row.pain_threshold),
+        alert_settings::spike_delta.eq(row.spike_delta),
+        alert_settings::not_logging_days.eq(row.not_logging_days),
+        alert_settings::version.eq(row.version),
+        alert_settings::updated_at.eq(now),
+    );
+    let updated = diesel::update(
+        alert_settings::table
+            .filter(alert_settings::therapist_id.eq(&t))
+            .filter(alert_settings::patient_id.eq(&p)),
+    )
+    .set(values)
+    .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(alert_settings::table)
+            .values((
+                alert_settings::therapist_id.eq(&t),
+                alert_settings::patient_id.eq(&p),
+                values,
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
