@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod authz_matrix;
 mod care_team;
 mod concurrency;
 mod contract;
