@@ -71,47 +71,66 @@ pub struct Figures {
     pub alerts: Vec<Alert>,
 }
 
-/// An exact non-negative fraction.
+/// A non-negative fraction, exact while it fits in `i128` (pain levels are
+/// 0..10 and days hold a handful of entries, so always in practice); past
+/// that, an `f64`, so no input can overflow or panic.
 #[derive(Debug, Clone, Copy)]
-struct Frac {
-    num: i128,
-    den: i128,
+enum Frac {
+    Exact { num: i128, den: i128 },
+    Approx(f64),
 }
 
 impl Frac {
     fn new(num: i64, den: i64) -> Self {
-        Self {
+        Self::Exact {
             num: num.into(),
             den: den.max(1).into(),
         }
     }
 
-    fn add(self, other: Self) -> Self {
-        let (num, den) = (
-            self.num * other.den + other.num * self.den,
-            self.den * other.den,
-        );
-        let g = gcd(num, den).max(1);
-        Self {
-            num: num / g,
-            den: den / g,
+    fn to_f64(self) -> f64 {
+        match self {
+            Self::Exact { num, den } => num as f64 / den as f64,
+            Self::Approx(x) => x,
         }
+    }
+
+    fn add(self, other: Self) -> Self {
+        if let (Self::Exact { num: a, den: b }, Self::Exact { num: c, den: d }) = (self, other) {
+            let sum = a
+                .checked_mul(d)
+                .zip(c.checked_mul(b))
+                .and_then(|(x, y)| x.checked_add(y))
+                .zip(b.checked_mul(d));
+            if let Some((num, den)) = sum {
+                let g = gcd(num, den).max(1);
+                return Self::Exact {
+                    num: num / g,
+                    den: den / g,
+                };
+            }
+        }
+        Self::Approx(self.to_f64() + other.to_f64())
     }
 
     fn div(self, n: i64) -> Self {
-        Self {
-            num: self.num,
-            den: self.den * i128::from(n.max(1)),
+        match self {
+            Self::Exact { num, den } => match den.checked_mul(i128::from(n.max(1))) {
+                Some(den) => Self::Exact { num, den },
+                None => Self::Approx(self.to_f64() / n.max(1) as f64),
+            },
+            Self::Approx(x) => Self::Approx(x / n.max(1) as f64),
         }
     }
 
-    /// self ≥ other, exactly.
+    /// self ≥ other: exactly when both are exact and the products fit.
     fn at_least(self, other: Self) -> bool {
-        self.num * other.den >= other.num * self.den
-    }
-
-    fn to_f64(self) -> f64 {
-        self.num as f64 / self.den as f64
+        if let (Self::Exact { num: a, den: b }, Self::Exact { num: c, den: d }) = (self, other) {
+            if let (Some(left), Some(right)) = (a.checked_mul(d), c.checked_mul(b)) {
+                return left >= right;
+            }
+        }
+        self.to_f64() >= other.to_f64()
     }
 }
 
@@ -280,6 +299,21 @@ mod tests {
             figures(&data(at_limit), TODAY, rules).alerts,
             vec![Alert::PainSpike]
         );
+        // A case f64 gets wrong: the week before, one day of 1, 2, 2 (5/3);
+        // the latest day 2, 3, 3 (8/3) with a spike delta of 1: exactly
+        // 8/3 ≥ 5/3 + 1, where floats compare 2.6666666666666665 with 2.666666666666667.
+        let tight: &[(u64, &[i64])] = &[(1, &[2, 3, 3]), (7, &[1, 2, 2])];
+        let delta_one = AlertRules {
+            spike_delta: 1,
+            ..AlertRules::default()
+        };
+        let (floats_latest, floats_limit) =
+            (std::hint::black_box(8.0_f64) / 3.0, 5.0_f64 / 3.0 + 1.0);
+        assert!(floats_latest < floats_limit, "the case must defeat floats");
+        assert_eq!(
+            figures(&data(tight), TODAY, delta_one).alerts,
+            vec![Alert::PainSpike]
+        );
         // The threshold compares D itself: 9/2 = 4.5 < 5, 10/2 = 5 ≥ 5.
         let high: &[(u64, &[i64])] = &[(2, &[5, 5])];
         assert_eq!(
@@ -319,6 +353,36 @@ mod tests {
         );
         assert_eq!(window_start(TODAY, rules(60)), ago(59));
         assert_eq!(window_start(TODAY, rules(7)), ago(13));
+    }
+
+    #[test]
+    fn huge_counts_cannot_overflow() {
+        // Distinct prime counts make the exact denominators explode.
+        let primes = [
+            999_983, 999_979, 999_961, 999_959, 999_953, 999_931, 999_917,
+        ];
+        let pain_days = primes
+            .iter()
+            .enumerate()
+            .map(|(i, &count)| PainDay {
+                date: ago(i as u64 + 7),
+                sum: count * 5 + 1,
+                count,
+            })
+            .chain([PainDay {
+                date: ago(0),
+                sum: 9,
+                count: 1,
+            }])
+            .collect();
+        let d = PatientData {
+            pain_days,
+            last_entry_date: Some(ago(0)),
+            ..PatientData::default()
+        };
+        let f = figures(&d, TODAY, AlertRules::default());
+        assert_eq!(f.avg_pain_prev_7d, Some(5.0));
+        assert_eq!(f.alerts, vec![Alert::PainSpike]);
     }
 
     #[test]

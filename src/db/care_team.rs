@@ -91,15 +91,27 @@ pub fn find_by_code(conn: &mut DbConnection, code_hash: &str) -> DbResult<Option
         .optional()?)
 }
 
-pub fn withdraw_invitation(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> DbResult<()> {
+/// Withdraws an unused invitation (again: no change); `false` when it was
+/// used meanwhile.
+pub fn withdraw_invitation(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> DbResult<bool> {
     diesel::update(
         invitations::table
             .filter(invitations::id.eq(id))
+            .filter(invitations::used_at.is_null())
             .filter(invitations::withdrawn_at.is_null()),
     )
     .set(invitations::withdrawn_at.eq(now))
     .execute(conn)?;
-    Ok(())
+    // After the update (which waited for any redeem holding the row), is it unused?
+    let used: Option<NaiveDateTime> = invitations::table
+        .filter(invitations::id.eq(id))
+        .select(invitations::used_at)
+        .first(conn)?;
+    Ok(used.is_none())
 }
 
 /// Marks the invitation used by `patient`, exactly once: of two concurrent

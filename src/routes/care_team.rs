@@ -246,7 +246,13 @@ pub async fn leave_care_team(
     scope: PatientScope,
     therapist_id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    service::end_link(&state, scope.patient, UserId(therapist_id.into_inner())).await?;
+    service::end_link(
+        &state,
+        scope.patient,
+        UserId(therapist_id.into_inner()),
+        None,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -257,15 +263,17 @@ pub async fn leave_care_team(
     responses(
         (status = 204, description = "Ended"),
         (status = 403, description = "The caller is not a therapist"),
-        (status = 404, description = "Not a patient linked to you"),
+        (status = 404, description = "Not a patient linked to you (the attempt is in their access log)"),
     )
 )]
 pub async fn end_care(
+    req: HttpRequest,
     state: web::Data<AppState>,
     therapist: Therapist,
     pid: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    service::end_link(&state, UserId(pid.into_inner()), therapist.0.id).await?;
+    let path = req.path().to_owned();
+    service::end_link(&state, UserId(pid.into_inner()), therapist.0.id, Some(path)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -331,7 +339,9 @@ fn decode_cursor(raw: &str) -> AppResult<(NaiveDateTime, String)> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| {
             let (at, id) = text.split_once('|')?;
-            let at = NaiveDateTime::parse_from_str(at, AT_FORMAT).ok()?;
+            let at = NaiveDateTime::parse_from_str(at, AT_FORMAT)
+                .ok()
+                .filter(|at| (1900..=9999).contains(&chrono::Datelike::year(at)))?;
             let id = id.parse::<Uuid>().ok()?;
             Some((at, id.to_string()))
         })

@@ -99,7 +99,9 @@ fn decode_cursor(raw: &str) -> AppResult<(NaiveDateTime, String)> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| {
             let (since, id) = text.split_once('|')?;
-            let since = NaiveDateTime::parse_from_str(since, SINCE_FORMAT).ok()?;
+            let since = NaiveDateTime::parse_from_str(since, SINCE_FORMAT)
+                .ok()
+                .filter(|at| (1900..=9999).contains(&chrono::Datelike::year(at)))?;
             Some((since, id.parse::<Uuid>().ok()?.to_string()))
         })
         .ok_or_else(|| bad_param("cursor", "is not a cursor this API returned"))

@@ -86,10 +86,14 @@ pub async fn withdraw(state: &AppState, therapist: UserId, id: Uuid) -> AppResul
         .write(move |conn| -> AppResult<()> {
             let invitation =
                 store::find_invitation(conn, therapist, id)?.ok_or(DomainError::NotFound)?;
-            if invitation.used_at.is_some() {
+            // The update re-checks that it is unused: a redeem that claimed it
+            // meanwhile wins, and the therapist learns the code was used.
+            if invitation.used_at.is_some()
+                || !store::withdraw_invitation(conn, &invitation.id, now)?
+            {
                 return Err(DomainError::InvitationUsed.into());
             }
-            Ok(store::withdraw_invitation(conn, &invitation.id, now)?)
+            Ok(())
         })
         .await
 }
@@ -178,13 +182,42 @@ pub async fn care_team(state: &AppState, patient: UserId) -> AppResult<Vec<Membe
 }
 
 /// Ends the link between `patient` and `therapist` (either may): the
-/// therapist's next request on the patient's data is refused. 404 when
-/// they are not linked.
-pub async fn end_link(state: &AppState, patient: UserId, therapist: UserId) -> AppResult<()> {
+/// therapist's next request on the patient's data is refused. 404 when they
+/// are not linked. Taken under the patient's lock, so a write of the
+/// therapist's that began before commits before the link ends, or not at all.
+/// When the therapist ends it, `log_as` names the request for the patient's
+/// access log (allowed, or refused if they were not linked).
+pub async fn end_link(
+    state: &AppState,
+    patient: UserId,
+    therapist: UserId,
+    log_as: Option<String>,
+) -> AppResult<()> {
     let now = state.clock.now_naive();
     let ended = state
         .db
-        .write(move |conn| store::end_link(conn, patient, therapist, now))
+        .write(move |conn| -> AppResult<bool> {
+            let locked = match records::lock_patient(conn, patient) {
+                Ok(_) => true,
+                Err(DbError::NotFound) => false,
+                Err(e) => return Err(e.into()),
+            };
+            let ended = locked && store::end_link(conn, patient, therapist, now)?;
+            let is_patient = locked
+                && accounts::find_user(conn, &patient.to_string())?
+                    .is_some_and(|u| u.role().is_ok_and(|r| r == Role::Patient));
+            if let (Some(path), true) = (&log_as, is_patient) {
+                let entry = Access {
+                    patient,
+                    actor: therapist,
+                    action: "write",
+                    path,
+                    allowed: ended,
+                };
+                access_log::append(conn, &[entry], now)?;
+            }
+            Ok(ended)
+        })
         .await?;
     if ended {
         Ok(())

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::{AuthUser, PatientScope};
 use crate::clock::Clock;
 use crate::db::accounts::UserRow;
+use crate::db::care_team;
 pub use crate::db::records::ListPosition;
 use crate::db::records::{self, NewRecord, PatientLock, SavedResponse};
 use crate::db::{DbConnection, DbError};
@@ -91,12 +92,20 @@ fn current(record: &Record) -> Current {
     }
 }
 
-/// The patient's lock; a token that outlived its account gets 401.
+/// The patient's lock; a token that outlived its account gets 401. A linked
+/// therapist's link is checked again under the lock: the scope was decided
+/// before the body was read, and the patient may have ended the link since
+/// (ending a link takes the same lock, so the two cannot interleave).
 fn lock(conn: &mut DbConnection, scope: &PatientScope) -> AppResult<PatientLock> {
-    records::lock_patient(conn, scope.patient).map_err(|e| match e {
-        DbError::NotFound => DomainError::AccountGone.into(),
+    let lock = records::lock_patient(conn, scope.patient).map_err(|e| match e {
+        DbError::NotFound if scope.is_own() => AppError::from(DomainError::AccountGone),
+        DbError::NotFound => DomainError::NotFound.into(),
         other => other.into(),
-    })
+    })?;
+    if !scope.is_own() && care_team::active_link(conn, scope.patient, scope.actor.id)?.is_none() {
+        return Err(DomainError::NotFound.into());
+    }
+    Ok(lock)
 }
 
 /// Checks `body` against the rules for `patient` (their local today) and
@@ -260,10 +269,24 @@ impl From<DomainError> for PostError {
 /// What identifies a POST's content for its `Idempotency-Key`. Computed as
 /// the first release did (the path without `/v1`), so a phone retrying
 /// across an upgrade still gets its first answer.
-fn fingerprint<K: Kind>(body: &K::Body) -> AppResult<String> {
+/// A therapist's key also names the patient: the same key and body sent for
+/// another patient is a different request (409), not a replay of the first.
+fn fingerprint<K: Kind>(scope: &PatientScope, body: &K::Body) -> AppResult<String> {
     let path = K::COLLECTION.trim_start_matches("/v1");
-    let digest = Sha256::digest(format!("POST {path} {}", to_json(body)?));
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    let text = if scope.is_own() {
+        format!("POST {path} {}", to_json(body)?)
+    } else {
+        format!(
+            "POST /patients/{}{} {}",
+            scope.patient,
+            path.trim_start_matches("/me"),
+            to_json(body)?
+        )
+    };
+    Ok(Sha256::digest(text)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// `POST`: creates with a server id. With an `Idempotency-Key` seen in the
@@ -281,7 +304,7 @@ pub async fn post<K: Kind>(
             .write(move |conn| -> Result<SavedResponse, PostError> {
                 let now = clock.now_naive();
                 let mut lock = lock(conn, &scope)?;
-                let fingerprint = fingerprint::<K>(&body)?;
+                let fingerprint = fingerprint::<K>(&scope, &body)?;
                 if let Some(key) = &key {
                     let since = now - Duration::hours(24);
                     if let Some(saved) =

@@ -52,12 +52,12 @@ fn rules(settings: (Option<i32>, Option<i32>, Option<i32>)) -> AlertRules {
     }
 }
 
-/// The latest of the entries on a patient's latest day: by `recorded_at`
-/// (an entry without one counts as earlier), then by when it was stored.
+/// The latest of the entries on a patient's latest day: by `recorded_at`,
+/// or when it was stored for an entry without one, then by when stored.
 fn latest(entries: &[&LastEntry]) -> Option<(NaiveDate, i64)> {
     entries
         .iter()
-        .max_by_key(|e| (e.recorded_at.is_some(), e.recorded_at, e.created_at))
+        .max_by_key(|e| (e.recorded_at.unwrap_or(e.created_at), e.created_at))
         .map(|e| (e.date, i64::from(e.pain_level)))
 }
 
@@ -252,6 +252,12 @@ pub async fn save_alert_settings(
     state
         .db
         .write(move |conn| -> AppResult<AlertSettings> {
+            // One change of a patient's rules at a time (and none after the
+            // link ended since the scope was decided).
+            crate::db::records::lock_patient(conn, scope.patient)?;
+            if crate::db::care_team::active_link(conn, scope.patient, scope.actor.id)?.is_none() {
+                return Err(DomainError::NotFound.into());
+            }
             let current: AlertSettings =
                 store::alert_settings(conn, scope.actor.id, scope.patient)?.into();
             let matches = match &if_match {

@@ -151,6 +151,16 @@ async fn the_patient_list_pages_and_logs_one_row_per_patient_shown() {
         json!({"date": test_today().to_string(), "pain_level": 2}),
     )
     .await;
+    // Stored at noon without a time, after one with a time earlier that day:
+    // the later of the two, by time or else by when stored, is the last.
+    post(
+        &app,
+        &busy,
+        "/v1/me/pain-entries",
+        json!({"date": test_today().to_string(), "pain_level": 9,
+        "recorded_at": format!("{}T06:00:00Z", test_today())}),
+    )
+    .await;
     link(&app, &therapist, &quiet).await;
     app.clock.advance(chrono::Duration::seconds(1));
     link(&app, &therapist, &busy).await;
@@ -174,6 +184,7 @@ async fn the_patient_list_pages_and_logs_one_row_per_patient_shown() {
         .await;
     assert_eq!(second.body["items"][0]["id"], busy.id.as_str());
     assert_eq!(second.body["items"][0]["alerts"], json!([]));
+    assert_eq!(second.body["items"][0]["last_pain_level"], 2);
     assert_eq!(second.body["next_cursor"], Value::Null);
     let whole = app.get("/v1/patients", &therapist.access).await;
     assert_eq!(whole.body["items"].as_array().map(Vec::len), Some(2));
@@ -191,9 +202,14 @@ async fn the_patient_list_pages_and_logs_one_row_per_patient_shown() {
             .iter()
             .all(|e| e["actor"]["id"] == therapist.id.as_str()));
     }
-    app.get("/v1/patients?cursor=bogus", &therapist.access)
-        .await
-        .assert_problem(400, "invalid_query");
+    use base64::Engine;
+    let far = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("-5000-01-01T00:00:00.000000|{}", quiet.id));
+    for cursor in ["bogus".to_owned(), far] {
+        app.get(&format!("/v1/patients?cursor={cursor}"), &therapist.access)
+            .await
+            .assert_problem(400, "invalid_query");
+    }
     app.get("/v1/patients", &quiet.access)
         .await
         .assert_problem(403, "therapists_only");

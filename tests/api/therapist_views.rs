@@ -416,6 +416,27 @@ async fn a_linked_therapist_records_sessions_only_its_author_changes() {
         .unwrap()
         .starts_with(&format!("/v1/patients/{}/massage-sessions/", patient.id)));
 
+    // The same key and body for another patient is another request.
+    let second = app.register_patient().await;
+    link(&app, &therapist, &second).await;
+    let elsewhere = crate::helpers::read(
+        app.client
+            .post(app.url(&format!("/v1/patients/{}/massage-sessions", second.id)))
+            .bearer_auth(&therapist.access)
+            .header("Idempotency-Key", "dashboard-1")
+            .json(&session(20))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    elsewhere.assert_problem(409, "idempotency_key_reused");
+    assert_eq!(
+        app.count("records", &format!("patient_id = '{}'", second.id))
+            .await,
+        0
+    );
+
     // After the link ends the sessions stay in the patient's logbook, and the
     // therapist can no longer touch them.
     let ended = app
@@ -442,7 +463,7 @@ async fn a_linked_therapist_records_sessions_only_its_author_changes() {
         .await,
         2
     );
-    // The writes are in the patient's access log as writes.
+    // The writes (ending the link among them) are in the patient's access log as writes.
     let log = access_log(&app, &patient, "?limit=1000").await;
     let writes = log["items"]
         .as_array()
@@ -450,5 +471,5 @@ async fn a_linked_therapist_records_sessions_only_its_author_changes() {
         .iter()
         .filter(|e| e["action"] == "write" && e["actor"]["id"] == therapist.id.as_str())
         .count();
-    assert_eq!(writes, 7, "{}", log);
+    assert_eq!(writes, 8, "{}", log);
 }
