@@ -2,16 +2,14 @@
 //! leaving a care team, and a therapist ending a link.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::client_ip;
 use super::input::ApiJson;
-use super::records::{bad_param, check_limit};
+use super::records::{check_limit, decode_instant_cursor, encode_instant_cursor};
 use super::{endpoint, Access, Endpoint};
 use crate::auth::{PatientScope, Therapist};
 use crate::domain::care_team::InvitationCode;
@@ -330,24 +328,6 @@ pub struct AccessLogPage {
     pub next_cursor: Option<String>,
 }
 
-const AT_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
-
-fn decode_cursor(raw: &str) -> AppResult<(NaiveDateTime, String)> {
-    URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| {
-            let (at, id) = text.split_once('|')?;
-            let at = NaiveDateTime::parse_from_str(at, AT_FORMAT)
-                .ok()
-                .filter(|at| (1900..=9999).contains(&chrono::Datelike::year(at)))?;
-            let id = id.parse::<Uuid>().ok()?;
-            Some((at, id.to_string()))
-        })
-        .ok_or_else(|| bad_param("cursor", "is not a cursor this API returned"))
-}
-
 /// Who read your data, and who tried: every request of a therapist on it.
 #[utoipa::path(
     get, path = "/v1/me/access-log", tag = "care team", operation_id = "list_access_log",
@@ -367,16 +347,14 @@ pub async fn list_access_log(
     let after = cursor
         .as_deref()
         .filter(|c| !c.is_empty())
-        .map(decode_cursor)
+        .map(decode_instant_cursor)
         .transpose()?;
     let mut rows = service::access_log(&state, scope.patient, after, limit + 1).await?;
     let page = usize::try_from(limit).unwrap_or(usize::MAX);
     let more = rows.len() > page;
     rows.truncate(page);
     let next_cursor = match rows.last() {
-        Some(last) if more => {
-            Some(URL_SAFE_NO_PAD.encode(format!("{}|{}", last.at.format(AT_FORMAT), last.id)))
-        }
+        Some(last) if more => Some(encode_instant_cursor(last.at, &last.id.to_string())),
         _ => None,
     };
     let items = rows

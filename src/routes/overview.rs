@@ -2,15 +2,13 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::input::ApiJson;
-use super::records::{bad_param, check_limit, IfMatchHeader};
+use super::records::{check_limit, decode_instant_cursor, encode_instant_cursor, IfMatchHeader};
 use super::{endpoint, Access, Endpoint};
 use crate::analytics::overview::{Alert, AlertRules};
 use crate::auth::{PatientScope, Scoped, Therapist};
@@ -90,23 +88,6 @@ pub struct PatientsQuery {
     pub cursor: Option<String>,
 }
 
-const SINCE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
-
-fn decode_cursor(raw: &str) -> AppResult<(NaiveDateTime, String)> {
-    URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| {
-            let (since, id) = text.split_once('|')?;
-            let since = NaiveDateTime::parse_from_str(since, SINCE_FORMAT)
-                .ok()
-                .filter(|at| (1900..=9999).contains(&chrono::Datelike::year(at)))?;
-            Some((since, id.parse::<Uuid>().ok()?.to_string()))
-        })
-        .ok_or_else(|| bad_param("cursor", "is not a cursor this API returned"))
-}
-
 /// Your linked patients with their figures and alerts. Each patient shown
 /// is written to that patient's access log.
 #[utoipa::path(
@@ -128,7 +109,7 @@ pub async fn list_patients(
     let after = cursor
         .as_deref()
         .filter(|c| !c.is_empty())
-        .map(decode_cursor)
+        .map(decode_instant_cursor)
         .transpose()?;
     let selection = Selection {
         only: None,
@@ -138,9 +119,7 @@ pub async fn list_patients(
     };
     let (page, more) = service::overviews(&state, therapist.0, selection).await?;
     let next_cursor = match page.last() {
-        Some(last) if more => {
-            Some(URL_SAFE_NO_PAD.encode(format!("{}|{}", last.since.format(SINCE_FORMAT), last.id)))
-        }
+        Some(last) if more => Some(encode_instant_cursor(last.since, &last.id.to_string())),
         _ => None,
     };
     Ok(HttpResponse::Ok().json(PatientPage {

@@ -11,7 +11,7 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
@@ -209,6 +209,32 @@ fn decode_position(cursor: &str) -> AppResult<ListPosition> {
                 date: date.parse().ok().filter(|d| plausible(*d))?,
                 id: id.parse().ok()?,
             })
+        })
+        .ok_or_else(|| bad_param("cursor", "is not a cursor this API returned"))
+}
+
+const INSTANT_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+/// A cursor for lists ordered by a time and an id (the access log, the
+/// patient list): opaque to clients.
+pub fn encode_instant_cursor(at: NaiveDateTime, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.format(INSTANT_FORMAT)))
+}
+
+/// The time and id of a cursor from [`encode_instant_cursor`]; 400 for
+/// anything else (including times outside 1900-9999, which PostgreSQL
+/// cannot compare with).
+pub fn decode_instant_cursor(raw: &str) -> AppResult<(NaiveDateTime, String)> {
+    URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| {
+            let (at, id) = text.split_once('|')?;
+            let at = NaiveDateTime::parse_from_str(at, INSTANT_FORMAT)
+                .ok()
+                .filter(|at| (1900..=9999).contains(&chrono::Datelike::year(at)))?;
+            Some((at, id.parse::<uuid::Uuid>().ok()?.to_string()))
         })
         .ok_or_else(|| bad_param("cursor", "is not a cursor this API returned"))
 }
