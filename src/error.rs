@@ -353,6 +353,11 @@ impl From<DomainError> for AppError {
                 code: ErrorCode::EmailTaken,
                 detail: "An account with this e-mail already exists.",
             },
+            DomainError::BadRange(field) => Self::bad_request(
+                ErrorCode::InvalidQuery,
+                format!("Bad query parameter {}: {}", field.field, field.message),
+                vec![field],
+            ),
             DomainError::CursorAhead => Self::bad_request(
                 ErrorCode::InvalidQuery,
                 "Bad query parameter cursor: it is ahead of this account's changes; sync again from the start",

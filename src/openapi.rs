@@ -29,6 +29,7 @@ Errors are application/problem+json (RFC 9457) with a stable `code`.",
         (name = "logbook", description = "What a patient's phone writes: offline-first, versioned, synced"),
         (name = "care team", description = "Invitations, and the links that let a therapist read a patient's logbook"),
         (name = "therapist views", description = "A linked patient's data, as the patient sees it; every request is in the patient's access log"),
+        (name = "trends", description = "How pain moves between massage sessions (DESIGN.md §4)"),
         (name = "operations", description = "Health, readiness and the contract"),
     )
 )]

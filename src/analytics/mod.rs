@@ -3,6 +3,78 @@
 
 pub mod instruments;
 pub mod overview;
+pub mod trends;
+
+/// A fraction, exact while it fits in `i128` (pain levels are
+/// 0..10 and days hold a handful of entries, so always in practice); past
+/// that, an `f64`, so no input can overflow or panic.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Frac {
+    Exact { num: i128, den: i128 },
+    Approx(f64),
+}
+
+impl Frac {
+    pub(crate) fn new(num: i64, den: i64) -> Self {
+        Self::Exact {
+            num: num.into(),
+            den: den.max(1).into(),
+        }
+    }
+
+    pub(crate) fn to_f64(self) -> f64 {
+        match self {
+            Self::Exact { num, den } => num as f64 / den as f64,
+            Self::Approx(x) => x,
+        }
+    }
+
+    pub(crate) fn add(self, other: Self) -> Self {
+        if let (Self::Exact { num: a, den: b }, Self::Exact { num: c, den: d }) = (self, other) {
+            let sum = a
+                .checked_mul(d)
+                .zip(c.checked_mul(b))
+                .and_then(|(x, y)| x.checked_add(y))
+                .zip(b.checked_mul(d));
+            if let Some((num, den)) = sum {
+                let g = gcd(num, den).max(1);
+                return Self::Exact {
+                    num: num / g,
+                    den: den / g,
+                };
+            }
+        }
+        Self::Approx(self.to_f64() + other.to_f64())
+    }
+
+    pub(crate) fn div(self, n: i64) -> Self {
+        match self {
+            Self::Exact { num, den } => match den.checked_mul(i128::from(n.max(1))) {
+                Some(den) => Self::Exact { num, den },
+                None => Self::Approx(self.to_f64() / n.max(1) as f64),
+            },
+            Self::Approx(x) => Self::Approx(x / n.max(1) as f64),
+        }
+    }
+
+    /// self ≥ other: exactly when both are exact and the products fit.
+    pub(crate) fn at_least(self, other: Self) -> bool {
+        if let (Self::Exact { num: a, den: b }, Self::Exact { num: c, den: d }) = (self, other) {
+            if let (Some(left), Some(right)) = (a.checked_mul(d), c.checked_mul(b)) {
+                return left >= right;
+            }
+        }
+        self.to_f64() >= other.to_f64()
+    }
+}
+
+pub(crate) fn gcd(a: i128, b: i128) -> i128 {
+    let (mut a, mut b) = (a.abs(), b.abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
 
 /// Rounds for output only (DESIGN.md §6: compute exactly, round at the end).
 pub fn round3(x: f64) -> f64 {

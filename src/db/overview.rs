@@ -249,3 +249,42 @@ pub fn save_alert_settings(
     }
     Ok(())
 }
+
+/// A row the trends read: the typed columns of a pain entry, a stretch
+/// session or a massage session.
+#[derive(Debug, Clone, Queryable)]
+pub struct TrendRow {
+    pub id: String,
+    pub kind: String,
+    pub date: Option<NaiveDate>,
+    pub pain_level: Option<i32>,
+    pub duration_seconds: Option<i32>,
+    pub started_at: Option<NaiveDateTime>,
+}
+
+/// Every live pain entry, stretch session and massage session of the
+/// patient dated in `[from, to]`, in one query.
+pub fn trend_rows(
+    conn: &mut DbConnection,
+    patient: UserId,
+    (from, to): (NaiveDate, NaiveDate),
+) -> DbResult<Vec<TrendRow>> {
+    Ok(records::table
+        .filter(records::patient_id.eq(patient.to_string()))
+        .filter(records::kind.eq_any([
+            RecordKind::PainEntry.as_str(),
+            RecordKind::StretchSession.as_str(),
+            RecordKind::MassageSession.as_str(),
+        ]))
+        .filter(records::deleted_at.is_null())
+        .filter(records::date.between(from, to))
+        .select((
+            records::id,
+            records::kind,
+            records::date,
+            records::pain_level,
+            records::duration_seconds,
+            records::started_at,
+        ))
+        .load(conn)?)
+}

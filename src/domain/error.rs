@@ -58,6 +58,9 @@ pub enum DomainError {
     IdempotencyKeyInFlight,
     #[error("the e-mail address is taken")]
     EmailTaken,
+    /// A date range that, once defaulted, is backwards or too long (400).
+    #[error("bad date range")]
+    BadRange(FieldError),
     /// A sync cursor beyond the account's last change (another account's,
     /// or from before a restore).
     #[error("the sync cursor is ahead of the account's changes")]

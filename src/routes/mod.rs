@@ -12,6 +12,7 @@ pub mod me;
 pub mod overview;
 pub mod records;
 pub mod sync;
+pub mod trends;
 
 use std::collections::BTreeMap;
 
@@ -133,6 +134,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     all.extend(sync::endpoints());
     all.extend(care_team::endpoints());
     all.extend(overview::endpoints());
+    all.extend(trends::endpoints());
     for kind in RecordKind::ALL {
         all.extend(kind.endpoints());
     }

@@ -5,3 +5,4 @@
 pub mod care_team;
 pub mod logbook;
 pub mod overview;
+pub mod trends;

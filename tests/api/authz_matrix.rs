@@ -233,7 +233,8 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
         // The patient's own data.
         (
             "GET",
-            "/v1/me/access-log" | "/v1/me/changes" | "/v1/me/care-team" | "/v1/me/conditions",
+            "/v1/me/access-log" | "/v1/me/changes" | "/v1/me/care-team" | "/v1/me/conditions"
+            | "/v1/me/daily" | "/v1/me/trends",
         ) => s(pattern.into(), None, 200, 200),
         ("POST", "/v1/me/care-team") => s(
             pattern.into(),
@@ -290,6 +291,8 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
             200,
             404,
         ),
+        ("GET", "/v1/patients/{pid}/daily") => s(format!("{theirs}/daily"), None, 200, 404),
+        ("GET", "/v1/patients/{pid}/trends") => s(format!("{theirs}/trends"), None, 200, 404),
         ("GET", "/v1/patients/{pid}/conditions") => {
             s(format!("{theirs}/conditions"), None, 200, 404)
         }

@@ -153,7 +153,15 @@ fn every_route(resources: &[Resource], ids: &[String]) -> Vec<(Method, String, O
             } else if e.path == CONDITIONS || e.path == format!("{CONDITIONS}/{{condition}}") {
                 let body = (method == Method::PUT).then(|| json!({"note": "overwritten"}));
                 (method, e.path.replace("{condition}", "osteoporosis"), body)
-            } else if [CHANGES, CARE_TEAM, "/v1/me/access-log"].contains(&e.path.as_str()) {
+            } else if [
+                CHANGES,
+                CARE_TEAM,
+                "/v1/me/access-log",
+                "/v1/me/daily",
+                "/v1/me/trends",
+            ]
+            .contains(&e.path.as_str())
+            {
                 let body = (method == Method::POST).then(|| json!({"code": "KX4RM-9TQ2W"}));
                 (method, e.path, body)
             } else if e.path == format!("{CARE_TEAM}/{{therapist_id}}") {

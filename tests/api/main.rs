@@ -20,3 +20,4 @@ mod storage;
 mod sync;
 mod therapist_views;
 mod tokens;
+mod trends;

@@ -1,0 +1,639 @@
+//! How pain moves between massage sessions (DESIGN.md §4 "Daily series" and
+//! "Trends"): pure functions over a patient's rows. Daily pain `D(d)` is the
+//! mean of the day's entries and an unlogged day is skipped, never zero;
+//! comparisons with the baseline are exact, and figures are rounded only
+//! for output.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::{round3, Frac};
+
+/// A pain entry: its day and level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PainPoint {
+    pub date: NaiveDate,
+    pub level: i64,
+}
+
+/// A stretch session: its day and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StretchPoint {
+    pub date: NaiveDate,
+    pub seconds: i64,
+}
+
+/// A massage session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    pub id: Uuid,
+    pub date: NaiveDate,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// One calendar day of the daily series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Day {
+    pub date: NaiveDate,
+    pub mean_pain: Option<f64>,
+    pub max_pain: Option<i64>,
+    pub entries: i64,
+    pub stretch_minutes: f64,
+    pub stretch_sessions: i64,
+    pub massage_session_ids: Vec<Uuid>,
+}
+
+/// What happened after one massage session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interval {
+    pub session_id: Uuid,
+    pub date: NaiveDate,
+    pub open: bool,
+    pub baseline_pain: Option<f64>,
+    pub days: i64,
+    pub logged_days: i64,
+    pub mean_pain: Option<f64>,
+    pub min_pain: Option<f64>,
+    pub max_pain: Option<f64>,
+    pub early_pain: Option<f64>,
+    pub relief: Option<f64>,
+    pub relief_duration_days: Option<i64>,
+    pub relief_censored: Option<bool>,
+    pub slope_per_day: Option<f64>,
+    pub stretch_days: i64,
+    pub stretch_adherence: Option<f64>,
+    pub stretch_minutes: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub sessions: i64,
+    pub mean_relief: Option<f64>,
+    pub mean_relief_duration_days: Option<f64>,
+    pub logged_days: i64,
+    pub mean_pain: Option<f64>,
+    pub slope_per_week: Option<f64>,
+    pub stretch_pain_correlation: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trends {
+    pub intervals: Vec<Interval>,
+    pub summary: Summary,
+}
+
+/// The patient's rows, indexed by day.
+struct Rows {
+    /// Per logged day: (sum, count, max) of pain levels.
+    pain: BTreeMap<NaiveDate, (i64, i64, i64)>,
+    /// Per day with stretching: (seconds, sessions).
+    stretch: BTreeMap<NaiveDate, (i64, i64)>,
+}
+
+impl Rows {
+    fn new(pain: &[PainPoint], stretch: &[StretchPoint]) -> Self {
+        let mut by_day = BTreeMap::new();
+        for p in pain {
+            let e = by_day.entry(p.date).or_insert((0, 0, i64::MIN));
+            e.0 += p.level;
+            e.1 += 1;
+            e.2 = e.2.max(p.level);
+        }
+        let mut stretched = BTreeMap::new();
+        for s in stretch {
+            let e = stretched.entry(s.date).or_insert((0, 0));
+            e.0 += s.seconds;
+            e.1 += 1;
+        }
+        Self {
+            pain: by_day,
+            stretch: stretched,
+        }
+    }
+
+    /// `D(d)`, exactly; `None` for an unlogged day.
+    fn d(&self, day: NaiveDate) -> Option<Frac> {
+        self.pain
+            .get(&day)
+            .map(|(sum, count, _)| Frac::new(*sum, *count))
+    }
+
+    /// Stretch seconds of a day (`S(d)` × 60).
+    fn s(&self, day: NaiveDate) -> i64 {
+        self.stretch.get(&day).map_or(0, |(seconds, _)| *seconds)
+    }
+
+    /// Logged days in `[from, to]` with their `D`.
+    fn logged(&self, from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, Frac)> {
+        if from > to {
+            return Vec::new();
+        }
+        self.pain
+            .range(from..=to)
+            .map(|(day, (sum, count, _))| (*day, Frac::new(*sum, *count)))
+            .collect()
+    }
+}
+
+fn plus(day: NaiveDate, n: i64) -> NaiveDate {
+    match u64::try_from(n) {
+        Ok(n) => day.checked_add_days(Days::new(n)),
+        Err(_) => day.checked_sub_days(Days::new(n.unsigned_abs())),
+    }
+    .unwrap_or(day)
+}
+
+fn mean(values: &[Frac]) -> Option<Frac> {
+    let n = i64::try_from(values.len()).ok().filter(|n| *n > 0)?;
+    Some(
+        values
+            .iter()
+            .fold(Frac::new(0, 1), |acc, v| acc.add(*v))
+            .div(n),
+    )
+}
+
+fn out(x: Option<Frac>) -> Option<f64> {
+    x.map(|f| round3(f.to_f64()))
+}
+
+/// Ordinary least-squares slope of `y` on `x`; `None` below 2 points or
+/// when every `x` is the same.
+fn ols_slope(points: &[(f64, f64)]) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let (mx, my) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
+/// Pearson's r; `None` below 3 pairs or when either side has no variance.
+fn pearson(points: &[(f64, f64)]) -> Option<f64> {
+    if points.len() < 3 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let (mx, my) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let syy: f64 = points.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    // Variances below rounding noise are zero: the values were all equal.
+    if sxx <= 1e-12 || syy <= 1e-12 {
+        return None;
+    }
+    Some((sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0))
+}
+
+/// One row for every calendar day of `[from, to]`.
+pub fn daily(
+    from: NaiveDate,
+    to: NaiveDate,
+    pain: &[PainPoint],
+    stretch: &[StretchPoint],
+    sessions: &[Session],
+) -> Vec<Day> {
+    let days = Rows::new(pain, stretch);
+    let mut ordered: Vec<&Session> = sessions.iter().collect();
+    ordered.sort_by_key(|s| (s.date, s.started_at, s.id));
+    from.iter_days()
+        .take_while(|d| *d <= to)
+        .map(|date| {
+            let (sum, count, max) = days.pain.get(&date).copied().unwrap_or((0, 0, 0));
+            let (seconds, stretch_sessions) = days.stretch.get(&date).copied().unwrap_or((0, 0));
+            Day {
+                date,
+                mean_pain: (count > 0).then(|| round3(sum as f64 / count as f64)),
+                max_pain: (count > 0).then_some(max),
+                entries: count,
+                stretch_minutes: round3(seconds as f64 / 60.0),
+                stretch_sessions,
+                massage_session_ids: ordered
+                    .iter()
+                    .filter(|s| s.date == date)
+                    .map(|s| s.id)
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The intervals between the massage sessions dated in `[from, to]`, and the
+/// summary. `pain` and `stretch` should reach 7 days before `from` (for the
+/// first baselines); rows outside what a figure looks at are ignored.
+pub fn trends(
+    from: NaiveDate,
+    to: NaiveDate,
+    pain: &[PainPoint],
+    stretch: &[StretchPoint],
+    sessions: &[Session],
+) -> Trends {
+    let days = Rows::new(pain, stretch);
+    let mut ordered: Vec<&Session> = sessions
+        .iter()
+        .filter(|s| s.date >= from && s.date <= to)
+        .collect();
+    // Same date: by started_at, a missing one first (None sorts first), then id.
+    ordered.sort_by_key(|s| (s.date, s.started_at, s.id));
+
+    let mut intervals = Vec::with_capacity(ordered.len());
+    // Relief before rounding, for the summary's mean.
+    let mut reliefs = Vec::new();
+    for (i, s) in ordered.iter().enumerate() {
+        let t = s.date;
+        let next = ordered.get(i + 1).map(|n| n.date);
+        let open = next.is_none();
+        let start = plus(t, 1);
+        let end = next.map_or(to, |n| plus(n, -1));
+        let span = if end >= start {
+            (end - start).num_days() + 1
+        } else {
+            0
+        };
+        let inside = days.logged(start, end);
+        let baseline = mean(
+            &days
+                .logged(plus(t, -7), plus(t, -1))
+                .into_iter()
+                .map(|(_, d)| d)
+                .collect::<Vec<_>>(),
+        );
+        let values: Vec<Frac> = inside.iter().map(|(_, d)| *d).collect();
+        let early = mean(
+            &days
+                .logged(start, end.min(plus(t, 3)))
+                .into_iter()
+                .map(|(_, d)| d)
+                .collect::<Vec<_>>(),
+        );
+        let (relief_duration, censored) = match baseline {
+            None => (None, None),
+            Some(b) => match inside.iter().find(|(_, d)| d.at_least(b)) {
+                Some((day, _)) => (Some((*day - t).num_days() - 1), Some(false)),
+                None => (Some(span), Some(true)),
+            },
+        };
+        let slope = ols_slope(
+            &inside
+                .iter()
+                .map(|(day, d)| ((*day - t).num_days() as f64, d.to_f64()))
+                .collect::<Vec<_>>(),
+        );
+        let stretch_days: i64 = if span > 0 {
+            days.stretch
+                .range(start..=end)
+                .filter(|(_, (seconds, _))| *seconds > 0)
+                .count() as i64
+        } else {
+            0
+        };
+        let stretch_seconds: i64 = if span > 0 {
+            days.stretch.range(start..=end).map(|(_, (s, _))| *s).sum()
+        } else {
+            0
+        };
+        let by_value = |a: &&Frac, b: &&Frac| {
+            if a.at_least(**b) && b.at_least(**a) {
+                std::cmp::Ordering::Equal
+            } else if a.at_least(**b) {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Less
+            }
+        };
+        let relief = baseline.zip(early).map(|(b, e)| b.to_f64() - e.to_f64());
+        reliefs.extend(relief);
+        intervals.push(Interval {
+            session_id: s.id,
+            date: t,
+            open,
+            baseline_pain: out(baseline),
+            days: span,
+            logged_days: inside.len() as i64,
+            mean_pain: out(mean(&values)),
+            min_pain: out(values.iter().min_by(by_value).copied()),
+            max_pain: out(values.iter().max_by(by_value).copied()),
+            early_pain: out(early),
+            relief: relief.map(round3),
+            relief_duration_days: relief_duration,
+            relief_censored: censored,
+            slope_per_day: slope.map(round3),
+            stretch_days,
+            stretch_adherence: (span > 0).then(|| round3(stretch_days as f64 / span as f64)),
+            stretch_minutes: round3(stretch_seconds as f64 / 60.0),
+        });
+    }
+
+    let in_range = days.logged(from, to);
+    let durations: Vec<i64> = intervals
+        .iter()
+        .filter(|i| i.relief_censored == Some(false))
+        .filter_map(|i| i.relief_duration_days)
+        .collect();
+    let pairs: Vec<(f64, f64)> = from
+        .iter_days()
+        .take_while(|d| *d < to)
+        .filter_map(|d| {
+            let next = days.d(plus(d, 1))?;
+            Some((days.s(d) as f64 / 60.0, next.to_f64()))
+        })
+        .collect();
+    let summary = Summary {
+        sessions: intervals.len() as i64,
+        mean_relief: (!reliefs.is_empty())
+            .then(|| round3(reliefs.iter().sum::<f64>() / reliefs.len() as f64)),
+        mean_relief_duration_days: (!durations.is_empty())
+            .then(|| round3(durations.iter().sum::<i64>() as f64 / durations.len() as f64)),
+        logged_days: in_range.len() as i64,
+        mean_pain: out(mean(&in_range.iter().map(|(_, d)| *d).collect::<Vec<_>>())),
+        slope_per_week: ols_slope(
+            &in_range
+                .iter()
+                .map(|(day, d)| ((*day - from).num_days() as f64, d.to_f64()))
+                .collect::<Vec<_>>(),
+        )
+        .map(|s| round3(s * 7.0)),
+        stretch_pain_correlation: pearson(&pairs).map(round3),
+    };
+    Trends { intervals, summary }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> NaiveDate {
+        text.parse().unwrap_or(NaiveDate::MIN)
+    }
+
+    fn pain(rows: &[(&str, &[i64])]) -> Vec<PainPoint> {
+        rows.iter()
+            .flat_map(|(date, levels)| {
+                levels.iter().map(move |level| PainPoint {
+                    date: d(date),
+                    level: *level,
+                })
+            })
+            .collect()
+    }
+
+    fn stretch(rows: &[(&str, i64)]) -> Vec<StretchPoint> {
+        rows.iter()
+            .map(|(date, seconds)| StretchPoint {
+                date: d(date),
+                seconds: *seconds,
+            })
+            .collect()
+    }
+
+    fn session(n: u128, date: &str, hour: Option<u32>) -> Session {
+        Session {
+            id: Uuid::from_u128(n),
+            date: d(date),
+            started_at: hour
+                .and_then(|h| d(date).and_hms_opt(h, 0, 0))
+                .map(|t| t.and_utc()),
+        }
+    }
+
+    /// Three sessions in March: one on the 10th, two on the 16th (the one
+    /// without a start time first). Hand-computed below.
+    fn march() -> (Vec<PainPoint>, Vec<StretchPoint>, Vec<Session>) {
+        let p = pain(&[
+            ("2026-03-02", &[10]), // outside the first baseline (t − 8)
+            ("2026-03-03", &[6]),
+            ("2026-03-05", &[6, 8]), // D = 7
+            ("2026-03-09", &[5]),
+            ("2026-03-11", &[3]),
+            // the 12th is unlogged
+            ("2026-03-13", &[4]),
+            ("2026-03-14", &[6]), // exactly the baseline: relief ends here
+            ("2026-03-15", &[7]),
+            ("2026-03-17", &[2]),
+            ("2026-03-18", &[3]),
+            ("2026-03-19", &[4]),
+        ]);
+        let s = stretch(&[
+            ("2026-03-11", 600),
+            ("2026-03-13", 300),
+            ("2026-03-13", 300),
+            ("2026-03-20", 120),
+        ]);
+        let sessions = vec![
+            session(1, "2026-03-10", Some(9)),
+            session(2, "2026-03-16", Some(10)),
+            session(3, "2026-03-16", None),
+        ];
+        (p, s, sessions)
+    }
+
+    #[test]
+    fn intervals_between_sessions_by_hand() {
+        let (p, s, sessions) = march();
+        let t = trends(d("2026-03-01"), d("2026-03-20"), &p, &s, &sessions);
+        let ids: Vec<u128> = t.intervals.iter().map(|i| i.session_id.as_u128()).collect();
+        assert_eq!(ids, vec![1, 3, 2], "same date: no start time first");
+
+        // After the 10th: the 11th..15th. Baseline: 6, 7, 5 (3rd, 5th, 9th) = 6.
+        let first = &t.intervals[0];
+        assert_eq!(
+            first,
+            &Interval {
+                session_id: Uuid::from_u128(1),
+                date: d("2026-03-10"),
+                open: false,
+                baseline_pain: Some(6.0),
+                days: 5,
+                logged_days: 4,
+                mean_pain: Some(5.0),
+                min_pain: Some(3.0),
+                max_pain: Some(7.0),
+                // 11th..13th: 3 and 4.
+                early_pain: Some(3.5),
+                relief: Some(2.5),
+                // The 14th (t + 4) is back at the baseline (6 ≥ 6): 3 days of relief.
+                relief_duration_days: Some(3),
+                relief_censored: Some(false),
+                // (1,3) (3,4) (4,6) (5,7): Sxy 9 / Sxx 8.75.
+                slope_per_day: Some(1.029),
+                stretch_days: 2,
+                stretch_adherence: Some(0.4),
+                stretch_minutes: 20.0,
+            }
+        );
+        // The first of two sessions on the 16th: an empty interval. Its
+        // baseline (9th..15th: 5, 3, 4, 6, 7) is 5; nothing came back to it.
+        let empty = &t.intervals[1];
+        assert_eq!((empty.days, empty.logged_days, empty.open), (0, 0, false));
+        assert_eq!(empty.baseline_pain, Some(5.0));
+        assert_eq!(
+            (empty.mean_pain, empty.early_pain, empty.relief),
+            (None, None, None)
+        );
+        assert_eq!(
+            (empty.relief_duration_days, empty.relief_censored),
+            (Some(0), Some(true))
+        );
+        assert_eq!((empty.slope_per_day, empty.stretch_adherence), (None, None));
+        // The last one: the 17th..20th, open. 2, 3, 4 never reach 5: censored at 4 days.
+        let last = &t.intervals[2];
+        assert!(last.open);
+        assert_eq!((last.days, last.logged_days), (4, 3));
+        assert_eq!((last.early_pain, last.relief), (Some(3.0), Some(2.0)));
+        assert_eq!(
+            (last.relief_duration_days, last.relief_censored),
+            (Some(4), Some(true))
+        );
+        assert_eq!(last.slope_per_day, Some(1.0));
+        assert_eq!(
+            (
+                last.stretch_days,
+                last.stretch_adherence,
+                last.stretch_minutes
+            ),
+            (1, Some(0.25), 2.0)
+        );
+
+        let summary = &t.summary;
+        assert_eq!(summary.sessions, 3);
+        assert_eq!(summary.mean_relief, Some(2.25));
+        // Only uncensored intervals: the first one's 3 days.
+        assert_eq!(summary.mean_relief_duration_days, Some(3.0));
+        // 11 logged days in the range, 57 in all: 5.182.
+        assert_eq!(summary.logged_days, 11);
+        assert_eq!(summary.mean_pain, Some(5.182));
+    }
+
+    #[test]
+    fn a_baseline_reaches_before_from_and_sessions_outside_are_ignored() {
+        let (p, s, sessions) = march();
+        let t = trends(d("2026-03-10"), d("2026-03-15"), &p, &s, &sessions);
+        // Only the session of the 10th is in range; its baseline uses days
+        // before `from`, and its interval ends at `to`, open.
+        assert_eq!(t.intervals.len(), 1);
+        let only = &t.intervals[0];
+        assert_eq!(
+            (only.baseline_pain, only.open, only.days),
+            (Some(6.0), true, 5)
+        );
+        // The summary counts only days in the range: 11th, 13th, 14th, 15th.
+        assert_eq!(t.summary.logged_days, 4);
+        assert_eq!(t.summary.mean_pain, Some(5.0));
+    }
+
+    #[test]
+    fn no_baseline_no_relief_and_few_points_no_slope() {
+        let p = pain(&[("2026-05-02", &[4])]);
+        let t = trends(
+            d("2026-05-01"),
+            d("2026-05-03"),
+            &p,
+            &[],
+            &[session(9, "2026-05-01", None)],
+        );
+        let i = &t.intervals[0];
+        assert_eq!(i.baseline_pain, None);
+        assert_eq!(
+            (i.relief, i.relief_duration_days, i.relief_censored),
+            (None, None, None)
+        );
+        assert_eq!(i.early_pain, Some(4.0));
+        // One logged day: no slope; and no pairs for a correlation.
+        assert_eq!(i.slope_per_day, None);
+        assert_eq!(t.summary.slope_per_week, None);
+        assert_eq!(t.summary.stretch_pain_correlation, None);
+        assert_eq!(t.summary.mean_relief, None);
+        assert_eq!(t.summary.mean_relief_duration_days, None);
+        // No sessions at all: no intervals, the rest still computed.
+        let none = trends(d("2026-05-01"), d("2026-05-03"), &p, &[], &[]);
+        assert_eq!((none.intervals.len(), none.summary.sessions), (0, 0));
+        assert_eq!(none.summary.mean_pain, Some(4.0));
+    }
+
+    #[test]
+    fn correlation_and_weekly_slope_by_hand() {
+        // S: 10, 0, 20, 0 minutes on the 1st..4th; D: 4, 6, 2, 8 on the 2nd..5th.
+        let p = pain(&[
+            ("2026-04-02", &[4]),
+            ("2026-04-03", &[6]),
+            ("2026-04-04", &[2]),
+            ("2026-04-05", &[8]),
+        ]);
+        let s = stretch(&[("2026-04-01", 600), ("2026-04-03", 1200)]);
+        let t = trends(d("2026-04-01"), d("2026-04-05"), &p, &s, &[]);
+        // Pairs (S(d), D(d+1)): (10,4) (0,6) (20,2) (0,8):
+        // Sxy = −70, Sxx = 275, Syy = 20, r = −70 / √5500 = −0.944.
+        assert_eq!(t.summary.stretch_pain_correlation, Some(-0.944));
+        // D on day index 1..4: 4, 6, 2, 8: slope 4 / 5 = 0.8 a day, 5.6 a week.
+        assert_eq!(t.summary.slope_per_week, Some(5.6));
+        // Zero variance (no stretching at all): no correlation.
+        let flat = trends(d("2026-04-01"), d("2026-04-05"), &p, &[], &[]);
+        assert_eq!(flat.summary.stretch_pain_correlation, None);
+        // Fewer than 3 pairs: none either.
+        let short = trends(d("2026-04-03"), d("2026-04-05"), &p, &s, &[]);
+        assert_eq!(short.summary.stretch_pain_correlation, None);
+    }
+
+    #[test]
+    fn ties_at_the_baseline_end_relief_exactly() {
+        // Baseline: 1, 2, 2 in one day (5/3) and nothing else; after the
+        // session a day of 2, 2, 1 (5/3): equal, so relief lasted 0 days.
+        let p = pain(&[("2026-06-09", &[1, 2, 2]), ("2026-06-11", &[2, 2, 1])]);
+        let t = trends(
+            d("2026-06-10"),
+            d("2026-06-12"),
+            &p,
+            &[],
+            &[session(5, "2026-06-10", None)],
+        );
+        let i = &t.intervals[0];
+        assert_eq!(i.baseline_pain, Some(1.667));
+        assert_eq!(
+            (i.relief_duration_days, i.relief_censored),
+            (Some(0), Some(false))
+        );
+        assert_eq!(i.relief, Some(0.0));
+    }
+
+    #[test]
+    fn the_daily_series_has_a_row_for_every_calendar_day() {
+        let p = pain(&[("2026-03-28", &[3, 6]), ("2026-03-30", &[5])]);
+        let s = stretch(&[("2026-03-28", 90), ("2026-03-28", 30)]);
+        let sessions = vec![
+            session(2, "2026-03-29", Some(18)),
+            session(1, "2026-03-29", None),
+        ];
+        // Europe's clocks change on the 29th: still one row per calendar day.
+        let days = daily(d("2026-03-27"), d("2026-03-31"), &p, &s, &sessions);
+        assert_eq!(days.len(), 5);
+        assert_eq!(
+            days[1],
+            Day {
+                date: d("2026-03-28"),
+                mean_pain: Some(4.5),
+                max_pain: Some(6),
+                entries: 2,
+                stretch_minutes: 2.0,
+                stretch_sessions: 2,
+                massage_session_ids: vec![],
+            }
+        );
+        assert_eq!(days[0].mean_pain, None, "an unlogged day is not zero");
+        assert_eq!((days[0].entries, days[0].stretch_minutes), (0, 0.0));
+        assert_eq!(
+            days[2].massage_session_ids,
+            vec![Uuid::from_u128(1), Uuid::from_u128(2)]
+        );
+        assert_eq!(days[3].mean_pain, Some(5.0));
+    }
+}
