@@ -636,4 +636,84 @@ mod tests {
         );
         assert_eq!(days[3].mean_pain, Some(5.0));
     }
+
+    mod properties {
+        use proptest::collection::vec;
+        use proptest::option;
+        use proptest::prelude::*;
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+
+        use super::*;
+
+        fn on(offset: u32) -> NaiveDate {
+            d("2026-01-01")
+                .checked_add_days(Days::new(offset.into()))
+                .unwrap_or(NaiveDate::MIN)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            #[test]
+            fn invariants_hold_and_row_order_does_not_matter(
+                pain_rows in vec((0u32..45, 0i64..=10), 0..80),
+                stretch_rows in vec((0u32..45, 1i64..=7200), 0..40),
+                session_rows in vec((0u32..45, option::of(0u32..24)), 0..8),
+                seed in any::<u64>(),
+            ) {
+                let pain: Vec<PainPoint> = pain_rows
+                    .iter()
+                    .map(|(o, level)| PainPoint { date: on(*o), level: *level })
+                    .collect();
+                let stretch: Vec<StretchPoint> = stretch_rows
+                    .iter()
+                    .map(|(o, seconds)| StretchPoint { date: on(*o), seconds: *seconds })
+                    .collect();
+                let sessions: Vec<Session> = session_rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (o, hour))| Session {
+                        id: Uuid::from_u128(i as u128 + 1),
+                        date: on(*o),
+                        started_at: hour.and_then(|h| on(*o).and_hms_opt(h, 0, 0)).map(|t| t.and_utc()),
+                    })
+                    .collect();
+                let (from, to) = (on(7), on(44));
+                let t = trends(from, to, &pain, &stretch, &sessions);
+                for i in &t.intervals {
+                    if let (Some(min), Some(mean), Some(max)) = (i.min_pain, i.mean_pain, i.max_pain) {
+                        prop_assert!(min <= mean && mean <= max, "{min} {mean} {max}");
+                    }
+                    prop_assert!(i.logged_days <= i.days);
+                    if let Some(n) = i.relief_duration_days {
+                        prop_assert!((0..=i.days).contains(&n), "{n} of {}", i.days);
+                    }
+                    if let Some(a) = i.stretch_adherence {
+                        prop_assert!((0.0..=1.0).contains(&a), "{a}");
+                    }
+                    prop_assert!(i.stretch_days <= i.days);
+                }
+                if let Some(r) = t.summary.stretch_pain_correlation {
+                    prop_assert!(r.abs() <= 1.0, "{r}");
+                }
+                let days = daily(from, to, &pain, &stretch, &sessions);
+                prop_assert_eq!(days.len(), 38);
+                for day in &days {
+                    if let (Some(mean), Some(max)) = (day.mean_pain, day.max_pain) {
+                        prop_assert!(mean <= max as f64);
+                    }
+                }
+
+                // The same rows in another order give the same answers.
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+                let (mut p, mut s, mut m) = (pain.clone(), stretch.clone(), sessions.clone());
+                p.shuffle(&mut rng);
+                s.shuffle(&mut rng);
+                m.shuffle(&mut rng);
+                prop_assert_eq!(trends(from, to, &p, &s, &m), t);
+                prop_assert_eq!(daily(from, to, &p, &s, &m), days);
+            }
+        }
+    }
 }
