@@ -57,6 +57,32 @@ impl Frac {
         }
     }
 
+    pub(crate) fn sub(self, other: Self) -> Self {
+        match other {
+            Self::Exact { num, den } => self.add(Self::Exact { num: -num, den }),
+            Self::Approx(x) => Self::Approx(self.to_f64() - x),
+        }
+    }
+
+    /// Rounded to 3 decimals, half away from zero, computed on the exact
+    /// value (a double would round 0.5005 down: it is 0.50049999… there).
+    pub(crate) fn round3(self) -> f64 {
+        match self {
+            Self::Exact { num, den } => {
+                let scaled = num.checked_mul(2000).and_then(|n| {
+                    let twice = den.checked_mul(2)?;
+                    let q = (n.abs() + den) / twice;
+                    Some(if n < 0 { -q } else { q })
+                });
+                match scaled {
+                    Some(q) => q as f64 / 1000.0,
+                    None => round3(self.to_f64()),
+                }
+            }
+            Self::Approx(x) => round3(x),
+        }
+    }
+
     /// self ≥ other: exactly when both are exact and the products fit.
     pub(crate) fn at_least(self, other: Self) -> bool {
         if let (Self::Exact { num: a, den: b }, Self::Exact { num: c, den: d }) = (self, other) {
@@ -96,6 +122,18 @@ mod tests {
         assert_eq!(super::peg3(7, Some(4), Some(5)), Some(5.333));
         assert_eq!(super::peg3(6, Some(4), None), None);
         assert_eq!(super::peg3(6, None, Some(4)), None);
+    }
+
+    #[test]
+    fn exact_values_round_half_away_from_zero() {
+        use super::Frac;
+        // 1001/2000 = 0.5005 exactly; as a double it is 0.50049999….
+        assert_eq!(super::round3(1001.0 / 2000.0), 0.5);
+        assert_eq!(Frac::new(1001, 2000).round3(), 0.501);
+        assert_eq!(Frac::new(53, 80).round3(), 0.663);
+        assert_eq!(Frac::new(0, 1).sub(Frac::new(53, 80)).round3(), -0.663);
+        assert_eq!(Frac::new(81, 16).sub(Frac::new(22, 5)).round3(), 0.663);
+        assert_eq!(Frac::new(2, 3).round3(), 0.667);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{round3, Frac};
+use super::Frac;
 
 /// A therapist's alert rules for one patient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,8 +133,8 @@ pub fn figures(data: &PatientData, today: NaiveDate, rules: AlertRules) -> Figur
         alerts.push(Alert::Precaution);
     }
     Figures {
-        avg_pain_7d: avg_7d.map(|f| round3(f.to_f64())),
-        avg_pain_prev_7d: avg_prev.map(|f| round3(f.to_f64())),
+        avg_pain_7d: avg_7d.map(Frac::round3),
+        avg_pain_prev_7d: avg_prev.map(Frac::round3),
         stretch_days_7d: i64::try_from(stretched.len()).unwrap_or(i64::MAX),
         days_since_last_massage: data.last_massage_date.map(|d| (today - d).num_days()),
         alerts,

@@ -156,7 +156,7 @@ fn mean(values: &[Frac]) -> Option<Frac> {
 }
 
 fn out(x: Option<Frac>) -> Option<f64> {
-    x.map(|f| round3(f.to_f64()))
+    x.map(Frac::round3)
 }
 
 /// Ordinary least-squares slope of `y` on `x`; `None` below 2 points or
@@ -213,10 +213,10 @@ pub fn daily(
             let (seconds, stretch_sessions) = days.stretch.get(&date).copied().unwrap_or((0, 0));
             Day {
                 date,
-                mean_pain: (count > 0).then(|| round3(sum as f64 / count as f64)),
+                mean_pain: (count > 0).then(|| Frac::new(sum, count).round3()),
                 max_pain: (count > 0).then_some(max),
                 entries: count,
-                stretch_minutes: round3(seconds as f64 / 60.0),
+                stretch_minutes: Frac::new(seconds, 60).round3(),
                 stretch_sessions,
                 massage_session_ids: ordered
                     .iter()
@@ -311,7 +311,7 @@ pub fn trends(
                 std::cmp::Ordering::Less
             }
         };
-        let relief = baseline.zip(early).map(|(b, e)| b.to_f64() - e.to_f64());
+        let relief = baseline.zip(early).map(|(b, e)| b.sub(e));
         reliefs.extend(relief);
         intervals.push(Interval {
             session_id: s.id,
@@ -324,13 +324,13 @@ pub fn trends(
             min_pain: out(values.iter().min_by(by_value).copied()),
             max_pain: out(values.iter().max_by(by_value).copied()),
             early_pain: out(early),
-            relief: relief.map(round3),
+            relief: out(relief),
             relief_duration_days: relief_duration,
             relief_censored: censored,
             slope_per_day: slope.map(round3),
             stretch_days,
-            stretch_adherence: (span > 0).then(|| round3(stretch_days as f64 / span as f64)),
-            stretch_minutes: round3(stretch_seconds as f64 / 60.0),
+            stretch_adherence: (span > 0).then(|| Frac::new(stretch_days, span).round3()),
+            stretch_minutes: Frac::new(stretch_seconds, 60).round3(),
         });
     }
 
@@ -350,10 +350,9 @@ pub fn trends(
         .collect();
     let summary = Summary {
         sessions: intervals.len() as i64,
-        mean_relief: (!reliefs.is_empty())
-            .then(|| round3(reliefs.iter().sum::<f64>() / reliefs.len() as f64)),
+        mean_relief: out(mean(&reliefs)),
         mean_relief_duration_days: (!durations.is_empty())
-            .then(|| round3(durations.iter().sum::<i64>() as f64 / durations.len() as f64)),
+            .then(|| Frac::new(durations.iter().sum(), durations.len() as i64).round3()),
         logged_days: in_range.len() as i64,
         mean_pain: out(mean(&in_range.iter().map(|(_, d)| *d).collect::<Vec<_>>())),
         slope_per_week: ols_slope(
@@ -603,6 +602,28 @@ mod tests {
             (Some(0), Some(false))
         );
         assert_eq!(i.relief, Some(0.0));
+    }
+
+    #[test]
+    fn relief_is_exact_before_it_is_rounded() {
+        // Baseline 81/16 = 5.0625, early 22/5 = 4.4: relief 53/80 = 0.6625
+        // exactly, 0.663; subtracting doubles would give 0.66249999… = 0.662.
+        let p = pain(&[
+            ("2026-03-03", &[5]),
+            ("2026-03-04", &[5]),
+            ("2026-03-05", &[5]),
+            ("2026-03-06", &[5, 5, 5, 6]),
+            ("2026-03-11", &[4, 4, 4, 5, 5]),
+        ]);
+        let t = trends(
+            d("2026-03-10"),
+            d("2026-03-12"),
+            &p,
+            &[],
+            &[session(7, "2026-03-10", None)],
+        );
+        assert_eq!(t.intervals[0].relief, Some(0.663));
+        assert_eq!(t.summary.mean_relief, Some(0.663));
     }
 
     #[test]
