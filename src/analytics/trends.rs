@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{round3, Frac};
@@ -33,55 +35,70 @@ pub struct Session {
     pub started_at: Option<DateTime<Utc>>,
 }
 
-/// One calendar day of the daily series.
-#[derive(Debug, Clone, PartialEq)]
+/// One calendar day. An unlogged day has `mean_pain` and `max_pain` null, never 0.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Day {
     pub date: NaiveDate,
+    /// Mean of the day's pain levels.
     pub mean_pain: Option<f64>,
     pub max_pain: Option<i64>,
+    /// Number of pain entries.
     pub entries: i64,
     pub stretch_minutes: f64,
     pub stretch_sessions: i64,
+    /// Massage sessions of the day, in session order.
     pub massage_session_ids: Vec<Uuid>,
 }
 
-/// What happened after one massage session.
-#[derive(Debug, Clone, PartialEq)]
+/// What happened after one massage session (DESIGN.md §4).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Interval {
     pub session_id: Uuid,
     pub date: NaiveDate,
+    /// The last session in the range: its interval runs to `to`.
     pub open: bool,
+    /// Mean daily pain over the 7 days before the session (may reach before `from`).
     pub baseline_pain: Option<f64>,
+    /// Days from the day after the session to the day before the next one.
     pub days: i64,
     pub logged_days: i64,
     pub mean_pain: Option<f64>,
     pub min_pain: Option<f64>,
     pub max_pain: Option<f64>,
+    /// Mean daily pain over the first 3 days after the session.
     pub early_pain: Option<f64>,
+    /// `baseline_pain − early_pain`: positive is better.
     pub relief: Option<f64>,
+    /// Days before pain was back at the baseline; `days` when it never was (censored).
     pub relief_duration_days: Option<i64>,
     pub relief_censored: Option<bool>,
+    /// Least-squares slope of daily pain over the interval.
     pub slope_per_day: Option<f64>,
     pub stretch_days: i64,
+    /// `stretch_days / days`.
     pub stretch_adherence: Option<f64>,
     pub stretch_minutes: f64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Summary {
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TrendSummary {
     pub sessions: i64,
     pub mean_relief: Option<f64>,
+    /// Over intervals whose relief ended (uncensored) only.
     pub mean_relief_duration_days: Option<f64>,
     pub logged_days: i64,
     pub mean_pain: Option<f64>,
+    /// Least-squares slope of daily pain over the range, per week.
     pub slope_per_week: Option<f64>,
+    /// Pearson's r between a day's stretch minutes and the next day's pain;
+    /// null below 3 pairs or without variance.
     pub stretch_pain_correlation: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trends {
     pub intervals: Vec<Interval>,
-    pub summary: Summary,
+    pub summary: TrendSummary,
 }
 
 /// The patient's rows, indexed by day.
@@ -159,19 +176,28 @@ fn out(x: Option<Frac>) -> Option<f64> {
     x.map(Frac::round3)
 }
 
+/// The centred sums of squares and products of `points`: (Sxx, Syy, Sxy).
+fn moments(points: &[(f64, f64)]) -> (f64, f64, f64) {
+    let n = points.len().max(1) as f64;
+    let (mx, my) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    points
+        .iter()
+        .fold((0.0, 0.0, 0.0), |(sxx, syy, sxy), (x, y)| {
+            let (dx, dy) = (x - mx, y - my);
+            (sxx + dx * dx, syy + dy * dy, sxy + dx * dy)
+        })
+}
+
 /// Ordinary least-squares slope of `y` on `x`; `None` below 2 points or
 /// when every `x` is the same.
 fn ols_slope(points: &[(f64, f64)]) -> Option<f64> {
     if points.len() < 2 {
         return None;
     }
-    let n = points.len() as f64;
-    let (mx, my) = (
-        points.iter().map(|p| p.0).sum::<f64>() / n,
-        points.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let (sxx, _, sxy) = moments(points);
     (sxx > 0.0).then(|| sxy / sxx)
 }
 
@@ -180,14 +206,7 @@ fn pearson(points: &[(f64, f64)]) -> Option<f64> {
     if points.len() < 3 {
         return None;
     }
-    let n = points.len() as f64;
-    let (mx, my) = (
-        points.iter().map(|p| p.0).sum::<f64>() / n,
-        points.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let syy: f64 = points.iter().map(|p| (p.1 - my).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let (sxx, syy, sxy) = moments(points);
     // Variances below rounding noise are zero: the values were all equal.
     if sxx <= 1e-12 || syy <= 1e-12 {
         return None;
@@ -348,7 +367,7 @@ pub fn trends(
             Some((days.s(d) as f64 / 60.0, next.to_f64()))
         })
         .collect();
-    let summary = Summary {
+    let summary = TrendSummary {
         sessions: intervals.len() as i64,
         mean_relief: out(mean(&reliefs)),
         mean_relief_duration_days: (!durations.is_empty())

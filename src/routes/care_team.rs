@@ -4,12 +4,12 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::client_ip;
 use super::input::ApiJson;
-use super::records::{check_limit, decode_instant_cursor, encode_instant_cursor};
+use super::records::{encode_instant_cursor, PageQuery};
 use super::{endpoint, Access, Endpoint};
 use crate::auth::{PatientScope, Therapist};
 use crate::domain::care_team::InvitationCode;
@@ -275,16 +275,6 @@ pub async fn end_care(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AccessLogQuery {
-    /// Page size, 1..1000 (default 100).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// What a therapist did.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -331,7 +321,7 @@ pub struct AccessLogPage {
 /// Who read your data, and who tried: every request of a therapist on it.
 #[utoipa::path(
     get, path = "/v1/me/access-log", tag = "care team", operation_id = "list_access_log",
-    security(("bearer" = [])), params(AccessLogQuery),
+    security(("bearer" = [])), params(PageQuery),
     responses(
         (status = 200, description = "Newest first", body = AccessLogPage),
         (status = 403, description = "The caller is not a patient"),
@@ -340,15 +330,9 @@ pub struct AccessLogPage {
 pub async fn list_access_log(
     state: web::Data<AppState>,
     scope: PatientScope,
-    query: web::Query<AccessLogQuery>,
+    query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
-    let AccessLogQuery { limit, cursor } = query.into_inner();
-    let limit = check_limit(limit)?;
-    let after = cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(decode_instant_cursor)
-        .transpose()?;
+    let (limit, after) = query.into_inner().page()?;
     let mut rows = service::access_log(&state, scope.patient, after, limit + 1).await?;
     let page = usize::try_from(limit).unwrap_or(usize::MAX);
     let more = rows.len() > page;

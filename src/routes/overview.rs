@@ -4,11 +4,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::input::ApiJson;
-use super::records::{check_limit, decode_instant_cursor, encode_instant_cursor, IfMatchHeader};
+use super::records::{encode_instant_cursor, IfMatchHeader, PageQuery};
 use super::{endpoint, Access, Endpoint};
 use crate::analytics::overview::{Alert, AlertRules};
 use crate::auth::{PatientScope, Scoped, Therapist};
@@ -78,21 +78,11 @@ pub struct PatientPage {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PatientsQuery {
-    /// Page size, 1..1000 (default 100).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// Your linked patients with their figures and alerts. Each patient shown
 /// is written to that patient's access log.
 #[utoipa::path(
     get, path = "/v1/patients", tag = "therapist views", operation_id = "list_patients",
-    security(("bearer" = [])), params(PatientsQuery),
+    security(("bearer" = [])), params(PageQuery),
     responses(
         (status = 200, description = "A page of linked patients", body = PatientPage),
         (status = 403, description = "The caller is not a therapist"),
@@ -102,15 +92,9 @@ pub async fn list_patients(
     req: HttpRequest,
     state: web::Data<AppState>,
     therapist: Therapist,
-    query: web::Query<PatientsQuery>,
+    query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
-    let PatientsQuery { limit, cursor } = query.into_inner();
-    let limit = check_limit(limit)?;
-    let after = cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(decode_instant_cursor)
-        .transpose()?;
+    let (limit, after) = query.into_inner().page()?;
     let selection = Selection {
         only: None,
         after,

@@ -239,6 +239,32 @@ pub fn decode_instant_cursor(raw: &str) -> AppResult<(NaiveDateTime, String)> {
         .ok_or_else(|| bad_param("cursor", "is not a cursor this API returned"))
 }
 
+/// A page of a list ordered by time: `limit` and `cursor`. Unknown
+/// parameters are a 400.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1..1000 (default 100).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The checked page size and the position to continue after.
+    pub fn page(self) -> AppResult<(i64, Option<(NaiveDateTime, String)>)> {
+        let limit = check_limit(self.limit)?;
+        let after = self
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(decode_instant_cursor)
+            .transpose()?;
+        Ok((limit, after))
+    }
+}
+
 impl ListQuery {
     /// Checks the parameters (400 naming the one that is wrong).
     pub fn params(self) -> AppResult<ListParams> {

@@ -6,11 +6,10 @@ use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use super::records::check_range;
 use super::{endpoint, Access, Endpoint};
-use crate::analytics::trends::{Day, Interval, Summary};
+use crate::analytics::trends::{Day, Interval, TrendSummary};
 use crate::auth::Scoped;
 use crate::error::AppResult;
 use crate::service::trends as service;
@@ -36,124 +35,12 @@ pub struct RangeQuery {
     pub to: Option<NaiveDate>,
 }
 
-/// One calendar day. An unlogged day has `mean_pain` and `max_pain` null, never 0.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DayRow {
-    pub date: NaiveDate,
-    /// Mean of the day's pain levels (3 decimals).
-    pub mean_pain: Option<f64>,
-    pub max_pain: Option<i64>,
-    /// Number of pain entries.
-    pub entries: i64,
-    pub stretch_minutes: f64,
-    pub stretch_sessions: i64,
-    /// Massage sessions of the day, in session order.
-    pub massage_session_ids: Vec<Uuid>,
-}
-
-impl From<Day> for DayRow {
-    fn from(d: Day) -> Self {
-        Self {
-            date: d.date,
-            mean_pain: d.mean_pain,
-            max_pain: d.max_pain,
-            entries: d.entries,
-            stretch_minutes: d.stretch_minutes,
-            stretch_sessions: d.stretch_sessions,
-            massage_session_ids: d.massage_session_ids,
-        }
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DailySeries {
     pub from: NaiveDate,
     pub to: NaiveDate,
     /// One row for every calendar day of `[from, to]`.
-    pub days: Vec<DayRow>,
-}
-
-/// What happened after one massage session (DESIGN.md §4).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IntervalRow {
-    pub session_id: Uuid,
-    pub date: NaiveDate,
-    /// The last session in the range: its interval runs to `to`.
-    pub open: bool,
-    /// Mean daily pain over the 7 days before the session (may reach before `from`).
-    pub baseline_pain: Option<f64>,
-    /// Days from the day after the session to the day before the next one.
-    pub days: i64,
-    pub logged_days: i64,
-    pub mean_pain: Option<f64>,
-    pub min_pain: Option<f64>,
-    pub max_pain: Option<f64>,
-    /// Mean daily pain over the first 3 days after the session.
-    pub early_pain: Option<f64>,
-    /// `baseline_pain − early_pain`: positive is better.
-    pub relief: Option<f64>,
-    /// Days before pain was back at the baseline; `days` when it never was (censored).
-    pub relief_duration_days: Option<i64>,
-    pub relief_censored: Option<bool>,
-    /// Least-squares slope of daily pain over the interval.
-    pub slope_per_day: Option<f64>,
-    pub stretch_days: i64,
-    /// `stretch_days / days`.
-    pub stretch_adherence: Option<f64>,
-    pub stretch_minutes: f64,
-}
-
-impl From<Interval> for IntervalRow {
-    fn from(i: Interval) -> Self {
-        Self {
-            session_id: i.session_id,
-            date: i.date,
-            open: i.open,
-            baseline_pain: i.baseline_pain,
-            days: i.days,
-            logged_days: i.logged_days,
-            mean_pain: i.mean_pain,
-            min_pain: i.min_pain,
-            max_pain: i.max_pain,
-            early_pain: i.early_pain,
-            relief: i.relief,
-            relief_duration_days: i.relief_duration_days,
-            relief_censored: i.relief_censored,
-            slope_per_day: i.slope_per_day,
-            stretch_days: i.stretch_days,
-            stretch_adherence: i.stretch_adherence,
-            stretch_minutes: i.stretch_minutes,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TrendSummary {
-    pub sessions: i64,
-    pub mean_relief: Option<f64>,
-    /// Over intervals whose relief ended (uncensored) only.
-    pub mean_relief_duration_days: Option<f64>,
-    pub logged_days: i64,
-    pub mean_pain: Option<f64>,
-    /// Least-squares slope of daily pain over the range, per week.
-    pub slope_per_week: Option<f64>,
-    /// Pearson's r between a day's stretch minutes and the next day's pain;
-    /// null below 3 pairs or without variance.
-    pub stretch_pain_correlation: Option<f64>,
-}
-
-impl From<Summary> for TrendSummary {
-    fn from(s: Summary) -> Self {
-        Self {
-            sessions: s.sessions,
-            mean_relief: s.mean_relief,
-            mean_relief_duration_days: s.mean_relief_duration_days,
-            logged_days: s.logged_days,
-            mean_pain: s.mean_pain,
-            slope_per_week: s.slope_per_week,
-            stretch_pain_correlation: s.stretch_pain_correlation,
-        }
-    }
+    pub days: Vec<Day>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -161,7 +48,7 @@ pub struct TrendsResponse {
     pub from: NaiveDate,
     pub to: NaiveDate,
     /// One per massage session dated in the range, in session order.
-    pub intervals: Vec<IntervalRow>,
+    pub intervals: Vec<Interval>,
     pub summary: TrendSummary,
 }
 
@@ -172,11 +59,7 @@ async fn daily(
     let RangeQuery { from, to } = query.into_inner();
     check_range(from, to)?;
     let (from, to, days) = service::daily(&state, scope, from, to).await?;
-    Ok(HttpResponse::Ok().json(DailySeries {
-        from,
-        to,
-        days: days.into_iter().map(DayRow::from).collect(),
-    }))
+    Ok(HttpResponse::Ok().json(DailySeries { from, to, days }))
 }
 
 async fn trends(
@@ -189,12 +72,8 @@ async fn trends(
     Ok(HttpResponse::Ok().json(TrendsResponse {
         from,
         to,
-        intervals: trends
-            .intervals
-            .into_iter()
-            .map(IntervalRow::from)
-            .collect(),
-        summary: trends.summary.into(),
+        intervals: trends.intervals,
+        summary: trends.summary,
     }))
 }
 
@@ -234,7 +113,7 @@ pub async fn my_trends(
 #[utoipa::path(
     get, path = "/v1/patients/{pid}/daily", tag = "trends", operation_id = "get_patient_daily",
     security(("bearer" = [])),
-    params(("pid" = Uuid, Path, description = "A patient linked to you"), RangeQuery),
+    params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"), RangeQuery),
     responses(
         (status = 200, description = "One row per calendar day, in the patient's calendar", body = DailySeries),
         (status = 403, description = "The caller is not a therapist"),
@@ -252,7 +131,7 @@ pub async fn patient_daily(
 #[utoipa::path(
     get, path = "/v1/patients/{pid}/trends", tag = "trends", operation_id = "get_patient_trends",
     security(("bearer" = [])),
-    params(("pid" = Uuid, Path, description = "A patient linked to you"), RangeQuery),
+    params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"), RangeQuery),
     responses(
         (status = 200, description = "Intervals between sessions and a summary", body = TrendsResponse),
         (status = 403, description = "The caller is not a therapist"),
