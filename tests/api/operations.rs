@@ -35,7 +35,9 @@ async fn readyz_is_503_when_the_database_is_gone() {
         painline::config::DatabaseUrl::Postgres(url) => {
             use diesel::{Connection, RunQueryDsl};
             let admin = crate::helpers::postgres_url().unwrap();
-            let name = url.rsplit('/').next().unwrap().to_owned();
+            // The database name, without the URL's parameters (?sslmode=…).
+            let last = url.rsplit('/').next().unwrap();
+            let name = last.split('?').next().unwrap().to_owned();
             let mut conn = diesel::pg::PgConnection::establish(&admin).unwrap();
             diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
                 .execute(&mut conn)
