@@ -19,7 +19,7 @@ pub enum IfMatch {
 impl IfMatch {
     /// Whether a current (non-deleted) version `current` satisfies it;
     /// `None` when there is no current representation.
-    fn allows(&self, current: Option<i64>) -> bool {
+    pub fn allows(&self, current: Option<i64>) -> bool {
         match (self, current) {
             (Self::Absent, _) => true,
             (Self::Any, current) => current.is_some(),

@@ -8,7 +8,7 @@ use crate::auth::throttle::{CODES_PER_ADDRESS, CODES_PER_USER};
 use crate::auth::{AuthUser, PatientScope, ScopeAccess};
 use crate::db::access_log::{self, Access, AccessRow};
 use crate::db::care_team::{self as store, InvitationRow, LinkRow, NewInvitation};
-use crate::db::{accounts, records, DbError};
+use crate::db::{accounts, records, DbConnection, DbError};
 use crate::domain::care_team::InvitationCode;
 use crate::domain::{DomainError, Role, UserId};
 use crate::error::{AppError, AppResult};
@@ -165,6 +165,12 @@ pub async fn redeem(
     Ok(verdict?)
 }
 
+/// Whether `id` names a patient: only a patient has an access log to write to.
+fn is_patient(conn: &mut DbConnection, id: UserId) -> Result<bool, DbError> {
+    Ok(accounts::find_user(conn, &id.to_string())?
+        .is_some_and(|u| u.role().is_ok_and(|r| r == Role::Patient)))
+}
+
 fn parse_user(id: &str) -> Result<UserId, DbError> {
     id.parse()
         .map_err(|_| DbError::corrupt("invitation", id, "therapist_id"))
@@ -203,9 +209,7 @@ pub async fn end_link(
                 Err(e) => return Err(e.into()),
             };
             let ended = locked && store::end_link(conn, patient, therapist, now)?;
-            let is_patient = locked
-                && accounts::find_user(conn, &patient.to_string())?
-                    .is_some_and(|u| u.role().is_ok_and(|r| r == Role::Patient));
+            let is_patient = locked && is_patient(conn, patient)?;
             if let (Some(path), true) = (&log_as, is_patient) {
                 let entry = Access {
                     patient,
@@ -243,9 +247,7 @@ pub async fn open_patient(
         .db
         .write(move |conn| {
             let linked = store::active_link(conn, patient, therapist.id)?.is_some();
-            let is_patient = linked
-                || accounts::find_user(conn, &patient.to_string())?
-                    .is_some_and(|u| u.role().is_ok_and(|r| r == Role::Patient));
+            let is_patient = linked || is_patient(conn, patient)?;
             if is_patient {
                 let entry = Access {
                     patient,

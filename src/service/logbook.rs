@@ -96,7 +96,7 @@ fn current(record: &Record) -> Current {
 /// therapist's link is checked again under the lock: the scope was decided
 /// before the body was read, and the patient may have ended the link since
 /// (ending a link takes the same lock, so the two cannot interleave).
-fn lock(conn: &mut DbConnection, scope: &PatientScope) -> AppResult<PatientLock> {
+pub(crate) fn lock(conn: &mut DbConnection, scope: &PatientScope) -> AppResult<PatientLock> {
     let lock = records::lock_patient(conn, scope.patient).map_err(|e| match e {
         DbError::NotFound if scope.is_own() => AppError::from(DomainError::AccountGone),
         DbError::NotFound => DomainError::NotFound.into(),

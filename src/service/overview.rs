@@ -252,19 +252,13 @@ pub async fn save_alert_settings(
     state
         .db
         .write(move |conn| -> AppResult<AlertSettings> {
-            // One change of a patient's rules at a time (and none after the
-            // link ended since the scope was decided).
-            crate::db::records::lock_patient(conn, scope.patient)?;
-            if crate::db::care_team::active_link(conn, scope.patient, scope.actor.id)?.is_none() {
-                return Err(DomainError::NotFound.into());
-            }
+            // One change of a patient's rules at a time, and none once the
+            // link has ended since the scope was decided.
+            super::logbook::lock(conn, &scope)?;
             let current: AlertSettings =
                 store::alert_settings(conn, scope.actor.id, scope.patient)?.into();
-            let matches = match &if_match {
-                IfMatch::Absent => true,
-                IfMatch::Any => current.version > 0,
-                IfMatch::Versions(list) => list.contains(&current.version),
-            };
+            // The defaults are served with ETag "0", so they can be named.
+            let matches = if_match.allows(Some(current.version));
             if current.version > 0 && current.rules == rules {
                 return Ok(current);
             }
