@@ -14,7 +14,8 @@
 //!
 //! kinds/      the logbook's kinds: body, typed columns + JSON document, view, routes
 //! domain/     validated values and the rules' errors (DomainError); no I/O
-//! analytics/  pure figures over stored values (scores, PEG)
+//! analytics/  pure figures over stored values (scores, PEG, daily series, trends)
+//! export/     pure renderings for files: CSV, FHIR resources, the SVG chart
 //! error.rs    the only place that turns DbError and DomainError into HTTP answers
 //! ```
 //!
@@ -38,8 +39,10 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod export;
 pub mod kinds;
 pub mod openapi;
 pub mod routes;

@@ -23,6 +23,9 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (YAML) and exit.
     Openapi,
+    /// Create (or bring up to date) a demo therapist and three linked
+    /// patients with six months of data, and exit. Safe to run again.
+    SeedDemo,
 }
 
 /// Prints one line (driver messages can span several) and exits non-zero.
@@ -31,6 +34,32 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
     eprintln!("painline: {one_line}");
     ExitCode::from(2)
+}
+
+async fn seed_demo(settings: painline::config::Settings) -> ExitCode {
+    let state = match painline::startup::build_state(&settings, Clock::system()) {
+        Ok(state) => state,
+        Err(e) => return fail(e),
+    };
+    match painline::demo::seed(&state).await {
+        Ok(summary) => {
+            println!(
+                "demo data ready: {} accounts and {} links created, {} objects written, {} already there",
+                summary.accounts_created,
+                summary.links_created,
+                summary.objects_written,
+                summary.objects_unchanged
+            );
+            for (role, email) in painline::demo::logins() {
+                println!(
+                    "  {role:<9} {email}  password: {}",
+                    painline::demo::PASSWORD
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("seed-demo failed: {e}")),
+    }
 }
 
 #[actix_web::main]
@@ -64,6 +93,9 @@ async fn main() -> ExitCode {
             }
             Err(e) => fail(e),
         };
+    }
+    if let Command::SeedDemo = command {
+        return seed_demo(settings).await;
     }
     let bind = settings.bind.clone();
     let app = match Application::build(settings, Clock::system()) {

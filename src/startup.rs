@@ -60,6 +60,29 @@ pub fn connect_and_migrate(settings: &Settings) -> Result<Db, ConfigError> {
     Ok(db)
 }
 
+/// What every handler reaches, from settings: the migrated database, the
+/// token service, the password hasher and the clock. Also what `seed-demo`
+/// runs the services on, without serving.
+pub fn build_state(settings: &Settings, clock: Clock) -> Result<AppState, ConfigError> {
+    let db = connect_and_migrate(settings)?;
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    // Not a setting: argon2 fails here only if the system's random
+    // source does (it salts the dummy hash used for unknown e-mails).
+    let hasher = PasswordHasher::new(cores)
+        .map_err(|e| ConfigError::startup(format!("cannot initialise argon2: {e}")))?;
+    Ok(AppState {
+        db,
+        tokens: TokenService::new(
+            &settings.jwt_secret,
+            settings.access_ttl,
+            settings.refresh_ttl,
+        ),
+        hasher,
+        clock,
+        trusted_proxies: settings.trusted_proxies.clone(),
+    })
+}
+
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods([
@@ -92,7 +115,7 @@ fn cors(origins: &[String]) -> Cors {
 impl Application {
     /// Binds the listener and builds the server; it starts serving when awaited.
     pub fn build(settings: Settings, clock: Clock) -> Result<Self, ConfigError> {
-        let db = connect_and_migrate(&settings)?;
+        let state = web::Data::new(build_state(&settings, clock)?);
         let listener = TcpListener::bind(&settings.bind).map_err(|e| {
             ConfigError::new(
                 "PAINLINE_BIND",
@@ -103,22 +126,6 @@ impl Application {
             .local_addr()
             .map_err(|e| ConfigError::new("PAINLINE_BIND", e.to_string()))?
             .port();
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        // Not a setting: argon2 fails here only if the system's random
-        // source does (it salts the dummy hash used for unknown e-mails).
-        let hasher = PasswordHasher::new(cores)
-            .map_err(|e| ConfigError::startup(format!("cannot initialise argon2: {e}")))?;
-        let state = web::Data::new(AppState {
-            db,
-            tokens: TokenService::new(
-                &settings.jwt_secret,
-                settings.access_ttl,
-                settings.refresh_ttl,
-            ),
-            hasher,
-            clock,
-            trusted_proxies: settings.trusted_proxies.clone(),
-        });
         let registry = prometheus::Registry::new();
         registry
             .register(Box::new(state.db.query_counter()))

@@ -30,8 +30,8 @@ pub struct ConditionBody {
 /// What a write of a precaution carries: its name (from the path) and note.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NamedCondition {
-    condition: Condition,
-    note: Option<String>,
+    pub condition: Condition,
+    pub note: Option<String>,
 }
 
 /// What is kept as JSON beside the name (the natural key).

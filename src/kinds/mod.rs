@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use self::assessment::{Assessment, AssessmentBody, Assessments};
-pub use self::condition::{ConditionBody, ConditionItem, Conditions};
+pub use self::condition::{ConditionBody, ConditionItem, Conditions, NamedCondition};
 pub use self::massage_session::{MassageArea, MassageSession, MassageSessionBody, MassageSessions};
 pub use self::own_stretch::{OwnStretchBody, OwnStretches, Stretch};
 pub use self::pain_entry::{PainEntries, PainEntry, PainEntryBody};
@@ -197,6 +197,22 @@ macro_rules! record_kinds {
                 }
             }
 
+            /// How this kind's objects are listed.
+            pub fn listing(self) -> Listing {
+                match self {
+                    $(Self::$variant => <$module::$kind as Kind>::LISTING,)*
+                }
+            }
+
+            /// The last segment of its collection's path, in snake case
+            /// (`pain_entries`): its key in the JSON export.
+            pub fn plural(self) -> String {
+                let collection = match self {
+                    $(Self::$variant => <$module::$kind as Kind>::COLLECTION,)*
+                };
+                collection.rsplit('/').next().unwrap_or(collection).replace('-', "_")
+            }
+
             /// The routes of this kind.
             pub fn endpoints(self) -> Vec<Endpoint> {
                 match self {
@@ -235,5 +251,8 @@ mod tests {
         }
         assert_eq!(RecordKind::parse("stretch"), Some(RecordKind::OwnStretch));
         assert_eq!(RecordKind::parse("unknown"), None);
+        assert_eq!(RecordKind::PainEntry.plural(), "pain_entries");
+        assert_eq!(RecordKind::OwnStretch.plural(), "stretches");
+        assert_eq!(RecordKind::Condition.plural(), "conditions");
     }
 }

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -11,11 +11,12 @@ use uuid::Uuid;
 use super::input::ApiJson;
 use crate::auth::throttle::{PER_ADDRESS, PER_EMAIL};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
-use crate::db::accounts::{self, NewRefreshToken, NewUser, Rotation, UserRow};
+use crate::db::accounts::{self, NewRefreshToken, NewUser, Rotation};
 use crate::db::{Db, DbConnection, DbError, DbResult};
 use crate::domain::DomainError;
 use crate::domain::{DisplayName, Email, Password, Role, Timezone};
 use crate::error::{AppError, AppResult, ErrorCode, FieldError};
+pub use crate::service::account::UserResponse;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -47,32 +48,6 @@ pub struct LoginRequest {
 pub struct RefreshRequest {
     /// The refresh token from the last `tokens` answer; it works once.
     pub refresh_token: String,
-}
-
-/// A user as they see themselves.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserResponse {
-    pub id: Uuid,
-    pub email: String,
-    pub display_name: String,
-    pub role: Role,
-    pub timezone: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl UserResponse {
-    pub fn from_row(row: UserRow) -> AppResult<Self> {
-        Ok(Self {
-            id: row.id.parse().map_err(AppError::internal)?,
-            role: row.role()?,
-            email: row.email,
-            display_name: row.display_name,
-            timezone: row.timezone,
-            created_at: row.created_at.and_utc(),
-            updated_at: row.updated_at.and_utc(),
-        })
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -15,7 +15,10 @@ use crate::auth::{PatientScope, Therapist};
 use crate::domain::care_team::InvitationCode;
 use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
-use crate::service::care_team::{self as service, Member};
+use crate::service::care_team as service;
+pub use crate::service::care_team::{
+    AccessAction, AccessLogEntry, AccessOutcome, Actor, CareTeamMember, TherapistRef,
+};
 use crate::state::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -69,32 +72,6 @@ pub struct JoinCareTeam {
     /// The code the therapist gave; case, spaces and hyphens do not matter.
     #[schema(example = "KX4RM-9TQ2W")]
     pub code: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TherapistRef {
-    pub id: Uuid,
-    pub display_name: String,
-}
-
-/// A therapist on the patient's care team.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CareTeamMember {
-    pub therapist: TherapistRef,
-    /// When the patient linked them.
-    pub since: DateTime<Utc>,
-}
-
-impl From<Member> for CareTeamMember {
-    fn from(m: Member) -> Self {
-        Self {
-            therapist: TherapistRef {
-                id: m.therapist.0,
-                display_name: m.display_name,
-            },
-            since: m.since.and_utc(),
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -275,41 +252,6 @@ pub async fn end_care(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// What a therapist did.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AccessAction {
-    Read,
-    Write,
-}
-
-/// Whether the request was let through.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AccessOutcome {
-    Allowed,
-    /// Not linked to you (then, or any more): nothing was shown.
-    Refused,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Actor {
-    pub id: Uuid,
-    /// Null once the therapist's account is gone.
-    pub display_name: Option<String>,
-}
-
-/// One request of a therapist on your data.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccessLogEntry {
-    pub at: DateTime<Utc>,
-    pub actor: Actor,
-    pub action: AccessAction,
-    /// The path the therapist requested.
-    pub path: String,
-    pub outcome: AccessOutcome,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccessLogPage {
     /// Newest first.
@@ -343,26 +285,7 @@ pub async fn list_access_log(
     };
     let items = rows
         .into_iter()
-        .map(|row| {
-            Ok(AccessLogEntry {
-                at: row.at.and_utc(),
-                actor: Actor {
-                    id: row.actor_id.parse().map_err(AppError::internal)?,
-                    display_name: row.display_name,
-                },
-                action: if row.action == "write" {
-                    AccessAction::Write
-                } else {
-                    AccessAction::Read
-                },
-                path: row.path,
-                outcome: if row.outcome == "allowed" {
-                    AccessOutcome::Allowed
-                } else {
-                    AccessOutcome::Refused
-                },
-            })
-        })
-        .collect::<AppResult<Vec<_>>>()?;
+        .map(AccessLogEntry::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(AccessLogPage { items, next_cursor }))
 }

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod care_team;
+pub mod export;
 pub mod health;
 pub mod input;
 pub mod me;
@@ -135,6 +136,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     all.extend(care_team::endpoints());
     all.extend(overview::endpoints());
     all.extend(trends::endpoints());
+    all.extend(export::endpoints());
     for kind in RecordKind::ALL {
         all.extend(kind.endpoints());
     }

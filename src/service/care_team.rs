@@ -1,7 +1,9 @@
 //! The care team: invitations a therapist hands out, and the links a patient
 //! makes by redeeming one and can end at any time (so can the therapist).
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::throttle::{CODES_PER_ADDRESS, CODES_PER_USER};
@@ -33,6 +35,95 @@ impl TryFrom<LinkRow> for Member {
                 .map_err(|_| DbError::corrupt("care link", &row.patient_id, "therapist_id"))?,
             display_name: row.display_name,
             since: row.since,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TherapistRef {
+    pub id: Uuid,
+    pub display_name: String,
+}
+
+/// A therapist on the patient's care team.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CareTeamMember {
+    pub therapist: TherapistRef,
+    /// When the patient linked them.
+    pub since: DateTime<Utc>,
+}
+
+impl From<Member> for CareTeamMember {
+    fn from(m: Member) -> Self {
+        Self {
+            therapist: TherapistRef {
+                id: m.therapist.0,
+                display_name: m.display_name,
+            },
+            since: m.since.and_utc(),
+        }
+    }
+}
+
+/// What a therapist did.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessAction {
+    Read,
+    Write,
+}
+
+/// Whether the request was let through.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessOutcome {
+    Allowed,
+    /// Not linked to you (then, or any more): nothing was shown.
+    Refused,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Actor {
+    pub id: Uuid,
+    /// Null once the therapist's account is gone.
+    pub display_name: Option<String>,
+}
+
+/// One request of a therapist on your data.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessLogEntry {
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub action: AccessAction,
+    /// The path the therapist requested.
+    pub path: String,
+    pub outcome: AccessOutcome,
+}
+
+impl TryFrom<AccessRow> for AccessLogEntry {
+    type Error = DbError;
+
+    fn try_from(row: AccessRow) -> Result<Self, DbError> {
+        Ok(Self {
+            at: row.at.and_utc(),
+            actor: Actor {
+                id: row
+                    .actor_id
+                    .parse()
+                    .map_err(|_| DbError::corrupt("access log", &row.id, "actor_id"))?,
+                display_name: row.display_name,
+            },
+            action: if row.action == "write" {
+                AccessAction::Write
+            } else {
+                AccessAction::Read
+            },
+            path: row.path,
+            outcome: if row.outcome == "allowed" {
+                AccessOutcome::Allowed
+            } else {
+                AccessOutcome::Refused
+            },
         })
     }
 }

@@ -2,7 +2,9 @@
 //! (SQL). Services take checked values and the caller's scope, run storage
 //! functions on the blocking pool, and answer domain values or errors.
 
+pub mod account;
 pub mod care_team;
+pub mod export;
 pub mod logbook;
 pub mod overview;
 pub mod trends;

@@ -233,8 +233,14 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
         // The patient's own data.
         (
             "GET",
-            "/v1/me/access-log" | "/v1/me/changes" | "/v1/me/care-team" | "/v1/me/conditions"
-            | "/v1/me/daily" | "/v1/me/trends",
+            "/v1/me/access-log"
+            | "/v1/me/changes"
+            | "/v1/me/care-team"
+            | "/v1/me/conditions"
+            | "/v1/me/daily"
+            | "/v1/me/trends"
+            | "/v1/me/trends/chart.svg"
+            | "/v1/me/export",
         ) => s(pattern.into(), None, 200, 200),
         ("POST", "/v1/me/care-team") => s(
             pattern.into(),
@@ -293,6 +299,10 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
         ),
         ("GET", "/v1/patients/{pid}/daily") => s(format!("{theirs}/daily"), None, 200, 404),
         ("GET", "/v1/patients/{pid}/trends") => s(format!("{theirs}/trends"), None, 200, 404),
+        ("GET", "/v1/patients/{pid}/trends/chart.svg") => {
+            s(format!("{theirs}/trends/chart.svg"), None, 200, 404)
+        }
+        ("GET", "/v1/patients/{pid}/export") => s(format!("{theirs}/export"), None, 200, 404),
         ("GET", "/v1/patients/{pid}/conditions") => {
             s(format!("{theirs}/conditions"), None, 200, 404)
         }

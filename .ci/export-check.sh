@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Starts the debug build on a fresh SQLite database, seeds the demo, and
+# checks what a patient and their therapist export: every FHIR bundle with
+# fhir.resources (an independent R4 model library, installed into a venv
+# here), the CSV with Python's csv module.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=target/debug/painline
+WORK=$(mktemp -d)
+trap 'kill "${SERVER:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+python3 -m venv "$WORK/venv"
+"$WORK/venv/bin/pip" install -q --disable-pip-version-check "fhir.resources==8.3.0"
+
+export DATABASE_URL="sqlite://$WORK/painline.db" PAINLINE_BIND=127.0.0.1:0 PAINLINE_LOG=info
+(cd "$WORK" && "$OLDPWD/$BIN" seed-demo)
+(cd "$WORK" && exec "$OLDPWD/$BIN" serve >"$WORK/server.log" 2>&1) &
+SERVER=$!
+for _ in $(seq 1 100); do
+    PORT=$(grep -o '"port":[0-9]*' "$WORK/server.log" | head -n1 | cut -d: -f2 || true)
+    [ -n "$PORT" ] && break
+    sleep 0.1
+done
+[ -n "${PORT:-}" ] || { cat "$WORK/server.log"; exit 1; }
+API="http://127.0.0.1:$PORT"
+
+token() {
+    curl -fsS "$API/v1/auth/login" -H 'content-type: application/json' \
+        -d "{\"email\":\"$1\",\"password\":\"painline-demo-password\"}" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["access_token"])'
+}
+PATIENT=$(token alex@demo.painline.example)
+THERAPIST=$(token therapist@demo.painline.example)
+curl -fsS "$API/v1/me/export?format=fhir" -H "authorization: Bearer $PATIENT" -o "$WORK/alex.fhir.json"
+FILES=("$WORK/alex.fhir.json")
+for pid in $(curl -fsS "$API/v1/patients" -H "authorization: Bearer $THERAPIST" |
+    python3 -c 'import json,sys; [print(p["id"]) for p in json.load(sys.stdin)["items"]]'); do
+    curl -fsS "$API/v1/patients/$pid/export?format=fhir" -H "authorization: Bearer $THERAPIST" -o "$WORK/$pid.fhir.json"
+    FILES+=("$WORK/$pid.fhir.json")
+done
+"$WORK/venv/bin/python" .ci/fhir_check.py "${FILES[@]}"
+
+curl -fsS "$API/v1/me/export?format=csv" -H "authorization: Bearer $PATIENT" -o "$WORK/alex.csv"
+python3 - "$WORK/alex.csv" <<'PY'
+import csv, sys
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    rows = list(csv.DictReader(f))
+assert len(rows) == 90, len(rows)
+logged = [r for r in rows if r["mean_pain"]]
+assert logged and all(0 <= float(r["mean_pain"]) <= 10 for r in logged)
+print(f"valid CSV: {len(rows)} days, {len(logged)} logged")
+PY

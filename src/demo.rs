@@ -1,0 +1,467 @@
+//! `painline seed-demo`: a demo therapist and three linked patients with six
+//! months of data that looks like real use, so a newcomer sees meaningful
+//! trends at once. Everything is written through the services, as the API
+//! would write it.
+//!
+//! The data is a function of the calendar: each object's id and content are
+//! derived from the patient and the date, so running the command again
+//! replays identical writes (nothing is duplicated, the sync feed does not
+//! move), and running it on a later day adds the days since.
+//!
+//! The three patients:
+//! - **Alex** (Europe/Berlin): deep-tissue sessions every two weeks bring
+//!   clear relief that fades over about five days; stretching helps the
+//!   next day.
+//! - **Sam** (America/New_York): sessions every three weeks help for a few
+//!   days; stretching makes no difference.
+//! - **Maria** (Europe/London): osteoporosis, so light Swedish massage only;
+//!   modest relief, slight help from stretching.
+
+use chrono::{Datelike, Days, NaiveDate, TimeZone, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, PatientScope, ScopeAccess};
+use crate::db::accounts::{self, NewUser, UserRow};
+use crate::db::care_team;
+use crate::db::DbError;
+use crate::domain::logbook::{Condition, Instrument, Muscle, Pressure, Region, Side, Technique};
+use crate::domain::{DisplayName, DomainError, Email, Password, RecordId, Role, Timezone, UserId};
+use crate::error::{AppError, AppResult};
+use crate::kinds::protocol::IfMatch;
+use crate::kinds::{
+    AssessmentBody, Assessments, Conditions, Kind, MassageArea, MassageSessionBody,
+    MassageSessions, NamedCondition, PainEntries, PainEntryBody, StretchSessionBody,
+    StretchSessions,
+};
+use crate::service::{care_team as team, logbook};
+use crate::state::AppState;
+
+/// The password of every demo account (printed by the command and the README).
+pub const PASSWORD: &str = "painline-demo-password";
+pub const THERAPIST_EMAIL: &str = "therapist@demo.painline.example";
+/// Days of data per patient, ending at the patient's today.
+pub const DAYS: u64 = 182;
+
+/// Ids of the demo's objects: UUIDv5 of a name in this namespace.
+const NAMESPACE: Uuid = Uuid::from_u128(0x7a3c_91e4_5b2d_4f60_8e1a_c4d9_2f6b_0a17);
+
+const KNEE_TO_CHEST: Uuid = Uuid::from_u128(0x5cc4_de70_afe9_4d31_8df2_1cc2_bd1c_45ab);
+const CAT_COW: Uuid = Uuid::from_u128(0x298a_daec_6990_404b_abde_9246_865b_d113);
+const CHILDS_POSE: Uuid = Uuid::from_u128(0x7679_de43_9f1b_442b_966e_1daf_236f_2acd);
+const FIGURE_FOUR: Uuid = Uuid::from_u128(0xfa63_71f8_38d0_4792_b84c_b3b1_7940_7225);
+const SIDE_BEND: Uuid = Uuid::from_u128(0x0526_5d94_defe_4733_92b0_2989_f34a_5b19);
+const STRETCHES: [Uuid; 5] = [KNEE_TO_CHEST, CAT_COW, CHILDS_POSE, FIGURE_FOUR, SIDE_BEND];
+
+/// How one demo patient's back behaves.
+struct Profile {
+    email: &'static str,
+    name: &'static str,
+    timezone: &'static str,
+    /// Pain on a day without recent massage or stretching.
+    base_pain: f64,
+    /// Relief on the day after a session, fading by `exp(−days / fade)`.
+    relief: f64,
+    fade_days: f64,
+    /// Pain change the day after a day with stretching (negative helps).
+    stretch_effect: f64,
+    stretch_chance: f64,
+    /// Days between sessions, and which day of that cycle they fall on.
+    session_every: i32,
+    session_phase: i32,
+    technique: Technique,
+    pressure: Pressure,
+    condition: Option<(Condition, &'static str)>,
+}
+
+const PATIENTS: [Profile; 3] = [
+    Profile {
+        email: "alex@demo.painline.example",
+        name: "Alex Morgan (demo)",
+        timezone: "Europe/Berlin",
+        base_pain: 6.4,
+        relief: 3.4,
+        fade_days: 5.0,
+        stretch_effect: -1.2,
+        stretch_chance: 0.6,
+        session_every: 14,
+        session_phase: 3,
+        technique: Technique::DeepTissue,
+        pressure: Pressure::Firm,
+        condition: None,
+    },
+    Profile {
+        email: "sam@demo.painline.example",
+        name: "Sam Okafor (demo)",
+        timezone: "America/New_York",
+        base_pain: 5.8,
+        relief: 2.6,
+        fade_days: 3.0,
+        stretch_effect: 0.0,
+        stretch_chance: 0.5,
+        session_every: 21,
+        session_phase: 10,
+        technique: Technique::DeepTissue,
+        pressure: Pressure::Medium,
+        condition: None,
+    },
+    Profile {
+        email: "maria@demo.painline.example",
+        name: "Maria Lindqvist (demo)",
+        timezone: "Europe/London",
+        base_pain: 5.2,
+        relief: 1.6,
+        fade_days: 4.0,
+        stretch_effect: -0.4,
+        stretch_chance: 0.4,
+        session_every: 14,
+        session_phase: 8,
+        technique: Technique::Swedish,
+        pressure: Pressure::Light,
+        condition: Some((
+            Condition::Osteoporosis,
+            "Osteoporosis of the lumbar spine (DEXA 2026). Light pressure only; no deep work over the spine.",
+        )),
+    },
+];
+
+/// What the command did, for its report.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub accounts_created: usize,
+    pub links_created: usize,
+    pub objects_written: usize,
+    pub objects_unchanged: usize,
+}
+
+impl Profile {
+    fn is_session_day(&self, date: NaiveDate) -> bool {
+        date.num_days_from_ce().rem_euclid(self.session_every) == self.session_phase
+    }
+
+    /// The same numbers for the same patient, day and purpose, every run.
+    fn rng(&self, date: NaiveDate, purpose: &str) -> StdRng {
+        let digest = Sha256::digest(format!("{}/{date}/{purpose}", self.email));
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(&digest);
+        StdRng::from_seed(seed)
+    }
+
+    fn stretched(&self, date: NaiveDate) -> bool {
+        self.rng(date, "stretched").gen_bool(self.stretch_chance)
+    }
+
+    /// Days since the last session before `date` (None if none in 60 days).
+    fn days_since_session(&self, date: NaiveDate) -> Option<f64> {
+        (1..=60u64).find_map(|back| {
+            let day = date.checked_sub_days(Days::new(back))?;
+            self.is_session_day(day).then_some(back as f64)
+        })
+    }
+
+    fn pain(&self, date: NaiveDate, draw: f64) -> i64 {
+        let relief = self.days_since_session(date).map_or(0.0, |days| {
+            self.relief * (-(days - 1.0) / self.fade_days).exp()
+        });
+        let stretch = date
+            .pred_opt()
+            .filter(|yesterday| self.stretched(*yesterday))
+            .map_or(0.0, |_| self.stretch_effect);
+        // A slow drift over the months, and the day's own noise.
+        let drift = 0.5 * (f64::from(date.ordinal()) / 58.0).sin();
+        let pain = self.base_pain - relief + stretch + drift + draw;
+        pain.round().clamp(0.0, 10.0) as i64
+    }
+
+    fn id(&self, what: &str, date: NaiveDate, n: usize) -> RecordId {
+        RecordId(Uuid::new_v5(
+            &NAMESPACE,
+            format!("{}/{what}/{date}/{n}", self.email).as_bytes(),
+        ))
+    }
+}
+
+async fn account(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    role: Role,
+    timezone: &str,
+    summary: &mut Summary,
+) -> AppResult<UserRow> {
+    let email = Email::parse(email).map_err(|m| AppError::internal(format!("demo e-mail: {m}")))?;
+    let lookup = email.as_str().to_owned();
+    let existing = state
+        .db
+        .run(move |conn| accounts::find_user_by_email(conn, &lookup))
+        .await?;
+    if let Some(user) = existing {
+        if user.role()? != role {
+            return Err(AppError::internal(format!(
+                "{} exists and is not a {}",
+                user.email,
+                role.as_str()
+            )));
+        }
+        return Ok(user);
+    }
+    let password = Password::parse(PASSWORD.to_owned())
+        .map_err(|m| AppError::internal(format!("demo password: {m}")))?;
+    let name =
+        DisplayName::parse(name).map_err(|m| AppError::internal(format!("demo name: {m}")))?;
+    let timezone = Timezone::parse(timezone)
+        .map_err(|m| AppError::internal(format!("demo time zone: {m}")))?;
+    let hash = state.hasher.hash(password.expose().to_owned()).await?;
+    let now = state.clock.now_naive();
+    let user = state
+        .db
+        .write(move |conn| {
+            accounts::insert_user(
+                conn,
+                &NewUser {
+                    id: Uuid::new_v4().to_string(),
+                    email: email.as_str(),
+                    password_hash: &hash,
+                    display_name: &name.into_inner(),
+                    role: role.as_str(),
+                    timezone: timezone.name(),
+                    change_seq: 0,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+        })
+        .await?;
+    summary.accounts_created += 1;
+    Ok(user)
+}
+
+fn user_id(row: &UserRow) -> AppResult<UserId> {
+    row.id
+        .parse()
+        .map_err(|_| DbError::corrupt("user", &row.id, "id").into())
+}
+
+/// Links the patient to the therapist, unless they already are.
+async fn link(
+    state: &AppState,
+    therapist: UserId,
+    patient: UserId,
+    summary: &mut Summary,
+) -> AppResult<()> {
+    let linked = state
+        .db
+        .run(move |conn| care_team::active_link(conn, patient, therapist))
+        .await?
+        .is_some();
+    if linked {
+        return Ok(());
+    }
+    let invitation = team::invite(state, therapist, 1).await?;
+    team::redeem(state, patient, invitation.code, "seed-demo".into()).await?;
+    summary.links_created += 1;
+    Ok(())
+}
+
+async fn put<K: Kind>(
+    state: &AppState,
+    scope: &PatientScope,
+    id: RecordId,
+    body: K::Body,
+    summary: &mut Summary,
+) -> AppResult<()> {
+    let written = logbook::put::<K>(state, *scope, id, IfMatch::Absent, body).await?;
+    match written.outcome {
+        logbook::Outcome::Unchanged => summary.objects_unchanged += 1,
+        _ => summary.objects_written += 1,
+    }
+    Ok(())
+}
+
+const REGIONS: [Region; 5] = [
+    Region::LowerBackLeft,
+    Region::LowerBackRight,
+    Region::LowerBackCenter,
+    Region::ButtockLeft,
+    Region::HipRight,
+];
+
+async fn seed_patient(
+    state: &AppState,
+    p: &Profile,
+    patient: &UserRow,
+    therapist: UserId,
+    summary: &mut Summary,
+) -> AppResult<()> {
+    let id = user_id(patient)?;
+    let tz = patient.timezone()?.tz();
+    let own = PatientScope::own(AuthUser {
+        id,
+        role: Role::Patient,
+    })?;
+    let by_therapist = PatientScope {
+        patient: id,
+        actor: AuthUser {
+            id: therapist,
+            role: Role::Therapist,
+        },
+        access: ScopeAccess::LinkedTherapist,
+    };
+    if let Some((condition, note)) = p.condition {
+        let body = NamedCondition {
+            condition,
+            note: Some(note.to_owned()),
+        };
+        let fresh = p.id(condition.as_str(), NaiveDate::MIN, 0);
+        put::<Conditions>(state, &own, fresh, body, summary).await?;
+    }
+    let today = state.clock.today_in(tz);
+    let first = today
+        .checked_sub_days(Days::new(DAYS - 1))
+        .ok_or(DomainError::NotFound)?;
+    let mut last_pain = p.base_pain.round() as i64;
+    let mut date = first;
+    while date <= today {
+        let mut rng = p.rng(date, "day");
+        // Massage first: a session is in the morning, the rating at night.
+        if p.is_session_day(date) {
+            let start = tz
+                .from_local_datetime(&date.and_hms_opt(10, 0, 0).unwrap_or_default())
+                .earliest()
+                .map(|t| t.with_timezone(&Utc));
+            let (ql, glute) = match p.pressure {
+                Pressure::Light => (15, 15),
+                _ => (20, 20),
+            };
+            let body = MassageSessionBody {
+                date,
+                started_at: start,
+                duration_minutes: 60,
+                technique: p.technique,
+                pressure: Some(p.pressure),
+                areas: vec![
+                    MassageArea {
+                        muscle: Muscle::QuadratusLumborum,
+                        side: Side::Left,
+                        minutes: ql,
+                    },
+                    MassageArea {
+                        muscle: Muscle::QuadratusLumborum,
+                        side: Side::Right,
+                        minutes: ql,
+                    },
+                    MassageArea {
+                        muscle: Muscle::GluteusMedius,
+                        side: Side::Both,
+                        minutes: glute,
+                    },
+                ],
+                pain_before: Some(last_pain),
+                pain_after: Some((last_pain - 2).max(0)),
+                notes: None,
+            };
+            put::<MassageSessions>(
+                state,
+                &by_therapist,
+                p.id("massage", date, 0),
+                body,
+                summary,
+            )
+            .await?;
+        }
+        // Most days are logged; some twice.
+        if rng.gen_bool(0.9) {
+            let entries = if rng.gen_bool(0.12) { 2 } else { 1 };
+            for n in 0..entries {
+                let level = p.pain(date, rng.gen_range(-1.0..1.0));
+                let regions = REGIONS
+                    .iter()
+                    .copied()
+                    .filter(|_| rng.gen_bool(0.35))
+                    .collect();
+                let peg = rng.gen_bool(0.3);
+                let body = PainEntryBody {
+                    date,
+                    pain_level: level,
+                    recorded_at: None,
+                    regions,
+                    enjoyment_interference: peg.then(|| (level - 1).clamp(0, 10)),
+                    activity_interference: peg.then(|| level.clamp(0, 10)),
+                    notes: None,
+                };
+                put::<PainEntries>(state, &own, p.id("pain", date, n), body, summary).await?;
+                last_pain = level;
+            }
+        }
+        if p.stretched(date) {
+            let count = rng.gen_range(1..=3);
+            for n in 0..count {
+                let body = StretchSessionBody {
+                    date,
+                    stretch_id: STRETCHES[rng.gen_range(0..STRETCHES.len())],
+                    duration_seconds: rng.gen_range(4..=20) * 30,
+                    sets: Some(rng.gen_range(1..=3)),
+                    reps: None,
+                    side: Some(Side::Both),
+                    notes: None,
+                };
+                put::<StretchSessions>(state, &own, p.id("stretch", date, n), body, summary)
+                    .await?;
+            }
+        }
+        // A PEG questionnaire every four weeks.
+        if date.num_days_from_ce().rem_euclid(28) == 0 {
+            let level = p.pain(date, 0.0);
+            let body = AssessmentBody {
+                date,
+                instrument: Instrument::Peg,
+                answers: vec![Some(level), Some((level - 1).max(0)), Some(level)],
+            };
+            put::<Assessments>(state, &own, p.id("peg", date, 0), body, summary).await?;
+        }
+        match date.succ_opt() {
+            Some(next) => date = next,
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// Creates (or brings up to date) the demo therapist, the three patients,
+/// their links and their data.
+pub async fn seed(state: &AppState) -> AppResult<Summary> {
+    let mut summary = Summary::default();
+    let therapist = account(
+        state,
+        THERAPIST_EMAIL,
+        "Dr. Jordan Reyes (demo)",
+        Role::Therapist,
+        "Europe/Berlin",
+        &mut summary,
+    )
+    .await?;
+    let therapist = user_id(&therapist)?;
+    for p in &PATIENTS {
+        let patient = account(
+            state,
+            p.email,
+            p.name,
+            Role::Patient,
+            p.timezone,
+            &mut summary,
+        )
+        .await?;
+        link(state, therapist, user_id(&patient)?, &mut summary).await?;
+        seed_patient(state, p, &patient, therapist, &mut summary).await?;
+    }
+    Ok(summary)
+}
+
+/// The demo logins, for the command's report.
+pub fn logins() -> Vec<(&'static str, &'static str)> {
+    std::iter::once(("therapist", THERAPIST_EMAIL))
+        .chain(PATIENTS.iter().map(|p| ("patient", p.email)))
+        .collect()
+}

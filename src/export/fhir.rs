@@ -1,0 +1,287 @@
+//! The patient's data as a FHIR R4 `Bundle` of type `collection`: a
+//! `Patient`, pain entries as LOINC 72514-3 `Observation`s, PEG scores as
+//! LOINC 91147-9 `Observation`s, massage sessions as `Procedure`s. Each
+//! resource is built here from the stored views; the service streams them
+//! one entry at a time between [`bundle_head`] and [`BUNDLE_TAIL`].
+
+use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::domain::logbook::Instrument;
+use crate::kinds::{Assessment, MassageSession, PainEntry};
+
+pub const CONTENT_TYPE: &str = "application/fhir+json";
+const LOINC: &str = "http://loinc.org";
+const UCUM: &str = "http://unitsofmeasure.org";
+const CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
+/// Painline's own ids as URIs (FHIR's system for "the value is a URI").
+const URI: &str = "urn:ietf:rfc:3986";
+/// Ids of resources that have no stored object of their own (the PEG score
+/// of a pain entry) are UUIDv5 of the object's id in this namespace, so an
+/// export made twice names them alike.
+const DERIVED: Uuid = Uuid::from_u128(0x5d1e_6c2a_8f3b_4e71_9a0c_7b2d_1f4e_6a93);
+
+/// The patient the bundle is about.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub id: Uuid,
+    pub display_name: String,
+    /// Only in the patient's own export.
+    pub email: Option<String>,
+}
+
+fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn reference(id: Uuid) -> Value {
+    json!({ "reference": format!("urn:uuid:{id}") })
+}
+
+/// `quadratus_lumborum` → `Quadratus lumborum`.
+fn label<T: Serialize>(value: &T) -> String {
+    let slug = serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+        .replace('_', " ");
+    let mut chars = slug.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => slug,
+    }
+}
+
+fn entry(id: Uuid, resource: Value) -> Value {
+    json!({ "fullUrl": format!("urn:uuid:{id}"), "resource": resource })
+}
+
+fn notes(texts: impl IntoIterator<Item = String>) -> Option<Value> {
+    let notes: Vec<Value> = texts.into_iter().map(|t| json!({ "text": t })).collect();
+    (!notes.is_empty()).then_some(Value::Array(notes))
+}
+
+/// Inserts `value` under `key` when there is one (FHIR forbids empty values).
+fn put(resource: &mut Value, key: &str, value: Option<Value>) {
+    if let (Some(map), Some(value)) = (resource.as_object_mut(), value) {
+        map.insert(key.to_owned(), value);
+    }
+}
+
+/// The start of the bundle, up to the opening of `entry`.
+pub fn bundle_head(bundle_id: Uuid, now: DateTime<Utc>) -> String {
+    let head = json!({
+        "resourceType": "Bundle",
+        "id": bundle_id.to_string(),
+        "type": "collection",
+        "timestamp": instant(now),
+    })
+    .to_string();
+    // `{…}` → `{…,"entry":[`
+    format!("{},\"entry\":[", head.trim_end_matches('}'))
+}
+
+pub const BUNDLE_TAIL: &str = "]}";
+
+pub fn patient(subject: &Subject) -> Value {
+    let mut resource = json!({
+        "resourceType": "Patient",
+        "id": subject.id.to_string(),
+        "identifier": [{ "system": URI, "value": format!("urn:uuid:{}", subject.id) }],
+        "name": [{ "text": subject.display_name }],
+    });
+    put(
+        &mut resource,
+        "telecom",
+        subject
+            .email
+            .as_ref()
+            .map(|e| json!([{ "system": "email", "value": e }])),
+    );
+    entry(subject.id, resource)
+}
+
+fn survey() -> Value {
+    json!([{ "coding": [{ "system": CATEGORY, "code": "survey", "display": "Survey" }] }])
+}
+
+/// When an entry's figure was taken: its time, else its day.
+fn effective(date: NaiveDate, at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| date.to_string(), instant)
+}
+
+fn peg_observation(
+    id: Uuid,
+    patient: Uuid,
+    effective: String,
+    issued: DateTime<Utc>,
+    score: f64,
+) -> Value {
+    entry(
+        id,
+        json!({
+            "resourceType": "Observation",
+            "id": id.to_string(),
+            "status": "final",
+            "category": survey(),
+            "code": {
+                "coding": [{ "system": LOINC, "code": "91147-9" }],
+                "text": "PEG-3 score (pain, enjoyment of life, general activity), 0-10",
+            },
+            "subject": reference(patient),
+            "effectiveDateTime": effective,
+            "issued": instant(issued),
+            "valueQuantity": { "value": score, "unit": "{score}", "system": UCUM, "code": "{score}" },
+        }),
+    )
+}
+
+/// A pain entry: its rating, and its PEG score when it has one.
+pub fn pain_entry(patient: Uuid, e: &PainEntry) -> Vec<Value> {
+    let when = effective(e.body.date, e.body.recorded_at);
+    let mut resource = json!({
+        "resourceType": "Observation",
+        "id": e.meta.id.to_string(),
+        "status": "final",
+        "category": survey(),
+        "code": {
+            "coding": [{
+                "system": LOINC,
+                "code": "72514-3",
+                "display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported",
+            }],
+            "text": "Lower back pain (0-10)",
+        },
+        "subject": reference(patient),
+        "effectiveDateTime": when,
+        "issued": instant(e.meta.updated_at),
+        "valueInteger": e.body.pain_level,
+    });
+    let sites = e.body.regions.iter().map(label).collect::<Vec<_>>();
+    put(
+        &mut resource,
+        "bodySite",
+        (!sites.is_empty()).then(|| json!({ "text": sites.join(", ") })),
+    );
+    put(&mut resource, "note", notes(e.body.notes.clone()));
+    let mut entries = vec![entry(e.meta.id, resource)];
+    if let Some(score) = e.peg_score {
+        let id = Uuid::new_v5(&DERIVED, e.meta.id.as_bytes());
+        entries.push(peg_observation(id, patient, when, e.meta.updated_at, score));
+    }
+    entries
+}
+
+/// A PEG questionnaire's score; other instruments have no code here yet.
+pub fn assessment(patient: Uuid, a: &Assessment) -> Option<Value> {
+    (a.body.instrument == Instrument::Peg).then(|| {
+        peg_observation(
+            a.meta.id,
+            patient,
+            a.body.date.to_string(),
+            a.meta.updated_at,
+            a.score,
+        )
+    })
+}
+
+pub fn massage_session(patient: Uuid, m: &MassageSession) -> Value {
+    let b = &m.body;
+    let mut resource = json!({
+        "resourceType": "Procedure",
+        "id": m.meta.id.to_string(),
+        "status": "completed",
+        "code": { "text": format!("{} massage", label(&b.technique)) },
+        "subject": reference(patient),
+    });
+    match b.started_at {
+        Some(start) => put(
+            &mut resource,
+            "performedPeriod",
+            Some(json!({
+                "start": instant(start),
+                "end": instant(start + Duration::minutes(b.duration_minutes)),
+            })),
+        ),
+        None => put(
+            &mut resource,
+            "performedDateTime",
+            Some(Value::String(b.date.to_string())),
+        ),
+    }
+    let recorder = if m.recorded_by.id == patient {
+        reference(patient)
+    } else {
+        json!({
+            "type": "Practitioner",
+            "identifier": { "system": URI, "value": format!("urn:uuid:{}", m.recorded_by.id) },
+        })
+    };
+    put(&mut resource, "recorder", Some(recorder));
+    let sites: Vec<Value> = b
+        .areas
+        .iter()
+        .map(|a| {
+            json!({ "text": format!("{} ({}), {} min", label(&a.muscle), label(&a.side).to_lowercase(), a.minutes) })
+        })
+        .collect();
+    put(
+        &mut resource,
+        "bodySite",
+        (!sites.is_empty()).then_some(Value::Array(sites)),
+    );
+    let mut texts = vec![format!("{} minutes", b.duration_minutes)];
+    if let Some(pressure) = &b.pressure {
+        texts.push(format!("Pressure: {}", label(pressure).to_lowercase()));
+    }
+    match (b.pain_before, b.pain_after) {
+        (Some(before), Some(after)) => {
+            texts.push(format!("Pain before: {before}/10, after: {after}/10"));
+        }
+        (Some(before), None) => texts.push(format!("Pain before: {before}/10")),
+        (None, Some(after)) => texts.push(format!("Pain after: {after}/10")),
+        (None, None) => {}
+    }
+    texts.extend(b.notes.clone());
+    put(&mut resource, "note", notes(texts));
+    entry(m.meta.id, resource)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_read_as_words() {
+        use crate::domain::logbook::{Muscle, Region};
+        assert_eq!(label(&Muscle::QuadratusLumborum), "Quadratus lumborum");
+        assert_eq!(label(&Region::LowerBackLeft), "Lower back left");
+    }
+
+    #[test]
+    fn the_head_and_tail_make_one_json_document() -> Result<(), serde_json::Error> {
+        let now = DateTime::from_timestamp(1_780_000_000, 0).unwrap_or_default();
+        let subject = Subject {
+            id: Uuid::nil(),
+            display_name: "A \"quoted\" name".into(),
+            email: None,
+        };
+        let text = format!(
+            "{}{}{}",
+            bundle_head(Uuid::nil(), now),
+            patient(&subject),
+            BUNDLE_TAIL
+        );
+        let bundle: Value = serde_json::from_str(&text)?;
+        assert_eq!(bundle["resourceType"], "Bundle");
+        assert_eq!(bundle["type"], "collection");
+        assert_eq!(
+            bundle["entry"][0]["resource"]["name"][0]["text"],
+            "A \"quoted\" name"
+        );
+        assert!(bundle["entry"][0]["resource"].get("telecom").is_none());
+        Ok(())
+    }
+}

@@ -1,0 +1,358 @@
+//! Exports of a patient's data, for the patient or a linked therapist: the
+//! whole logbook as JSON (the GDPR copy) or as a FHIR R4 bundle, streamed a
+//! page of rows at a time, and the daily series as CSV.
+//!
+//! A streamed export reads one page (at most [`PAGE`] rows) per short
+//! database call, so no connection is held while the client downloads; the
+//! channel to the response holds at most two chunks, so a slow client slows
+//! the reads instead of filling memory. A failure after the answer has begun
+//! ends the connection early: a cut-off file is not valid JSON, so the client
+//! cannot mistake it for a whole one.
+
+use actix_web::web::{self, Bytes};
+use chrono::NaiveDate;
+use futures_util::Stream;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::account::UserResponse;
+use super::care_team::{AccessLogEntry, CareTeamMember};
+use super::trends as daily_series;
+use crate::auth::PatientScope;
+use crate::db::records::{self, ListPosition};
+use crate::db::{access_log, accounts, care_team, DbError};
+use crate::domain::DomainError;
+use crate::error::{AppError, AppResult};
+use crate::export::{csv, fhir};
+use crate::kinds::{self, Listing, Record, RecordKind};
+use crate::state::AppState;
+
+/// Rows per database read.
+pub const PAGE: i64 = 500;
+/// Bytes gathered before a chunk goes to the client.
+const CHUNK: usize = 32 * 1024;
+
+/// A whole-logbook export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    Json,
+    Fhir,
+}
+
+/// The patient as the export names them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedPatient {
+    pub id: Uuid,
+    pub display_name: String,
+    pub timezone: String,
+}
+
+/// The head of the JSON export: who, when, and (for the patient's own
+/// copy) the account, the care team and the access log.
+struct Head {
+    patient: ExportedPatient,
+    account: Option<UserResponse>,
+    care_team: Option<Vec<CareTeamMember>>,
+}
+
+/// Why an export stopped before its end.
+enum Stop {
+    /// The client went away: stop reading.
+    Gone,
+    Failed(AppError),
+}
+
+impl From<AppError> for Stop {
+    fn from(err: AppError) -> Self {
+        Self::Failed(err)
+    }
+}
+
+impl From<DbError> for Stop {
+    fn from(err: DbError) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
+/// Gathers output into chunks and hands them to the response.
+struct Sink {
+    tx: mpsc::Sender<Result<Bytes, AppError>>,
+    buf: Vec<u8>,
+    /// No item yet in the array being written (no comma before the next).
+    first: bool,
+}
+
+impl Sink {
+    fn raw(&mut self, text: &str) {
+        self.buf.extend_from_slice(text.as_bytes());
+    }
+
+    /// Writes `text` (ending in `[`) and starts a new array.
+    fn open(&mut self, text: &str) {
+        self.raw(text);
+        self.first = true;
+    }
+
+    fn item<T: Serialize>(&mut self, value: &T) -> Result<(), Stop> {
+        if !self.first {
+            self.buf.push(b',');
+        }
+        self.first = false;
+        serde_json::to_writer(&mut self.buf, value).map_err(|e| Stop::Failed(AppError::internal(e)))
+    }
+
+    async fn flush(&mut self, force: bool) -> Result<(), Stop> {
+        if self.buf.is_empty() || (!force && self.buf.len() < CHUNK) {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx.send(Ok(chunk)).await.map_err(|_| Stop::Gone)
+    }
+}
+
+/// Every live object of one kind, a page at a time (dated kinds newest
+/// first, the others by id), handed to `each`.
+async fn each_record(
+    state: &AppState,
+    patient: crate::domain::UserId,
+    kind: RecordKind,
+    sink: &mut Sink,
+    mut each: impl FnMut(&mut Sink, &Record) -> Result<(), Stop>,
+) -> Result<(), Stop> {
+    let mut after: Option<ListPosition> = None;
+    loop {
+        let position = after.clone();
+        let page = state
+            .db
+            .run(move |conn| match kind.listing() {
+                Listing::ByDate => {
+                    records::list(conn, patient, kind, (None, None), position.as_ref(), PAGE)
+                }
+                Listing::Whole => records::list_undated(conn, patient, kind),
+            })
+            .await?;
+        for record in &page {
+            each(sink, record)?;
+        }
+        sink.flush(false).await?;
+        let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= PAGE;
+        match page.last() {
+            Some(last) if full && kind.listing() == Listing::ByDate => {
+                after = Some(ListPosition {
+                    date: last.required(last.columns.date, "date")?,
+                    id: last.id,
+                });
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+async fn write_json(
+    state: &AppState,
+    scope: PatientScope,
+    head: Head,
+    sink: &mut Sink,
+) -> Result<(), Stop> {
+    let now = state.clock.now();
+    sink.raw("{\"format\":\"painline-export/1\",\"exported_at\":");
+    sink.first = true;
+    sink.item(&now)?;
+    sink.raw(",\"patient\":");
+    sink.first = true;
+    sink.item(&head.patient)?;
+    if let Some(account) = &head.account {
+        sink.raw(",\"account\":");
+        sink.first = true;
+        sink.item(account)?;
+    }
+    if let Some(team) = &head.care_team {
+        sink.raw(",\"care_team\":");
+        sink.first = true;
+        sink.item(team)?;
+    }
+    for kind in RecordKind::ALL {
+        sink.open(&format!(",\"{}\":[", kind.plural()));
+        each_record(state, scope.patient, *kind, sink, |sink, record| {
+            sink.item(&kind.render(record)?)
+        })
+        .await?;
+        sink.raw("]");
+    }
+    if scope.is_own() {
+        sink.open(",\"access_log\":[");
+        let mut after = None;
+        loop {
+            let position = after.clone();
+            let patient = scope.patient;
+            let page = state
+                .db
+                .run(move |conn| access_log::list(conn, patient, position, PAGE))
+                .await?;
+            for row in &page {
+                after = Some((row.at, row.id.clone()));
+            }
+            let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= PAGE;
+            for row in page {
+                sink.item(&AccessLogEntry::try_from(row)?)?;
+            }
+            sink.flush(false).await?;
+            if !full {
+                break;
+            }
+        }
+        sink.raw("]");
+    }
+    sink.raw("}");
+    sink.flush(true).await
+}
+
+async fn write_fhir(
+    state: &AppState,
+    scope: PatientScope,
+    head: Head,
+    sink: &mut Sink,
+) -> Result<(), Stop> {
+    let patient = head.patient.id;
+    sink.raw(&fhir::bundle_head(Uuid::new_v4(), state.clock.now()));
+    sink.first = true;
+    sink.item(&fhir::patient(&fhir::Subject {
+        id: patient,
+        display_name: head.patient.display_name,
+        email: head.account.map(|a| a.email),
+    }))?;
+    each_record(
+        state,
+        scope.patient,
+        RecordKind::PainEntry,
+        sink,
+        |sink, r| {
+            let entry = kinds::view::<kinds::PainEntries>(r)?;
+            fhir::pain_entry(patient, &entry)
+                .iter()
+                .try_for_each(|resource| sink.item(resource))
+        },
+    )
+    .await?;
+    each_record(
+        state,
+        scope.patient,
+        RecordKind::Assessment,
+        sink,
+        |sink, r| match fhir::assessment(patient, &kinds::view::<kinds::Assessments>(r)?) {
+            Some(resource) => sink.item(&resource),
+            None => Ok(()),
+        },
+    )
+    .await?;
+    each_record(
+        state,
+        scope.patient,
+        RecordKind::MassageSession,
+        sink,
+        |sink, r| {
+            let session = kinds::view::<kinds::MassageSessions>(r)?;
+            sink.item(&fhir::massage_session(patient, &session))
+        },
+    )
+    .await?;
+    sink.raw(fhir::BUNDLE_TAIL);
+    sink.flush(true).await
+}
+
+/// Reads who the export is about; a failure here is an ordinary error
+/// answer, since nothing has been sent yet.
+async fn head(state: &AppState, scope: &PatientScope) -> AppResult<Head> {
+    let (patient, own) = (scope.patient, scope.is_own());
+    let (user, team) = state
+        .db
+        .run(move |conn| -> AppResult<_> {
+            let user = accounts::find_user(conn, &patient.to_string())?.ok_or(if own {
+                DomainError::AccountGone
+            } else {
+                DomainError::NotFound
+            })?;
+            let team = if own {
+                Some(care_team::care_team(conn, patient)?)
+            } else {
+                None
+            };
+            Ok((user, team))
+        })
+        .await?;
+    let care_team = team
+        .map(|rows| {
+            rows.into_iter()
+                .map(|row| {
+                    Ok(CareTeamMember::from(super::care_team::Member::try_from(
+                        row,
+                    )?))
+                })
+                .collect::<Result<Vec<_>, DbError>>()
+        })
+        .transpose()?;
+    let patient = ExportedPatient {
+        id: scope.patient.0,
+        display_name: user.display_name.clone(),
+        timezone: user.timezone.clone(),
+    };
+    let account = if own {
+        Some(UserResponse::from_row(user)?)
+    } else {
+        None
+    };
+    Ok(Head {
+        patient,
+        account,
+        care_team,
+    })
+}
+
+/// The streamed body of a whole-logbook export. The patient is read before
+/// this returns, so an account that is gone is an error answer, not a
+/// broken download.
+pub async fn document(
+    state: web::Data<AppState>,
+    scope: PatientScope,
+    format: Document,
+) -> AppResult<impl Stream<Item = Result<Bytes, AppError>>> {
+    let head = head(&state, &scope).await?;
+    let (tx, rx) = mpsc::channel(2);
+    actix_web::rt::spawn(async move {
+        let mut sink = Sink {
+            tx,
+            buf: Vec::with_capacity(CHUNK + 4096),
+            first: true,
+        };
+        let written = match format {
+            Document::Json => write_json(&state, scope, head, &mut sink).await,
+            Document::Fhir => write_fhir(&state, scope, head, &mut sink).await,
+        };
+        match written {
+            Ok(()) => {}
+            Err(Stop::Gone) => tracing::debug!("export: the client went away"),
+            Err(Stop::Failed(err)) => {
+                tracing::error!(error = %err, "export failed after it had begun");
+                let _ = sink.tx.send(Err(err)).await;
+            }
+        }
+    });
+    Ok(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }))
+}
+
+/// The daily series of `[from, to]` as CSV (the same defaults and limits
+/// as `…/daily`).
+pub async fn daily_csv(
+    state: &AppState,
+    scope: PatientScope,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> AppResult<(NaiveDate, NaiveDate, Vec<u8>)> {
+    let (from, to, days) = daily_series::daily(state, scope, from, to).await?;
+    let body = csv::daily(&days).map_err(AppError::internal)?;
+    Ok((from, to, body))
+}

@@ -1,0 +1,88 @@
+//! `seed-demo`: the demo therapist sees three linked patients with months
+//! of data whose trends say something, and running it again changes nothing.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use painline::demo;
+use painline::startup::build_state;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{base_settings, spawn_app};
+
+#[tokio::test]
+async fn the_demo_shows_trends_and_running_it_twice_duplicates_nothing() {
+    let app = spawn_app().await;
+    // A fixed day, so the demo's data (a function of the calendar) is too.
+    let noon = Utc.from_utc_datetime(
+        &NaiveDate::from_ymd_opt(2026, 11, 30)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap(),
+    );
+    app.clock.advance(noon - app.clock.now());
+    let state = build_state(&base_settings(app.database.clone()), app.clock.clone()).unwrap();
+
+    let first = demo::seed(&state).await.unwrap();
+    assert_eq!((first.accounts_created, first.links_created), (4, 3));
+    assert!(first.objects_written > 3 * 160, "{first:?}");
+    let records = app.count("records", "1 = 1").await;
+    let feed = app.count("users", "change_seq > 0").await;
+    let again = demo::seed(&state).await.unwrap();
+    assert_eq!(
+        (
+            again.accounts_created,
+            again.links_created,
+            again.objects_written
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(again.objects_unchanged, first.objects_written);
+    assert_eq!(app.count("records", "1 = 1").await, records);
+    assert_eq!(app.count("users", "1 = 1").await, 4);
+    assert_eq!(app.count("users", "change_seq > 0").await, feed);
+
+    // What a newcomer sees, signed in as the demo therapist.
+    let login = app.login(demo::THERAPIST_EMAIL, demo::PASSWORD).await;
+    assert_eq!(login.status, StatusCode::OK);
+    let token = login.body["tokens"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patients = app.get("/v1/patients", &token).await;
+    let items = patients.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    let named = |part: &str| -> &Value {
+        items
+            .iter()
+            .find(|p| p["display_name"].as_str().unwrap().contains(part))
+            .unwrap()
+    };
+    assert_eq!(
+        named("Maria")["precautions"],
+        serde_json::json!(["osteoporosis"])
+    );
+    let trends = |id: &Value| {
+        let path = format!(
+            "/v1/patients/{}/trends?from=2026-06-01&to=2026-11-30",
+            id.as_str().unwrap()
+        );
+        let token = token.clone();
+        let app = &app;
+        async move { app.get(&path, &token).await.body["summary"].clone() }
+    };
+    let (alex, sam, maria) = (
+        trends(&named("Alex")["id"]).await,
+        trends(&named("Sam")["id"]).await,
+        trends(&named("Maria")["id"]).await,
+    );
+    for summary in [&alex, &sam, &maria] {
+        assert!(summary["sessions"].as_i64().unwrap() >= 8, "{summary}");
+        assert!(summary["mean_relief"].as_f64().unwrap() > 0.5, "{summary}");
+        assert!(summary["logged_days"].as_i64().unwrap() > 140, "{summary}");
+    }
+    // Stretching helps Alex and not Sam; Maria's gentle sessions help least.
+    let r = |s: &Value| s["stretch_pain_correlation"].as_f64().unwrap();
+    assert!(r(&alex) < -0.25, "{alex}");
+    assert!(r(&sam).abs() < 0.15, "{sam}");
+    assert!(maria["mean_relief"].as_f64() < alex["mean_relief"].as_f64());
+}
