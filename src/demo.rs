@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, PatientScope, ScopeAccess};
-use crate::db::accounts::{self, NewUser, UserRow};
+use crate::db::accounts::{self, UserRow};
 use crate::db::care_team;
 use crate::db::DbError;
 use crate::domain::logbook::{Condition, Instrument, Muscle, Pressure, Region, Side, Technique};
@@ -36,6 +36,7 @@ use crate::kinds::{
     MassageSessions, NamedCondition, PainEntries, PainEntryBody, StretchSessionBody,
     StretchSessions,
 };
+use crate::service::account::{self as account_service, NewAccount};
 use crate::service::{care_team as team, logbook};
 use crate::state::AppState;
 
@@ -215,24 +216,16 @@ async fn account(
         .map_err(|m| AppError::internal(format!("demo time zone: {m}")))?;
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
     let now = state.clock.now_naive();
+    let new = NewAccount {
+        email,
+        password_hash: hash,
+        display_name: name,
+        role,
+        timezone,
+    };
     let user = state
         .db
-        .write(move |conn| {
-            accounts::insert_user(
-                conn,
-                &NewUser {
-                    id: Uuid::new_v4().to_string(),
-                    email: email.as_str(),
-                    password_hash: &hash,
-                    display_name: &name.into_inner(),
-                    role: role.as_str(),
-                    timezone: timezone.name(),
-                    change_seq: 0,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )
-        })
+        .write(move |conn| account_service::create(conn, new, now))
         .await?;
     summary.accounts_created += 1;
     Ok(user)

@@ -11,12 +11,12 @@ use uuid::Uuid;
 use super::input::ApiJson;
 use crate::auth::throttle::{PER_ADDRESS, PER_EMAIL};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
-use crate::db::accounts::{self, NewRefreshToken, NewUser, Rotation};
-use crate::db::{Db, DbConnection, DbError, DbResult};
-use crate::domain::DomainError;
+use crate::db::accounts::{self, NewRefreshToken, Rotation};
+use crate::db::{Db, DbConnection, DbResult};
 use crate::domain::{DisplayName, Email, Password, Role, Timezone};
 use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 pub use crate::service::account::UserResponse;
+use crate::service::account::{self, NewAccount};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -279,24 +279,14 @@ pub async fn register(
         .db
         .write(move |conn| -> AppResult<_> {
             let now = st.clock.now_naive();
-            let user = accounts::insert_user(
-                conn,
-                &NewUser {
-                    id: Uuid::new_v4().to_string(),
-                    email: email.as_str(),
-                    password_hash: &hash,
-                    display_name: &name.into_inner(),
-                    role: role.as_str(),
-                    timezone: timezone.name(),
-                    change_seq: 0,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )
-            .map_err(|e| match e {
-                DbError::Duplicate(_) => AppError::from(DomainError::EmailTaken),
-                other => other.into(),
-            })?;
+            let new = NewAccount {
+                email,
+                password_hash: hash,
+                display_name: name,
+                role,
+                timezone,
+            };
+            let user = account::create(conn, new, now)?;
             let tokens = issue_tokens(conn, &st, &user.id, role, None, now)?;
             Ok(SessionResponse {
                 user: UserResponse::from_row(user)?,
