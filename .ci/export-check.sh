@@ -38,6 +38,28 @@ for pid in $(curl -fsS "$API/v1/patients" -H "authorization: Bearer $THERAPIST" 
     curl -fsS "$API/v1/patients/$pid/export?format=fhir" -H "authorization: Bearer $THERAPIST" -o "$WORK/$pid.fhir.json"
     FILES+=("$WORK/$pid.fhir.json")
 done
+# A patient the demo does not cover: notes (one empty, one with a control
+# character), an entry with a time, sessions recorded by the patient with
+# and without a start, PEG from an entry and from a questionnaire.
+REGISTERED=$(curl -fsS "$API/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"fhir-edge@example.org","password":"correct horse battery","display_name":"Edge Case","role":"patient"}')
+EDGE=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["access_token"])' <<<"$REGISTERED")
+TODAY=$(date -u +%F)
+for body in \
+    "{\"date\":\"$TODAY\",\"pain_level\":5,\"notes\":\"\"}" \
+    "{\"date\":\"$TODAY\",\"pain_level\":6,\"recorded_at\":\"${TODAY}T07:15:00.123456Z\",\"enjoyment_interference\":4,\"activity_interference\":5,\"notes\":\"bell \\u0007 and\\nnewline\",\"regions\":[\"hip_left\",\"leg_right\"]}"; do
+    curl -fsS "$API/v1/me/pain-entries" -H "authorization: Bearer $EDGE" -H 'content-type: application/json' -d "$body" >/dev/null
+done
+for body in \
+    "{\"date\":\"$TODAY\",\"duration_minutes\":45,\"technique\":\"trigger_point\",\"areas\":[],\"notes\":\" \"}" \
+    "{\"date\":\"$TODAY\",\"started_at\":\"${TODAY}T06:00:00Z\",\"duration_minutes\":30,\"technique\":\"other\",\"pain_before\":7,\"areas\":[{\"muscle\":\"piriformis\",\"side\":\"right\",\"minutes\":30}]}"; do
+    curl -fsS "$API/v1/me/massage-sessions" -H "authorization: Bearer $EDGE" -H 'content-type: application/json' -d "$body" >/dev/null
+done
+curl -fsS "$API/v1/me/assessments" -H "authorization: Bearer $EDGE" -H 'content-type: application/json' \
+    -d "{\"date\":\"$TODAY\",\"instrument\":\"peg\",\"answers\":[3,4,5]}" >/dev/null
+curl -fsS "$API/v1/me/export?format=fhir" -H "authorization: Bearer $EDGE" -o "$WORK/edge.fhir.json"
+FILES+=("$WORK/edge.fhir.json")
+
 "$WORK/venv/bin/python" .ci/fhir_check.py "${FILES[@]}"
 
 curl -fsS "$API/v1/me/export?format=csv" -H "authorization: Bearer $PATIENT" -o "$WORK/alex.csv"

@@ -18,8 +18,8 @@
 //!   modest relief, slight help from stretching.
 
 use chrono::{Datelike, Days, NaiveDate, TimeZone, Utc};
-use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -143,11 +143,11 @@ impl Profile {
     }
 
     /// The same numbers for the same patient, day and purpose, every run.
-    fn rng(&self, date: NaiveDate, purpose: &str) -> StdRng {
+    fn rng(&self, date: NaiveDate, purpose: &str) -> ChaCha8Rng {
         let digest = Sha256::digest(format!("{}/{date}/{purpose}", self.email));
         let mut seed = [0u8; 32];
         seed.copy_from_slice(&digest);
-        StdRng::from_seed(seed)
+        ChaCha8Rng::from_seed(seed)
     }
 
     fn stretched(&self, date: NaiveDate) -> bool {
@@ -314,7 +314,6 @@ async fn seed_patient(
     let first = today
         .checked_sub_days(Days::new(DAYS - 1))
         .ok_or(DomainError::NotFound)?;
-    let mut last_pain = p.base_pain.round() as i64;
     let mut date = first;
     while date <= today {
         let mut rng = p.rng(date, "day");
@@ -324,6 +323,9 @@ async fn seed_patient(
                 .from_local_datetime(&date.and_hms_opt(10, 0, 0).unwrap_or_default())
                 .earliest()
                 .map(|t| t.with_timezone(&Utc));
+            // What the day would have been without the session: a function
+            // of the date alone, so a later run writes the same session.
+            let before = (p.pain(date, 0.0) + 1).min(10);
             let (ql, glute) = match p.pressure {
                 Pressure::Light => (15, 15),
                 _ => (20, 20),
@@ -351,8 +353,8 @@ async fn seed_patient(
                         minutes: glute,
                     },
                 ],
-                pain_before: Some(last_pain),
-                pain_after: Some((last_pain - 2).max(0)),
+                pain_before: Some(before),
+                pain_after: Some((before - 2).max(0)),
                 notes: None,
             };
             put::<MassageSessions>(
@@ -385,7 +387,6 @@ async fn seed_patient(
                     notes: None,
                 };
                 put::<PainEntries>(state, &own, p.id("pain", date, n), body, summary).await?;
-                last_pain = level;
             }
         }
         if p.stretched(date) {

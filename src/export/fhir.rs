@@ -36,8 +36,16 @@ fn instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-fn reference(id: Uuid) -> Value {
-    json!({ "reference": format!("urn:uuid:{id}") })
+/// Where a resource lives in the bundle. Derived from its type and id, so
+/// two resources never share one even if a client gave a record the id of
+/// its own account (ids are chosen by clients; bdl-7 wants them unique).
+pub fn full_url(resource_type: &str, id: Uuid) -> String {
+    let name = format!("{resource_type}/{id}");
+    format!("urn:uuid:{}", Uuid::new_v5(&DERIVED, name.as_bytes()))
+}
+
+fn reference(patient: Uuid) -> Value {
+    json!({ "reference": full_url("Patient", patient) })
 }
 
 /// `quadratus_lumborum` → `Quadratus lumborum`.
@@ -54,12 +62,26 @@ fn label<T: Serialize>(value: &T) -> String {
     }
 }
 
-fn entry(id: Uuid, resource: Value) -> Value {
-    json!({ "fullUrl": format!("urn:uuid:{id}"), "resource": resource })
+fn entry(resource_type: &str, id: Uuid, resource: Value) -> Value {
+    json!({ "fullUrl": full_url(resource_type, id), "resource": resource })
+}
+
+/// FHIR strings may not be empty nor hold control characters other than
+/// tab, CR and LF; notes are stored verbatim, so they are cleaned here.
+fn fhir_string(text: &str) -> Option<String> {
+    let clean: String = text
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n'))
+        .collect();
+    (!clean.trim().is_empty()).then_some(clean)
 }
 
 fn notes(texts: impl IntoIterator<Item = String>) -> Option<Value> {
-    let notes: Vec<Value> = texts.into_iter().map(|t| json!({ "text": t })).collect();
+    let notes: Vec<Value> = texts
+        .into_iter()
+        .filter_map(|t| fhir_string(&t))
+        .map(|t| json!({ "text": t }))
+        .collect();
     (!notes.is_empty()).then_some(Value::Array(notes))
 }
 
@@ -90,8 +112,12 @@ pub fn patient(subject: &Subject) -> Value {
         "resourceType": "Patient",
         "id": subject.id.to_string(),
         "identifier": [{ "system": URI, "value": format!("urn:uuid:{}", subject.id) }],
-        "name": [{ "text": subject.display_name }],
     });
+    put(
+        &mut resource,
+        "name",
+        fhir_string(&subject.display_name).map(|name| json!([{ "text": name }])),
+    );
     put(
         &mut resource,
         "telecom",
@@ -100,7 +126,7 @@ pub fn patient(subject: &Subject) -> Value {
             .as_ref()
             .map(|e| json!([{ "system": "email", "value": e }])),
     );
-    entry(subject.id, resource)
+    entry("Patient", subject.id, resource)
 }
 
 fn survey() -> Value {
@@ -120,6 +146,7 @@ fn peg_observation(
     score: f64,
 ) -> Value {
     entry(
+        "Observation",
         id,
         json!({
             "resourceType": "Observation",
@@ -166,7 +193,7 @@ pub fn pain_entry(patient: Uuid, e: &PainEntry) -> Vec<Value> {
         (!sites.is_empty()).then(|| json!({ "text": sites.join(", ") })),
     );
     put(&mut resource, "note", notes(e.body.notes.clone()));
-    let mut entries = vec![entry(e.meta.id, resource)];
+    let mut entries = vec![entry("Observation", e.meta.id, resource)];
     if let Some(score) = e.peg_score {
         let id = Uuid::new_v5(&DERIVED, e.meta.id.as_bytes());
         entries.push(peg_observation(id, patient, when, e.meta.updated_at, score));
@@ -246,7 +273,7 @@ pub fn massage_session(patient: Uuid, m: &MassageSession) -> Value {
     }
     texts.extend(b.notes.clone());
     put(&mut resource, "note", notes(texts));
-    entry(m.meta.id, resource)
+    entry("Procedure", m.meta.id, resource)
 }
 
 #[cfg(test)]
@@ -258,6 +285,24 @@ mod tests {
         use crate::domain::logbook::{Muscle, Region};
         assert_eq!(label(&Muscle::QuadratusLumborum), "Quadratus lumborum");
         assert_eq!(label(&Region::LowerBackLeft), "Lower back left");
+    }
+
+    #[test]
+    fn empty_notes_and_control_characters_never_reach_the_bundle() {
+        assert_eq!(fhir_string(""), None);
+        assert_eq!(fhir_string(" \u{0}\n"), None);
+        assert_eq!(fhir_string("a\u{7}b\tc\nd").as_deref(), Some("ab\tc\nd"));
+        assert_eq!(
+            notes(vec![String::new(), "ok".into()]),
+            Some(json!([{ "text": "ok" }]))
+        );
+    }
+
+    #[test]
+    fn full_urls_differ_by_resource_type() {
+        let id = Uuid::nil();
+        assert_ne!(full_url("Patient", id), full_url("Observation", id));
+        assert!(full_url("Patient", id).starts_with("urn:uuid:"));
     }
 
     #[test]

@@ -33,6 +33,8 @@ use crate::state::AppState;
 pub const PAGE: i64 = 500;
 /// Bytes gathered before a chunk goes to the client.
 const CHUNK: usize = 32 * 1024;
+/// How long a client may leave a chunk unread before the export stops.
+const STALLED: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A whole-logbook export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +110,11 @@ impl Sink {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::take(&mut self.buf));
-        self.tx.send(Ok(chunk)).await.map_err(|_| Stop::Gone)
+        // A client that stops reading is given up on, like one that left.
+        match tokio::time::timeout(STALLED, self.tx.send(Ok(chunk))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) | Err(_) => Err(Stop::Gone),
+        }
     }
 }
 

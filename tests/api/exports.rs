@@ -314,9 +314,11 @@ async fn the_fhir_bundle_names_every_entry_and_session() {
     assert_eq!(bundle["resourceType"], "Bundle");
     assert_eq!(bundle["type"], "collection");
     let entries = bundle["entry"].as_array().unwrap();
-    let subject = format!("urn:uuid:{}", patient.id);
-    assert_eq!(entries[0]["fullUrl"], subject.as_str());
     assert_eq!(entries[0]["resource"]["resourceType"], "Patient");
+    assert_eq!(entries[0]["resource"]["id"], patient.id.as_str());
+    // Resources refer to the patient by the Patient entry's full URL.
+    let subject = entries[0]["fullUrl"].as_str().unwrap().to_owned();
+    assert!(subject.starts_with("urn:uuid:"), "{subject}");
     assert_eq!(
         entries[0]["resource"]["telecom"][0]["value"],
         patient.email.as_str()
