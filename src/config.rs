@@ -44,6 +44,9 @@ pub struct SettingsArgs {
     /// HTTP worker threads (0 = one per core).
     #[arg(long, env = "PAINLINE_WORKERS", default_value_t = 0)]
     pub workers: usize,
+    /// Serve the reference therapist dashboard at `/dashboard/`: `on` or `off`.
+    #[arg(long, env = "PAINLINE_DASHBOARD", default_value = "on")]
+    pub dashboard: String,
 }
 
 /// Where the data lives.
@@ -124,6 +127,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     pub db_pool_size: u32,
     pub workers: usize,
+    /// Serve the dashboard at `/dashboard/`.
+    pub dashboard: bool,
 }
 
 /// A start-up failure, naming the offending setting when one is to blame.
@@ -203,6 +208,16 @@ impl SettingsArgs {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let dashboard = match self.dashboard.trim().to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" => true,
+            "off" | "false" | "0" => false,
+            other => {
+                return Err(ConfigError::new(
+                    "PAINLINE_DASHBOARD",
+                    format!("'{other}' is not on or off"),
+                ))
+            }
+        };
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .map_err(|e| ConfigError::new("PAINLINE_LOG", e.to_string()))?;
 
@@ -230,6 +245,7 @@ impl SettingsArgs {
             trusted_proxies,
             db_pool_size: self.db_pool_size,
             workers: self.workers,
+            dashboard,
         })
     }
 }

@@ -16,6 +16,7 @@
 //! domain/     validated values and the rules' errors (DomainError); no I/O
 //! analytics/  pure figures over stored values (scores, PEG, daily series, trends)
 //! export/     pure renderings for files: CSV, FHIR resources, the SVG chart
+//! dashboard/  the reference therapist dashboard, embedded and served at /dashboard/
 //! error.rs    the only place that turns DbError and DomainError into HTTP answers
 //! ```
 //!
@@ -38,6 +39,7 @@ pub mod analytics;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod domain;

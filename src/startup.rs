@@ -137,6 +137,7 @@ impl Application {
             .build()
             .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?;
         let origins = settings.cors_origins.clone();
+        let dashboard = settings.dashboard;
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
@@ -161,6 +162,11 @@ impl Application {
                 .app_data(web::QueryConfig::default().error_handler(input::query_error))
                 .app_data(web::PathConfig::default().error_handler(input::path_error))
                 .configure(routes::configure)
+                .configure(|cfg| {
+                    if dashboard {
+                        crate::dashboard::configure(cfg);
+                    }
+                })
         })
         .shutdown_timeout(20)
         .listen(listener)

@@ -33,6 +33,11 @@ pub fn endpoints() -> Vec<Endpoint> {
 pub struct PatientOverview {
     pub id: Uuid,
     pub display_name: String,
+    /// The patient's IANA time zone: every date here is a day of their calendar.
+    #[schema(example = "Europe/Berlin")]
+    pub timezone: String,
+    /// The patient's today, in that time zone.
+    pub today: NaiveDate,
     /// When the patient linked you.
     pub since: DateTime<Utc>,
     /// Declared precautions (osteoporosis and the like): check before treating.
@@ -56,6 +61,8 @@ impl From<Overview> for PatientOverview {
         Self {
             id: o.id.0,
             display_name: o.display_name,
+            timezone: o.timezone,
+            today: o.today,
             since: o.since.and_utc(),
             precautions: o.precautions,
             last_entry_date: o.last_entry_date,

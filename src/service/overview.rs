@@ -24,6 +24,9 @@ use crate::state::AppState;
 pub struct Overview {
     pub id: UserId,
     pub display_name: String,
+    /// The patient's IANA time zone, and their today in it.
+    pub timezone: String,
+    pub today: NaiveDate,
     pub since: NaiveDateTime,
     pub precautions: Vec<Condition>,
     pub last_entry_date: Option<NaiveDate>,
@@ -167,6 +170,8 @@ pub async fn overviews(
                 Ok(Overview {
                     id: parse_id(&p.id)?,
                     display_name: p.display_name,
+                    timezone: p.timezone,
+                    today,
                     since: p.since,
                     precautions: conditions,
                     last_entry_date: data.last_entry_date,

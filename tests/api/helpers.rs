@@ -135,6 +135,7 @@ pub fn base_settings(database: DatabaseUrl) -> Settings {
         trusted_proxies: vec![],
         db_pool_size: 5,
         workers: 2,
+        dashboard: true,
     }
 }
 
