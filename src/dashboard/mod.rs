@@ -117,8 +117,43 @@ async fn to_slash() -> HttpResponse {
     )
 }
 
-/// Serves the dashboard under `/dashboard/`.
+fn refuse(status: StatusCode, code: ErrorCode, detail: &str) -> HttpResponse {
+    secure(problem_response(status, code, detail.to_owned(), vec![]))
+}
+
+/// Serves the dashboard under `/dashboard/`. Every other method or path
+/// under it is refused here too, so those answers carry the same headers.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/dashboard", web::get().to(to_slash))
-        .route("/dashboard/{name:[A-Za-z0-9._-]*}", web::get().to(file));
+    let not_allowed = || {
+        web::to(|| async {
+            let mut response = refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+                "The dashboard's files are only read (GET).",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            response
+        })
+    };
+    cfg.service(
+        web::resource("/dashboard")
+            .route(web::get().to(to_slash))
+            .route(web::head().to(to_slash))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/dashboard/{name:[A-Za-z0-9._-]*}")
+            .route(web::get().to(file))
+            .route(web::head().to(file))
+            .default_service(not_allowed()),
+    )
+    .service(web::resource("/dashboard/{rest:.*}").to(|| async {
+        refuse(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "No such file in the dashboard.",
+        )
+    }));
 }

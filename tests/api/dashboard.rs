@@ -113,6 +113,33 @@ async fn the_dashboard_is_served_with_strict_headers() {
         assert_eq!(up.status(), StatusCode::NOT_FOUND, "{path}");
     }
 
+    // Other methods and deeper paths are refused with the same headers.
+    let posted = app
+        .client
+        .post(app.url("/dashboard/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(posted.headers()["allow"], "GET, HEAD");
+    assert_secure(&posted);
+    let deeper = app
+        .client
+        .get(app.url("/dashboard/a/b.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deeper.status(), StatusCode::NOT_FOUND);
+    assert_secure(&deeper);
+    let head = app
+        .client
+        .head(app.url("/dashboard/app.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_secure(&head);
+
     let bare = app.client.get(app.url("/dashboard")).send().await.unwrap();
     assert_eq!(bare.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(bare.headers()["location"], "/dashboard/");

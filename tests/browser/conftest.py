@@ -5,7 +5,7 @@ driven by its chromedriver through selenium)."""
 import json
 import os
 import pathlib
-import re
+import socket
 import subprocess
 import tempfile
 import time
@@ -22,35 +22,50 @@ PASSWORD = "painline-demo-password"
 THERAPIST = "therapist@demo.painline.example"
 
 
-class Server:
-    """The service on a scratch folder, with a small JSON client for set-up."""
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
-    def __init__(self, folder: pathlib.Path):
+
+class Server:
+    """The service on a scratch folder, with a small JSON client for set-up.
+    It keeps its port across a restart, so an open page can go on using it."""
+
+    def __init__(self, folder: pathlib.Path, access_ttl: int):
         self.folder = folder
-        env = dict(os.environ)
-        env.update(
-            DATABASE_URL=f"sqlite://{folder}/painline.db",
-            PAINLINE_BIND="127.0.0.1:0",
-            PAINLINE_LOG="info",
-            # The shortest lifetime: the dashboard then refreshes before
-            # every request (it refreshes when under a minute is left).
-            PAINLINE_ACCESS_TTL="60",
-        )
-        subprocess.run([BINARY, "seed-demo"], cwd=folder, env=env, check=True, capture_output=True)
-        self.log_path = folder / "server.log"
-        self.log = open(self.log_path, "wb")
-        self.process = subprocess.Popen([BINARY, "serve"], cwd=folder, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.port = None
-        deadline = time.monotonic() + 20
-        while self.port is None:
-            match = re.search(rb'"port":(\d+)', self.log_path.read_bytes())
-            if match:
-                self.port = int(match.group(1))
-            elif self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(self.log_path.read_text())
-            else:
-                time.sleep(0.05)  # waiting for the server to write its port
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ)
+        self.env.update(
+            DATABASE_URL=f"sqlite://{folder}/painline.db",
+            PAINLINE_BIND=f"127.0.0.1:{self.port}",
+            PAINLINE_LOG="info",
+            PAINLINE_ACCESS_TTL=str(access_ttl),
+        )
+        subprocess.run([BINARY, "seed-demo"], cwd=folder, env=self.env, check=True, capture_output=True)
+        self.start()
+
+    def start(self):
+        self.log_path = self.folder / "server.log"
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([BINARY, "serve"], cwd=self.folder, env=self.env,
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=1):
+                    return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(self.log_path.read_text())
+                time.sleep(0.05)  # waiting for the server to listen
+
+    def restart(self, **env):
+        """Stops the service and starts it again on the same database and port."""
+        self.stop()
+        self.env.update(env)
+        self.start()
 
     def stop(self):
         self.process.terminate()
@@ -89,8 +104,20 @@ class Server:
 
 @pytest.fixture
 def server():
+    """60-second access tokens: the dashboard refreshes before every request."""
     with tempfile.TemporaryDirectory() as folder:
-        s = Server(pathlib.Path(folder))
+        s = Server(pathlib.Path(folder), access_ttl=60)
+        try:
+            yield s
+        finally:
+            s.stop()
+
+
+@pytest.fixture
+def server_900():
+    """The default 15-minute access tokens."""
+    with tempfile.TemporaryDirectory() as folder:
+        s = Server(pathlib.Path(folder), access_ttl=900)
         try:
             yield s
         finally:

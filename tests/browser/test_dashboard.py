@@ -5,7 +5,7 @@ text, an ended session, refusals, and a phone-sized screen."""
 import re
 import uuid
 
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -17,7 +17,8 @@ WAIT = 15
 
 
 def wait(driver, condition):
-    return WebDriverWait(driver, WAIT).until(condition)
+    # A screen redrawn while a condition looks at it is looked at again.
+    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def visible(driver, css):
@@ -82,7 +83,8 @@ def test_the_therapists_whole_story(server, browser, screenshots):
 
     maria = demo_patient(server, token, "Maria")
     path = f"/v1/patients/{maria['id']}/massage-sessions?limit=1000"
-    stored = len(server.call("GET", path, token=token)[1]["items"])
+    known = {s["id"] for s in server.call("GET", path, token=token)[1]["items"]}
+    stored = len(known)
 
     assert console_errors(browser) == [], "the happy path logs no error"
 
@@ -103,12 +105,11 @@ def test_the_therapists_whole_story(server, browser, screenshots):
     browser.find_element(By.ID, "notes").send_keys("Gentle work only; patient comfortable.")
     browser.find_element(By.CSS_SELECTOR, "#session-form button[type=submit]").click()
     text_in(browser, "#notice", "recorded")
-    today = maria["today"]
-    row = visible(browser, f"table#intervals tbody tr[data-date='{today}']")
-    assert row
     sessions = server.call("GET", path, token=token)[1]["items"]
     assert len(sessions) == stored + 1
-    new = next(s for s in sessions if s["date"] == today)
+    new = next(s for s in sessions if s["id"] not in known)
+    assert new["date"] == maria["today"]
+    assert visible(browser, f"table#intervals tbody tr[data-session='{new['id']}']")
     assert new["technique"] == "swedish" and new["pressure"] == "light"
     assert [(a["muscle"], a["side"], a["minutes"]) for a in new["areas"]] == [
         ("quadratus_lumborum", "left", 20), ("quadratus_lumborum", "right", 20), ("gluteus_medius", "both", 20)]
@@ -152,6 +153,9 @@ def test_patient_written_text_is_shown_as_text(server, browser):
     _, invitation = server.call("POST", "/v1/invitations", {}, therapist_token)
     status, _ = server.call("POST", "/v1/me/care-team", {"code": invitation["code"]}, patient_token)
     assert status == 201
+    note = "<script>alert(2)</script><b>bold</b>"
+    status, _ = server.call("PUT", "/v1/me/conditions/pregnancy", {"note": note}, patient_token)
+    assert status == 201
 
     sign_in(browser, server)
     rows = patient_rows(browser)
@@ -160,6 +164,9 @@ def test_patient_written_text_is_shown_as_text(server, browser):
     assert browser.find_elements(By.CSS_SELECTOR, "table#patients img") == []
     next(link for link in links if link.text == hostile).click()
     assert visible(browser, "#patient-name").text == hostile
+    banner = visible(browser, "#precautions")
+    assert note in banner.text
+    assert banner.find_elements(By.CSS_SELECTOR, "script, b, img") == []
     try:
         browser.switch_to.alert
         raise AssertionError("a script in a display name ran")
@@ -267,3 +274,20 @@ def test_throttled_sign_in_and_an_unavailable_database_are_explained(server, bro
     browser.find_element(By.ID, "email").send_keys("maria@demo.painline.example")
     browser.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
     text_in(browser, "#sign-in-message", "The service is unavailable right now.")
+
+
+def test_a_refused_access_token_is_refreshed_once_and_the_request_retried(server_900, browser):
+    server = server_900
+    sign_in(browser, server)
+    patient_rows(browser)
+    # A new signing key (a restart after a key rotation): the access token
+    # in the page is refused, its refresh token is still good.
+    server.restart(PAINLINE_JWT_SECRET="a-rotated-signing-key-rotated-signing-key")
+    browser.find_element(By.LINK_TEXT, "Invitations").click()
+    visible(browser, "form#invite-form")
+    count = lambda path, status: server.metric(
+        "painline_http_requests_total", endpoint=path, status=status)
+    assert count("/v1/invitations", "401") == 1
+    assert count("/v1/auth/refresh", "200") == 1
+    assert count("/v1/invitations", "200") == 1
+    assert browser.find_element(By.ID, "nav").get_attribute("hidden") is None

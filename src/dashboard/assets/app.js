@@ -14,6 +14,8 @@ const signInForm = document.getElementById("sign-in-form");
 const signInMessage = document.getElementById("sign-in-message");
 
 function notice(message) {
+  // After the session ended, the sign-in screen's message is the one that counts.
+  if (message && !api.signedIn) return;
   noticeBox.textContent = message;
   noticeBox.hidden = !message;
 }
@@ -33,7 +35,12 @@ function showSignIn(message = "") {
 api.onSessionEnd = (message) => showSignIn(message);
 api.onBusy = (busy) => document.body.classList.toggle("busy", busy);
 
+/** Bumped by every navigation: a slow screen that finishes after the user
+ * moved on draws into its own, detached container and changes nothing. */
+let navigation = 0;
+
 async function route() {
+  const mine = ++navigation;
   if (!api.signedIn) {
     showSignIn(signInMessage.hidden ? "" : signInMessage.textContent);
     return;
@@ -41,32 +48,36 @@ async function route() {
   nav.hidden = false;
   const hash = location.hash || "#/patients";
   const patient = hash.match(/^#\/patients\/([0-9a-f-]{36})$/);
+  const view = h("div", { class: "view" }, h("p", { class: "loading" }, "Loading…"));
+  fill(main, view);
   main.setAttribute("aria-busy", "true");
-  fill(main, h("p", { class: "loading" }, "Loading…"));
   try {
+    let title;
     if (patient) {
-      await views.patient(api, main, patient[1], notice);
-      document.title = `${document.getElementById("patient-name").textContent} · Painline`;
+      await views.patient(api, view, patient[1], notice);
+      title = view.querySelector("#patient-name").textContent;
     } else if (hash === "#/invitations") {
-      await views.invitations(api, main, notice);
-      document.title = "Invitations · Painline";
+      await views.invitations(api, view, notice);
+      title = "Invitations";
     } else {
-      await views.patients(api, main);
-      document.title = "Patients · Painline";
+      await views.patients(api, view);
+      title = "Patients";
     }
-    const heading = main.querySelector("h1");
+    if (mine !== navigation) return;
+    document.title = `${title} · Painline`;
+    const heading = view.querySelector("h1");
     if (heading) {
       heading.setAttribute("tabindex", "-1");
       heading.focus();
     }
   } catch (error) {
-    if (!api.signedIn) return; // The session ended: the sign-in screen is up.
+    if (!api.signedIn || mine !== navigation) return; // signed out, or moved on
     const message = error instanceof ApiError ? error.message : "Something went wrong in the dashboard.";
-    fill(main, h("h1", {}, "This could not be shown"), h("p", { class: "error", role: "alert" }, message),
+    fill(view, h("h1", {}, "This could not be shown"), h("p", { class: "error", role: "alert" }, message),
       h("p", {}, h("a", { href: "#/patients" }, "Back to the patients"), " · ",
         h("button", { type: "button", class: "link", onclick: route }, "Try again")));
   } finally {
-    main.removeAttribute("aria-busy");
+    if (mine === navigation) main.removeAttribute("aria-busy");
   }
 }
 

@@ -112,8 +112,17 @@ function areaRow(area) {
     h("select", { id: `side-${n}`, name: "side" }, SIDES.map((s) => h("option", { value: s, selected: s === area.side }, words(s)))),
     h("label", { for: `minutes-${n}` }, "Minutes"),
     h("input", { id: `minutes-${n}`, name: "minutes", type: "number", inputmode: "numeric", min: 1, max: 300, value: area.minutes }),
-    h("button", { type: "button", class: "link remove", onclick: () => row.remove() }, "Remove"));
+    h("button", { type: "button", class: "link remove", "aria-label": `Remove area ${n}`, onclick: () => row.remove() }, "Remove"));
   return row;
+}
+
+/** Marks the input a field error names (`duration_minutes`, `areas[1].minutes`). */
+function invalid(form, areas, field) {
+  const area = field.match(/^areas\[(\d+)\]\.(\w+)$/);
+  const el = area
+    ? areas.querySelectorAll(".area")[Number(area[1])]?.querySelector(`[name=${area[2]}]`)
+    : form.elements[field];
+  if (el && el.setAttribute) el.setAttribute("aria-invalid", "true");
 }
 
 function number(form, name) {
@@ -178,25 +187,26 @@ function sessionForm(api, patient, osteoporosis, done) {
     };
     button.disabled = true;
     button.textContent = "Saving…";
+    let saved = false;
     try {
       await api.json("POST", `/patients/${patient.id}/massage-sessions`, { body, idempotencyKey: key });
+      saved = true;
       errors.hidden = true;
       key = crypto.randomUUID();
-      await done(`Session of ${day(body.date)} recorded.`);
+      form.reset();
     } catch (error) {
       const fields = error.fields || [];
       fill(errors, h("p", {}, error.message),
         fields.length ? h("ul", {}, fields.map((f) => h("li", {}, `${words(f.field)}: ${f.message}`))) : null);
-      for (const f of fields) {
-        const el = form.elements[f.field.split("[")[0]];
-        if (el && el.setAttribute) el.setAttribute("aria-invalid", "true");
-      }
+      for (const f of fields) invalid(form, areas, f.field);
       errors.hidden = false;
-      if (error.status === 401) return;
     } finally {
       button.disabled = false;
       button.textContent = "Record session";
     }
+    // Stored: a failure to redraw is not a failure to save (saving again
+    // would record the session twice).
+    if (saved) await done(`Session of ${day(body.date)} recorded.`);
   });
   return h("section", { "aria-labelledby": "record-title", class: "card" },
     h("h2", { id: "record-title" }, "Record a massage session"), form);
@@ -220,6 +230,10 @@ function alertRules(api, pid, notice) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const value = (n) => (form.elements[n].value === "" ? null : Number(form.elements[n].value));
+      const button = form.querySelector("button[type=submit]");
+      if (button.disabled) return;
+      button.disabled = true;
+      button.textContent = "Saving…";
       try {
         await api.json("PUT", `/patients/${pid}/alert-settings`, {
           body: { pain_threshold: value("pain_threshold"), spike_delta: value("spike_delta"), not_logging_days: value("not_logging_days") },
@@ -233,8 +247,12 @@ function alertRules(api, pid, notice) {
           await load();
           return;
         }
-        fill(errors, error.message, error.fields.length ? h("ul", {}, error.fields.map((f) => h("li", {}, `${words(f.field)}: ${f.message}`))) : null);
+        const fields = error.fields || [];
+        fill(errors, error.message, fields.length ? h("ul", {}, fields.map((f) => h("li", {}, `${words(f.field)}: ${f.message}`))) : null);
         errors.hidden = false;
+      } finally {
+        button.disabled = false;
+        button.textContent = "Save rules";
       }
     });
     fill(section, h("h2", { id: "rules-title" }, "Alert rules for this patient"), form);
@@ -253,7 +271,10 @@ async function chart(api, pid) {
     return found ? found[1].replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&quot;", "\"").replaceAll("&amp;", "&") : "";
   };
   const alt = [part("chart-title"), part("chart-desc")].filter(Boolean).join(". ");
-  return h("img", { id: "chart", src: URL.createObjectURL(blob), alt, width: 600, height: 330 });
+  const url = URL.createObjectURL(blob);
+  const img = h("img", { id: "chart", src: url, alt, width: 600, height: 330 });
+  img.addEventListener("load", () => URL.revokeObjectURL(url), { once: true });
+  return img;
 }
 
 /** A patient's page: precautions first, then how pain moved between sessions. */
@@ -278,9 +299,22 @@ export async function patient(api, main, pid, notice) {
       h("figure", { class: "chart" }, image), intervalsTable(trends));
     fill(dailyArea, h("h2", { id: "daily-title" }, "The last 90 days"), dailyTable(daily));
   };
+  // A section that cannot be shown says so in place; the rest of the page
+  // (the precautions first) stays.
+  const guarded = async (draw, ...areas) => {
+    try {
+      await draw();
+    } catch (error) {
+      if (!api.signedIn) return;
+      for (const area of areas) {
+        const title = area.querySelector("h2");
+        fill(area, title, h("p", { class: "error", role: "alert" }, error.message || "This part could not be shown."));
+      }
+    }
+  };
   const recorded = async (message) => {
     notice(message);
-    await drawTrends();
+    await guarded(drawTrends, trendsArea, dailyArea);
   };
   fill(main,
     h("p", {}, h("a", { href: "#/patients" }, "← All patients")),
@@ -299,7 +333,7 @@ export async function patient(api, main, pid, notice) {
     sessionForm(api, overview, osteoporosis, recorded),
     dailyArea,
     rules.section);
-  await Promise.all([drawTrends(), rules.load()]);
+  await Promise.all([guarded(drawTrends, trendsArea, dailyArea), guarded(rules.load, rules.section)]);
 }
 
 /** Invitation codes: create one for a new patient, withdraw open ones. */
@@ -330,6 +364,10 @@ export async function invitations(api, main, notice) {
     h("button", { type: "submit" }, "Create invitation code"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    if (button.disabled) return;
+    button.disabled = true;
+    button.textContent = "Creating…";
     errors.hidden = true;
     try {
       const hours = Number(form.elements.expires_in_hours.value);
@@ -339,8 +377,12 @@ export async function invitations(api, main, notice) {
         h("p", { class: "muted" }, `Valid until ${instant(body.expires_at)}.`));
       await draw();
     } catch (error) {
-      fill(errors, error.message, error.fields.length ? ` (${error.fields.map((f) => `${words(f.field)}: ${f.message}`).join("; ")})` : "");
+      const fields = error.fields || [];
+      fill(errors, error.message, fields.length ? ` (${fields.map((f) => `${words(f.field)}: ${f.message}`).join("; ")})` : "");
       errors.hidden = false;
+    } finally {
+      button.disabled = false;
+      button.textContent = "Create invitation code";
     }
   });
   fill(main, h("h1", {}, "Invitations"),
