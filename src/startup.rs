@@ -127,9 +127,11 @@ impl Application {
             .map_err(|e| ConfigError::new("PAINLINE_BIND", e.to_string()))?
             .port();
         let registry = prometheus::Registry::new();
-        registry
-            .register(Box::new(state.db.query_counter()))
-            .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?;
+        for counter in state.db.counters() {
+            registry
+                .register(Box::new(counter))
+                .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?;
+        }
         let metrics = PrometheusMetricsBuilder::new("painline")
             .endpoint("/metrics")
             .registry(registry)

@@ -7,9 +7,9 @@ pub mod care_team;
 pub mod overview;
 pub mod records;
 pub mod schema;
+mod writer;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
@@ -21,7 +21,6 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use prometheus::IntCounter;
-use tokio::sync::Semaphore;
 
 use crate::config::DatabaseUrl;
 
@@ -147,8 +146,6 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
 /// PostgreSQL: how long a statement waits for a row lock, and runs at most.
 const LOCK_TIMEOUT_MS: u32 = 5_000;
 const STATEMENT_TIMEOUT_MS: u32 = 30_000;
-/// How long a write waits for its turn on SQLite before answering 503.
-const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long SQLite waits for the write lock before giving up (only other
 /// processes, such as `painline migrate`, contend for it past the gate).
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
@@ -250,13 +247,14 @@ pub struct Db {
     pool: DbPool,
     url: DatabaseUrl,
     sqlite_path: Option<PathBuf>,
-    /// SQLite has one writer at a time. Queueing writers here, in arrival
-    /// order and without holding a thread or a connection, replaces SQLite's
-    /// busy-wait (sleeps with back-off, unfair) that let some writes starve
-    /// for seconds under load. PostgreSQL needs no gate.
-    write_gate: Option<Arc<Semaphore>>,
+    /// SQLite has one writer at a time: writes queue for one writer thread,
+    /// in arrival order, which commits them in groups (`writer.rs`). This
+    /// also replaces SQLite's busy-wait (sleeps with back-off, unfair) that
+    /// let some writes starve for seconds under load. PostgreSQL needs none.
+    writer: Option<writer::Writer>,
     /// Statements sent by the pool's connections (`painline_db_queries_total`).
     queries: IntCounter,
+    counters: writer::Counters,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -298,19 +296,43 @@ impl Db {
             DatabaseUrl::Sqlite(path) => Some(path.clone()),
             DatabaseUrl::Postgres(_) => None,
         };
-        let write_gate = sqlite_path.as_ref().map(|_| Arc::new(Semaphore::new(1)));
+        let counter = |name: &str, help: &str| {
+            IntCounter::new(name, help).map_err(|e| ConnectError::Open(e.to_string()))
+        };
+        let counters = writer::Counters {
+            commits: counter(
+                "painline_sqlite_commits_total",
+                "Transactions the SQLite writer committed",
+            )?,
+            writes: counter(
+                "painline_sqlite_writes_total",
+                "Writes those transactions held (writes / commits = the group size)",
+            )?,
+        };
+        let writer = match &sqlite_path {
+            Some(_) => Some(
+                writer::Writer::start(pool.clone(), counters.clone())
+                    .map_err(|e| ConnectError::Open(format!("cannot start the writer: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             pool,
             url: url.clone(),
             sqlite_path,
-            write_gate,
+            writer,
             queries,
+            counters,
         })
     }
 
-    /// The statement counter, for the metrics registry.
-    pub fn query_counter(&self) -> IntCounter {
-        self.queries.clone()
+    /// The metrics of this pool: statements, and the SQLite writer's group commits.
+    pub fn counters(&self) -> Vec<IntCounter> {
+        vec![
+            self.queries.clone(),
+            self.counters.commits.clone(),
+            self.counters.writes.clone(),
+        ]
     }
 
     /// Applies the embedded migrations of the connected backend.
@@ -347,7 +369,9 @@ impl Db {
         .map_err(DbError::from)?
     }
 
-    /// Runs `f` inside a write transaction (see [`write_transaction`]).
+    /// Runs `f` inside a write transaction: on PostgreSQL its own (see
+    /// [`write_transaction`]); on SQLite a savepoint of the writer's next
+    /// group commit. Answers once the transaction is committed.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -358,22 +382,10 @@ impl Db {
         // file was removed under us, open connections would write into the
         // unlinked inode and lose it at the next restart.
         self.check_file()?;
-        let turn = match &self.write_gate {
-            Some(gate) => Some(
-                tokio::time::timeout(WRITE_QUEUE_TIMEOUT, gate.clone().acquire_owned())
-                    .await
-                    .map_err(|_| DbError::Unavailable("the SQLite write queue is full".into()))?
-                    .map_err(|_| DbError::Unavailable("the SQLite write gate is closed".into()))?,
-            ),
-            None => None,
-        };
-        // The turn ends with the transaction, on its thread, even if the
-        // request that asked for it is dropped meanwhile.
-        self.run(move |conn| {
-            let _turn = turn;
-            write_transaction(conn, f)
-        })
-        .await
+        match &self.writer {
+            Some(writer) => writer.write(f).await,
+            None => self.run(move |conn| write_transaction(conn, f)).await,
+        }
     }
 
     /// Readiness: the database answers a query (and, for SQLite, the file is
