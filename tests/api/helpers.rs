@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 pub const TEST_SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123";
 pub const PASSWORD: &str = "correct horse battery";
 
-enum DbGuard {
+pub enum DbGuard {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres {
         admin_url: String,
@@ -163,7 +163,9 @@ pub fn postgres_url() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-fn fresh_database() -> (DatabaseUrl, DbGuard) {
+/// A new database of its own: a temporary SQLite file, or a fresh
+/// PostgreSQL database (dropped with the guard).
+pub fn fresh_database() -> (DatabaseUrl, DbGuard) {
     match postgres_url() {
         Some(admin_url) => {
             let name = format!(

@@ -6,6 +6,7 @@ mod authz_matrix;
 mod care_team;
 mod concurrency;
 mod contract;
+mod crash;
 mod dashboard;
 mod demo;
 mod errors;

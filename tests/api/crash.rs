@@ -1,0 +1,201 @@
+//! Crash safety: the real binary is killed with SIGKILL while 8 clients
+//! stream writes, 20 times at different moments; after each restart every
+//! write that was acknowledged with a 2xx is there and intact. On SQLite
+//! this covers group commit (an answer is sent only after its group's
+//! commit reached the disk); on PostgreSQL, one transaction per write.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+use painline::config::DatabaseUrl;
+use rand::Rng;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{fresh_database, TEST_SECRET};
+
+const ROUNDS: usize = 20;
+const CLIENTS: usize = 8;
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+/// Starts `painline serve` and returns once it listens (its log says so).
+fn start(database: &DatabaseUrl, folder: &std::path::Path, port: u16) -> Child {
+    let url = match database {
+        DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+        DatabaseUrl::Postgres(url) => url.clone(),
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_painline"))
+        .arg("serve")
+        .current_dir(folder)
+        .env("DATABASE_URL", url)
+        .env("PAINLINE_BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "PAINLINE_JWT_SECRET",
+            std::str::from_utf8(TEST_SECRET).unwrap(),
+        )
+        .env("PAINLINE_LOG", "warn,painline=info")
+        .env("PAINLINE_WORKERS", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start painline");
+    let stderr = child.stderr.take().expect("stderr");
+    let (listening, started) = mpsc::channel();
+    // Drains the log for the process's whole life, so it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("painline listening") {
+                let _ = listening.send(());
+            }
+        }
+    });
+    started
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("painline listens");
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_acknowledged_before_a_sigkill_survive_it() {
+    let (database, _guard) = fresh_database();
+    let folder = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut server = start(&database, folder.path(), port);
+    let registered: Value = client
+        .post(format!("{base}/v1/auth/register"))
+        .json(
+            &json!({"email": "crash@example.org", "password": "correct horse battery",
+            "display_name": "Crash", "role": "patient"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["tokens"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Every acknowledged write: id → (pain level, notes).
+    let acknowledged: Arc<Mutex<BTreeMap<Uuid, (i64, String)>>> = Arc::default();
+    let mut kills = Vec::new();
+    for round in 0..ROUNDS {
+        // The kill comes after a random number of acknowledgements this round.
+        let kill_after = rand::thread_rng().gen_range(1..=120);
+        let acks = Arc::new(AtomicUsize::new(0));
+        let (reached, kill) = tokio::sync::watch::channel(false);
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let (client, base, token) = (client.clone(), base.clone(), token.clone());
+                let (acknowledged, acks, reached) =
+                    (acknowledged.clone(), acks.clone(), reached.clone());
+                tokio::spawn(async move {
+                    for n in 0.. {
+                        let id = Uuid::new_v4();
+                        let level = (n % 11) as i64;
+                        let notes = format!("round {round} client {c} write {n}");
+                        let sent = client
+                            .put(format!("{base}/v1/me/pain-entries/{id}"))
+                            .bearer_auth(&token)
+                            .json(
+                                &json!({"date": "2026-11-30", "pain_level": level, "notes": notes}),
+                            )
+                            .send()
+                            .await;
+                        match sent {
+                            Ok(reply) if reply.status().is_success() => {
+                                acknowledged.lock().unwrap().insert(id, (level, notes));
+                                if acks.fetch_add(1, Ordering::SeqCst) + 1 == kill_after {
+                                    let _ = reached.send(true);
+                                }
+                            }
+                            // Refused for a reason other than the crash: a bug.
+                            Ok(reply) => panic!("write answered {}", reply.status()),
+                            Err(_) => return, // the server is gone
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut kill = kill;
+        kill.wait_for(|reached| *reached).await.unwrap();
+        server.kill().unwrap(); // SIGKILL: no drain, no clean shutdown
+        server.wait().unwrap();
+        for client in clients {
+            client.await.unwrap();
+        }
+        kills.push(acks.load(Ordering::SeqCst));
+        server = start(&database, folder.path(), port);
+    }
+
+    // Everything acknowledged in any round is there, as it was sent.
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= ROUNDS, "{kills:?}");
+    for (id, (level, notes)) in &acknowledged {
+        let reply = client
+            .get(format!("{base}/v1/me/pain-entries/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.status(),
+            StatusCode::OK,
+            "{id} was acknowledged and is gone"
+        );
+        let body: Value = reply.json().await.unwrap();
+        assert_eq!(body["pain_level"], *level);
+        assert_eq!(body["notes"], notes.as_str());
+    }
+    // And the sync feed hands each back exactly once.
+    let feed: Value = client
+        .get(format!("{base}/v1/me/changes?limit=1000"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut seen = 0;
+    let mut cursor = feed;
+    loop {
+        let changes = cursor["changes"].as_array().unwrap();
+        seen += changes.len();
+        if !cursor["has_more"].as_bool().unwrap() {
+            break;
+        }
+        cursor = client
+            .get(format!(
+                "{base}/v1/me/changes?limit=1000&cursor={}",
+                cursor["next_cursor"].as_str().unwrap()
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    }
+    assert!(
+        seen >= acknowledged.len(),
+        "{seen} changes for {} writes",
+        acknowledged.len()
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
