@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::accounts::{find_user, UserRow};
+use super::accounts::UserRow;
 use super::schema::{idempotency_keys, records, stretches, users};
 use super::{DbConnection, DbError, DbResult};
 use crate::domain::{RecordId, Role, UserId};
@@ -160,33 +160,107 @@ impl PatientLock {
         &self.patient
     }
 
-    /// Takes the patient's next change number. The counter was read under
-    /// the lock, so it is current and no one else can move it meanwhile.
-    fn next_change_seq(&mut self, conn: &mut DbConnection) -> DbResult<i64> {
-        let next = self.patient.change_seq + 1;
+    /// The patient's next change number. The counter was read under the
+    /// lock, so it is current and no one else can move it meanwhile. It is
+    /// stored by the statement that writes the object: on PostgreSQL in the
+    /// same statement (one round trip), on SQLite just before it.
+    fn next_change_seq(&mut self) -> i64 {
+        self.patient.change_seq += 1;
+        self.patient.change_seq
+    }
+
+    fn store_change_seq(&self, conn: &mut DbConnection) -> DbResult<()> {
         diesel::update(users::table.filter(users::id.eq(&self.patient.id)))
-            .set(users::change_seq.eq(next))
+            .set(users::change_seq.eq(self.patient.change_seq))
             .execute(conn)?;
-        self.patient.change_seq = next;
-        Ok(next)
+        Ok(())
     }
 }
 
-/// Locks the patient's row for the rest of the transaction (a no-op update:
-/// portable, where `SELECT … FOR UPDATE` is not). Every write takes this
-/// lock first, so concurrent writes for one patient run one after another
-/// and each reads what the previous one committed; on SQLite the immediate
-/// transaction already serialises writers. `NotFound` when the account is gone.
+/// Locks the patient's row for the rest of the transaction and reads it, in
+/// one statement (a no-op update with `RETURNING`: portable, where `SELECT …
+/// FOR UPDATE` is not). Every write takes this lock first, so concurrent
+/// writes for one patient run one after another and each reads what the
+/// previous one committed; on SQLite the immediate transaction already
+/// serialises writers. `NotFound` when the account is gone.
 pub fn lock_patient(conn: &mut DbConnection, patient: UserId) -> DbResult<PatientLock> {
-    let id = patient.to_string();
-    let locked = diesel::update(users::table.filter(users::id.eq(&id)))
+    let patient: UserRow = diesel::update(users::table.filter(users::id.eq(patient.to_string())))
         .set(users::change_seq.eq(users::change_seq))
-        .execute(conn)?;
-    if locked == 0 {
-        return Err(DbError::NotFound);
-    }
-    let patient = find_user(conn, &id)?.ok_or(DbError::NotFound)?;
+        .get_result(conn)
+        .optional()?
+        .ok_or(DbError::NotFound)?;
     Ok(PatientLock { patient })
+}
+
+/// PostgreSQL: the change counter and the new row in one statement (a
+/// data-modifying CTE, which diesel's query builder cannot express).
+const INSERT_WITH_COUNTER: &str = "\
+WITH counter AS (UPDATE users SET change_seq = $1 WHERE id = $2) \
+INSERT INTO records (id, patient_id, kind, author_id, author_role, data, version, change_seq, \
+    created_at, updated_at, date, natural_key, pain_level, recorded_at, started_at, \
+    duration_minutes, duration_seconds, stretch_id) \
+VALUES ($3, $2, $4, $5, $6, $7, 1, $1, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+
+/// PostgreSQL: the change counter and a row's new state in one statement.
+const UPDATE_WITH_COUNTER: &str = "\
+WITH counter AS (UPDATE users SET change_seq = $1 WHERE id = $2) \
+UPDATE records SET data = $4, version = $5, change_seq = $1, updated_at = $6, deleted_at = $7, \
+    date = $8, natural_key = $9, pain_level = $10, recorded_at = $11, started_at = $12, \
+    duration_minutes = $13, duration_seconds = $14, stretch_id = $15 \
+WHERE id = $3";
+
+/// A row's new state, and the patient's counter that goes with it.
+struct RowWrite<'a> {
+    lock: &'a PatientLock,
+    id: RecordId,
+    doc: &'a str,
+    version: i64,
+    now: NaiveDateTime,
+    deleted_at: Option<NaiveDateTime>,
+    columns: &'a Columns,
+}
+
+/// Writes a row's new state and the patient's counter: one statement on
+/// PostgreSQL, two on SQLite (in-process: no round trip to save).
+fn write_row(conn: &mut DbConnection, write: &RowWrite<'_>) -> DbResult<()> {
+    use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamp};
+    let c = ColumnValues::from(write.columns);
+    let seq = write.lock.patient.change_seq;
+    match conn {
+        DbConnection::Postgres(pg) => {
+            diesel::sql_query(UPDATE_WITH_COUNTER)
+                .bind::<BigInt, _>(seq)
+                .bind::<Text, _>(&write.lock.patient.id)
+                .bind::<Text, _>(write.id.to_string())
+                .bind::<Text, _>(write.doc)
+                .bind::<BigInt, _>(write.version)
+                .bind::<Timestamp, _>(write.now)
+                .bind::<Nullable<Timestamp>, _>(write.deleted_at)
+                .bind::<Nullable<Date>, _>(c.date)
+                .bind::<Nullable<Text>, _>(c.natural_key)
+                .bind::<Nullable<Integer>, _>(c.pain_level)
+                .bind::<Nullable<Timestamp>, _>(c.recorded_at)
+                .bind::<Nullable<Timestamp>, _>(c.started_at)
+                .bind::<Nullable<Integer>, _>(c.duration_minutes)
+                .bind::<Nullable<Integer>, _>(c.duration_seconds)
+                .bind::<Nullable<Text>, _>(c.stretch_id)
+                .execute(pg)?;
+        }
+        DbConnection::Sqlite(_) => {
+            write.lock.store_change_seq(conn)?;
+            diesel::update(records::table.filter(records::id.eq(write.id.to_string())))
+                .set((
+                    records::data.eq(write.doc),
+                    records::version.eq(write.version),
+                    records::change_seq.eq(seq),
+                    records::updated_at.eq(write.now),
+                    records::deleted_at.eq(write.deleted_at),
+                    c,
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
 }
 
 /// What a write stores.
@@ -205,27 +279,54 @@ pub fn insert(
     new: &NewRecord<'_>,
     now: NaiveDateTime,
 ) -> DbResult<Record> {
-    let seq = lock.next_change_seq(conn)?;
+    let seq = lock.next_change_seq();
     let patient: UserId = lock
         .patient
         .id
         .parse()
         .map_err(|_| DbError::corrupt("user", &lock.patient.id, "id"))?;
-    diesel::insert_into(records::table)
-        .values((
-            records::id.eq(new.id.to_string()),
-            records::patient_id.eq(&lock.patient.id),
-            records::kind.eq(new.kind.as_str()),
-            records::author_id.eq(new.author.id.to_string()),
-            records::author_role.eq(new.author.role.as_str()),
-            records::data.eq(new.doc),
-            records::version.eq(1i64),
-            records::change_seq.eq(seq),
-            records::created_at.eq(now),
-            records::updated_at.eq(now),
-            ColumnValues::from(new.columns),
-        ))
-        .execute(conn)?;
+    match conn {
+        DbConnection::Postgres(pg) => {
+            use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamp};
+            let c = ColumnValues::from(new.columns);
+            diesel::sql_query(INSERT_WITH_COUNTER)
+                .bind::<BigInt, _>(seq)
+                .bind::<Text, _>(&lock.patient.id)
+                .bind::<Text, _>(new.id.to_string())
+                .bind::<Text, _>(new.kind.as_str())
+                .bind::<Text, _>(new.author.id.to_string())
+                .bind::<Text, _>(new.author.role.as_str())
+                .bind::<Text, _>(new.doc)
+                .bind::<Timestamp, _>(now)
+                .bind::<Nullable<Date>, _>(c.date)
+                .bind::<Nullable<Text>, _>(c.natural_key)
+                .bind::<Nullable<Integer>, _>(c.pain_level)
+                .bind::<Nullable<Timestamp>, _>(c.recorded_at)
+                .bind::<Nullable<Timestamp>, _>(c.started_at)
+                .bind::<Nullable<Integer>, _>(c.duration_minutes)
+                .bind::<Nullable<Integer>, _>(c.duration_seconds)
+                .bind::<Nullable<Text>, _>(c.stretch_id)
+                .execute(pg)?;
+        }
+        DbConnection::Sqlite(_) => {
+            lock.store_change_seq(conn)?;
+            diesel::insert_into(records::table)
+                .values((
+                    records::id.eq(new.id.to_string()),
+                    records::patient_id.eq(&lock.patient.id),
+                    records::kind.eq(new.kind.as_str()),
+                    records::author_id.eq(new.author.id.to_string()),
+                    records::author_role.eq(new.author.role.as_str()),
+                    records::data.eq(new.doc),
+                    records::version.eq(1i64),
+                    records::change_seq.eq(seq),
+                    records::created_at.eq(now),
+                    records::updated_at.eq(now),
+                    ColumnValues::from(new.columns),
+                ))
+                .execute(conn)?;
+        }
+    }
     Ok(Record {
         id: new.id,
         patient,
@@ -250,18 +351,20 @@ pub fn replace(
     doc: String,
     now: NaiveDateTime,
 ) -> DbResult<Record> {
-    let seq = lock.next_change_seq(conn)?;
+    let seq = lock.next_change_seq();
     let version = current.version + 1;
-    diesel::update(records::table.filter(records::id.eq(current.id.to_string())))
-        .set((
-            records::data.eq(&doc),
-            records::version.eq(version),
-            records::change_seq.eq(seq),
-            records::updated_at.eq(now),
-            records::deleted_at.eq(None::<NaiveDateTime>),
-            ColumnValues::from(&columns),
-        ))
-        .execute(conn)?;
+    write_row(
+        conn,
+        &RowWrite {
+            lock,
+            id: current.id,
+            doc: &doc,
+            version,
+            now,
+            deleted_at: None,
+            columns: &columns,
+        },
+    )?;
     Ok(Record {
         columns,
         doc,
@@ -281,22 +384,24 @@ pub fn tombstone(
     current: &Record,
     now: NaiveDateTime,
 ) -> DbResult<()> {
-    let seq = lock.next_change_seq(conn)?;
+    lock.next_change_seq();
     let kept = Columns {
         date: current.columns.date,
         natural_key: current.columns.natural_key.clone(),
         ..Columns::default()
     };
-    diesel::update(records::table.filter(records::id.eq(current.id.to_string())))
-        .set((
-            records::data.eq("null"),
-            records::version.eq(current.version + 1),
-            records::change_seq.eq(seq),
-            records::updated_at.eq(now),
-            records::deleted_at.eq(Some(now)),
-            ColumnValues::from(&kept),
-        ))
-        .execute(conn)?;
+    write_row(
+        conn,
+        &RowWrite {
+            lock,
+            id: current.id,
+            doc: "null",
+            version: current.version + 1,
+            now,
+            deleted_at: Some(now),
+            columns: &kept,
+        },
+    )?;
     Ok(())
 }
 
