@@ -201,6 +201,16 @@ INSERT INTO records (id, patient_id, kind, author_id, author_role, data, version
     duration_minutes, duration_seconds, stretch_id) \
 VALUES ($3, $2, $4, $5, $6, $7, 1, $1, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
+/// PostgreSQL: the new row unless its id is taken, and then (only then)
+/// the change counter, in one statement.
+const INSERT_IF_NEW_WITH_COUNTER: &str = "\
+WITH created AS (INSERT INTO records (id, patient_id, kind, author_id, author_role, data, version, \
+    change_seq, created_at, updated_at, date, natural_key, pain_level, recorded_at, started_at, \
+    duration_minutes, duration_seconds, stretch_id) \
+    VALUES ($3, $2, $4, $5, $6, $7, 1, $1, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+    ON CONFLICT (id) DO NOTHING RETURNING 1) \
+UPDATE users SET change_seq = $1 WHERE id = $2 AND EXISTS (SELECT 1 FROM created)";
+
 /// PostgreSQL: the change counter and a row's new state in one statement.
 const UPDATE_WITH_COUNTER: &str = "\
 WITH counter AS (UPDATE users SET change_seq = $1 WHERE id = $2) \
@@ -279,17 +289,51 @@ pub fn insert(
     new: &NewRecord<'_>,
     now: NaiveDateTime,
 ) -> DbResult<Record> {
-    let seq = lock.next_change_seq();
+    insert_row(conn, lock, new, now, Conflict::Fail)?.ok_or(DbError::NotFound)
+}
+
+/// Inserts a new object as version 1 unless its id is taken, in which case
+/// nothing is written and `None` answers: the caller then reads what is
+/// stored and decides. A fresh id is the common case (phones create rows
+/// offline), and this spares it the read.
+pub fn insert_if_new(
+    conn: &mut DbConnection,
+    lock: &mut PatientLock,
+    new: &NewRecord<'_>,
+    now: NaiveDateTime,
+) -> DbResult<Option<Record>> {
+    insert_row(conn, lock, new, now, Conflict::Skip)
+}
+
+/// What an insert does when the id is taken.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Conflict {
+    Fail,
+    Skip,
+}
+
+fn insert_row(
+    conn: &mut DbConnection,
+    lock: &mut PatientLock,
+    new: &NewRecord<'_>,
+    now: NaiveDateTime,
+    conflict: Conflict,
+) -> DbResult<Option<Record>> {
+    let seq = lock.patient.change_seq + 1;
     let patient: UserId = lock
         .patient
         .id
         .parse()
         .map_err(|_| DbError::corrupt("user", &lock.patient.id, "id"))?;
-    match conn {
+    let inserted = match conn {
         DbConnection::Postgres(pg) => {
             use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamp};
             let c = ColumnValues::from(new.columns);
-            diesel::sql_query(INSERT_WITH_COUNTER)
+            let sql = match conflict {
+                Conflict::Fail => INSERT_WITH_COUNTER,
+                Conflict::Skip => INSERT_IF_NEW_WITH_COUNTER,
+            };
+            diesel::sql_query(sql)
                 .bind::<BigInt, _>(seq)
                 .bind::<Text, _>(&lock.patient.id)
                 .bind::<Text, _>(new.id.to_string())
@@ -306,28 +350,44 @@ pub fn insert(
                 .bind::<Nullable<Integer>, _>(c.duration_minutes)
                 .bind::<Nullable<Integer>, _>(c.duration_seconds)
                 .bind::<Nullable<Text>, _>(c.stretch_id)
-                .execute(pg)?;
+                .execute(pg)?
+                == 1
         }
-        DbConnection::Sqlite(_) => {
-            lock.store_change_seq(conn)?;
-            diesel::insert_into(records::table)
-                .values((
-                    records::id.eq(new.id.to_string()),
-                    records::patient_id.eq(&lock.patient.id),
-                    records::kind.eq(new.kind.as_str()),
-                    records::author_id.eq(new.author.id.to_string()),
-                    records::author_role.eq(new.author.role.as_str()),
-                    records::data.eq(new.doc),
-                    records::version.eq(1i64),
-                    records::change_seq.eq(seq),
-                    records::created_at.eq(now),
-                    records::updated_at.eq(now),
-                    ColumnValues::from(new.columns),
-                ))
-                .execute(conn)?;
+        DbConnection::Sqlite(lite) => {
+            let row = (
+                records::id.eq(new.id.to_string()),
+                records::patient_id.eq(&lock.patient.id),
+                records::kind.eq(new.kind.as_str()),
+                records::author_id.eq(new.author.id.to_string()),
+                records::author_role.eq(new.author.role.as_str()),
+                records::data.eq(new.doc),
+                records::version.eq(1i64),
+                records::change_seq.eq(seq),
+                records::created_at.eq(now),
+                records::updated_at.eq(now),
+                ColumnValues::from(new.columns),
+            );
+            let rows = match conflict {
+                Conflict::Fail => diesel::insert_into(records::table)
+                    .values(row)
+                    .execute(lite)?,
+                Conflict::Skip => diesel::insert_into(records::table)
+                    .values(row)
+                    .on_conflict(records::id)
+                    .do_nothing()
+                    .execute(lite)?,
+            };
+            rows == 1
         }
+    };
+    if !inserted {
+        return Ok(None);
     }
-    Ok(Record {
+    lock.next_change_seq();
+    if let DbConnection::Sqlite(_) = conn {
+        lock.store_change_seq(conn)?;
+    }
+    Ok(Some(Record {
         id: new.id,
         patient,
         kind: new.kind,
@@ -339,7 +399,7 @@ pub fn insert(
         created_at: now,
         updated_at: now,
         deleted_at: None,
-    })
+    }))
 }
 
 /// Replaces (or restores) `current` with new content: version + 1.

@@ -184,6 +184,29 @@ pub async fn put<K: Kind>(
                 Some(key) => Target::Key(key.clone()),
                 None => Target::Id(id),
             };
+            let now = clock.now_naive();
+            // A fresh id is the common case (phones create objects offline):
+            // create it at once, and read what is stored only if it is taken.
+            if let Target::Id(id) = target {
+                if protocol::decide_put(None, &writer::<K>(&scope), false, &if_match).is_ok() {
+                    let json = to_json(&doc)?;
+                    let new = NewRecord {
+                        id,
+                        kind: K::KIND,
+                        author: author(&scope),
+                        columns: &columns,
+                        doc: &json,
+                    };
+                    if let Some(record) = records::insert_if_new(conn, &mut lock, &new, now)? {
+                        return Ok(Written {
+                            outcome: Outcome::Created,
+                            view: kinds::view::<K>(&record)?,
+                            version: record.version,
+                            location: location::<K>(&scope, &record),
+                        });
+                    }
+                }
+            }
             let stored = find(conn, &scope, K::KIND, &target)?;
             let same_content = match &stored {
                 Some(r) if !r.is_deleted() => {
@@ -197,7 +220,6 @@ pub async fn put<K: Kind>(
                 same_content,
                 &if_match,
             )?;
-            let now = clock.now_naive();
             let doc = to_json(&doc)?;
             let (outcome, record) = match (decision, stored) {
                 (PutDecision::Create, _) => {

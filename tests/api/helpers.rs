@@ -346,6 +346,23 @@ impl TestApp {
         &self.db
     }
 
+    /// Statements the app has sent so far (`painline_db_queries_total`).
+    pub async fn queries(&self) -> u64 {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find_map(|l| l.strip_prefix("painline_db_queries_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("the query counter in /metrics")
+    }
+
     /// Counts rows of `table` matching the SQL condition `filter`.
     pub async fn count(&self, table: &str, filter: &str) -> i64 {
         #[derive(diesel::QueryableByName)]

@@ -683,3 +683,40 @@ async fn a_precaution_keeps_its_id_and_no_one_else_can_take_it() {
     assert_eq!(again.body["version"], 3);
     assert_eq!(app.count("records", "kind = 'condition'").await, 2);
 }
+
+/// What a write costs in statements (`painline_db_queries_total`): a new
+/// object is created without first reading whether its id is taken, and the
+/// change counter travels with the row. PostgreSQL: BEGIN, the pool's
+/// connection check, the patient's lock (which reads the patient), the
+/// insert with the counter, COMMIT. SQLite (one write alone in its group):
+/// the connection check, BEGIN IMMEDIATE, SAVEPOINT, the lock, the insert,
+/// the counter, RELEASE, COMMIT.
+#[tokio::test]
+async fn what_a_new_entry_costs_in_statements() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let before = app.queries().await;
+    let id = uuid::Uuid::new_v4();
+    let reply = app
+        .client
+        .put(app.url(&format!("/v1/me/pain-entries/{id}")))
+        .bearer_auth(&user.access)
+        .json(&json!({"date": "2026-11-20", "pain_level": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::CREATED);
+    let spent = app.queries().await - before;
+    let expected = if crate::helpers::postgres_url().is_some() {
+        5
+    } else {
+        8
+    };
+    assert_eq!(spent, expected);
+    // The id was new, and the object is stored once with the next change number.
+    assert_eq!(change_seq(&app, &user).await, 1);
+    let stored = app
+        .get(&format!("/v1/me/pain-entries/{id}"), &user.access)
+        .await;
+    assert_eq!(stored.body["version"], 1);
+}

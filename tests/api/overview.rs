@@ -293,23 +293,6 @@ async fn alert_rules_are_each_therapists_own_and_checked() {
     assert_eq!(app.count("alert_settings", "1 = 1").await, 1);
 }
 
-/// `painline_db_queries_total` as `/metrics` reports it.
-async fn queries_so_far(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("painline_db_queries_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("the query counter in /metrics")
-}
-
 /// `n` patients linked to `therapist`, each with 90 days of pain entries, a
 /// stretch session every other day, a massage every 14 days and a
 /// precaution, written straight into the database.
@@ -371,9 +354,9 @@ async fn the_patient_list_costs_the_same_queries_for_5_or_200_patients() {
         let app = spawn_app().await;
         let therapist = app.register_therapist().await;
         seed(&app, &therapist, n).await;
-        let before = queries_so_far(&app).await;
+        let before = app.queries().await;
         let reply = app.get("/v1/patients?limit=1000", &therapist.access).await;
-        let after = queries_so_far(&app).await;
+        let after = app.queries().await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         let items = reply.body["items"].as_array().unwrap();
         assert_eq!(items.len(), n);
