@@ -219,6 +219,22 @@ UPDATE records SET data = $4, version = $5, change_seq = $1, updated_at = $6, de
     duration_minutes = $13, duration_seconds = $14, stretch_id = $15 \
 WHERE id = $3";
 
+/// Binds the typed columns, in the order of the statements above.
+macro_rules! bind_columns {
+    ($query:expr, $c:expr) => {{
+        use diesel::sql_types::{Date, Integer, Nullable, Text, Timestamp};
+        $query
+            .bind::<Nullable<Date>, _>($c.date)
+            .bind::<Nullable<Text>, _>($c.natural_key)
+            .bind::<Nullable<Integer>, _>($c.pain_level)
+            .bind::<Nullable<Timestamp>, _>($c.recorded_at)
+            .bind::<Nullable<Timestamp>, _>($c.started_at)
+            .bind::<Nullable<Integer>, _>($c.duration_minutes)
+            .bind::<Nullable<Integer>, _>($c.duration_seconds)
+            .bind::<Nullable<Text>, _>($c.stretch_id)
+    }};
+}
+
 /// A row's new state, and the patient's counter that goes with it.
 struct RowWrite<'a> {
     lock: &'a PatientLock,
@@ -233,28 +249,20 @@ struct RowWrite<'a> {
 /// Writes a row's new state and the patient's counter: one statement on
 /// PostgreSQL, two on SQLite (in-process: no round trip to save).
 fn write_row(conn: &mut DbConnection, write: &RowWrite<'_>) -> DbResult<()> {
-    use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamp};
+    use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
     let c = ColumnValues::from(write.columns);
     let seq = write.lock.patient.change_seq;
     match conn {
         DbConnection::Postgres(pg) => {
-            diesel::sql_query(UPDATE_WITH_COUNTER)
+            let query = diesel::sql_query(UPDATE_WITH_COUNTER)
                 .bind::<BigInt, _>(seq)
                 .bind::<Text, _>(&write.lock.patient.id)
                 .bind::<Text, _>(write.id.to_string())
                 .bind::<Text, _>(write.doc)
                 .bind::<BigInt, _>(write.version)
                 .bind::<Timestamp, _>(write.now)
-                .bind::<Nullable<Timestamp>, _>(write.deleted_at)
-                .bind::<Nullable<Date>, _>(c.date)
-                .bind::<Nullable<Text>, _>(c.natural_key)
-                .bind::<Nullable<Integer>, _>(c.pain_level)
-                .bind::<Nullable<Timestamp>, _>(c.recorded_at)
-                .bind::<Nullable<Timestamp>, _>(c.started_at)
-                .bind::<Nullable<Integer>, _>(c.duration_minutes)
-                .bind::<Nullable<Integer>, _>(c.duration_seconds)
-                .bind::<Nullable<Text>, _>(c.stretch_id)
-                .execute(pg)?;
+                .bind::<Nullable<Timestamp>, _>(write.deleted_at);
+            bind_columns!(query, c).execute(pg)?;
         }
         DbConnection::Sqlite(_) => {
             write.lock.store_change_seq(conn)?;
@@ -327,13 +335,13 @@ fn insert_row(
         .map_err(|_| DbError::corrupt("user", &lock.patient.id, "id"))?;
     let inserted = match conn {
         DbConnection::Postgres(pg) => {
-            use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamp};
+            use diesel::sql_types::{BigInt, Text, Timestamp};
             let c = ColumnValues::from(new.columns);
             let sql = match conflict {
                 Conflict::Fail => INSERT_WITH_COUNTER,
                 Conflict::Skip => INSERT_IF_NEW_WITH_COUNTER,
             };
-            diesel::sql_query(sql)
+            let query = diesel::sql_query(sql)
                 .bind::<BigInt, _>(seq)
                 .bind::<Text, _>(&lock.patient.id)
                 .bind::<Text, _>(new.id.to_string())
@@ -341,17 +349,8 @@ fn insert_row(
                 .bind::<Text, _>(new.author.id.to_string())
                 .bind::<Text, _>(new.author.role.as_str())
                 .bind::<Text, _>(new.doc)
-                .bind::<Timestamp, _>(now)
-                .bind::<Nullable<Date>, _>(c.date)
-                .bind::<Nullable<Text>, _>(c.natural_key)
-                .bind::<Nullable<Integer>, _>(c.pain_level)
-                .bind::<Nullable<Timestamp>, _>(c.recorded_at)
-                .bind::<Nullable<Timestamp>, _>(c.started_at)
-                .bind::<Nullable<Integer>, _>(c.duration_minutes)
-                .bind::<Nullable<Integer>, _>(c.duration_seconds)
-                .bind::<Nullable<Text>, _>(c.stretch_id)
-                .execute(pg)?
-                == 1
+                .bind::<Timestamp, _>(now);
+            bind_columns!(query, c).execute(pg)? == 1
         }
         DbConnection::Sqlite(lite) => {
             let row = (

@@ -161,35 +161,20 @@ async fn writes_acknowledged_before_a_sigkill_survive_it() {
         assert_eq!(body["notes"], notes.as_str());
     }
     // And the sync feed hands each back exactly once.
-    let feed: Value = client
-        .get(format!("{base}/v1/me/changes?limit=1000"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = |cursor: String| {
+        let request = client
+            .get(format!("{base}/v1/me/changes?limit=1000&cursor={cursor}"))
+            .bearer_auth(&token);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
     let mut seen = 0;
-    let mut cursor = feed;
+    let mut cursor = page(String::new()).await;
     loop {
-        let changes = cursor["changes"].as_array().unwrap();
-        seen += changes.len();
+        seen += cursor["changes"].as_array().unwrap().len();
         if !cursor["has_more"].as_bool().unwrap() {
             break;
         }
-        cursor = client
-            .get(format!(
-                "{base}/v1/me/changes?limit=1000&cursor={}",
-                cursor["next_cursor"].as_str().unwrap()
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        cursor = page(cursor["next_cursor"].as_str().unwrap().to_owned()).await;
     }
     assert!(
         seen >= acknowledged.len(),
