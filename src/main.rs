@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use painline::clock::Clock;
-use painline::config::SettingsArgs;
+use painline::config::{DatabaseUrl, SettingsArgs};
 use painline::startup::{connect_and_migrate, Application};
 
 /// Painline: lower-back-pain logbook API.
@@ -25,7 +25,12 @@ enum Command {
     Openapi,
     /// Create (or bring up to date) a demo therapist and three linked
     /// patients with six months of data, and exit. Safe to run again.
-    SeedDemo,
+    SeedDemo {
+        /// Seed a PostgreSQL database too (the demo accounts share a
+        /// published password, so production databases are refused by default).
+        #[arg(long)]
+        allow_postgres: bool,
+    },
 }
 
 /// Prints one line (driver messages can span several) and exits non-zero.
@@ -94,7 +99,13 @@ async fn main() -> ExitCode {
             Err(e) => fail(e),
         };
     }
-    if let Command::SeedDemo = command {
+    if let Command::SeedDemo { allow_postgres } = command {
+        if matches!(settings.database, DatabaseUrl::Postgres(_)) && !allow_postgres {
+            return fail(
+                "seed-demo: the demo accounts have a published password; \
+                 pass --allow-postgres to create them in a PostgreSQL database",
+            );
+        }
         return seed_demo(settings).await;
     }
     let bind = settings.bind.clone();
