@@ -28,7 +28,7 @@ use crate::db::accounts::{self, UserRow};
 use crate::db::care_team;
 use crate::db::DbError;
 use crate::domain::logbook::{Condition, Instrument, Muscle, Pressure, Region, Side, Technique};
-use crate::domain::{DisplayName, DomainError, Email, Password, RecordId, Role, Timezone, UserId};
+use crate::domain::{DomainError, Email, RecordId, Role, UserId};
 use crate::error::{AppError, AppResult};
 use crate::kinds::protocol::IfMatch;
 use crate::kinds::{
@@ -36,7 +36,7 @@ use crate::kinds::{
     MassageSessions, NamedCondition, PainEntries, PainEntryBody, StretchSessionBody,
     StretchSessions,
 };
-use crate::service::account::{self as account_service, NewAccount};
+use crate::service::account::{self as account_service, SignUp};
 use crate::service::{care_team as team, logbook};
 use crate::state::AppState;
 
@@ -208,21 +208,15 @@ async fn account(
         }
         return Ok(user);
     }
-    let password = Password::parse(PASSWORD.to_owned())
-        .map_err(|m| AppError::internal(format!("demo password: {m}")))?;
-    let name =
-        DisplayName::parse(name).map_err(|m| AppError::internal(format!("demo name: {m}")))?;
-    let timezone = Timezone::parse(timezone)
-        .map_err(|m| AppError::internal(format!("demo time zone: {m}")))?;
-    let hash = state.hasher.hash(password.expose().to_owned()).await?;
-    let now = state.clock.now_naive();
-    let new = NewAccount {
-        email,
-        password_hash: hash,
+    let sign_up = SignUp {
+        email: email.as_str(),
+        password: PASSWORD.to_owned(),
         display_name: name,
         role,
-        timezone,
+        timezone: Some(timezone),
     };
+    let new = account_service::prepare(state, sign_up).await?;
+    let now = state.clock.now_naive();
     let user = state
         .db
         .write(move |conn| account_service::create(conn, new, now))

@@ -13,10 +13,10 @@ use crate::auth::throttle::{PER_ADDRESS, PER_EMAIL};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::db::accounts::{self, NewRefreshToken, Rotation};
 use crate::db::{Db, DbConnection, DbResult};
-use crate::domain::{DisplayName, Email, Password, Role, Timezone};
-use crate::error::{AppError, AppResult, ErrorCode, FieldError};
+use crate::domain::{Email, Role};
+use crate::error::{AppError, AppResult, ErrorCode};
 pub use crate::service::account::UserResponse;
-use crate::service::account::{self, NewAccount};
+use crate::service::account::{self, SignUp};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -258,34 +258,20 @@ pub async fn register(
     body: ApiJson<RegisterRequest>,
 ) -> AppResult<HttpResponse> {
     let body = body.0;
-    let mut errors = Vec::new();
-    let email = Email::parse(&body.email).map_err(|m| errors.push(FieldError::new("email", m)));
-    let password =
-        Password::parse(body.password).map_err(|m| errors.push(FieldError::new("password", m)));
-    let name = DisplayName::parse(&body.display_name)
-        .map_err(|m| errors.push(FieldError::new("display_name", m)));
-    let timezone = match body.timezone.as_deref() {
-        Some(raw) => Timezone::parse(raw).map_err(|m| errors.push(FieldError::new("timezone", m))),
-        None => Ok(Timezone::default()),
-    };
-    let (Ok(email), Ok(password), Ok(name), Ok(timezone)) = (email, password, name, timezone)
-    else {
-        return Err(AppError::Unprocessable(errors));
-    };
-    let hash = state.hasher.hash(password.expose().to_owned()).await?;
     let role = body.role;
+    let sign_up = SignUp {
+        email: &body.email,
+        password: body.password,
+        display_name: &body.display_name,
+        role,
+        timezone: body.timezone.as_deref(),
+    };
+    let new = account::prepare(&state, sign_up).await?;
     let st = state.clone();
     let session = state
         .db
         .write(move |conn| -> AppResult<_> {
             let now = st.clock.now_naive();
-            let new = NewAccount {
-                email,
-                password_hash: hash,
-                display_name: name,
-                role,
-                timezone,
-            };
             let user = account::create(conn, new, now)?;
             let tokens = issue_tokens(conn, &st, &user.id, role, None, now)?;
             Ok(SessionResponse {

@@ -7,8 +7,46 @@ use uuid::Uuid;
 
 use crate::db::accounts::{self, NewUser, UserRow};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{DisplayName, DomainError, Email, Role, Timezone};
+use crate::domain::{DisplayName, DomainError, Email, FieldError, Password, Role, Timezone};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// A sign-up as it arrives: text to be checked.
+pub struct SignUp<'a> {
+    pub email: &'a str,
+    pub password: String,
+    pub display_name: &'a str,
+    pub role: Role,
+    /// Default `UTC`.
+    pub timezone: Option<&'a str>,
+}
+
+/// Checks a sign-up against the account rules (422 naming every bad field)
+/// and hashes its password on the hashing pool.
+pub async fn prepare(state: &AppState, sign_up: SignUp<'_>) -> AppResult<NewAccount> {
+    let mut errors = Vec::new();
+    let email = Email::parse(sign_up.email).map_err(|m| errors.push(FieldError::new("email", m)));
+    let password =
+        Password::parse(sign_up.password).map_err(|m| errors.push(FieldError::new("password", m)));
+    let name = DisplayName::parse(sign_up.display_name)
+        .map_err(|m| errors.push(FieldError::new("display_name", m)));
+    let timezone = match sign_up.timezone {
+        Some(raw) => Timezone::parse(raw).map_err(|m| errors.push(FieldError::new("timezone", m))),
+        None => Ok(Timezone::default()),
+    };
+    let (Ok(email), Ok(password), Ok(display_name), Ok(timezone)) =
+        (email, password, name, timezone)
+    else {
+        return Err(AppError::Unprocessable(errors));
+    };
+    Ok(NewAccount {
+        email,
+        password_hash: state.hasher.hash(password.expose().to_owned()).await?,
+        display_name,
+        role: sign_up.role,
+        timezone,
+    })
+}
 
 /// A new account's checked values; the password already hashed.
 pub struct NewAccount {

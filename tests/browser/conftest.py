@@ -102,26 +102,25 @@ class Server:
         return total
 
 
-@pytest.fixture
-def server():
-    """60-second access tokens: the dashboard refreshes before every request."""
+def serving(access_ttl):
     with tempfile.TemporaryDirectory() as folder:
-        s = Server(pathlib.Path(folder), access_ttl=60)
+        s = Server(pathlib.Path(folder), access_ttl=access_ttl)
         try:
             yield s
         finally:
             s.stop()
+
+
+@pytest.fixture
+def server():
+    """60-second access tokens: the dashboard refreshes before every request."""
+    yield from serving(60)
 
 
 @pytest.fixture
 def server_900():
     """The default 15-minute access tokens."""
-    with tempfile.TemporaryDirectory() as folder:
-        s = Server(pathlib.Path(folder), access_ttl=900)
-        try:
-            yield s
-        finally:
-            s.stop()
+    yield from serving(900)
 
 
 def chrome(width, height, mobile=False):
