@@ -231,25 +231,24 @@ fn user_id(row: &UserRow) -> AppResult<UserId> {
         .map_err(|_| DbError::corrupt("user", &row.id, "id").into())
 }
 
-/// Links the patient to the therapist, unless they already are.
-async fn link(
+/// Links the patient to the therapist through an invitation, unless they
+/// already are; answers whether it made a link.
+pub(crate) async fn link_once(
     state: &AppState,
     therapist: UserId,
     patient: UserId,
-    summary: &mut Summary,
-) -> AppResult<()> {
+) -> AppResult<bool> {
     let linked = state
         .db
         .run(move |conn| care_team::active_link(conn, patient, therapist))
         .await?
         .is_some();
     if linked {
-        return Ok(());
+        return Ok(false);
     }
     let invitation = team::invite(state, therapist, 1).await?;
-    team::redeem(state, patient, invitation.code, "seed-demo".into()).await?;
-    summary.links_created += 1;
-    Ok(())
+    team::redeem(state, patient, invitation.code, "seed".into()).await?;
+    Ok(true)
 }
 
 async fn put<K: Kind>(
@@ -441,7 +440,9 @@ pub async fn seed(state: &AppState) -> AppResult<Summary> {
             &mut summary,
         )
         .await?;
-        link(state, therapist, user_id(&patient)?, &mut summary).await?;
+        if link_once(state, therapist, user_id(&patient)?).await? {
+            summary.links_created += 1;
+        }
         seed_patient(state, p, &patient, therapist, &mut summary).await?;
     }
     Ok(summary)

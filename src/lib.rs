@@ -37,6 +37,7 @@
 
 pub mod analytics;
 pub mod auth;
+pub mod benchdata;
 pub mod clock;
 pub mod config;
 pub mod dashboard;

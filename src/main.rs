@@ -31,6 +31,25 @@ enum Command {
         #[arg(long)]
         allow_postgres: bool,
     },
+    /// Write the benchmark's data set (therapists, linked patients and two
+    /// years of history each) into an empty database, and exit.
+    SeedBench {
+        #[arg(long, default_value_t = 50)]
+        therapists: usize,
+        #[arg(long, default_value_t = 20)]
+        patients_per_therapist: usize,
+        #[arg(long, default_value_t = 730)]
+        days: u64,
+        /// Patients written at once.
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+        /// Where to write the manifest (accounts, ids, week-old cursors) as JSON.
+        #[arg(long)]
+        manifest: std::path::PathBuf,
+        /// Seed a PostgreSQL database too (the accounts share a published password).
+        #[arg(long)]
+        allow_postgres: bool,
+    },
 }
 
 /// Prints one line (driver messages can span several) and exits non-zero.
@@ -65,6 +84,38 @@ async fn seed_demo(settings: painline::config::Settings) -> ExitCode {
         }
         Err(e) => fail(format!("seed-demo failed: {e}")),
     }
+}
+
+async fn seed_bench(
+    settings: painline::config::Settings,
+    size: painline::benchdata::Size,
+    manifest: &std::path::Path,
+) -> ExitCode {
+    let state = match painline::startup::build_state(&settings, Clock::system()) {
+        Ok(state) => state,
+        Err(e) => return fail(e),
+    };
+    let started = std::time::Instant::now();
+    let seeded = match painline::benchdata::seed(&state, size).await {
+        Ok(seeded) => seeded,
+        Err(e) => return fail(format!("seed-bench failed: {e}")),
+    };
+    let json = match serde_json::to_vec_pretty(&seeded) {
+        Ok(json) => json,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = std::fs::write(manifest, json) {
+        return fail(format!("cannot write {}: {e}", manifest.display()));
+    }
+    println!(
+        "bench data ready: {} therapists, {} patients, {} objects in {:.0} s; manifest {}",
+        seeded.therapists.len(),
+        seeded.patients.len(),
+        seeded.objects_written,
+        started.elapsed().as_secs_f64(),
+        manifest.display()
+    );
+    ExitCode::SUCCESS
 }
 
 #[actix_web::main]
@@ -107,6 +158,29 @@ async fn main() -> ExitCode {
             );
         }
         return seed_demo(settings).await;
+    }
+    if let Command::SeedBench {
+        therapists,
+        patients_per_therapist,
+        days,
+        parallel,
+        manifest,
+        allow_postgres,
+    } = command
+    {
+        if matches!(settings.database, DatabaseUrl::Postgres(_)) && !allow_postgres {
+            return fail(
+                "seed-bench: the bench accounts have a published password; \
+                 pass --allow-postgres to create them in a PostgreSQL database",
+            );
+        }
+        let size = painline::benchdata::Size {
+            therapists,
+            patients_per_therapist,
+            days,
+            parallel,
+        };
+        return seed_bench(settings, size, &manifest).await;
     }
     let bind = settings.bind.clone();
     let app = match Application::build(settings, Clock::system()) {

@@ -15,7 +15,7 @@ pub use crate::db::records::ListPosition;
 use crate::db::records::{self, NewRecord, PatientLock, SavedResponse};
 use crate::db::{DbConnection, DbError};
 use crate::domain::logbook::Context;
-use crate::domain::{DomainError, FieldError, RecordId, Role};
+use crate::domain::{DomainError, FieldError, RecordId, Role, UserId};
 use crate::error::{AppError, AppResult};
 use crate::kinds::protocol::{self, Current, DeleteDecision, IfMatch, PutDecision, Writer};
 use crate::kinds::{self, Author, Kind, Listing, Record, RecordKind, Reference, Stretch};
@@ -178,89 +178,162 @@ pub async fn put<K: Kind>(
         .db
         .write(move |conn| {
             let mut lock = lock(conn, &scope)?;
-            check::<K>(conn, lock.patient(), &clock, &scope, &body)?;
-            let (columns, doc) = K::split(body);
-            let target = match &columns.natural_key {
-                Some(key) => Target::Key(key.clone()),
-                None => Target::Id(id),
-            };
-            let now = clock.now_naive();
-            // A fresh id is the common case (phones create objects offline):
-            // create it at once, and read what is stored only if it is taken.
-            if let Target::Id(id) = target {
-                if protocol::decide_put(None, &writer::<K>(&scope), false, &if_match).is_ok() {
-                    let json = to_json(&doc)?;
-                    let new = NewRecord {
-                        id,
-                        kind: K::KIND,
-                        author: author(&scope),
-                        columns: &columns,
-                        doc: &json,
-                    };
-                    if let Some(record) = records::insert_if_new(conn, &mut lock, &new, now)? {
-                        return Ok(Written {
-                            outcome: Outcome::Created,
-                            view: kinds::view::<K>(&record)?,
-                            version: record.version,
-                            location: location::<K>(&scope, &record),
-                        });
-                    }
-                }
-            }
-            let stored = find(conn, &scope, K::KIND, &target)?;
-            let same_content = match &stored {
-                Some(r) if !r.is_deleted() => {
-                    r.columns == columns && r.doc::<K::Doc>().ok().as_ref() == Some(&doc)
-                }
-                _ => false,
-            };
-            let decision = protocol::decide_put(
-                stored.as_ref().map(current).as_ref(),
-                &writer::<K>(&scope),
-                same_content,
-                &if_match,
-            )?;
-            let doc = to_json(&doc)?;
-            let (outcome, record) = match (decision, stored) {
-                (PutDecision::Create, _) => {
-                    let new = NewRecord {
-                        id,
-                        kind: K::KIND,
-                        author: author(&scope),
-                        columns: &columns,
-                        doc: &doc,
-                    };
-                    // Writes for one patient are serialised by the lock, so a
-                    // clash is another patient taking the same fresh id at the
-                    // same moment: to this caller it is someone else's id.
-                    let record =
-                        records::insert(conn, &mut lock, &new, now).map_err(|e| match e {
-                            DbError::Duplicate(_) => AppError::from(DomainError::NotFound),
-                            other => other.into(),
-                        })?;
-                    (Outcome::Created, record)
-                }
-                (PutDecision::Restore, Some(stored)) => (
-                    Outcome::Created,
-                    records::replace(conn, &mut lock, stored, columns, doc, now)?,
-                ),
-                (PutDecision::Replace, Some(stored)) => (
-                    Outcome::Replaced,
-                    records::replace(conn, &mut lock, stored, columns, doc, now)?,
-                ),
-                (PutDecision::Replay, Some(stored)) => (Outcome::Unchanged, stored),
-                (_, None) => {
-                    return Err(AppError::internal("protocol decided on a missing object"))
-                }
-            };
-            Ok(Written {
-                outcome,
-                view: kinds::view::<K>(&record)?,
-                version: record.version,
-                location: location::<K>(&scope, &record),
-            })
+            put_locked::<K>(conn, &mut lock, &clock, &scope, id, if_match, body)
         })
         .await
+}
+
+/// Many `PUT`s for one patient in one transaction: each goes through the
+/// same checks and protocol as [`put`], under one lock, with one commit.
+/// For bulk loads such as the benchmark's seed; an error fails them all.
+pub async fn put_batch<T, F>(state: &AppState, patient: PatientScope, fill: F) -> AppResult<T>
+where
+    F: FnOnce(&mut Batch<'_>) -> AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let clock = state.clock.clone();
+    state
+        .db
+        .write(move |conn| {
+            let lock = lock(conn, &patient)?;
+            let mut batch = Batch {
+                conn,
+                lock,
+                clock,
+                checked_links: Vec::new(),
+            };
+            fill(&mut batch)
+        })
+        .await
+}
+
+/// The open transaction of [`put_batch`].
+pub struct Batch<'c> {
+    conn: &'c mut DbConnection,
+    lock: PatientLock,
+    clock: Clock,
+    /// Therapists whose link was checked under this lock.
+    checked_links: Vec<UserId>,
+}
+
+impl Batch<'_> {
+    /// `PUT` as `scope`, which must address the batch's patient (a linked
+    /// therapist's link is checked once per batch, under the lock).
+    pub fn put<K: Kind>(
+        &mut self,
+        scope: &PatientScope,
+        id: RecordId,
+        body: K::Body,
+    ) -> AppResult<Outcome> {
+        if scope.patient.to_string() != self.lock.patient().id {
+            return Err(AppError::internal("a batch writes for one patient"));
+        }
+        if !scope.is_own() && !self.checked_links.contains(&scope.actor.id) {
+            care_team::active_link(self.conn, scope.patient, scope.actor.id)?
+                .ok_or(DomainError::NotFound)?;
+            self.checked_links.push(scope.actor.id);
+        }
+        let written = put_locked::<K>(
+            self.conn,
+            &mut self.lock,
+            &self.clock,
+            scope,
+            id,
+            IfMatch::Absent,
+            body,
+        )?;
+        Ok(written.outcome)
+    }
+}
+
+/// One `PUT` inside a transaction that holds the patient's lock.
+fn put_locked<K: Kind>(
+    conn: &mut DbConnection,
+    lock: &mut PatientLock,
+    clock: &Clock,
+    scope: &PatientScope,
+    id: RecordId,
+    if_match: IfMatch,
+    body: K::Body,
+) -> AppResult<Written<K::View>> {
+    check::<K>(conn, lock.patient(), clock, scope, &body)?;
+    let (columns, doc) = K::split(body);
+    let target = match &columns.natural_key {
+        Some(key) => Target::Key(key.clone()),
+        None => Target::Id(id),
+    };
+    let now = clock.now_naive();
+    // A fresh id is the common case (phones create objects offline):
+    // create it at once, and read what is stored only if it is taken.
+    if let Target::Id(id) = target {
+        if protocol::decide_put(None, &writer::<K>(scope), false, &if_match).is_ok() {
+            let json = to_json(&doc)?;
+            let new = NewRecord {
+                id,
+                kind: K::KIND,
+                author: author(scope),
+                columns: &columns,
+                doc: &json,
+            };
+            if let Some(record) = records::insert_if_new(conn, lock, &new, now)? {
+                return Ok(Written {
+                    outcome: Outcome::Created,
+                    view: kinds::view::<K>(&record)?,
+                    version: record.version,
+                    location: location::<K>(scope, &record),
+                });
+            }
+        }
+    }
+    let stored = find(conn, scope, K::KIND, &target)?;
+    let same_content = match &stored {
+        Some(r) if !r.is_deleted() => {
+            r.columns == columns && r.doc::<K::Doc>().ok().as_ref() == Some(&doc)
+        }
+        _ => false,
+    };
+    let decision = protocol::decide_put(
+        stored.as_ref().map(current).as_ref(),
+        &writer::<K>(scope),
+        same_content,
+        &if_match,
+    )?;
+    let doc = to_json(&doc)?;
+    let (outcome, record) = match (decision, stored) {
+        (PutDecision::Create, _) => {
+            let new = NewRecord {
+                id,
+                kind: K::KIND,
+                author: author(scope),
+                columns: &columns,
+                doc: &doc,
+            };
+            // Writes for one patient are serialised by the lock, so a
+            // clash is another patient taking the same fresh id at the
+            // same moment: to this caller it is someone else's id.
+            let record = records::insert(conn, lock, &new, now).map_err(|e| match e {
+                DbError::Duplicate(_) => AppError::from(DomainError::NotFound),
+                other => other.into(),
+            })?;
+            (Outcome::Created, record)
+        }
+        (PutDecision::Restore, Some(stored)) => (
+            Outcome::Created,
+            records::replace(conn, lock, stored, columns, doc, now)?,
+        ),
+        (PutDecision::Replace, Some(stored)) => (
+            Outcome::Replaced,
+            records::replace(conn, lock, stored, columns, doc, now)?,
+        ),
+        (PutDecision::Replay, Some(stored)) => (Outcome::Unchanged, stored),
+        (_, None) => return Err(AppError::internal("protocol decided on a missing object")),
+    };
+    Ok(Written {
+        outcome,
+        view: kinds::view::<K>(&record)?,
+        version: record.version,
+        location: location::<K>(scope, &record),
+    })
 }
 
 /// Why one attempt at an idempotent POST did not finish.

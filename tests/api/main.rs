@@ -3,6 +3,7 @@
 
 mod auth;
 mod authz_matrix;
+mod benchdata;
 mod care_team;
 mod concurrency;
 mod contract;

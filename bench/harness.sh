@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The benchmark of issue 10, one command:
+#
+#   bench/harness.sh                 # SQLite, then PostgreSQL when one answers at PG_URL
+#   bench/harness.sh sqlite          # one backend
+#
+# For each backend: a fresh database seeded by `painline seed-bench` (50
+# therapists × 20 patients × 730 days, through the services), the release
+# build serving it over loopback, and `loadgen` (bench/loadgen.rs) driving
+# every scenario at fixed rates, latency measured from each request's due
+# time. The limits are measured in the same run on the same disk: raw
+# SQLite single-row inserts, pgbench single-row inserts, the /healthz floor
+# (also through oha --latency-correction when oha is installed).
+# Writes bench/RESULTS.md (the table, machine, date and command) and leaves
+# the raw lines in target/bench/.
+#
+# Knobs (environment): THERAPISTS=50 PATIENTS_PER=20 DAYS=730 STEP=4
+# STATED=10 ONLY=all PG_URL=postgres://postgres@127.0.0.1:5432/postgres
+# Needs: cargo, curl, python3; psql and pgbench for PostgreSQL; oha (optional).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BACKENDS=${1:-both}
+THERAPISTS=${THERAPISTS:-50}
+PATIENTS_PER=${PATIENTS_PER:-20}
+DAYS=${DAYS:-730}
+STEP=${STEP:-4}
+STATED=${STATED:-10}
+ONLY=${ONLY:-all}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PORT=${PORT:-18390}
+BASE="http://127.0.0.1:$PORT"
+SECRET=bench-secret-bench-secret-bench-secret-0123
+OUT=target/bench
+mkdir -p "$OUT"
+COMMAND="bench/harness.sh $*"
+[ "$THERAPISTS$PATIENTS_PER$DAYS" = 5020730 ] || COMMAND="THERAPISTS=$THERAPISTS PATIENTS_PER=$PATIENTS_PER DAYS=$DAYS $COMMAND"
+
+for tool in cargo curl python3; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
+done
+echo "bench: building the release binary and the load generator"
+cargo build --release --quiet --bin painline --example loadgen
+BIN=$PWD/target/release/painline
+LOADGEN=$PWD/target/release/examples/loadgen
+
+SERVER_PID=
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+trap stop_server EXIT
+
+start_server() { # URL LOG
+    DATABASE_URL=$1 PAINLINE_JWT_SECRET=$SECRET PAINLINE_BIND=127.0.0.1:$PORT \
+        PAINLINE_ACCESS_TTL=86400 PAINLINE_LOG=warn "$BIN" serve 2>"$2" &
+    SERVER_PID=$!
+    for _ in $(seq 1 200); do curl -sf "$BASE/healthz" >/dev/null && return 0; sleep 0.1; done
+    cat "$2" >&2
+    return 1
+}
+
+floor_oha() { # JSONL
+    command -v oha >/dev/null || return 0
+    oha --no-tui --latency-correction -q 5000 -z "${STATED}s" -c 64 --output-format json \
+        "$BASE/healthz" >"$OUT/oha.json" 2>/dev/null || return 0
+    python3 - "$OUT/oha.json" >>"$1" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+p = r["latencyPercentiles"]
+print(json.dumps({"oha_floor": {"rate": 5000, "achieved": round(r["summary"]["requestsPerSec"]),
+      "p50_ms": p["p50"] * 1000, "p99_ms": p["p99"] * 1000, "p999_ms": p["p99.9"] * 1000,
+      "errors": sum(v for k, v in r["statusCodeDistribution"].items() if not k.startswith("2"))}}))
+EOF
+}
+
+bench_backend() { # NAME URL JSONL
+    local name=$1 url=$2 jsonl=$3 started
+    : >"$jsonl"
+    echo "bench: $name: seeding $THERAPISTS × $PATIENTS_PER patients × $DAYS days"
+    started=$(date +%s)
+    DATABASE_URL=$url PAINLINE_JWT_SECRET=$SECRET PAINLINE_LOG=warn "$BIN" seed-bench \
+        --therapists "$THERAPISTS" --patients-per-therapist "$PATIENTS_PER" --days "$DAYS" \
+        --manifest "$OUT/manifest-$name.json" --allow-postgres --parallel 4 | tee "$OUT/seed-$name.txt"
+    echo "{\"seed_seconds\": $(($(date +%s) - started))}" >>"$jsonl"
+    start_server "$url" "$OUT/server-$name.log"
+    echo "bench: $name: scenarios"
+    "$LOADGEN" scenarios --base "$BASE" --manifest "$OUT/manifest-$name.json" \
+        --server-pid "$SERVER_PID" --only "$ONLY" --step-seconds "$STEP" \
+        --stated-seconds "$STATED" | tee -a "$jsonl"
+    floor_oha "$jsonl"
+    stop_server
+}
+
+machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(($(grep MemTotal /proc/meminfo | awk '{print $2}') / 1024)) MiB RAM, $(uname -sr)"
+files=()
+
+if [ "$BACKENDS" = both ] || [ "$BACKENDS" = sqlite ]; then
+    dir=$(mktemp -d -p "$OUT")
+    echo "bench: raw SQLite ceiling"
+    "$LOADGEN" raw-sqlite --file "$dir/raw.db" --seconds 5 >"$OUT/limits-sqlite.jsonl"
+    bench_backend sqlite "sqlite://$dir/bench.db" "$OUT/sqlite.jsonl"
+    cat "$OUT/limits-sqlite.jsonl" >>"$OUT/sqlite.jsonl"
+    files+=("sqlite=$OUT/sqlite.jsonl")
+    rm -rf "$dir"
+fi
+
+if [ "$BACKENDS" = both ] || [ "$BACKENDS" = postgres ]; then
+    if psql "$PG_URL" -Atqc 'SELECT 1' >/dev/null 2>&1; then
+        db="painline_bench_$$"
+        psql "$PG_URL" -qc "CREATE DATABASE $db" >/dev/null
+        db_url="${PG_URL%/*}/$db"
+        psql "$db_url" -qc "CREATE TABLE bench_raw (id text PRIMARY KEY, patient text NOT NULL, data text NOT NULL)"
+        : >"$OUT/limits-postgres.jsonl"
+        for clients in 10 64; do
+            echo "bench: pgbench ceiling, $clients clients"
+            tps=$(pgbench -n -c "$clients" -j 2 -T 5 -f bench/pgbench_insert.sql "$db_url" 2>/dev/null |
+                awk '/^tps/ {print int($3)}')
+            echo "{\"pgbench_inserts_per_s\": $tps, \"clients\": $clients}" >>"$OUT/limits-postgres.jsonl"
+        done
+        psql "$db_url" -qc "DROP TABLE bench_raw"
+        bench_backend postgres "$db_url" "$OUT/postgres.jsonl"
+        cat "$OUT/limits-postgres.jsonl" >>"$OUT/postgres.jsonl"
+        files+=("postgres=$OUT/postgres.jsonl")
+        psql "$PG_URL" -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null
+    else
+        echo "bench: no PostgreSQL at $PG_URL; skipped" >&2
+    fi
+fi
+
+python3 bench/report.py --machine "$machine" --command "$COMMAND" \
+    --commit "$(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes')" \
+    "${files[@]}" >bench/RESULTS.md
+echo "bench: wrote bench/RESULTS.md"
