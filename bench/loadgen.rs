@@ -1,9 +1,12 @@
 //! The benchmark's load generator (`cargo run --release --example loadgen`).
 //!
 //! Open-loop and fixed-rate, as wrk2 is: request `i` of a run is due at
-//! `start + i / rate`, and its latency is measured from that due time, not
-//! from when a free connection got round to sending it, so a stalled server
-//! is charged for the requests it kept waiting (coordinated omission).
+//! `start + i / rate`. A request its connection could only send late,
+//! because the previous answer had not come, is timed from its due time, so
+//! a stalled server is charged for the requests it kept waiting
+//! (coordinated omission); one sent on time is timed from when it was sent
+//! (tokio's timer wakes up to a millisecond late, and that is the
+//! generator's delay, not the server's).
 //! Unlike oha and wrk2 it gives every request its own caller: load is
 //! spread over many patients' tokens as real phones would spread it, and
 //! one run can mix reads, writes and logins. `bench/harness.sh` checks it

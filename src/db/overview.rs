@@ -4,7 +4,7 @@
 //! costs the same number of queries for 1 patient or 1,000.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use diesel::dsl::{count_star, max, sum};
+use diesel::dsl::{count_star, sum};
 use diesel::prelude::*;
 use diesel::sql_types::{Date, Integer, Nullable, Text, Timestamp};
 
@@ -108,21 +108,38 @@ pub fn stretch_days(
         .load(conn)?)
 }
 
-/// Per patient: the date of their latest massage session.
+/// The date of each patient's last massage session (patients without one
+/// are left out).
 pub fn last_massages(
     conn: &mut DbConnection,
     patients: &[String],
 ) -> DbResult<Vec<(String, Option<NaiveDate>)>> {
-    Ok(records::table
-        .filter(records::kind.eq(RecordKind::MassageSession.as_str()))
-        .filter(records::deleted_at.is_null())
-        .filter(records::patient_id.eq_any(patients))
-        .group_by(records::patient_id)
-        .select((records::patient_id, max(records::date)))
-        .load(conn)?)
+    #[derive(QueryableByName)]
+    struct Last {
+        #[diesel(sql_type = Text)]
+        patient_id: String,
+        #[diesel(sql_type = Nullable<Date>)]
+        last: Option<NaiveDate>,
+    }
+    // One index seek per patient (`records_live_idx`), where a GROUP BY
+    // read every session of every patient on the page.
+    let sql = |marks: Vec<String>| {
+        format!(
+            "SELECT u.id AS patient_id, ( \
+                 SELECT MAX(x.date) FROM records x \
+                 WHERE x.patient_id = u.id AND x.kind = 'massage_session' AND x.deleted_at IS NULL \
+             ) AS last FROM users u WHERE u.id IN ({})",
+            marks.join(", ")
+        )
+    };
+    let rows: Vec<Last> = for_patients(conn, patients, sql)?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.last.is_some())
+        .map(|r| (r.patient_id, r.last))
+        .collect())
 }
 
-/// Per patient: the precautions they declared.
 pub fn precautions(
     conn: &mut DbConnection,
     patients: &[String],
@@ -155,28 +172,41 @@ pub struct LastEntry {
 /// which diesel's query builder cannot express: written as SQL, with each
 /// backend's placeholders, all values bound.
 pub fn last_entries(conn: &mut DbConnection, patients: &[String]) -> DbResult<Vec<LastEntry>> {
-    if patients.is_empty() {
-        return Ok(Vec::new());
-    }
+    // The latest day by one index seek per patient, then that day's entries.
     let sql = |marks: Vec<String>| {
         format!(
             "SELECT r.patient_id, r.date, r.pain_level, r.recorded_at, r.created_at \
-             FROM records r JOIN ( \
-                 SELECT patient_id, MAX(date) AS last FROM records \
-                 WHERE kind = 'pain_entry' AND deleted_at IS NULL AND patient_id IN ({}) \
-                 GROUP BY patient_id \
-             ) l ON l.patient_id = r.patient_id AND r.date = l.last \
-             WHERE r.kind = 'pain_entry' AND r.deleted_at IS NULL",
+             FROM users u JOIN records r ON r.patient_id = u.id \
+                 AND r.kind = 'pain_entry' AND r.deleted_at IS NULL \
+                 AND r.date = ( \
+                     SELECT MAX(x.date) FROM records x \
+                     WHERE x.patient_id = u.id AND x.kind = 'pain_entry' AND x.deleted_at IS NULL) \
+             WHERE u.id IN ({})",
             marks.join(", ")
         )
     };
+    for_patients(conn, patients, sql)
+}
+
+/// Runs `sql` (given the bind markers of this backend) for `patients`.
+fn for_patients<T>(
+    conn: &mut DbConnection,
+    patients: &[String],
+    sql: impl Fn(Vec<String>) -> String,
+) -> DbResult<Vec<T>>
+where
+    T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+{
+    if patients.is_empty() {
+        return Ok(Vec::new());
+    }
     macro_rules! load {
         ($conn:expr, $marks:expr) => {{
             let mut query = diesel::sql_query(sql($marks)).into_boxed();
             for id in patients {
                 query = query.bind::<Text, _>(id.clone());
             }
-            query.load::<LastEntry>($conn)?
+            query.load::<T>($conn)?
         }};
     }
     Ok(match conn {

@@ -71,8 +71,8 @@ pub async fn overviews(
     selection: Selection,
 ) -> AppResult<(Vec<Overview>, bool)> {
     let clock = state.clock.clone();
-    let logs = selection.log_as.is_some();
-    let run = move |conn: &mut crate::db::DbConnection| -> AppResult<(Vec<Overview>, bool)> {
+    let log_as = selection.log_as.clone();
+    let read = move |conn: &mut crate::db::DbConnection| -> AppResult<(Vec<Overview>, bool)> {
         let mut patients = store::linked_patients(
             conn,
             therapist.id,
@@ -133,23 +133,6 @@ pub async fn overviews(
         }
         let last_entries = store::last_entries(conn, &ids)?;
 
-        if let Some(path) = &selection.log_as {
-            let now = clock.now_naive();
-            let entries = page
-                .iter()
-                .map(|(p, ..)| {
-                    Ok(Access {
-                        patient: parse_id(&p.id)?,
-                        actor: therapist.id,
-                        action: "read",
-                        path,
-                        allowed: true,
-                    })
-                })
-                .collect::<Result<Vec<_>, DbError>>()?;
-            access_log::append(conn, &entries, now)?;
-        }
-
         let overviews = page
             .into_iter()
             .map(|(p, today, rules)| {
@@ -183,12 +166,30 @@ pub async fn overviews(
             .collect::<AppResult<Vec<_>>>()?;
         Ok((overviews, more))
     };
-    // A page that is logged is written in one transaction with its reads.
-    if logs {
-        state.db.write(run).await
-    } else {
-        state.db.run(run).await
+    let clock = state.clock.clone();
+    let (page, more) = state.db.run(read).await?;
+    // The reads run on the pool, in parallel; only the log waits for the
+    // writer. Nothing is answered unless the log is stored.
+    if let Some(path) = log_as.filter(|_| !page.is_empty()) {
+        let shown: Vec<UserId> = page.iter().map(|o| o.id).collect();
+        state
+            .db
+            .write(move |conn| -> AppResult<()> {
+                let entries: Vec<Access> = shown
+                    .iter()
+                    .map(|patient| Access {
+                        patient: *patient,
+                        actor: therapist.id,
+                        action: "read",
+                        path: &path,
+                        allowed: true,
+                    })
+                    .collect();
+                Ok(access_log::append(conn, &entries, clock.now_naive())?)
+            })
+            .await?;
     }
+    Ok((page, more))
 }
 
 fn parse_id(id: &str) -> Result<UserId, DbError> {

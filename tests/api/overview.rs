@@ -374,5 +374,8 @@ async fn the_patient_list_costs_the_same_queries_for_5_or_200_patients() {
         costs.push(after - before);
     }
     assert_eq!(costs[0], costs[1], "queries for 5 and for 200 patients");
-    assert!(costs[0] <= 12, "{} queries", costs[0]);
+    // The links, five aggregates and the precautions on one pooled
+    // connection; the access-log rows in one insert on another (the
+    // writer's): two checkouts, two transactions.
+    assert!(costs[0] <= 13, "{} queries", costs[0]);
 }
