@@ -316,7 +316,7 @@ fn pick<T: Clone>(items: &[T], i: u64) -> T {
 fn put_entry(patient: &Patient, token: Arc<HeaderValue>, i: u64) -> Call {
     Call {
         method: Method::PUT,
-        path: format!("/v1/me/pain-entries/{}", uuid_v4()),
+        path: format!("/v1/me/pain-entries/{}", uuid::Uuid::new_v4()),
         token: Some(token),
         body: Some(
             json!({
@@ -328,29 +328,6 @@ fn put_entry(patient: &Patient, token: Arc<HeaderValue>, i: u64) -> Call {
         ),
         login: false,
     }
-}
-
-fn uuid_v4() -> String {
-    let bytes: [u8; 16] = rand_bytes();
-    let mut b = bytes;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
-fn rand_bytes() -> [u8; 16] {
-    use rand::RngCore;
-    let mut b = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut b);
-    b
 }
 
 fn get(path: String, token: Arc<HeaderValue>) -> Call {
@@ -373,6 +350,19 @@ fn login_call(email: &str, password: &str) -> Call {
     }
 }
 
+/// Patients `from..from + n` of the manifest; a small data set (a smoke
+/// run) wraps around and shares patients.
+fn some_patients(m: &Manifest, from: usize, n: usize) -> Vec<Patient> {
+    let len = m.patients.len().max(1);
+    m.patients
+        .iter()
+        .cycle()
+        .skip(from % len)
+        .take(n.min(len))
+        .cloned()
+        .collect()
+}
+
 /// Patients `from..from + n` of the manifest, with their tokens.
 async fn cohort(
     base: &str,
@@ -380,16 +370,7 @@ async fn cohort(
     from: usize,
     n: usize,
 ) -> Result<Vec<(Patient, Arc<HeaderValue>)>, BoxError> {
-    // A small data set (a smoke run) wraps around and shares patients.
-    let len = m.patients.len().max(1);
-    let patients: Vec<Patient> = m
-        .patients
-        .iter()
-        .cycle()
-        .skip(from % len)
-        .take(n.min(len))
-        .cloned()
-        .collect();
+    let patients = some_patients(m, from, n);
     let emails: Vec<String> = patients.iter().map(|p| p.email.clone()).collect();
     let tokens = logins(base, &emails, &m.password).await?;
     Ok(patients.into_iter().zip(tokens).collect())
@@ -508,12 +489,9 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
         Vec::new()
     });
     let login_emails: Arc<Vec<String>> = Arc::new(
-        m.patients
-            .iter()
-            .cycle()
-            .skip(400 % m.patients.len().max(1))
-            .take(200.min(m.patients.len()))
-            .map(|p| p.email.clone())
+        some_patients(m, 400, 200)
+            .into_iter()
+            .map(|p| p.email)
             .collect(),
     );
     let me_alone = me.clone();
@@ -581,12 +559,15 @@ fn good(out: &Outcome, rate: f64) -> bool {
     out.errors == 0 && out.ms(0.99) <= 10.0 && out.achieved() >= 0.95 * rate
 }
 
-async fn run_scenario(base: &str, s: &Scenario, stated: f64) -> Outcome {
-    let main = run(base, s.stated_rate, stated, s.connections, s.make.clone());
+/// Runs the scenario at `rate` for `seconds`, with its side stream (the
+/// login flood) alongside; the side's failures count, its latencies are
+/// the `logins` histogram.
+async fn run_scenario(base: &str, s: &Scenario, rate: f64, seconds: f64) -> Outcome {
+    let main = run(base, rate, seconds, s.connections, s.make.clone());
     match &s.beside {
         None => main.await,
-        Some((rate, conns, make)) => {
-            let side = run(base, *rate, stated, *conns, make.clone());
+        Some((side_rate, conns, make)) => {
+            let side = run(base, *side_rate, seconds, *conns, make.clone());
             let (mut out, side) = tokio::join!(main, side);
             out.logins = side.logins;
             out.errors += side.errors;
@@ -602,17 +583,9 @@ async fn run_scenario(base: &str, s: &Scenario, stated: f64) -> Outcome {
 /// run is good; `None` when even the first rate is not.
 async fn search(base: &str, s: &Scenario, step: f64) -> (Option<f64>, Vec<serde_json::Value>) {
     let mut steps = Vec::new();
-    let try_rate = |rate: f64| {
-        let make = s.make.clone();
-        let beside = s.beside.as_ref().map(|(r, c, m)| (*r, *c, m.clone()));
-        async move {
-            let main = run(base, rate, step, s.connections, make);
-            let out = match beside {
-                None => main.await,
-                Some((r, c, m)) => tokio::join!(main, run(base, r, step, c, m)).0,
-            };
-            (good(&out, rate), out)
-        }
+    let try_rate = |rate: f64| async move {
+        let out = run_scenario(base, s, rate, step).await;
+        (good(&out, rate), out)
     };
     let (mut lo, mut hi): (Option<f64>, Option<f64>) = (None, None);
     let mut rate = s.first_rate;
@@ -678,7 +651,7 @@ async fn scenarios_main(
         };
         let cpu_before = cpu_seconds(pid);
         let started = Instant::now();
-        let out = run_scenario(&base, s, stated).await;
+        let out = run_scenario(&base, s, s.stated_rate, stated).await;
         let wall = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds(pid) - cpu_before;
         let requests = out.sent + out.logins.len();
@@ -721,7 +694,7 @@ fn raw_sqlite(file: PathBuf, seconds: f64) -> Result<(), BoxError> {
     while Instant::now() < deadline {
         conn.immediate_transaction(|c| {
             diesel::sql_query("INSERT INTO t (id, patient, data) VALUES (?, ?, ?)")
-                .bind::<diesel::sql_types::Text, _>(uuid_v4())
+                .bind::<diesel::sql_types::Text, _>(uuid::Uuid::new_v4().to_string())
                 .bind::<diesel::sql_types::Text, _>("patient")
                 .bind::<diesel::sql_types::Text, _>(r#"{"regions":["lower_back_center"]}"#)
                 .execute(c)

@@ -78,11 +78,11 @@ def budget(name, scenarios, extra):
     put = by.get("put_64")
     if put and "raw_sqlite_inserts_per_s" in extra:
         ratio = (put["max_rate_p99_10ms"] or 0) / extra["raw_sqlite_inserts_per_s"]
-        add("PUT, 64 patients ≥ 100% of raw SQLite", f"{ratio:.0%} (peak sustained {peak(put) / extra['raw_sqlite_inserts_per_s']:.0%})", ratio >= 1)
+        add("PUT, 64 patients ≥ 100% of raw SQLite", f"{ratio:.0%} (peak sustained {(peak(put) or 0) / extra['raw_sqlite_inserts_per_s']:.0%})", ratio >= 1)
     if put and extra.get("pgbench"):
         ceiling = max(p["pgbench_inserts_per_s"] for p in extra["pgbench"])
         ratio = (put["max_rate_p99_10ms"] or 0) / ceiling
-        add("PUT, 64 patients ≥ 40% of pgbench", f"{ratio:.0%} (peak sustained {peak(put) / ceiling:.0%})", ratio >= 0.4)
+        add("PUT, 64 patients ≥ 40% of pgbench", f"{ratio:.0%} (peak sustained {(peak(put) or 0) / ceiling:.0%})", ratio >= 0.4)
     t = by.get("trends_2y")
     if t:
         add("trends over two years ≥ 2,000/s at p99 ≤ 10 ms", f"{num(t['max_rate_p99_10ms'])}/s",

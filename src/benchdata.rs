@@ -25,14 +25,14 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, PatientScope, ScopeAccess};
-use crate::domain::logbook::{Muscle, Pressure, Region, Side, Technique};
-use crate::domain::{DisplayName, Email, RecordId, Role, Timezone, UserId};
+use crate::domain::logbook::{Muscle, Pressure, Region, Side, Technique, BUILTIN_STRETCHES};
+use crate::domain::{RecordId, Role, UserId};
 use crate::error::{AppError, AppResult};
 use crate::kinds::{
     MassageArea, MassageSessionBody, MassageSessions, PainEntries, PainEntryBody,
     StretchSessionBody, StretchSessions,
 };
-use crate::service::account::{self as account_service, NewAccount, SignUp};
+use crate::service::account::{self as account_service, SignUp};
 use crate::service::logbook::{self, Batch};
 use crate::state::AppState;
 
@@ -97,16 +97,6 @@ const ZONES: [&str; 6] = [
     "Asia/Tokyo",
 ];
 
-/// The built-in stretches of migration 1 (knee to chest, cat–cow, child's
-/// pose, figure four, side bend).
-const STRETCHES: [Uuid; 5] = [
-    Uuid::from_u128(0x5cc4_de70_afe9_4d31_8df2_1cc2_bd1c_45ab),
-    Uuid::from_u128(0x298a_daec_6990_404b_abde_9246_865b_d113),
-    Uuid::from_u128(0x7679_de43_9f1b_442b_966e_1daf_236f_2acd),
-    Uuid::from_u128(0xfa63_71f8_38d0_4792_b84c_b3b1_7940_7225),
-    Uuid::from_u128(0x0526_5d94_defe_4733_92b0_2989_f34a_5b19),
-];
-
 const REGIONS: [Region; 4] = [
     Region::LowerBackLeft,
     Region::LowerBackRight,
@@ -118,7 +108,8 @@ fn email(role: &str, n: usize) -> String {
     format!("{role}-{n}@bench.painline.example")
 }
 
-/// One account, with a password hash computed once for all of them.
+/// One account through the sign-up rules, with a password hash computed
+/// once for all of them.
 async fn account(
     state: &AppState,
     email: &str,
@@ -127,20 +118,24 @@ async fn account(
     timezone: &str,
     password_hash: &str,
 ) -> AppResult<UserId> {
-    let bad = |m: &str| AppError::internal(format!("bench account: {m}"));
-    let new = NewAccount {
-        email: Email::parse(email).map_err(bad)?,
-        password_hash: password_hash.to_owned(),
-        display_name: DisplayName::parse(name).map_err(bad)?,
+    let sign_up = SignUp {
+        email,
+        password: PASSWORD.to_owned(),
+        display_name: name,
         role,
-        timezone: Timezone::parse(timezone).map_err(bad)?,
+        timezone: Some(timezone),
     };
+    let new = account_service::check(sign_up)?
+        .0
+        .with_hash(password_hash.to_owned());
     let now = state.clock.now_naive();
     let row = state
         .db
         .write(move |conn| account_service::create(conn, new, now))
         .await?;
-    row.id.parse().map_err(|_| bad("stored id"))
+    row.id
+        .parse()
+        .map_err(|_| AppError::internal("a stored user id is not a UUID"))
 }
 
 /// Writes one patient's history; answers the number of objects and the
@@ -231,7 +226,7 @@ fn history(
         for _ in 0..stretches {
             let body = StretchSessionBody {
                 date,
-                stretch_id: STRETCHES[rng.gen_range(0..STRETCHES.len())],
+                stretch_id: BUILTIN_STRETCHES[rng.gen_range(0..BUILTIN_STRETCHES.len())],
                 duration_seconds: rng.gen_range(2..=20) * 30,
                 sets: Some(rng.gen_range(1..=3)),
                 reps: None,

@@ -27,7 +27,9 @@ use crate::auth::{AuthUser, PatientScope, ScopeAccess};
 use crate::db::accounts::{self, UserRow};
 use crate::db::care_team;
 use crate::db::DbError;
-use crate::domain::logbook::{Condition, Instrument, Muscle, Pressure, Region, Side, Technique};
+use crate::domain::logbook::{
+    Condition, Instrument, Muscle, Pressure, Region, Side, Technique, BUILTIN_STRETCHES,
+};
 use crate::domain::{DomainError, Email, RecordId, Role, UserId};
 use crate::error::{AppError, AppResult};
 use crate::kinds::protocol::IfMatch;
@@ -48,13 +50,6 @@ pub const DAYS: u64 = 182;
 
 /// Ids of the demo's objects: UUIDv5 of a name in this namespace.
 const NAMESPACE: Uuid = Uuid::from_u128(0x7a3c_91e4_5b2d_4f60_8e1a_c4d9_2f6b_0a17);
-
-const KNEE_TO_CHEST: Uuid = Uuid::from_u128(0x5cc4_de70_afe9_4d31_8df2_1cc2_bd1c_45ab);
-const CAT_COW: Uuid = Uuid::from_u128(0x298a_daec_6990_404b_abde_9246_865b_d113);
-const CHILDS_POSE: Uuid = Uuid::from_u128(0x7679_de43_9f1b_442b_966e_1daf_236f_2acd);
-const FIGURE_FOUR: Uuid = Uuid::from_u128(0xfa63_71f8_38d0_4792_b84c_b3b1_7940_7225);
-const SIDE_BEND: Uuid = Uuid::from_u128(0x0526_5d94_defe_4733_92b0_2989_f34a_5b19);
-const STRETCHES: [Uuid; 5] = [KNEE_TO_CHEST, CAT_COW, CHILDS_POSE, FIGURE_FOUR, SIDE_BEND];
 
 /// How one demo patient's back behaves.
 struct Profile {
@@ -387,7 +382,7 @@ async fn seed_patient(
             for n in 0..count {
                 let body = StretchSessionBody {
                     date,
-                    stretch_id: STRETCHES[rng.gen_range(0..STRETCHES.len())],
+                    stretch_id: BUILTIN_STRETCHES[rng.gen_range(0..BUILTIN_STRETCHES.len())],
                     duration_seconds: rng.gen_range(4..=20) * 30,
                     sets: Some(rng.gen_range(1..=3)),
                     reps: None,

@@ -60,6 +60,21 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The seed commands create accounts with a published password: a
+/// PostgreSQL database (production) only when asked for explicitly.
+fn refuse_postgres(
+    command: &str,
+    settings: &painline::config::Settings,
+    allowed: bool,
+) -> Option<ExitCode> {
+    (matches!(settings.database, DatabaseUrl::Postgres(_)) && !allowed).then(|| {
+        fail(format!(
+            "{command}: its accounts have a published password; \
+             pass --allow-postgres to create them in a PostgreSQL database"
+        ))
+    })
+}
+
 async fn seed_demo(settings: painline::config::Settings) -> ExitCode {
     let state = match painline::startup::build_state(&settings, Clock::system()) {
         Ok(state) => state,
@@ -151,11 +166,8 @@ async fn main() -> ExitCode {
         };
     }
     if let Command::SeedDemo { allow_postgres } = command {
-        if matches!(settings.database, DatabaseUrl::Postgres(_)) && !allow_postgres {
-            return fail(
-                "seed-demo: the demo accounts have a published password; \
-                 pass --allow-postgres to create them in a PostgreSQL database",
-            );
+        if let Some(refused) = refuse_postgres("seed-demo", &settings, allow_postgres) {
+            return refused;
         }
         return seed_demo(settings).await;
     }
@@ -168,11 +180,8 @@ async fn main() -> ExitCode {
         allow_postgres,
     } = command
     {
-        if matches!(settings.database, DatabaseUrl::Postgres(_)) && !allow_postgres {
-            return fail(
-                "seed-bench: the bench accounts have a published password; \
-                 pass --allow-postgres to create them in a PostgreSQL database",
-            );
+        if let Some(refused) = refuse_postgres("seed-bench", &settings, allow_postgres) {
+            return refused;
         }
         let size = painline::benchdata::Size {
             therapists,

@@ -113,7 +113,7 @@ pub fn stretch_days(
 pub fn last_massages(
     conn: &mut DbConnection,
     patients: &[String],
-) -> DbResult<Vec<(String, Option<NaiveDate>)>> {
+) -> DbResult<Vec<(String, NaiveDate)>> {
     #[derive(QueryableByName)]
     struct Last {
         #[diesel(sql_type = Text)]
@@ -135,8 +135,7 @@ pub fn last_massages(
     let rows: Vec<Last> = for_patients(conn, patients, sql)?;
     Ok(rows
         .into_iter()
-        .filter(|r| r.last.is_some())
-        .map(|r| (r.patient_id, r.last))
+        .filter_map(|r| Some((r.patient_id, r.last?)))
         .collect())
 }
 

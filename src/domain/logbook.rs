@@ -26,6 +26,16 @@ pub enum Region {
     LegRight,
 }
 
+/// The ids of the catalog's built-in stretches (migration 1): knee to
+/// chest, cat–cow, child's pose, figure four, side bend.
+pub const BUILTIN_STRETCHES: [uuid::Uuid; 5] = [
+    uuid::Uuid::from_u128(0x5cc4_de70_afe9_4d31_8df2_1cc2_bd1c_45ab),
+    uuid::Uuid::from_u128(0x298a_daec_6990_404b_abde_9246_865b_d113),
+    uuid::Uuid::from_u128(0x7679_de43_9f1b_442b_966e_1daf_236f_2acd),
+    uuid::Uuid::from_u128(0xfa63_71f8_38d0_4792_b84c_b3b1_7940_7225),
+    uuid::Uuid::from_u128(0x0526_5d94_defe_4733_92b0_2989_f34a_5b19),
+];
+
 /// A muscle a stretch targets or a massage works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -24,6 +24,13 @@ pub struct SignUp<'a> {
 /// Checks a sign-up against the account rules (422 naming every bad field)
 /// and hashes its password on the hashing pool.
 pub async fn prepare(state: &AppState, sign_up: SignUp<'_>) -> AppResult<NewAccount> {
+    let (checked, password) = check(sign_up)?;
+    let hash = state.hasher.hash(password.expose().to_owned()).await?;
+    Ok(checked.with_hash(hash))
+}
+
+/// A sign-up whose fields passed the rules, and its password, not yet hashed.
+pub fn check(sign_up: SignUp<'_>) -> AppResult<(Checked, Password)> {
     let mut errors = Vec::new();
     let email = Email::parse(sign_up.email).map_err(|m| errors.push(FieldError::new("email", m)));
     let password =
@@ -39,13 +46,33 @@ pub async fn prepare(state: &AppState, sign_up: SignUp<'_>) -> AppResult<NewAcco
     else {
         return Err(AppError::Unprocessable(errors));
     };
-    Ok(NewAccount {
+    let checked = Checked {
         email,
-        password_hash: state.hasher.hash(password.expose().to_owned()).await?,
         display_name,
         role: sign_up.role,
         timezone,
-    })
+    };
+    Ok((checked, password))
+}
+
+/// The checked fields of a sign-up, waiting for a password hash.
+pub struct Checked {
+    email: Email,
+    display_name: DisplayName,
+    role: Role,
+    timezone: Timezone,
+}
+
+impl Checked {
+    pub fn with_hash(self, password_hash: String) -> NewAccount {
+        NewAccount {
+            email: self.email,
+            password_hash,
+            display_name: self.display_name,
+            role: self.role,
+            timezone: self.timezone,
+        }
+    }
 }
 
 /// A new account's checked values; the password already hashed.

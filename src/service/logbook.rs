@@ -198,6 +198,7 @@ where
             let lock = lock(conn, &patient)?;
             let mut batch = Batch {
                 conn,
+                patient: patient.patient,
                 lock,
                 clock,
                 checked_links: Vec::new(),
@@ -210,6 +211,7 @@ where
 /// The open transaction of [`put_batch`].
 pub struct Batch<'c> {
     conn: &'c mut DbConnection,
+    patient: UserId,
     lock: PatientLock,
     clock: Clock,
     /// Therapists whose link was checked under this lock.
@@ -225,7 +227,7 @@ impl Batch<'_> {
         id: RecordId,
         body: K::Body,
     ) -> AppResult<Outcome> {
-        if scope.patient.to_string() != self.lock.patient().id {
+        if scope.patient != self.patient {
             return Err(AppError::internal("a batch writes for one patient"));
         }
         if !scope.is_own() && !self.checked_links.contains(&scope.actor.id) {

@@ -119,10 +119,8 @@ pub async fn overviews(
         for (patient, date) in store::stretch_days(conn, &ids, (from, to))? {
             stretched.entry(patient).or_default().extend(date);
         }
-        let massages: HashMap<String, NaiveDate> = store::last_massages(conn, &ids)?
-            .into_iter()
-            .filter_map(|(patient, date)| Some((patient, date?)))
-            .collect();
+        let massages: HashMap<String, NaiveDate> =
+            store::last_massages(conn, &ids)?.into_iter().collect();
         let mut precautions: HashMap<String, Vec<Condition>> = HashMap::new();
         for (patient, name) in store::precautions(conn, &ids)? {
             let condition = name
