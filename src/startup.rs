@@ -23,6 +23,7 @@ use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::db::{accounts, Db};
 use crate::routes::{self, input};
+use crate::service::trends::AnswerCache;
 use crate::state::AppState;
 
 pub struct Application {
@@ -51,6 +52,10 @@ async fn housekeeping(state: web::Data<AppState>) {
     }
 }
 
+/// Memory for rendered trends and daily series: about 1,600 two-year
+/// trends answers.
+const ANSWER_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Connects to the database and applies the embedded migrations.
 pub fn connect_and_migrate(settings: &Settings) -> Result<Db, ConfigError> {
     let db = Db::connect(&settings.database, settings.db_pool_size)
@@ -69,7 +74,7 @@ pub fn build_state(settings: &Settings, clock: Clock) -> Result<AppState, Config
     // Not a setting: argon2 fails here only if the system's random
     // source does (it salts the dummy hash used for unknown e-mails).
     let hasher = PasswordHasher::new(cores)
-        .map_err(|e| ConfigError::startup(format!("cannot initialise argon2: {e}")))?;
+        .map_err(|e| ConfigError::startup(format!("cannot initialise password hashing: {e}")))?;
     Ok(AppState {
         db,
         tokens: TokenService::new(
@@ -80,6 +85,7 @@ pub fn build_state(settings: &Settings, clock: Clock) -> Result<AppState, Config
         hasher,
         clock,
         trusted_proxies: settings.trusted_proxies.clone(),
+        answers: std::sync::Arc::new(AnswerCache::new(ANSWER_CACHE_BYTES)),
     })
 }
 
