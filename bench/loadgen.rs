@@ -435,7 +435,7 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
         let readers = Arc::new(cohort(base, m, 100, 64).await?);
         list.push(Scenario {
             name: "trends_2y",
-            what: "GET /v1/me/trends over 730 days, 64 patients".into(),
+            what: "GET /v1/me/trends over 730 days, 64 patients, repeated reads".into(),
             connections: 64,
             first_rate: 50.0,
             ceiling: 16_000.0,
@@ -446,6 +446,33 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
                     format!("/v1/me/trends?from={}&to={}", p.first_day, p.last_day),
                     t,
                 )
+            }),
+            beside: None,
+        });
+    }
+    if want("trends_2y_cold") {
+        // Every request a range not asked before (the end moves back a day
+        // per round of the cohort), so no answer is served from the cache:
+        // the compute path, measured apart from the repeated reads above.
+        let readers = Arc::new(cohort(base, m, 100, 64).await?);
+        // Counts across runs (the search's steps and the stated run), so a
+        // later run never repeats an earlier one's ranges.
+        let asked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        list.push(Scenario {
+            name: "trends_2y_cold",
+            what: "GET /v1/me/trends over 730 days, a range not asked before, 64 patients".into(),
+            connections: 64,
+            first_rate: 50.0,
+            ceiling: 16_000.0,
+            stated_rate: 200.0,
+            make: Arc::new(move |_| {
+                let i = asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (p, t) = pick(&readers, i);
+                let back = chrono::Days::new(i / readers.len() as u64 % 360);
+                let last: chrono::NaiveDate = p.last_day.parse().unwrap_or_default();
+                let to = last.checked_sub_days(back).unwrap_or(last);
+                let from = to.checked_sub_days(chrono::Days::new(729)).unwrap_or(to);
+                get(format!("/v1/me/trends?from={from}&to={to}"), t)
             }),
             beside: None,
         });

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use crate::auth::{PasswordHasher, TokenService};
 use crate::clock::Clock;
 use crate::db::Db;
+use crate::service::trends::AnswerCache;
 
 pub struct AppState {
     pub db: Db,
@@ -12,4 +13,6 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub clock: Clock,
     pub trusted_proxies: Vec<IpAddr>,
+    /// Rendered trends and daily series (`service::trends`).
+    pub answers: std::sync::Arc<AnswerCache>,
 }

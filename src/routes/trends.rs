@@ -2,7 +2,8 @@
 //! patient (`/v1/me/…`) and a linked therapist (`/v1/patients/{pid}/…`,
 //! access-logged): the same handlers, decided by the patient scope.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header::{self, ContentType};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,8 +12,8 @@ use super::records::check_range;
 use super::{endpoint, Access, Endpoint};
 use crate::analytics::trends::{Day, Interval, TrendSummary};
 use crate::auth::Scoped;
-use crate::error::AppResult;
-use crate::service::trends as service;
+use crate::error::{AppError, AppResult};
+use crate::service::trends::{self as service, Reply, View};
 use crate::state::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -52,95 +53,161 @@ pub struct TrendsResponse {
     pub summary: TrendSummary,
 }
 
-async fn daily(
+/// Whether an `If-None-Match` header names `etag` (weak comparison, as
+/// RFC 9110 asks for `If-None-Match`; `*` names any current answer).
+fn names_etag(header: Option<&str>, etag: &str) -> bool {
+    header.is_some_and(|value| {
+        value.split(',').any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag
+        })
+    })
+}
+
+/// Answers `view` of the range, 304 when the client's copy is current.
+async fn respond(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Scoped(scope, query): Scoped<web::Query<RangeQuery>>,
+    view: View,
 ) -> AppResult<HttpResponse> {
     let RangeQuery { from, to } = query.into_inner();
     check_range(from, to)?;
-    let (from, to, days) = service::daily(&state, scope, from, to).await?;
-    Ok(HttpResponse::Ok().json(DailySeries { from, to, days }))
+    let held = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let fresh = move |etag: &str| names_etag(held.as_deref(), etag);
+    let render = |rows: service::Rows| -> AppResult<Vec<u8>> {
+        let (from, to) = (rows.from, rows.to);
+        let json = match view {
+            View::Daily => serde_json::to_vec(&DailySeries {
+                from,
+                to,
+                days: rows.daily(),
+            }),
+            View::Trends => {
+                let trends = rows.trends();
+                serde_json::to_vec(&TrendsResponse {
+                    from,
+                    to,
+                    intervals: trends.intervals,
+                    summary: trends.summary,
+                })
+            }
+        };
+        json.map_err(AppError::internal)
+    };
+    Ok(
+        match service::answer(&state, scope, (from, to), view, fresh, render).await? {
+            Reply::NotModified(etag) => HttpResponse::NotModified()
+                .insert_header((header::ETAG, etag))
+                .finish(),
+            Reply::Fresh(answer) => HttpResponse::Ok()
+                .insert_header((header::ETAG, answer.etag))
+                .content_type(ContentType::json())
+                .body(answer.body),
+        },
+    )
+}
+
+async fn daily(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    scoped: Scoped<web::Query<RangeQuery>>,
+) -> AppResult<HttpResponse> {
+    respond(state, req, scoped, View::Daily).await
 }
 
 async fn trends(
     state: web::Data<AppState>,
-    Scoped(scope, query): Scoped<web::Query<RangeQuery>>,
+    req: HttpRequest,
+    scoped: Scoped<web::Query<RangeQuery>>,
 ) -> AppResult<HttpResponse> {
-    let RangeQuery { from, to } = query.into_inner();
-    check_range(from, to)?;
-    let (from, to, trends) = service::trends(&state, scope, from, to).await?;
-    Ok(HttpResponse::Ok().json(TrendsResponse {
-        from,
-        to,
-        intervals: trends.intervals,
-        summary: trends.summary,
-    }))
+    respond(state, req, scoped, View::Trends).await
 }
 
 /// Your pain, stretching and massages, day by day.
 #[utoipa::path(
     get, path = "/v1/me/daily", tag = "trends", operation_id = "get_my_daily",
-    security(("bearer" = [])), params(RangeQuery),
+    security(("bearer" = [])), params(RangeQuery, ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy you hold: 304 (no body) while it is current")),
     responses(
-        (status = 200, description = "One row per calendar day", body = DailySeries),
+        (status = 200, description = "One row per calendar day", body = DailySeries,
+            headers(("ETag" = String, description = "Changes whenever the answer would"))),
+        (status = 304, description = "The copy named by If-None-Match is current",
+            headers(("ETag" = String, description = "The current answer's tag"))),
         (status = 403, description = "The caller is not a patient"),
     )
 )]
 pub async fn my_daily(
     state: web::Data<AppState>,
+    req: HttpRequest,
     scoped: Scoped<web::Query<RangeQuery>>,
 ) -> AppResult<HttpResponse> {
-    daily(state, scoped).await
+    daily(state, req, scoped).await
 }
 
 /// How your pain moved between massage sessions.
 #[utoipa::path(
     get, path = "/v1/me/trends", tag = "trends", operation_id = "get_my_trends",
-    security(("bearer" = [])), params(RangeQuery),
+    security(("bearer" = [])), params(RangeQuery, ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy you hold: 304 (no body) while it is current")),
     responses(
-        (status = 200, description = "Intervals between sessions and a summary", body = TrendsResponse),
+        (status = 200, description = "Intervals between sessions and a summary", body = TrendsResponse,
+            headers(("ETag" = String, description = "Changes whenever the answer would"))),
+        (status = 304, description = "The copy named by If-None-Match is current",
+            headers(("ETag" = String, description = "The current answer's tag"))),
         (status = 403, description = "The caller is not a patient"),
     )
 )]
 pub async fn my_trends(
     state: web::Data<AppState>,
+    req: HttpRequest,
     scoped: Scoped<web::Query<RangeQuery>>,
 ) -> AppResult<HttpResponse> {
-    trends(state, scoped).await
+    trends(state, req, scoped).await
 }
 
 /// A linked patient's pain, stretching and massages, day by day.
 #[utoipa::path(
     get, path = "/v1/patients/{pid}/daily", tag = "trends", operation_id = "get_patient_daily",
     security(("bearer" = [])),
-    params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"), RangeQuery),
+    params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"), RangeQuery, ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy you hold: 304 (no body) while it is current")),
     responses(
-        (status = 200, description = "One row per calendar day, in the patient's calendar", body = DailySeries),
+        (status = 200, description = "One row per calendar day, in the patient's calendar", body = DailySeries,
+            headers(("ETag" = String, description = "Changes whenever the answer would"))),
+        (status = 304, description = "The copy named by If-None-Match is current",
+            headers(("ETag" = String, description = "The current answer's tag"))),
         (status = 403, description = "The caller is not a therapist"),
         (status = 404, description = "Not a patient linked to you now (the attempt is in their access log)"),
     )
 )]
 pub async fn patient_daily(
     state: web::Data<AppState>,
+    req: HttpRequest,
     scoped: Scoped<web::Query<RangeQuery>>,
 ) -> AppResult<HttpResponse> {
-    daily(state, scoped).await
+    daily(state, req, scoped).await
 }
 
 /// How a linked patient's pain moved between massage sessions.
 #[utoipa::path(
     get, path = "/v1/patients/{pid}/trends", tag = "trends", operation_id = "get_patient_trends",
     security(("bearer" = [])),
-    params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"), RangeQuery),
+    params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"), RangeQuery, ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy you hold: 304 (no body) while it is current")),
     responses(
-        (status = 200, description = "Intervals between sessions and a summary", body = TrendsResponse),
+        (status = 200, description = "Intervals between sessions and a summary", body = TrendsResponse,
+            headers(("ETag" = String, description = "Changes whenever the answer would"))),
+        (status = 304, description = "The copy named by If-None-Match is current",
+            headers(("ETag" = String, description = "The current answer's tag"))),
         (status = 403, description = "The caller is not a therapist"),
         (status = 404, description = "Not a patient linked to you now (the attempt is in their access log)"),
     )
 )]
 pub async fn patient_trends(
     state: web::Data<AppState>,
+    req: HttpRequest,
     scoped: Scoped<web::Query<RangeQuery>>,
 ) -> AppResult<HttpResponse> {
-    trends(state, scoped).await
+    trends(state, req, scoped).await
 }

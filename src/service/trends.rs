@@ -1,11 +1,18 @@
 //! The daily series and the trends between massage sessions, for the
 //! patient or a linked therapist: one read of the rows, pure analytics.
+//! Rendered answers are kept by what decides them (the patient's change
+//! counter among it), so a repeated read costs one indexed row and a copy,
+//! and a client holding the current `ETag` gets 304.
 
+use actix_web::web::Bytes;
 use chrono::{Days, NaiveDate};
+use quick_cache::sync::Cache;
+use quick_cache::Weighter;
+use sha2::{Digest, Sha256};
 
 use crate::analytics::trends::{self, Day, PainPoint, Session, StretchPoint, Trends};
 use crate::auth::PatientScope;
-use crate::db::overview::trend_rows;
+use crate::db::overview::{trend_rows, TrendRow};
 use crate::db::{accounts, DbError};
 use crate::domain::{DomainError, FieldError, RecordId};
 use crate::error::AppResult;
@@ -17,47 +24,202 @@ pub const DEFAULT_DAYS: u64 = 90;
 /// The longest range: three years.
 pub const MAX_DAYS: i64 = 1096;
 
-/// The rows of `[from − 7, to]` (the first baselines look back a week),
-/// with `from`/`to` defaulted in the patient's time zone.
+/// What the figures of one answer are computed from: the rows of
+/// `[from − 7, to]` (the first baselines look back a week).
+pub struct Rows {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub pain: Vec<PainPoint>,
+    pub stretch: Vec<StretchPoint>,
+    pub sessions: Vec<Session>,
+}
+
+/// Which figures an answer holds.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum View {
+    Daily,
+    Trends,
+}
+
+/// Bump when the definition of any figure changes: answers computed by
+/// an older build then no longer match the `ETag`s clients hold.
+const FIGURES_REVISION: u32 = 1;
+
+/// What decides an answer: the patient, their change counter (every write
+/// of their data moves it, in the write's own transaction, on every
+/// instance), the range and the view. Equal keys, equal answers.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+struct Key {
+    patient: uuid::Uuid,
+    change_seq: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+    view: View,
+}
+
+impl Key {
+    /// A strong `ETag`, opaque (it does not reveal the change counter).
+    fn etag(&self) -> String {
+        let mut digest = Sha256::new();
+        digest.update(format!(
+            "{FIGURES_REVISION}:{}:{}:{}:{}:{:?}",
+            self.patient, self.change_seq, self.from, self.to, self.view
+        ));
+        let hash = digest.finalize();
+        let hex: String = hash[..12].iter().map(|b| format!("{b:02x}")).collect();
+        format!("\"{hex}\"")
+    }
+}
+
+/// A rendered answer: its `ETag` and its JSON body.
+#[derive(Clone)]
+pub struct Answer {
+    pub etag: String,
+    pub body: Bytes,
+}
+
+#[derive(Clone)]
+struct BodySize;
+
+impl Weighter<Key, Answer> for BodySize {
+    fn weight(&self, _: &Key, answer: &Answer) -> u64 {
+        // The entry's own bookkeeping, so many small answers are counted too.
+        answer.body.len() as u64 + 256
+    }
+}
+
+/// Answers already rendered, up to a memory budget. An entry is never
+/// stale: a write moves the patient's counter, so it makes a new key, and
+/// the old entry just ages out.
+pub struct AnswerCache(Cache<Key, Answer, BodySize>);
+
+impl AnswerCache {
+    /// At most `bytes` of answers (a two-year trends answer is about 20 KB).
+    pub fn new(bytes: u64) -> Self {
+        Self(Cache::with_weighter(
+            (bytes / 16_384).max(16) as usize,
+            bytes,
+            BodySize,
+        ))
+    }
+}
+
+/// How a request is answered.
+pub enum Reply {
+    /// The client's copy (`If-None-Match`) is current.
+    NotModified(String),
+    Fresh(Answer),
+}
+
+/// The answer of `view` over `[from, to]` (defaulted in the patient's time
+/// zone): `NotModified` when `fresh` accepts its `ETag`, else from the cache
+/// or, on a miss, read, computed by `render` and kept.
+pub async fn answer<R>(
+    state: &AppState,
+    scope: PatientScope,
+    (from, to): (Option<NaiveDate>, Option<NaiveDate>),
+    view: View,
+    fresh: impl Fn(&str) -> bool + Send + 'static,
+    render: R,
+) -> AppResult<Reply>
+where
+    R: FnOnce(Rows) -> AppResult<Vec<u8>>,
+{
+    let clock = state.clock.clone();
+    let cache = state.answers.clone();
+    let found = state
+        .db
+        .run(move |conn| -> AppResult<Found> {
+            let patient = accounts::find_user(conn, &scope.patient.to_string())?
+                .ok_or(DomainError::NotFound)?;
+            let today = clock.today_in(patient.timezone()?.tz());
+            let (from, to) = resolve(today, from, to)?;
+            let key = Key {
+                patient: scope.patient.0,
+                change_seq: patient.change_seq,
+                from,
+                to,
+                view,
+            };
+            let etag = key.etag();
+            if fresh(&etag) {
+                return Ok(Found::NotModified(etag));
+            }
+            if let Some(answer) = cache.0.get(&key) {
+                return Ok(Found::Cached(answer));
+            }
+            let reach = from.checked_sub_days(Days::new(7)).unwrap_or(from);
+            let rows = trend_rows(conn, scope.patient, (reach, to))?;
+            Ok(Found::Rows(key, etag, from, to, rows))
+        })
+        .await?;
+    match found {
+        Found::NotModified(etag) => Ok(Reply::NotModified(etag)),
+        Found::Cached(answer) => Ok(Reply::Fresh(answer)),
+        Found::Rows(key, etag, from, to, rows) => {
+            let body = Bytes::from(render(split(from, to, rows)?)?);
+            let answer = Answer { etag, body };
+            state.answers.0.insert(key, answer.clone());
+            Ok(Reply::Fresh(answer))
+        }
+    }
+}
+
+enum Found {
+    NotModified(String),
+    Cached(Answer),
+    Rows(Key, String, NaiveDate, NaiveDate, Vec<TrendRow>),
+}
+
+/// `from`/`to` with their defaults (the 90 days ending at the patient's today), checked.
+fn resolve(
+    today: NaiveDate,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> AppResult<(NaiveDate, NaiveDate)> {
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or_else(|| {
+        to.checked_sub_days(Days::new(DEFAULT_DAYS - 1))
+            .unwrap_or(to)
+    });
+    if from > to {
+        let field = FieldError::new(
+            "from",
+            "must not be after to (the patient's today by default)",
+        );
+        return Err(DomainError::BadRange(field).into());
+    }
+    if (to - from).num_days() + 1 > MAX_DAYS {
+        let field = FieldError::new("to", "the range must not exceed 1096 days");
+        return Err(DomainError::BadRange(field).into());
+    }
+    Ok((from, to))
+}
+
+/// The rows of `[from − 7, to]` with `from`/`to` defaulted, uncached (the
+/// chart, whose answer is not JSON).
 async fn rows(
     state: &AppState,
     scope: PatientScope,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-) -> AppResult<(
-    NaiveDate,
-    NaiveDate,
-    Vec<PainPoint>,
-    Vec<StretchPoint>,
-    Vec<Session>,
-)> {
+) -> AppResult<Rows> {
     let clock = state.clock.clone();
     let (from, to, rows) = state
         .db
         .run(move |conn| -> AppResult<_> {
             let patient = accounts::find_user(conn, &scope.patient.to_string())?
                 .ok_or(DomainError::NotFound)?;
-            let today = clock.today_in(patient.timezone()?.tz());
-            let to = to.unwrap_or(today);
-            let from = from.unwrap_or_else(|| {
-                to.checked_sub_days(Days::new(DEFAULT_DAYS - 1))
-                    .unwrap_or(to)
-            });
-            if from > to {
-                let field = FieldError::new(
-                    "from",
-                    "must not be after to (the patient's today by default)",
-                );
-                return Err(DomainError::BadRange(field).into());
-            }
-            if (to - from).num_days() + 1 > MAX_DAYS {
-                let field = FieldError::new("to", "the range must not exceed 1096 days");
-                return Err(DomainError::BadRange(field).into());
-            }
+            let (from, to) = resolve(clock.today_in(patient.timezone()?.tz()), from, to)?;
             let reach = from.checked_sub_days(Days::new(7)).unwrap_or(from);
             Ok((from, to, trend_rows(conn, scope.patient, (reach, to))?))
         })
         .await?;
+    split(from, to, rows)
+}
+
+/// The stored rows as the analytics' points.
+fn split(from: NaiveDate, to: NaiveDate, rows: Vec<TrendRow>) -> AppResult<Rows> {
     let (mut pain, mut stretch, mut sessions) = (Vec::new(), Vec::new(), Vec::new());
     for row in rows {
         let Some(date) = row.date else { continue };
@@ -82,33 +244,44 @@ async fn rows(
             _ => {}
         }
     }
-    Ok((from, to, pain, stretch, sessions))
+    Ok(Rows {
+        from,
+        to,
+        pain,
+        stretch,
+        sessions,
+    })
 }
 
+/// The daily series, uncached (for the chart and the CSV export).
 pub async fn daily(
     state: &AppState,
     scope: PatientScope,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> AppResult<(NaiveDate, NaiveDate, Vec<Day>)> {
-    let (from, to, pain, stretch, sessions) = rows(state, scope, from, to).await?;
-    Ok((
-        from,
-        to,
-        trends::daily(from, to, &pain, &stretch, &sessions),
-    ))
+    let rows = rows(state, scope, from, to).await?;
+    Ok((rows.from, rows.to, rows.daily()))
 }
 
-pub async fn trends(
-    state: &AppState,
-    scope: PatientScope,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-) -> AppResult<(NaiveDate, NaiveDate, Trends)> {
-    let (from, to, pain, stretch, sessions) = rows(state, scope, from, to).await?;
-    Ok((
-        from,
-        to,
-        trends::trends(from, to, &pain, &stretch, &sessions),
-    ))
+impl Rows {
+    pub fn daily(&self) -> Vec<Day> {
+        trends::daily(
+            self.from,
+            self.to,
+            &self.pain,
+            &self.stretch,
+            &self.sessions,
+        )
+    }
+
+    pub fn trends(&self) -> Trends {
+        trends::trends(
+            self.from,
+            self.to,
+            &self.pain,
+            &self.stretch,
+            &self.sessions,
+        )
+    }
 }

@@ -6,7 +6,7 @@ use chrono::{Days, NaiveDate};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{link, spawn_app, test_today, TestApp, TestUser};
+use crate::helpers::{link, read, spawn_app, test_today, Reply, TestApp, TestUser};
 
 const KNEE_TO_CHEST: &str = "5cc4de70-afe9-4d31-8df2-1cc2bd1c45ab";
 
@@ -204,4 +204,129 @@ async fn ranges_default_to_90_days_ending_at_the_patients_today() {
         )
         .await;
     assert_eq!(longest.body["days"].as_array().map(Vec::len), Some(1096));
+}
+
+/// GET with `If-None-Match`, as a phone holding an earlier answer sends it.
+async fn get_if_none_match(app: &TestApp, path: &str, token: &str, etag: &str) -> Reply {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .unwrap();
+    read(response).await
+}
+
+/// A repeated read is answered from its `ETag` (304, on any instance) until
+/// something that moves the figures is written: the patient's own entry, a
+/// deletion, or a session the therapist records. The answer after each
+/// change is the recomputed one, never the kept one.
+#[tokio::test]
+async fn trends_and_daily_answer_304_until_the_patients_data_changes() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    logbook(&app, &patient).await;
+    link(&app, &therapist, &patient).await;
+    let query = format!("?from={}&to={}", day(19), day(0));
+    let path = format!("/v1/me/trends{query}");
+
+    let first = app.get(&path, &patient.access).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let etag = first.header("etag").unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    // Read again: the same body and tag, from the kept answer.
+    let again = app.get(&path, &patient.access).await;
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+
+    // The client's copy is current: 304 without a body, here and on a
+    // second instance, with a weak form of the tag too.
+    let second = app.another_instance().await;
+    for (instance, held) in [
+        (&app, etag.clone()),
+        (&second, format!("W/{etag}")),
+        (&app, format!("\"other\", {etag}")),
+    ] {
+        let reply = get_if_none_match(instance, &path, &patient.access, &held).await;
+        assert_eq!(reply.status, StatusCode::NOT_MODIFIED, "{held}");
+        assert_eq!(reply.text, "");
+        assert_eq!(reply.header("etag"), Some(etag.as_str()));
+    }
+    // A different range or view is a different answer.
+    let other_range = app
+        .get(
+            &format!("/v1/me/trends?from={}&to={}", day(18), day(0)),
+            &patient.access,
+        )
+        .await;
+    assert_ne!(other_range.header("etag"), Some(etag.as_str()));
+    let daily_path = format!("/v1/me/daily{query}");
+    let daily = app.get(&daily_path, &patient.access).await;
+    assert_eq!(daily.status, StatusCode::OK);
+    let daily_etag = daily.header("etag").unwrap().to_owned();
+    assert_ne!(daily_etag, etag);
+
+    // A new entry on the last day: the old tag no longer matches, and the
+    // figures are recomputed (the open interval gains a logged day).
+    assert_eq!(first.body["intervals"][1]["logged_days"], 0);
+    let entry = post(
+        &app,
+        &patient,
+        "/v1/me/pain-entries",
+        json!({"date": day(0), "pain_level": 0}),
+    )
+    .await;
+    let changed = get_if_none_match(&second, &path, &patient.access, &etag).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    let etag2 = changed.header("etag").unwrap().to_owned();
+    assert_ne!(etag2, etag);
+    assert_eq!(changed.body["intervals"][1]["logged_days"], 1);
+    assert_eq!(changed.body["intervals"][1]["mean_pain"], 0.0);
+    let daily_changed = get_if_none_match(&app, &daily_path, &patient.access, &daily_etag).await;
+    assert_eq!(daily_changed.status, StatusCode::OK);
+    let last_day = daily_changed.body["days"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last_day["entries"], 1);
+
+    // Deleting it brings the first figures back, under a new tag.
+    let deleted = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/me/pain-entries/{entry}"),
+            Some(&patient.access),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let restored = get_if_none_match(&app, &path, &patient.access, &etag2).await;
+    assert_eq!(restored.status, StatusCode::OK);
+    assert_eq!(restored.body, first.body);
+    let etag3 = restored.header("etag").unwrap().to_owned();
+    assert!(etag3 != etag && etag3 != etag2);
+
+    // The therapist reads the same answer, and a session they record
+    // moves it for both.
+    let theirs_path = format!("/v1/patients/{}/trends{query}", patient.id);
+    let theirs = get_if_none_match(&app, &theirs_path, &therapist.access, &etag3).await;
+    assert_eq!(theirs.status, StatusCode::NOT_MODIFIED);
+    post(
+        &app,
+        &therapist,
+        &format!("/v1/patients/{}/massage-sessions", patient.id),
+        json!({"date": day(1), "duration_minutes": 45, "technique": "deep_tissue", "areas": []}),
+    )
+    .await;
+    let mine = get_if_none_match(&app, &path, &patient.access, &etag3).await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert_eq!(mine.body["intervals"].as_array().unwrap().len(), 3);
+    let theirs = get_if_none_match(&second, &theirs_path, &therapist.access, &etag3).await;
+    assert_eq!(theirs.status, StatusCode::OK);
+    assert_eq!(theirs.body, mine.body);
 }
