@@ -16,6 +16,10 @@
 #
 # Knobs (environment): THERAPISTS=50 PATIENTS_PER=20 DAYS=730 STEP=4
 # STATED=10 ONLY=all PG_URL=postgres://postgres@127.0.0.1:5432/postgres
+# KEEP=1: seed once into target/bench/keep/ and the database
+# painline_bench_keep, keep them, and reuse them on later runs (seeding
+# PostgreSQL takes about 10 minutes; the PUT scenarios add a few thousand
+# entries to the kept data each run).
 # Needs: cargo, curl, python3; psql and pgbench for PostgreSQL; oha (optional).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +30,7 @@ DAYS=${DAYS:-730}
 STEP=${STEP:-4}
 STATED=${STATED:-10}
 ONLY=${ONLY:-all}
+KEEP=${KEEP:-}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PORT=${PORT:-18390}
 BASE="http://127.0.0.1:$PORT"
@@ -34,6 +39,7 @@ OUT=target/bench
 mkdir -p "$OUT"
 COMMAND="bench/harness.sh $*"
 [ "$THERAPISTS$PATIENTS_PER$DAYS" = 5020730 ] || COMMAND="THERAPISTS=$THERAPISTS PATIENTS_PER=$PATIENTS_PER DAYS=$DAYS $COMMAND"
+[ -z "$KEEP" ] || COMMAND="KEEP=1 $COMMAND"
 
 for tool in cargo curl python3; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
@@ -75,18 +81,22 @@ print(json.dumps({"oha_floor": {"rate": 5000, "achieved": round(r["summary"]["re
 EOF
 }
 
-bench_backend() { # NAME URL JSONL
-    local name=$1 url=$2 jsonl=$3 started
+bench_backend() { # NAME URL JSONL MANIFEST
+    local name=$1 url=$2 jsonl=$3 manifest=$4 started
     : >"$jsonl"
-    echo "bench: $name: seeding $THERAPISTS × $PATIENTS_PER patients × $DAYS days"
-    started=$(date +%s)
-    DATABASE_URL=$url PAINLINE_JWT_SECRET=$SECRET PAINLINE_LOG=warn "$BIN" seed-bench \
-        --therapists "$THERAPISTS" --patients-per-therapist "$PATIENTS_PER" --days "$DAYS" \
-        --manifest "$OUT/manifest-$name.json" --allow-postgres --parallel 4 | tee "$OUT/seed-$name.txt"
-    echo "{\"seed_seconds\": $(($(date +%s) - started))}" >>"$jsonl"
+    if [ -n "$KEEP" ] && [ -s "$manifest" ]; then
+        echo "bench: $name: reusing the data seeded earlier ($manifest)"
+    else
+        echo "bench: $name: seeding $THERAPISTS × $PATIENTS_PER patients × $DAYS days"
+        started=$(date +%s)
+        DATABASE_URL=$url PAINLINE_JWT_SECRET=$SECRET PAINLINE_LOG=warn "$BIN" seed-bench \
+            --therapists "$THERAPISTS" --patients-per-therapist "$PATIENTS_PER" --days "$DAYS" \
+            --manifest "$manifest" --allow-postgres --parallel 4 | tee "$OUT/seed-$name.txt"
+        echo "{\"seed_seconds\": $(($(date +%s) - started))}" >>"$jsonl"
+    fi
     start_server "$url" "$OUT/server-$name.log"
     echo "bench: $name: scenarios"
-    "$LOADGEN" scenarios --base "$BASE" --manifest "$OUT/manifest-$name.json" \
+    "$LOADGEN" scenarios --base "$BASE" --manifest "$manifest" \
         --server-pid "$SERVER_PID" --only "$ONLY" --step-seconds "$STEP" \
         --stated-seconds "$STATED" | tee -a "$jsonl"
     floor_oha "$jsonl"
@@ -97,21 +107,39 @@ machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | x
 files=()
 
 if [ "$BACKENDS" = both ] || [ "$BACKENDS" = sqlite ]; then
-    dir=$(mktemp -d -p "$OUT")
+    if [ -n "$KEEP" ]; then
+        dir=$OUT/keep
+        mkdir -p "$dir"
+    else
+        dir=$(mktemp -d -p "$OUT")
+    fi
     echo "bench: raw SQLite ceiling"
     "$LOADGEN" raw-sqlite --file "$dir/raw.db" --seconds 5 >"$OUT/limits-sqlite.jsonl"
-    bench_backend sqlite "sqlite://$dir/bench.db" "$OUT/sqlite.jsonl"
+    rm -f "$dir/raw.db"*
+    [ -s "$dir/manifest.json" ] || rm -f "$dir/bench.db"*
+    bench_backend sqlite "sqlite://$dir/bench.db" "$OUT/sqlite.jsonl" "$dir/manifest.json"
     cat "$OUT/limits-sqlite.jsonl" >>"$OUT/sqlite.jsonl"
     files+=("sqlite=$OUT/sqlite.jsonl")
-    rm -rf "$dir"
+    [ -n "$KEEP" ] || rm -rf "$dir"
 fi
 
 if [ "$BACKENDS" = both ] || [ "$BACKENDS" = postgres ]; then
     if psql "$PG_URL" -Atqc 'SELECT 1' >/dev/null 2>&1; then
-        db="painline_bench_$$"
-        psql "$PG_URL" -qc "CREATE DATABASE $db" >/dev/null
+        if [ -n "$KEEP" ]; then
+            db=painline_bench_keep
+            manifest=$OUT/keep/manifest-postgres.json
+            mkdir -p "$OUT/keep"
+            if [ ! -s "$manifest" ] || [ "$(psql "$PG_URL" -Atc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
+                rm -f "$manifest"
+                psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $db" -qc "CREATE DATABASE $db" >/dev/null
+            fi
+        else
+            db="painline_bench_$$"
+            manifest=$OUT/manifest-postgres.json
+            psql "$PG_URL" -qc "CREATE DATABASE $db" >/dev/null
+        fi
         db_url="${PG_URL%/*}/$db"
-        psql "$db_url" -qc "CREATE TABLE bench_raw (id text PRIMARY KEY, patient text NOT NULL, data text NOT NULL)"
+        psql "$db_url" -qc "DROP TABLE IF EXISTS bench_raw" -qc "CREATE TABLE bench_raw (id text PRIMARY KEY, patient text NOT NULL, data text NOT NULL)"
         : >"$OUT/limits-postgres.jsonl"
         for clients in 10 64; do
             echo "bench: pgbench ceiling, $clients clients"
@@ -120,10 +148,10 @@ if [ "$BACKENDS" = both ] || [ "$BACKENDS" = postgres ]; then
             echo "{\"pgbench_inserts_per_s\": $tps, \"clients\": $clients}" >>"$OUT/limits-postgres.jsonl"
         done
         psql "$db_url" -qc "DROP TABLE bench_raw"
-        bench_backend postgres "$db_url" "$OUT/postgres.jsonl"
+        bench_backend postgres "$db_url" "$OUT/postgres.jsonl" "$manifest"
         cat "$OUT/limits-postgres.jsonl" >>"$OUT/postgres.jsonl"
         files+=("postgres=$OUT/postgres.jsonl")
-        psql "$PG_URL" -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null
+        [ -n "$KEEP" ] || psql "$PG_URL" -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null
     else
         echo "bench: no PostgreSQL at $PG_URL; skipped" >&2
     fi

@@ -313,14 +313,22 @@ fn pick<T: Clone>(items: &[T], i: u64) -> T {
     items[(i as usize) % items.len()].clone()
 }
 
+/// A new pain entry on one of the patient's last 365 days, spread by `i`
+/// (Knuth's multiplicative hash, so it does not follow the caller's
+/// `i % patients`): a run adds about one entry a day per patient, as phones
+/// that catch up do, rather than thousands on one day, which no phone
+/// writes and which would then weigh on every later read of that day.
 fn put_entry(patient: &Patient, token: Arc<HeaderValue>, i: u64) -> Call {
+    let last: chrono::NaiveDate = patient.last_day.parse().unwrap_or_default();
+    let back = chrono::Days::new((i.wrapping_mul(2_654_435_761) >> 8) % 365);
+    let date = last.checked_sub_days(back).unwrap_or(last);
     Call {
         method: Method::PUT,
         path: format!("/v1/me/pain-entries/{}", uuid::Uuid::new_v4()),
         token: Some(token),
         body: Some(
             json!({
-                "date": patient.last_day,
+                "date": date,
                 "pain_level": i % 11,
                 "regions": ["lower_back_center"],
             })

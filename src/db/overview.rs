@@ -166,20 +166,27 @@ pub struct LastEntry {
     pub created_at: NaiveDateTime,
 }
 
-/// Per patient: every live pain entry on their latest logged date (the
-/// caller picks the latest by `recorded_at`). A join on a grouped subquery,
-/// which diesel's query builder cannot express: written as SQL, with each
-/// backend's placeholders, all values bound.
+/// Per patient: their most recent live pain entry (latest date, then
+/// `recorded_at`, or when stored for an entry without one, then when
+/// stored). A join on a correlated subquery, which diesel's query builder
+/// cannot express: written as SQL, with each backend's placeholders, all
+/// values bound.
 pub fn last_entries(conn: &mut DbConnection, patients: &[String]) -> DbResult<Vec<LastEntry>> {
-    // The latest day by one index seek per patient, then that day's entries.
+    // The latest day by one index seek per patient; only that day's
+    // entries are compared, in the database, and one row comes back (a
+    // phone that logs hourly must not make the page read hundreds).
     let sql = |marks: Vec<String>| {
         format!(
             "SELECT r.patient_id, r.date, r.pain_level, r.recorded_at, r.created_at \
-             FROM users u JOIN records r ON r.patient_id = u.id \
-                 AND r.kind = 'pain_entry' AND r.deleted_at IS NULL \
-                 AND r.date = ( \
-                     SELECT MAX(x.date) FROM records x \
-                     WHERE x.patient_id = u.id AND x.kind = 'pain_entry' AND x.deleted_at IS NULL) \
+             FROM users u JOIN records r ON r.id = ( \
+                 SELECT x.id FROM records x \
+                 WHERE x.patient_id = u.id AND x.kind = 'pain_entry' AND x.deleted_at IS NULL \
+                     AND x.date = ( \
+                         SELECT MAX(y.date) FROM records y \
+                         WHERE y.patient_id = u.id AND y.kind = 'pain_entry' \
+                             AND y.deleted_at IS NULL) \
+                 ORDER BY COALESCE(x.recorded_at, x.created_at) DESC, x.created_at DESC, x.id DESC \
+                 LIMIT 1) \
              WHERE u.id IN ({})",
             marks.join(", ")
         )

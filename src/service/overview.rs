@@ -55,15 +55,6 @@ fn rules(settings: (Option<i32>, Option<i32>, Option<i32>)) -> AlertRules {
     }
 }
 
-/// The latest of the entries on a patient's latest day: by `recorded_at`,
-/// or when it was stored for an entry without one, then by when stored.
-fn latest(entries: &[&LastEntry]) -> Option<(NaiveDate, i64)> {
-    entries
-        .iter()
-        .max_by_key(|e| (e.recorded_at.unwrap_or(e.created_at), e.created_at))
-        .map(|e| (e.date, i64::from(e.pain_level)))
-}
-
 /// A page of overviews, and whether more follow.
 pub async fn overviews(
     state: &AppState,
@@ -129,16 +120,17 @@ pub async fn overviews(
                 .ok_or_else(|| DbError::corrupt("precaution of user", &patient, "natural_key"))?;
             precautions.entry(patient).or_default().push(condition);
         }
-        let last_entries = store::last_entries(conn, &ids)?;
+        let mut last_entries: HashMap<String, LastEntry> = store::last_entries(conn, &ids)?
+            .into_iter()
+            .map(|e| (e.patient_id.clone(), e))
+            .collect();
 
         let overviews = page
             .into_iter()
             .map(|(p, today, rules)| {
-                let mine: Vec<&LastEntry> = last_entries
-                    .iter()
-                    .filter(|e| e.patient_id == p.id)
-                    .collect();
-                let last = latest(&mine);
+                let last = last_entries
+                    .remove(&p.id)
+                    .map(|e| (e.date, i64::from(e.pain_level)));
                 let mut conditions = precautions.remove(&p.id).unwrap_or_default();
                 conditions.sort_by_key(|c| c.as_str());
                 let data = PatientData {
