@@ -594,6 +594,9 @@ fn good(out: &Outcome, rate: f64) -> bool {
     out.errors == 0 && out.ms(0.99) <= 10.0 && out.achieved() >= 0.95 * rate
 }
 
+/// Seconds each scenario runs at its first rate before anything is measured.
+const WARM_UP_SECONDS: f64 = 2.0;
+
 /// Runs the scenario at `rate` for `seconds`, with its side stream (the
 /// login flood) alongside; the side's failures count, its latencies are
 /// the `logins` histogram.
@@ -679,6 +682,10 @@ async fn scenarios_main(
         }
     }
     for s in &list {
+        // Warm-up, not measured: the scenario's connections, the server's
+        // pool and the database's caches for these callers' data. Without
+        // it the first step of a search measured opening connections.
+        let _ = run_scenario(&base, s, s.first_rate, WARM_UP_SECONDS).await;
         reset_peak_rss(pid);
         let (max_rate, steps) = match fixed_rate {
             Some(_) => (None, Vec::new()),

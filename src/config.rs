@@ -29,6 +29,18 @@ pub struct SettingsArgs {
     /// Refresh-token lifetime in seconds.
     #[arg(long, env = "PAINLINE_REFRESH_TTL", default_value_t = 2_592_000)]
     pub refresh_ttl: i64,
+    /// Seconds a request's head, and then its body, may take to arrive
+    /// before the client is cut off (408).
+    #[arg(long, env = "PAINLINE_REQUEST_TIMEOUT", default_value_t = 10)]
+    pub request_timeout: u64,
+    /// Serve `/metrics` on this HOST:PORT only (not on `PAINLINE_BIND`), so
+    /// it need not be public.
+    #[arg(long, env = "PAINLINE_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+    /// Seconds after its first use in which a refresh token presented
+    /// again gets a fresh pair instead of revoking its login (0 = strict).
+    #[arg(long, env = "PAINLINE_REFRESH_GRACE", default_value_t = 10)]
+    pub refresh_grace: i64,
     /// Comma-separated dashboard origins allowed by CORS.
     #[arg(long, env = "PAINLINE_CORS_ORIGINS")]
     pub cors_origins: Option<String>,
@@ -122,6 +134,11 @@ pub struct Settings {
     pub jwt_secret: JwtSecret,
     pub access_ttl: i64,
     pub refresh_ttl: i64,
+    pub refresh_grace: i64,
+    /// How long a request's head, and then its body, may take to arrive.
+    pub request_timeout: std::time::Duration,
+    /// Where `/metrics` is served when not on `bind`.
+    pub metrics_bind: Option<String>,
     pub cors_origins: Vec<String>,
     pub log: String,
     pub trusted_proxies: Vec<IpAddr>,
@@ -174,6 +191,18 @@ impl SettingsArgs {
                 "must be between 300 and 31536000 seconds",
             ));
         }
+        if !(1..=300).contains(&self.request_timeout) {
+            return Err(ConfigError::new(
+                "PAINLINE_REQUEST_TIMEOUT",
+                "must be between 1 and 300 seconds",
+            ));
+        }
+        if !(0..=300).contains(&self.refresh_grace) {
+            return Err(ConfigError::new(
+                "PAINLINE_REFRESH_GRACE",
+                "must be between 0 and 300 seconds",
+            ));
+        }
         if !(1..=200).contains(&self.db_pool_size) {
             return Err(ConfigError::new(
                 "PAINLINE_DB_POOL_SIZE",
@@ -185,6 +214,14 @@ impl SettingsArgs {
                 "PAINLINE_BIND",
                 format!("'{}' is not HOST:PORT", self.bind),
             ));
+        }
+        if let Some(metrics) = &self.metrics_bind {
+            if metrics.parse::<std::net::SocketAddr>().is_err() && !metrics.contains(':') {
+                return Err(ConfigError::new(
+                    "PAINLINE_METRICS_BIND",
+                    format!("'{metrics}' is not HOST:PORT"),
+                ));
+            }
         }
         let trusted_proxies = split_list(self.trusted_proxies.as_deref())
             .map(|s| {
@@ -240,6 +277,9 @@ impl SettingsArgs {
             jwt_secret,
             access_ttl: self.access_ttl,
             refresh_ttl: self.refresh_ttl,
+            refresh_grace: self.refresh_grace,
+            metrics_bind: self.metrics_bind,
+            request_timeout: std::time::Duration::from_secs(self.request_timeout),
             cors_origins,
             log: self.log,
             trusted_proxies,

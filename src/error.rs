@@ -56,10 +56,12 @@ error_codes! {
     NotFound = "not_found",
     MethodNotAllowed = "method_not_allowed",
     EmailTaken = "email_taken",
+    IdTaken = "id_taken",
     IdempotencyKeyReused = "idempotency_key_reused",
     IdempotencyKeyInFlight = "idempotency_key_in_flight",
     PreconditionFailed = "precondition_failed",
     PayloadTooLarge = "payload_too_large",
+    RequestTimeout = "request_timeout",
     UnsupportedMediaType = "unsupported_media_type",
     ValidationFailed = "validation_failed",
     TooManyAttempts = "too_many_attempts",
@@ -128,6 +130,9 @@ pub enum AppError {
     /// 412: `If-Match` did not match.
     #[error("precondition failed")]
     PreconditionFailed,
+    /// 408: the body did not arrive in time.
+    #[error("request timeout")]
+    RequestTimeout,
     /// 413
     #[error("payload too large")]
     PayloadTooLarge,
@@ -221,6 +226,11 @@ impl AppError {
                 StatusCode::PRECONDITION_FAILED,
                 ErrorCode::PreconditionFailed,
                 "If-Match does not match the current version.".into(),
+            ),
+            Self::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::RequestTimeout,
+                "The request body did not arrive in time.".into(),
             ),
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -348,6 +358,10 @@ impl From<DomainError> for AppError {
             DomainError::IdempotencyKeyInFlight => Self::Conflict {
                 code: ErrorCode::IdempotencyKeyInFlight,
                 detail: "A request with this Idempotency-Key is being processed; retry shortly.",
+            },
+            DomainError::IdTaken => Self::Conflict {
+                code: ErrorCode::IdTaken,
+                detail: "This id is a built-in stretch of the catalog; choose another.",
             },
             DomainError::EmailTaken => Self::Conflict {
                 code: ErrorCode::EmailTaken,

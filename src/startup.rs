@@ -11,6 +11,7 @@ use actix_web::middleware::ErrorHandlers;
 use actix_web::HttpMessage;
 use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
+use futures_util::future::{ready, Either};
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::telemetry::RequestSpan;
@@ -23,13 +24,48 @@ use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::db::{accounts, Db};
 use crate::routes::{self, input};
+use crate::service::overview::FiguresCache;
 use crate::service::trends::AnswerCache;
 use crate::state::AppState;
 
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on its own listener, and its port.
+    metrics: Option<(Server, u16)>,
     state: web::Data<AppState>,
+}
+
+enum MetricsError {
+    Bind(String),
+    Setup(String),
+}
+
+/// A listener that serves `/metrics` (the registry of the API's listener)
+/// and nothing else.
+fn metrics_server(
+    bind: &str,
+    registry: prometheus::Registry,
+) -> Result<(Server, u16), MetricsError> {
+    let listener = TcpListener::bind(bind)
+        .map_err(|e| MetricsError::Bind(format!("cannot listen on {bind}: {e}")))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| MetricsError::Bind(e.to_string()))?
+        .port();
+    // Its own namespace: the registry holds the API's request counters already.
+    let metrics = PrometheusMetricsBuilder::new("painline_metrics_listener")
+        .endpoint("/metrics")
+        .registry(registry)
+        .mask_unmatched_patterns("UNKNOWN")
+        .build()
+        .map_err(|e| MetricsError::Setup(e.to_string()))?;
+    let server = HttpServer::new(move || App::new().wrap(metrics.clone()))
+        .workers(1)
+        .listen(listener)
+        .map_err(|e| MetricsError::Bind(e.to_string()))?
+        .run();
+    Ok((server, port))
 }
 
 /// How often expired throttling rows, refresh tokens and idempotent answers
@@ -56,6 +92,9 @@ async fn housekeeping(state: web::Data<AppState>) {
 /// trends answers.
 const ANSWER_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
+/// Patients whose overview figures are kept (a few hundred bytes each).
+const OVERVIEW_CACHE_PATIENTS: usize = 50_000;
+
 /// Connects to the database and applies the embedded migrations.
 pub fn connect_and_migrate(settings: &Settings) -> Result<Db, ConfigError> {
     let db = Db::connect(&settings.database, settings.db_pool_size)
@@ -81,11 +120,14 @@ pub fn build_state(settings: &Settings, clock: Clock) -> Result<AppState, Config
             &settings.jwt_secret,
             settings.access_ttl,
             settings.refresh_ttl,
-        ),
+        )
+        .with_refresh_grace(settings.refresh_grace),
         hasher,
         clock,
         trusted_proxies: settings.trusted_proxies.clone(),
+        request_timeout: settings.request_timeout,
         answers: std::sync::Arc::new(AnswerCache::new(ANSWER_CACHE_BYTES)),
+        overview_figures: std::sync::Arc::new(FiguresCache::new(OVERVIEW_CACHE_PATIENTS)),
     })
 }
 
@@ -138,20 +180,67 @@ impl Application {
                 .register(Box::new(counter))
                 .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?;
         }
-        let metrics = PrometheusMetricsBuilder::new("painline")
-            .endpoint("/metrics")
-            .registry(registry)
-            .mask_unmatched_patterns("UNKNOWN")
-            .build()
-            .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?;
+        let metrics_error = |e| ConfigError::startup(format!("cannot set up metrics: {e}"));
+        let mut builder = PrometheusMetricsBuilder::new("painline")
+            .registry(registry.clone())
+            .mask_unmatched_patterns("UNKNOWN");
+        // `/metrics` is served by the API's listener, or only by its own.
+        let metrics_server = match &settings.metrics_bind {
+            None => {
+                builder = builder.endpoint("/metrics");
+                None
+            }
+            Some(bind) => Some(metrics_server(bind, registry).map_err(|e| match e {
+                MetricsError::Bind(message) => ConfigError::new("PAINLINE_METRICS_BIND", message),
+                MetricsError::Setup(message) => metrics_error(message),
+            })?),
+        };
+        let metrics = builder.build().map_err(|e| metrics_error(e.to_string()))?;
         let origins = settings.cors_origins.clone();
         let dashboard = settings.dashboard;
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap_fn(|req, srv| {
+                    // A method no route serves, renamed `OTHER` below: 501
+                    // (an answer, not an error, so /metrics counts it).
+                    if req.method().as_str() == "OTHER" {
+                        let res = req.into_response(routes::unknown_method());
+                        Either::Left(ready(Ok(res.map_into_right_body())))
+                    } else {
+                        let call = srv.call(req);
+                        Either::Right(async move { Ok(call.await?.map_into_left_body()) })
+                    }
+                })
                 .wrap(ErrorHandlers::new().default_handler(routes::render_problem))
                 .wrap(cors(&origins))
                 .wrap(metrics.clone())
+                .wrap_fn(|mut req, srv| {
+                    // Bounded labels in /metrics: any method outside RFC 9110
+                    // (and PATCH) is counted, and refused, as `OTHER`.
+                    if crate::telemetry::method_label(req.method()) == "OTHER" {
+                        req.head_mut().method = routes::other_method();
+                    }
+                    let api = req.path().starts_with("/v1/");
+                    let call = srv.call(req);
+                    async move {
+                        let mut res = call.await?;
+                        let headers = res.headers_mut();
+                        headers.insert(
+                            header::X_CONTENT_TYPE_OPTIONS,
+                            HeaderValue::from_static("nosniff"),
+                        );
+                        // Tokens and health data must not stay in a shared or
+                        // browser cache; a client revalidates with ETags itself.
+                        if api && !headers.contains_key(header::CACHE_CONTROL) {
+                            headers.insert(
+                                header::CACHE_CONTROL,
+                                HeaderValue::from_static("no-store"),
+                            );
+                        }
+                        Ok(res)
+                    }
+                })
                 .wrap_fn(|req, srv| {
                     // Tell the client the id its request is logged under.
                     let id = req.extensions().get::<RequestId>().map(ToString::to_string);
@@ -177,6 +266,8 @@ impl Application {
                 })
         })
         .shutdown_timeout(20)
+        // The head of a request must arrive within the same bound as its body.
+        .client_request_timeout(settings.request_timeout)
         .listen(listener)
         .map_err(|e| ConfigError::new("PAINLINE_BIND", e.to_string()))?;
         if settings.workers > 0 {
@@ -185,8 +276,14 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            metrics: metrics_server,
             state: app_state,
         })
+    }
+
+    /// The port `/metrics` is served on when `PAINLINE_METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     /// Stops the server from outside (tests).
@@ -201,8 +298,16 @@ impl Application {
     /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let chores = tokio::spawn(housekeeping(self.state));
+        let metrics = self.metrics.map(|(server, _)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let result = self.server.await;
         chores.abort();
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         result
     }
 }

@@ -4,6 +4,7 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::{web, Error, HttpMessage};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
@@ -26,10 +27,28 @@ pub fn init(filter: &str) {
         .init();
 }
 
+/// The methods of RFC 9110 and PATCH; any other method is `OTHER` in the
+/// log and in `/metrics`, so a client cannot grow either with method names.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
 /// The per-request span. Unlike tracing-actix-web's default, the client
 /// address is the one login throttling uses: `X-Forwarded-For` counts only
 /// from a trusted proxy, so a client cannot write any address it likes into
-/// the log. Bodies and headers are never recorded.
+/// the log. Bodies, headers, query strings and concrete paths are never
+/// recorded: the route template (`/v1/me/conditions/{condition}`) is.
 pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
@@ -47,16 +66,12 @@ impl RootSpanBuilder for RequestSpan {
             .get::<RequestId>()
             .map(ToString::to_string)
             .unwrap_or_default();
-        let target = request
-            .uri()
-            .path_and_query()
-            .map_or("", |p| p.as_str())
-            .to_owned();
+        // The route template only: a path may name health data
+        // (`/v1/me/conditions/pregnancy`) and a query may carry a token.
         tracing::info_span!(
             "HTTP request",
-            http.method = %request.method(),
+            http.method = %method_label(request.method()),
             http.route = %route,
-            http.target = %target,
             http.client_ip = %client_ip,
             request_id = %request_id,
             http.status_code = tracing::field::Empty,

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::Frac;
 
 /// A therapist's alert rules for one patient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AlertRules {
     /// `pain_high` when the latest logged day of the last 7 reaches it; none: off.
     pub pain_threshold: Option<i64>,

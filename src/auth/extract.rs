@@ -43,6 +43,26 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, AppError> {
     })
 }
 
+/// Reads answer 401 for a token whose account was erased, as `GET /v1/me`
+/// does, rather than 200 with nothing in it. (Writes find out under the
+/// patient's lock, in their own transaction.)
+async fn ensure_account(state: &AppState, user: AuthUser) -> Result<AuthUser, AppError> {
+    let id = user.id.to_string();
+    let exists = state
+        .db
+        .run(move |conn| crate::db::accounts::user_exists(conn, &id))
+        .await?;
+    if exists {
+        Ok(user)
+    } else {
+        Err(DomainError::AccountGone.into())
+    }
+}
+
+fn is_read(method: &Method) -> bool {
+    *method == Method::GET || *method == Method::HEAD
+}
+
 impl FromRequest for AuthUser {
     type Error = AppError;
     type Future = Ready<Result<Self, AppError>>;
@@ -58,13 +78,23 @@ pub struct Therapist(pub AuthUser);
 
 impl FromRequest for Therapist {
     type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).and_then(|user| match user.role {
-            Role::Therapist => Ok(Self(user)),
+        let user = authenticate(req).and_then(|user| match user.role {
+            Role::Therapist => Ok(user),
             Role::Patient => Err(DomainError::TherapistsOnly.into()),
-        }))
+        });
+        let read = is_read(req.method());
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let user = user?;
+            match (read, state) {
+                (true, Some(state)) => Ok(Self(ensure_account(&state, user).await?)),
+                (true, None) => Err(AppError::internal("application state missing")),
+                (false, _) => Ok(Self(user)),
+            }
+        })
     }
 }
 
@@ -119,16 +149,19 @@ impl FromRequest for PatientScope {
         let user = authenticate(req);
         let pid = req.match_info().get("pid").map(str::to_owned);
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let action = if req.method() == Method::GET {
-            "read"
-        } else {
-            "write"
-        };
+        let read = is_read(req.method());
+        let action = if read { "read" } else { "write" };
         let path = req.path().to_owned();
         Box::pin(async move {
             let user = user?;
             let Some(pid) = pid else {
-                return Ok(Self::own(user)?);
+                let scope = Self::own(user)?;
+                if read {
+                    let state =
+                        state.ok_or_else(|| AppError::internal("application state missing"))?;
+                    ensure_account(&state, user).await?;
+                }
+                return Ok(scope);
             };
             if user.role != Role::Therapist {
                 return Err(DomainError::TherapistsOnly.into());

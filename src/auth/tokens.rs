@@ -34,6 +34,8 @@ pub struct TokenService {
     validation: Validation,
     pub access_ttl: i64,
     pub refresh_ttl: i64,
+    /// How long after its first use a refresh token is accepted again (§6).
+    pub refresh_grace: chrono::Duration,
 }
 
 impl TokenService {
@@ -52,7 +54,14 @@ impl TokenService {
             validation,
             access_ttl,
             refresh_ttl,
+            refresh_grace: chrono::Duration::zero(),
         }
+    }
+
+    /// Accepts a used refresh token again for `seconds` after its first use.
+    pub fn with_refresh_grace(mut self, seconds: i64) -> Self {
+        self.refresh_grace = chrono::Duration::seconds(seconds);
+        self
     }
 
     pub fn issue_access(
@@ -118,6 +127,54 @@ mod tests {
             .decode_access(&jwt, now + chrono::Duration::seconds(900))
             .is_none());
         Ok(())
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn service() -> TokenService {
+            match JwtSecret::new(vec![7; 32]) {
+                Ok(secret) => TokenService::new(&secret, 900, 3600),
+                Err(_) => unreachable!("32 bytes is a valid secret"),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// Any string, printable or not, is refused without a panic.
+            #[test]
+            fn any_string_is_refused(raw in any::<String>()) {
+                prop_assert!(service().decode_access(&raw, Utc::now()).is_none());
+            }
+
+            /// Three dot-separated base64url parts, as a JWT looks.
+            #[test]
+            fn jwt_shaped_garbage_is_refused(
+                parts in proptest::collection::vec("[A-Za-z0-9_-]{0,60}", 3)
+            ) {
+                let raw = parts.join(".");
+                prop_assert!(service().decode_access(&raw, Utc::now()).is_none());
+            }
+
+            /// Any one byte of a valid token changed: refused (or, where
+            /// base64 ignores the change, the same claims), never a panic.
+            #[test]
+            fn a_flipped_byte_is_refused(at in 0usize..400, byte in 0x21u8..0x7f) {
+                let tokens = service();
+                let now = Utc::now();
+                let id = Uuid::from_u128(42);
+                let jwt = tokens.issue_access(id, Role::Patient, now).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let mut bytes = jwt.clone().into_bytes();
+                let at = at % bytes.len();
+                bytes[at] = byte;
+                let changed = String::from_utf8_lossy(&bytes).into_owned();
+                if let Some(claims) = tokens.decode_access(&changed, now) {
+                    prop_assert_eq!((claims.sub, claims.role), (id, Role::Patient));
+                }
+            }
+        }
     }
 
     #[test]

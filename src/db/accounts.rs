@@ -66,6 +66,14 @@ pub fn find_user(conn: &mut DbConnection, id: &str) -> DbResult<Option<UserRow>>
         .optional()?)
 }
 
+/// Whether the account `id` exists (a token may outlive its account).
+pub fn user_exists(conn: &mut DbConnection, id: &str) -> DbResult<bool> {
+    Ok(
+        diesel::select(diesel::dsl::exists(users::table.filter(users::id.eq(id))))
+            .get_result(conn)?,
+    )
+}
+
 pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> DbResult<Option<UserRow>> {
     Ok(users::table
         .filter(users::email.eq(email))
@@ -152,21 +160,31 @@ pub fn insert_refresh_token(conn: &mut DbConnection, new: &NewRefreshToken<'_>) 
 
 /// What presenting a refresh token led to.
 pub enum Rotation {
-    /// The token was fresh and is now used; its user and family continue.
-    Rotated { user: UserRow, family_id: String },
+    /// The token was fresh and is now used, or was used less than the
+    /// grace ago (`again`): its user and family continue.
+    Rotated {
+        user: Box<UserRow>,
+        family_id: String,
+        again: bool,
+    },
     /// Unknown or expired token: nothing changed.
     Invalid,
-    /// The token had already been used or revoked: its family is now revoked.
+    /// The token had been revoked, or used longer than the grace ago: its
+    /// family is now revoked.
     Reused,
 }
 
-/// Marks a presented refresh token as used, exactly once. Call inside a write
-/// transaction; of several concurrent callers with one token, only one gets
-/// `Rotated` and the others revoke the family.
+/// Marks a presented refresh token as used. Call inside a write
+/// transaction. A token used before is accepted again within `grace` of its
+/// first use (a phone that lost the answer, or raced itself), and revokes
+/// its family after that; a revoked token is refused whenever it comes.
+/// Of several concurrent first uses, exactly one claims the token; the
+/// others count as presented again (at the same moment).
 pub fn use_refresh_token(
     conn: &mut DbConnection,
     hash: &str,
     now: NaiveDateTime,
+    grace: chrono::Duration,
 ) -> DbResult<Rotation> {
     let Some(row) = refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(hash))
@@ -176,30 +194,55 @@ pub fn use_refresh_token(
     else {
         return Ok(Rotation::Invalid);
     };
-    if row.used_at.is_some() || row.revoked_at.is_some() {
+    let within_grace =
+        |used_at: NaiveDateTime| grace > chrono::Duration::zero() && now - used_at <= grace;
+    if row.revoked_at.is_some() {
         revoke_family(conn, &row.family_id, now)?;
         return Ok(Rotation::Reused);
     }
+    let again = match row.used_at {
+        Some(used_at) if within_grace(used_at) => true,
+        Some(_) => {
+            revoke_family(conn, &row.family_id, now)?;
+            return Ok(Rotation::Reused);
+        }
+        None => false,
+    };
     if row.expires_at <= now {
         return Ok(Rotation::Invalid);
     }
-    // The guard in WHERE makes the claim atomic: a concurrent caller updates nothing.
-    let claimed = diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::id.eq(&row.id))
-            .filter(refresh_tokens::used_at.is_null())
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::used_at.eq(now))
-    .execute(conn)?;
-    if claimed == 0 {
-        revoke_family(conn, &row.family_id, now)?;
-        return Ok(Rotation::Reused);
+    let mut again = again;
+    if !again {
+        // The guard in WHERE makes the claim atomic: a concurrent caller
+        // updates nothing, and then reads what beat it.
+        let claimed = diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::id.eq(&row.id))
+                .filter(refresh_tokens::used_at.is_null())
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::used_at.eq(now))
+        .execute(conn)?;
+        if claimed == 0 {
+            let (used_at, revoked_at): (Option<NaiveDateTime>, Option<NaiveDateTime>) =
+                refresh_tokens::table
+                    .filter(refresh_tokens::id.eq(&row.id))
+                    .select((refresh_tokens::used_at, refresh_tokens::revoked_at))
+                    .first(conn)?;
+            match (used_at, revoked_at) {
+                (Some(used_at), None) if within_grace(used_at) => again = true,
+                _ => {
+                    revoke_family(conn, &row.family_id, now)?;
+                    return Ok(Rotation::Reused);
+                }
+            }
+        }
     }
     match find_user(conn, &row.user_id)? {
         Some(user) => Ok(Rotation::Rotated {
-            user,
+            user: Box::new(user),
             family_id: row.family_id,
+            again,
         }),
         None => Ok(Rotation::Invalid),
     }

@@ -141,6 +141,19 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// A migration's own error, carried out of diesel's transaction closure.
+#[derive(Debug)]
+struct MigrationFailed(Box<dyn std::error::Error + Send + Sync>);
+
+impl From<diesel::result::Error> for MigrationFailed {
+    fn from(e: diesel::result::Error) -> Self {
+        Self(Box::new(e))
+    }
+}
+
+/// The advisory lock key migrations hold on PostgreSQL ("painline" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7061_696e_6c69_6e65;
+
 /// How long a request waits for a pooled connection before answering 503.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
 /// PostgreSQL: how long a statement waits for a row lock, and runs at most.
@@ -269,6 +282,9 @@ impl Db {
     /// Builds the pool, checking that the database answers.
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, ConnectError> {
         if let DatabaseUrl::Sqlite(path) = url {
+            create_private(path).map_err(|e| {
+                ConnectError::Open(format!("cannot create {}: {e}", path.display()))
+            })?;
             // WAL is a property of the file: switch it once, before the pool
             // opens connections concurrently.
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())
@@ -344,11 +360,28 @@ impl Db {
             .connect()
             .map_err(|e| ConnectError::Open(e.to_string()))?;
         let result = match &mut conn {
+            // Instances starting at once on one database take turns: the
+            // first applies what is pending, the others then find nothing
+            // to do (two at once collided in PostgreSQL's catalog). The
+            // lock is the session's, released when this connection closes.
             DbConnection::Postgres(c) => c
-                .batch_execute("SET statement_timeout = 0; SET lock_timeout = 0;")
+                .batch_execute(&format!(
+                    "SET statement_timeout = 0; SET lock_timeout = 0; \
+                     SELECT pg_advisory_lock({MIGRATION_LOCK});"
+                ))
                 .map_err(|e| ConnectError::Migrate(e.to_string()))
                 .map(|()| c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()))?,
-            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+            // The same on SQLite (`painline migrate` beside a starting
+            // server): one exclusive transaction, the migrations its savepoints.
+            DbConnection::Sqlite(c) => c
+                .exclusive_transaction(|c| {
+                    c.run_pending_migrations(SQLITE_MIGRATIONS)
+                        .map(|_| ())
+                        .map_err(MigrationFailed)
+                })
+                .map_err(|e| match e {
+                    MigrationFailed(inner) => inner,
+                }),
         };
         result.map_err(|e| ConnectError::Migrate(e.to_string()))
     }
@@ -435,6 +468,21 @@ where
             Manager::rollback_transaction(conn).map_err(DbError::from)?;
             Err(err)
         }
+    }
+}
+
+/// Creates the database file readable by its owner only (0600), if it does
+/// not exist yet: it holds health data. SQLite gives the `-wal` and `-shm`
+/// files it creates beside it the same mode.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -20,6 +20,8 @@ pub struct LinkedPatient {
     pub display_name: String,
     pub timezone: String,
     pub since: NaiveDateTime,
+    /// The patient's change counter: moves with every write of their data.
+    pub change_seq: i64,
     pub pain_threshold: Option<i32>,
     pub spike_delta: Option<i32>,
     pub not_logging_days: Option<i32>,
@@ -50,6 +52,7 @@ pub fn linked_patients(
             users::display_name,
             users::timezone,
             care_links::since,
+            users::change_seq,
             alert_settings::pain_threshold.nullable(),
             alert_settings::spike_delta.nullable(),
             alert_settings::not_logging_days.nullable(),

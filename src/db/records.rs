@@ -616,6 +616,14 @@ pub fn builtin_stretches(conn: &mut DbConnection) -> DbResult<Vec<StretchRow>> {
         .load(conn)?)
 }
 
+/// Whether `id` is a built-in stretch of the catalog.
+pub fn is_builtin_stretch(conn: &mut DbConnection, id: RecordId) -> DbResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        stretches::table.filter(stretches::id.eq(id.to_string())),
+    ))
+    .get_result(conn)?)
+}
+
 /// Whether `stretch` is a built-in stretch or one of the patient's own live ones.
 pub fn stretch_usable(conn: &mut DbConnection, patient: UserId, stretch: Uuid) -> DbResult<bool> {
     let id = stretch.to_string();

@@ -59,12 +59,55 @@ impl Email {
         {
             return Err("must be an e-mail address");
         }
+        if email.chars().any(is_invisible) {
+            return Err("must not contain invisible or direction-changing characters");
+        }
         Ok(Self(email))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that show nothing, or reorder what follows them: Unicode's
+/// format characters (general category Cf: zero-width spaces and joiners,
+/// the bidirectional embeddings, overrides and isolates, the byte-order
+/// mark, tag characters…) and the fillers that render as blanks. In a name
+/// or an address shown to someone else they only serve to deceive
+/// (`moc.elpmaxe@` shown as `example.com`). The zero-width joiner and
+/// non-joiner stay allowed: Persian and Indic scripts and emoji sequences
+/// need them; so do variation selectors (emoji presentation).
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'
+            | '\u{200E}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// A password that meets the length rule (12..=128 characters, never truncated).
@@ -111,6 +154,8 @@ impl DisplayName {
             Err("must be at most 100 characters")
         } else if name.chars().any(char::is_control) {
             Err("must not contain control characters")
+        } else if name.chars().any(is_invisible) {
+            Err("must not contain invisible or direction-changing characters")
         } else {
             Ok(Self(name.to_owned()))
         }
@@ -191,6 +236,20 @@ mod tests {
         );
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse(&"x".repeat(101)).is_err());
+        for sneaky in ["\u{200B}", "\u{202E}", "\u{FEFF}", "\u{2066}", "\u{E0041}"] {
+            assert!(
+                DisplayName::parse(&format!("Ana{sneaky}Lee")).is_err(),
+                "{sneaky:?}"
+            );
+            assert!(
+                Email::parse(&format!("ana{sneaky}@example.org")).is_err(),
+                "{sneaky:?}"
+            );
+        }
+        // Letters of any script stay welcome, joiners and emoji included.
+        assert!(DisplayName::parse("Zoë Ångström-Łukasz 李").is_ok());
+        assert!(DisplayName::parse("می\u{200C}خواهم").is_ok());
+        assert!(DisplayName::parse("Ana \u{2764}\u{FE0F} \u{1F468}\u{200D}\u{1F469}").is_ok());
         assert_eq!(
             Timezone::parse("Europe/Berlin").map(Timezone::name),
             Ok("Europe/Berlin")

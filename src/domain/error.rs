@@ -58,6 +58,9 @@ pub enum DomainError {
     IdempotencyKeyInFlight,
     #[error("the e-mail address is taken")]
     EmailTaken,
+    /// The id names a built-in object (a stretch of the catalog).
+    #[error("the id is taken by a built-in object")]
+    IdTaken,
     /// A date range that, once defaulted, is backwards or too long (400).
     #[error("bad date range")]
     BadRange(FieldError),

@@ -10,6 +10,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{AppError, ErrorCode, FieldError};
 
+/// How long a body may take to arrive when no state says otherwise.
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -42,12 +45,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = is_json(req);
         let body = web::Bytes::from_request(req, payload);
+        let deadline = req
+            .app_data::<web::Data<crate::state::AppState>>()
+            .map_or(DEFAULT_BODY_TIMEOUT, |state| state.request_timeout);
         Box::pin(async move {
             if !json {
                 return Err(AppError::UnsupportedMediaType);
             }
-            let bytes = body
+            // A client that stops sending its body is cut off (408), so it
+            // holds a connection and a task for a bounded time only.
+            let bytes = tokio::time::timeout(deadline, body)
                 .await
+                .map_err(|_| AppError::RequestTimeout)?
                 .map_err(|err| match err.as_error::<PayloadError>() {
                     Some(PayloadError::Overflow) => AppError::PayloadTooLarge,
                     _ => AppError::bad_request(

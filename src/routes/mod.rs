@@ -143,8 +143,8 @@ pub fn endpoints() -> Vec<Endpoint> {
     all
 }
 
-/// Registers every endpoint, one actix resource per path. A method the path
-/// does not serve gets 405 with `Allow`.
+/// Registers every endpoint, one actix resource per path; every GET also
+/// answers HEAD. A method the path does not serve gets 405 with `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let mut by_path: BTreeMap<String, Vec<Endpoint>> = BTreeMap::new();
     for endpoint in endpoints() {
@@ -156,19 +156,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for (path, endpoints) in by_path {
         // OpenAPI writes parameters as `{id}`, and so does actix.
         let mut resource = web::resource(path);
-        let allow = endpoints
-            .iter()
-            .map(|e| e.method.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let mut allow: Vec<&str> = endpoints.iter().map(|e| e.method.as_str()).collect();
         for endpoint in &endpoints {
             resource = resource.route(endpoint.actix_route());
+            // HEAD answers what GET would, without the body (actix drops it).
+            if endpoint.method == Method::GET {
+                resource = resource.route((endpoint.route)().method(Method::HEAD));
+                allow.push("HEAD");
+            }
         }
+        let allow = allow.join(", ");
         cfg.service(resource.default_service(web::to(move || {
             let allow = allow.clone();
             async move { method_not_allowed(&allow) }
         })));
     }
+}
+
+/// The one name every unknown request method is counted and refused under.
+pub fn other_method() -> Method {
+    static OTHER: std::sync::OnceLock<Method> = std::sync::OnceLock::new();
+    // "OTHER" is a valid method token, so `from_bytes` cannot refuse it.
+    OTHER
+        .get_or_init(|| Method::from_bytes(b"OTHER").unwrap_or(Method::OPTIONS))
+        .clone()
+}
+
+/// A request method this service does not know (RFC 9110 §15.6.2: 501).
+pub fn unknown_method() -> HttpResponse {
+    problem_response(
+        StatusCode::NOT_IMPLEMENTED,
+        ErrorCode::MethodNotAllowed,
+        "This request method is not known to this service.".to_owned(),
+        vec![],
+    )
 }
 
 fn method_not_allowed(allow: &str) -> HttpResponse {

@@ -36,17 +36,29 @@ fn parse_if_match(raw: &str) -> Option<IfMatch> {
     if raw == "*" {
         return Some(IfMatch::Any);
     }
-    raw.split(',')
+    // If-Match compares strongly (RFC 9110 §13.1.1): a weak tag is well
+    // formed but never matches, so a list of only weak tags is a 412.
+    let tags = raw
+        .split(',')
         .map(|tag| {
             let tag = tag.trim();
-            let tag = tag.strip_prefix("W/").unwrap_or(tag);
-            tag.strip_prefix('"')?
+            let (weak, tag) = match tag.strip_prefix("W/") {
+                Some(rest) => (true, rest),
+                None => (false, tag),
+            };
+            let version = tag
+                .strip_prefix('"')?
                 .strip_suffix('"')?
                 .parse::<i64>()
-                .ok()
+                .ok()?;
+            Some((weak, version))
         })
-        .collect::<Option<Vec<_>>>()
-        .map(IfMatch::Versions)
+        .collect::<Option<Vec<_>>>()?;
+    Some(IfMatch::Versions(
+        tags.into_iter()
+            .filter_map(|(weak, version)| (!weak).then_some(version))
+            .collect(),
+    ))
 }
 
 impl FromRequest for IfMatchHeader {
@@ -524,6 +536,7 @@ macro_rules! logbook_routes {
                  headers(("Location" = String), ("ETag" = String))),
                 (status = 403, description = "The caller is not a patient, or the object was recorded by a therapist"),
                 (status = 404, description = "The id belongs to someone else or to another kind of object"),
+                (status = 409, description = "The id is taken by a built-in object (a stretch of the catalog, for own stretches)"),
                 (status = 412, description = "If-Match does not match the current version"),
                 (status = 422, description = "A value is out of range"),
             )
@@ -572,12 +585,61 @@ mod tests {
     fn if_match_accepts_star_and_lists_of_etags() {
         assert_eq!(parse_if_match("*"), Some(IfMatch::Any));
         assert_eq!(parse_if_match("\"3\""), Some(IfMatch::Versions(vec![3])));
+        // Weak tags never match If-Match.
         assert_eq!(
             parse_if_match("W/\"3\", \"4\""),
-            Some(IfMatch::Versions(vec![3, 4]))
+            Some(IfMatch::Versions(vec![4]))
         );
+        assert_eq!(parse_if_match("W/\"3\""), Some(IfMatch::Versions(vec![])));
         assert_eq!(parse_if_match("3"), None);
         assert_eq!(parse_if_match("\"x\""), None);
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// Header and cursor parsers take any text without a panic, and
+            /// what they accept has the shape they promise.
+            #[test]
+            fn parsers_take_any_text(raw in any::<String>()) {
+                if let Some(IfMatch::Versions(list)) = parse_if_match(&raw) {
+                    prop_assert!(list.len() <= raw.split(',').count());
+                }
+                if let Ok(position) = decode_position(&raw) {
+                    prop_assert_eq!(decode_position(&encode_position(&position)).ok(), Some(position));
+                }
+                let _ = decode_instant_cursor(&raw);
+            }
+
+            /// Base64url of any bytes (what a cursor looks like) is refused
+            /// or decodes to a position that encodes back to itself.
+            #[test]
+            fn cursor_shaped_garbage(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+                let raw = URL_SAFE_NO_PAD.encode(&bytes);
+                if let Ok(position) = decode_position(&raw) {
+                    prop_assert_eq!(decode_position(&encode_position(&position)).ok(), Some(position));
+                }
+                if let Ok((at, id)) = decode_instant_cursor(&raw) {
+                    prop_assert_eq!(decode_instant_cursor(&encode_instant_cursor(at, &id)).ok(), Some((at, id)));
+                }
+            }
+
+            /// Lists of ETags, strong and weak: weak ones never match.
+            #[test]
+            fn if_match_lists(tags in proptest::collection::vec((any::<bool>(), 0i64..1_000), 1..6)) {
+                let raw = tags
+                    .iter()
+                    .map(|(weak, v)| format!("{}\"{v}\"", if *weak { "W/" } else { "" }))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let strong: Vec<i64> = tags.iter().filter(|(weak, _)| !weak).map(|(_, v)| *v).collect();
+                prop_assert_eq!(parse_if_match(&raw), Some(IfMatch::Versions(strong)));
+            }
+        }
     }
 
     #[test]

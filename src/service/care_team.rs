@@ -337,6 +337,11 @@ pub async fn open_patient(
     let linked = state
         .db
         .write(move |conn| {
+            // A token that outlived its therapist's account: 401, as for
+            // any other request of theirs, and nothing in the log.
+            if !accounts::user_exists(conn, &therapist.id.to_string())? {
+                return Ok(None);
+            }
             let linked = store::active_link(conn, patient, therapist.id)?.is_some();
             let is_patient = linked || is_patient(conn, patient)?;
             if is_patient {
@@ -349,9 +354,10 @@ pub async fn open_patient(
                 };
                 access_log::append(conn, &[entry], now)?;
             }
-            Ok::<_, DbError>(linked)
+            Ok::<_, DbError>(Some(linked))
         })
-        .await?;
+        .await?
+        .ok_or(DomainError::AccountGone)?;
     if linked {
         Ok(PatientScope {
             patient,

@@ -259,6 +259,11 @@ fn put_locked<K: Kind>(
     body: K::Body,
 ) -> AppResult<Written<K::View>> {
     check::<K>(conn, lock.patient(), clock, scope, &body)?;
+    // One catalog, one object per id: an own stretch never takes the id of
+    // a built-in one (the catalog would list both).
+    if K::KIND == RecordKind::OwnStretch && records::is_builtin_stretch(conn, id)? {
+        return Err(DomainError::IdTaken.into());
+    }
     let (columns, doc) = K::split(body);
     let target = match &columns.natural_key {
         Some(key) => Target::Key(key.clone()),

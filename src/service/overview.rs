@@ -1,10 +1,14 @@
 //! The therapist's overview: a page of linked patients with their figures
 //! and alerts (DESIGN.md §4), each in the patient's own time zone, from a
-//! constant number of queries whatever the page size.
+//! constant number of queries whatever the page size. Figures are kept by
+//! what decides them (the patient's change counter, their today, the
+//! rules), so a page polled again reads only the patients whose data or
+//! day changed.
 
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
+use quick_cache::sync::Cache;
 
 use crate::analytics::overview::{
     figures, window_start, AlertRules, Figures, PainDay, PatientData,
@@ -55,6 +59,120 @@ fn rules(settings: (Option<i32>, Option<i32>, Option<i32>)) -> AlertRules {
     }
 }
 
+/// What a patient's figures are computed from, besides the rules: their
+/// data (the change counter moves with every write of it, in the write's
+/// own transaction, on every instance) and their today. Equal keys, equal
+/// figures; a write makes a new key, and the old entry just ages out.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FiguresKey {
+    patient: String,
+    change_seq: i64,
+    today: NaiveDate,
+    rules: AlertRules,
+}
+
+/// The part of an overview that comes from the patient's data.
+#[derive(Debug, Clone)]
+struct PatientFigures {
+    precautions: Vec<Condition>,
+    last_entry_date: Option<NaiveDate>,
+    last_pain_level: Option<i64>,
+    last_massage_date: Option<NaiveDate>,
+    figures: Figures,
+}
+
+/// Figures of overviews shown recently (a dashboard polls its patient
+/// list), by [`FiguresKey`]: a page reads only the patients whose data or
+/// day changed since.
+pub struct FiguresCache(Cache<FiguresKey, PatientFigures>);
+
+impl FiguresCache {
+    /// At most `patients` entries (a few hundred bytes each).
+    pub fn new(patients: usize) -> Self {
+        Self(Cache::new(patients))
+    }
+}
+
+/// A linked patient of the page, with their today and the therapist's rules.
+type Row = (store::LinkedPatient, NaiveDate, AlertRules);
+
+/// Computes the figures of `rows` from their stored data: a constant number
+/// of queries for any number of patients.
+fn compute(
+    conn: &mut crate::db::DbConnection,
+    rows: &[&Row],
+) -> AppResult<HashMap<String, PatientFigures>> {
+    if rows.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<String> = rows.iter().map(|(p, ..)| p.id.clone()).collect();
+    let from = rows
+        .iter()
+        .map(|(_, today, rules)| window_start(*today, *rules))
+        .min()
+        .unwrap_or(NaiveDate::MIN);
+    let to = rows
+        .iter()
+        .map(|(_, today, _)| *today)
+        .max()
+        .unwrap_or(NaiveDate::MAX);
+
+    let mut pain: HashMap<String, Vec<PainDay>> = HashMap::new();
+    for (patient, date, total, count) in store::pain_days(conn, &ids, (from, to))? {
+        if let Some(date) = date {
+            pain.entry(patient).or_default().push(PainDay {
+                date,
+                sum: total.unwrap_or(0),
+                count,
+            });
+        }
+    }
+    let mut stretched: HashMap<String, Vec<NaiveDate>> = HashMap::new();
+    for (patient, date) in store::stretch_days(conn, &ids, (from, to))? {
+        stretched.entry(patient).or_default().extend(date);
+    }
+    let massages: HashMap<String, NaiveDate> =
+        store::last_massages(conn, &ids)?.into_iter().collect();
+    let mut precautions: HashMap<String, Vec<Condition>> = HashMap::new();
+    for (patient, name) in store::precautions(conn, &ids)? {
+        let condition = name
+            .as_deref()
+            .and_then(Condition::parse)
+            .ok_or_else(|| DbError::corrupt("precaution of user", &patient, "natural_key"))?;
+        precautions.entry(patient).or_default().push(condition);
+    }
+    let mut last_entries: HashMap<String, LastEntry> = store::last_entries(conn, &ids)?
+        .into_iter()
+        .map(|e| (e.patient_id.clone(), e))
+        .collect();
+
+    Ok(rows
+        .iter()
+        .map(|(p, today, rules)| {
+            let last = last_entries
+                .remove(&p.id)
+                .map(|e| (e.date, i64::from(e.pain_level)));
+            let mut conditions = precautions.remove(&p.id).unwrap_or_default();
+            conditions.sort_by_key(|c| c.as_str());
+            let data = PatientData {
+                pain_days: pain.remove(&p.id).unwrap_or_default(),
+                stretch_days: stretched.remove(&p.id).unwrap_or_default(),
+                last_entry_date: last.map(|(date, _)| date),
+                last_massage_date: massages.get(&p.id).copied(),
+                has_precautions: !conditions.is_empty(),
+            };
+            let computed = PatientFigures {
+                figures: figures(&data, *today, *rules),
+                precautions: conditions,
+                last_entry_date: data.last_entry_date,
+                last_pain_level: last.map(|(_, level)| level),
+                last_massage_date: data.last_massage_date,
+            };
+            (p.id.clone(), computed)
+        })
+        .collect())
+}
+
 /// A page of overviews, and whether more follow.
 pub async fn overviews(
     state: &AppState,
@@ -63,6 +181,7 @@ pub async fn overviews(
 ) -> AppResult<(Vec<Overview>, bool)> {
     let clock = state.clock.clone();
     let log_as = selection.log_as.clone();
+    let cache = state.overview_figures.clone();
     let read = move |conn: &mut crate::db::DbConnection| -> AppResult<(Vec<Overview>, bool)> {
         let mut patients = store::linked_patients(
             conn,
@@ -73,10 +192,7 @@ pub async fn overviews(
         )?;
         let more = patients.len() > usize::try_from(selection.limit).unwrap_or(usize::MAX);
         patients.truncate(usize::try_from(selection.limit).unwrap_or(usize::MAX));
-        if patients.is_empty() {
-            return Ok((Vec::new(), false));
-        }
-        let mut page = Vec::with_capacity(patients.len());
+        let mut page: Vec<Row> = Vec::with_capacity(patients.len());
         for p in patients {
             let tz = Timezone::parse(&p.timezone)
                 .map_err(|_| DbError::corrupt("time zone of user", &p.id, "not an IANA zone"))?;
@@ -84,73 +200,46 @@ pub async fn overviews(
             let rules = rules((p.pain_threshold, p.spike_delta, p.not_logging_days));
             page.push((p, today, rules));
         }
-        let ids: Vec<String> = page.iter().map(|(p, ..)| p.id.clone()).collect();
-        let from = page
-            .iter()
-            .map(|(_, today, rules)| window_start(*today, *rules))
-            .min()
-            .unwrap_or(NaiveDate::MIN);
-        let to = page
-            .iter()
-            .map(|(_, today, _)| *today)
-            .max()
-            .unwrap_or(NaiveDate::MAX);
-
-        let mut pain: HashMap<String, Vec<PainDay>> = HashMap::new();
-        for (patient, date, total, count) in store::pain_days(conn, &ids, (from, to))? {
-            if let Some(date) = date {
-                pain.entry(patient).or_default().push(PainDay {
-                    date,
-                    sum: total.unwrap_or(0),
-                    count,
-                });
+        let key = |(p, today, rules): &Row| FiguresKey {
+            patient: p.id.clone(),
+            change_seq: p.change_seq,
+            today: *today,
+            rules: *rules,
+        };
+        let mut known: HashMap<String, PatientFigures> = HashMap::new();
+        let mut missing: Vec<&Row> = Vec::new();
+        for row in &page {
+            match cache.0.get(&key(row)) {
+                Some(found) => {
+                    known.insert(row.0.id.clone(), found);
+                }
+                None => missing.push(row),
             }
         }
-        let mut stretched: HashMap<String, Vec<NaiveDate>> = HashMap::new();
-        for (patient, date) in store::stretch_days(conn, &ids, (from, to))? {
-            stretched.entry(patient).or_default().extend(date);
+        let computed = compute(conn, &missing)?;
+        for row in missing {
+            if let Some(figures) = computed.get(&row.0.id) {
+                cache.0.insert(key(row), figures.clone());
+            }
         }
-        let massages: HashMap<String, NaiveDate> =
-            store::last_massages(conn, &ids)?.into_iter().collect();
-        let mut precautions: HashMap<String, Vec<Condition>> = HashMap::new();
-        for (patient, name) in store::precautions(conn, &ids)? {
-            let condition = name
-                .as_deref()
-                .and_then(Condition::parse)
-                .ok_or_else(|| DbError::corrupt("precaution of user", &patient, "natural_key"))?;
-            precautions.entry(patient).or_default().push(condition);
-        }
-        let mut last_entries: HashMap<String, LastEntry> = store::last_entries(conn, &ids)?
-            .into_iter()
-            .map(|e| (e.patient_id.clone(), e))
-            .collect();
-
+        known.extend(computed);
         let overviews = page
             .into_iter()
-            .map(|(p, today, rules)| {
-                let last = last_entries
+            .map(|(p, today, _)| {
+                let f = known
                     .remove(&p.id)
-                    .map(|e| (e.date, i64::from(e.pain_level)));
-                let mut conditions = precautions.remove(&p.id).unwrap_or_default();
-                conditions.sort_by_key(|c| c.as_str());
-                let data = PatientData {
-                    pain_days: pain.remove(&p.id).unwrap_or_default(),
-                    stretch_days: stretched.remove(&p.id).unwrap_or_default(),
-                    last_entry_date: last.map(|(date, _)| date),
-                    last_massage_date: massages.get(&p.id).copied(),
-                    has_precautions: !conditions.is_empty(),
-                };
+                    .ok_or_else(|| AppError::internal("a patient of the page has no figures"))?;
                 Ok(Overview {
                     id: parse_id(&p.id)?,
                     display_name: p.display_name,
                     timezone: p.timezone,
                     today,
                     since: p.since,
-                    precautions: conditions,
-                    last_entry_date: data.last_entry_date,
-                    last_pain_level: last.map(|(_, level)| level),
-                    last_massage_date: data.last_massage_date,
-                    figures: figures(&data, today, rules),
+                    precautions: f.precautions,
+                    last_entry_date: f.last_entry_date,
+                    last_pain_level: f.last_pain_level,
+                    last_massage_date: f.last_massage_date,
+                    figures: f.figures,
                 })
             })
             .collect::<AppResult<Vec<_>>>()?;

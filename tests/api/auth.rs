@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_app_with, PASSWORD};
+use crate::helpers::{spawn_app, spawn_app_with, Reply, TestApp, TestUser, PASSWORD};
 
 #[tokio::test]
 async fn register_creates_an_account_with_a_hashed_password() {
@@ -282,7 +282,9 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         .unwrap()
         .to_owned();
 
-    // Replaying the first token is reuse: 401, and the token rotated from it dies too.
+    // Replaying the first token past the grace is reuse: 401, and the
+    // token rotated from it dies too.
+    app.clock.advance(chrono::Duration::seconds(11));
     let replay = app
         .post(
             "/v1/auth/refresh",
@@ -310,18 +312,71 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     assert_eq!(other.status, StatusCode::OK);
 }
 
+async fn refresh(app: &TestApp, token: &str) -> Reply {
+    app.post("/v1/auth/refresh", None, json!({"refresh_token": token}))
+        .await
+}
+
+fn refresh_token_of(reply: &Reply) -> String {
+    reply.body["tokens"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Live (unrevoked) refresh tokens of the user, and in how many logins.
+async fn live_tokens(app: &TestApp, user: &TestUser) -> (i64, i64) {
+    let live = format!("user_id = '{}' AND revoked_at IS NULL", user.id);
+    let families = app
+        .with_db({
+            let user = user.id.clone();
+            move |conn| {
+                use diesel::prelude::*;
+                use painline::db::schema::refresh_tokens::dsl::*;
+                refresh_tokens
+                    .filter(user_id.eq(user))
+                    .filter(revoked_at.is_null())
+                    .select(family_id)
+                    .distinct()
+                    .load::<String>(conn)
+                    .map(|families| families.len() as i64)
+            }
+        })
+        .await;
+    (app.count("refresh_tokens", &live).await, families)
+}
+
+/// DESIGN §6: with the default grace, concurrent refreshes with one token
+/// (a phone racing itself) all get fresh pairs of the same login.
 #[tokio::test]
-async fn of_concurrent_refreshes_with_one_token_exactly_one_succeeds() {
+async fn concurrent_refreshes_with_one_token_all_succeed_within_the_grace() {
     let app = spawn_app().await;
     let user = app.register_patient().await;
-    let replies = futures_util::future::join_all((0..6).map(|_| {
-        app.post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": user.refresh}),
-        )
-    }))
-    .await;
+    let replies =
+        futures_util::future::join_all((0..6).map(|_| refresh(&app, &user.refresh))).await;
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    let mut tokens: Vec<String> = replies.iter().map(refresh_token_of).collect();
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), 6, "six different fresh tokens");
+    // The first token and six fresh ones, all live, all one login.
+    assert_eq!(live_tokens(&app, &user).await, (7, 1));
+    for token in &tokens {
+        assert_eq!(refresh(&app, token).await.status, StatusCode::OK);
+    }
+}
+
+/// With `PAINLINE_REFRESH_GRACE=0` the race is strict: of concurrent
+/// refreshes with one token exactly one succeeds, and the losers count as
+/// reuse, which revokes the whole login.
+#[tokio::test]
+async fn with_no_grace_of_concurrent_refreshes_exactly_one_succeeds() {
+    let app = spawn_app_with(|s| s.refresh_grace = 0).await;
+    let user = app.register_patient().await;
+    let replies =
+        futures_util::future::join_all((0..6).map(|_| refresh(&app, &user.refresh))).await;
     let winners: Vec<_> = replies
         .iter()
         .filter(|r| r.status == StatusCode::OK)
@@ -335,24 +390,88 @@ async fn of_concurrent_refreshes_with_one_token_exactly_one_succeeds() {
     for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
         reply.assert_problem(401, "invalid_refresh_token");
     }
-    // The losers count as reuse: the whole family, the winner's new token included, is revoked.
-    let winner_token = winners[0].body["tokens"]["refresh_token"].as_str().unwrap();
-    let after = app
+    let after = refresh(&app, &refresh_token_of(winners[0])).await;
+    after.assert_problem(401, "invalid_refresh_token");
+    assert_eq!(live_tokens(&app, &user).await.0, 0);
+}
+
+/// The grace is measured from the token's first use, on the injected
+/// (frozen) clock: presented again exactly 10 s later (the default grace),
+/// it gets a fresh pair of the same login, on another instance too; one
+/// microsecond later, it revokes the login, pairs handed out in the grace
+/// included.
+#[tokio::test]
+async fn a_used_refresh_token_is_accepted_again_for_the_grace_and_revokes_after() {
+    let app = spawn_app().await;
+    let second = app.another_instance().await;
+    let user = app.register_patient().await;
+    app.clock.freeze();
+    let first = refresh(&app, &user.refresh).await;
+    assert_eq!(first.status, StatusCode::OK);
+
+    app.clock.advance(chrono::Duration::seconds(10));
+    let again = refresh(&second, &user.refresh).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_ne!(refresh_token_of(&again), refresh_token_of(&first));
+    let access = again.body["tokens"]["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/v1/me", access).await.status, StatusCode::OK);
+    // The original, and one fresh token from each use: one login.
+    assert_eq!(live_tokens(&app, &user).await, (3, 1));
+
+    app.clock.advance(chrono::Duration::microseconds(1));
+    refresh(&second, &user.refresh)
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    assert_eq!(live_tokens(&app, &user).await.0, 0);
+    for token in [refresh_token_of(&first), refresh_token_of(&again)] {
+        refresh(&app, &token)
+            .await
+            .assert_problem(401, "invalid_refresh_token");
+    }
+}
+
+/// With the grace at 0 (strict), presenting a used token again at once,
+/// at the same microsecond, revokes the login.
+#[tokio::test]
+async fn with_no_grace_a_used_token_presented_again_revokes_at_once() {
+    let app = spawn_app_with(|s| s.refresh_grace = 0).await;
+    let user = app.register_patient().await;
+    app.clock.freeze();
+    let first = refresh(&app, &user.refresh).await;
+    assert_eq!(first.status, StatusCode::OK);
+    refresh(&app, &user.refresh)
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    refresh(&app, &refresh_token_of(&first))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+}
+
+/// The grace never revives a login that was ended: a token revoked by
+/// logout is refused at once, and one presented after its login was revoked
+/// by reuse too.
+#[tokio::test]
+async fn the_grace_never_revives_a_revoked_login() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let first = refresh(&app, &user.refresh).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let logout = app
         .post(
-            "/v1/auth/refresh",
+            "/v1/auth/logout",
             None,
-            json!({"refresh_token": winner_token}),
+            json!({"refresh_token": refresh_token_of(&first)}),
         )
         .await;
-    after.assert_problem(401, "invalid_refresh_token");
-    assert_eq!(
-        app.count(
-            "refresh_tokens",
-            &format!("user_id = '{}' AND revoked_at IS NULL", user.id)
-        )
-        .await,
-        0
-    );
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    // Within the grace of the first token's use, but its login is over.
+    refresh(&app, &user.refresh)
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    refresh(&app, &refresh_token_of(&first))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    assert_eq!(live_tokens(&app, &user).await.0, 0);
 }
 
 #[tokio::test]

@@ -129,7 +129,11 @@ async fn if_match_guards_replacements_and_deletions() {
         (Some(5), Some(2))
     );
 
-    let ok = put(&app, &user, &path, entry("2026-11-20", 3), Some("W/\"2\"")).await;
+    // If-Match compares strongly: the weak form of the current tag is a 412.
+    put(&app, &user, &path, entry("2026-11-20", 3), Some("W/\"2\""))
+        .await
+        .assert_problem(412, "precondition_failed");
+    let ok = put(&app, &user, &path, entry("2026-11-20", 3), Some("\"2\"")).await;
     assert_eq!(
         (ok.status, ok.body["version"].as_i64()),
         (StatusCode::OK, Some(3))

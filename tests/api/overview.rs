@@ -7,7 +7,7 @@ use diesel::connection::SimpleConnection;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{link, spawn_app, test_today, Reply, TestApp, TestUser};
+use crate::helpers::{link, spawn_app, test_today, Reply, TestApp, TestUser, PASSWORD};
 
 const KNEE_TO_CHEST: &str = "5cc4de70-afe9-4d31-8df2-1cc2bd1c45ab";
 
@@ -377,5 +377,113 @@ async fn the_patient_list_costs_the_same_queries_for_5_or_200_patients() {
     // The links, five aggregates and the precautions on one pooled
     // connection; the access-log rows in one insert on another (the
     // writer's): two checkouts, two transactions.
-    assert!(costs[0] <= 13, "{} queries", costs[0]);
+    // Plus the check that the therapist's account still exists (a pool
+    // checkout and one indexed read).
+    assert!(costs[0] <= 15, "{} queries", costs[0]);
+}
+
+/// The overview read again is answered from kept figures, and each thing
+/// that moves a figure shows on the next read: the patient's entry, a
+/// therapist-recorded session, a precaution, the therapist's rules, a new
+/// day; and on a second instance alike.
+#[tokio::test]
+async fn polled_overviews_follow_every_change() {
+    let app = spawn_app().await;
+    let second = app.another_instance().await;
+    let therapist = app.register_therapist().await;
+    let patient = app.register_patient().await;
+    link(&app, &therapist, &patient).await;
+    let today = test_today();
+    for (back, level) in [(8, 2), (1, 3)] {
+        post(
+            &app,
+            &patient,
+            "/v1/me/pain-entries",
+            json!({"date": day(today, back), "pain_level": level}),
+        )
+        .await;
+    }
+    let token = std::cell::RefCell::new(therapist.access.clone());
+    let read = |instance: &TestApp| {
+        let (instance, token) = (instance.address.clone(), token.borrow().clone());
+        let client = app.client.clone();
+        async move {
+            let reply = client
+                .get(format!("{instance}/v1/patients"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let body: Value = reply.json().await.unwrap();
+            body["items"][0].clone()
+        }
+    };
+    let first = read(&app).await;
+    assert_eq!(first["last_pain_level"], 3);
+    assert_eq!(first["alerts"], json!([]));
+    // The same page again, from both instances: the same figures.
+    assert_eq!(read(&app).await, first);
+    assert_eq!(read(&second).await, first);
+
+    post(
+        &app,
+        &patient,
+        "/v1/me/pain-entries",
+        json!({"date": day(today, 0), "pain_level": 9}),
+    )
+    .await;
+    let after_entry = read(&second).await;
+    assert_eq!(after_entry["last_pain_level"], 9);
+    assert_eq!(after_entry["last_entry_date"], day(today, 0));
+    assert_eq!(after_entry["alerts"], json!(["pain_spike"]));
+
+    post(
+        &app,
+        &therapist,
+        &format!("/v1/patients/{}/massage-sessions", patient.id),
+        json!({"date": day(today, 0), "duration_minutes": 60, "technique": "deep_tissue", "areas": []}),
+    )
+    .await;
+    assert_eq!(read(&app).await["days_since_last_massage"], 0);
+
+    let condition = app
+        .call(
+            Method::PUT,
+            "/v1/me/conditions/osteoporosis",
+            Some(&patient.access),
+            Some(json!({})),
+        )
+        .await;
+    assert!(condition.status.is_success(), "{}", condition.text);
+    let with_condition = read(&second).await;
+    assert_eq!(with_condition["precautions"], json!(["osteoporosis"]));
+    assert_eq!(
+        with_condition["alerts"],
+        json!(["pain_spike", "precaution"])
+    );
+
+    let rules = app
+        .call(
+            Method::PUT,
+            &format!("/v1/patients/{}/alert-settings", patient.id),
+            Some(&therapist.access),
+            Some(json!({"pain_threshold": 8})),
+        )
+        .await;
+    assert_eq!(rules.status, StatusCode::OK, "{}", rules.text);
+    assert_eq!(
+        read(&app).await["alerts"],
+        json!(["pain_high", "pain_spike", "precaution"])
+    );
+
+    // Eight days on, nothing logged since: not logging, no recent pain.
+    app.clock.advance(chrono::Duration::days(8));
+    let login = app.login(&therapist.email, PASSWORD).await;
+    *token.borrow_mut() = login.body["tokens"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let later = read(&app).await;
+    assert_eq!(later["alerts"], json!(["not_logging", "precaution"]));
+    assert_eq!(later["avg_pain_7d"], Value::Null);
 }

@@ -178,6 +178,23 @@ fn a_fresh_machine_starts_on_sqlite_and_sigterm_drains_and_exits_zero() {
     // A patient's day, with a note, and a malformed write whose error quotes
     // what was sent: none of it may reach the log.
     let token = logged_day(port);
+    // A path that names a condition, with a token in its query, and a
+    // made-up 2,000-byte method: the log gets the route template and
+    // `OTHER`, never the path, the query or the method.
+    let (status, _) = exchange(
+        port,
+        &format!(
+            "GET /v1/me/conditions/pregnancy?access_token={token} HTTP/1.1\r\nHost: x\r\n\
+             Authorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(status.starts_with("HTTP/1.1 404"), "{status}");
+    let method = "QZ".repeat(1_000);
+    let (status, _) = exchange(
+        port,
+        &format!("{method} /v1/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(status.starts_with("HTTP/1.1 501"), "{status}");
 
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     http(&mut stream, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -222,6 +239,9 @@ fn a_fresh_machine_starts_on_sqlite_and_sigterm_drains_and_exits_zero() {
         "secret-note-7f3a",
         "secret-value-91c2",
         token.as_str(),
+        "pregnancy",
+        "access_token",
+        "QZQZ",
     ] {
         assert!(!rest.contains(secret), "{secret} found in the log");
     }
@@ -230,6 +250,11 @@ fn a_fresh_machine_starts_on_sqlite_and_sigterm_drains_and_exits_zero() {
         "{rest}"
     );
     assert!(rest.contains("request_id"));
+    assert!(
+        rest.contains("\"http.route\":\"/v1/me/conditions/{condition}\""),
+        "{rest}"
+    );
+    assert!(rest.contains("\"http.method\":\"OTHER\""), "{rest}");
     assert!(
         !rest.contains("203.0.113.66"),
         "a spoofed client address was logged"
