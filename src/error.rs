@@ -55,6 +55,7 @@ error_codes! {
     NotAuthor = "not_author",
     NotFound = "not_found",
     MethodNotAllowed = "method_not_allowed",
+    MethodNotImplemented = "method_not_implemented",
     EmailTaken = "email_taken",
     IdTaken = "id_taken",
     IdempotencyKeyReused = "idempotency_key_reused",

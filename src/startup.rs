@@ -60,11 +60,23 @@ fn metrics_server(
         .mask_unmatched_patterns("UNKNOWN")
         .build()
         .map_err(|e| MetricsError::Setup(e.to_string()))?;
-    let server = HttpServer::new(move || App::new().wrap(metrics.clone()))
-        .workers(1)
-        .listen(listener)
-        .map_err(|e| MetricsError::Bind(e.to_string()))?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new().wrap(metrics.clone()).wrap_fn(|req, srv| {
+            // Only GET /metrics is served here; any other method is refused
+            // before it could become a label of its own.
+            if req.method() == Method::GET {
+                let call = srv.call(req);
+                Either::Left(async move { Ok(call.await?.map_into_left_body()) })
+            } else {
+                let res = req.into_response(routes::unknown_method());
+                Either::Right(ready(Ok(res.map_into_right_body())))
+            }
+        })
+    })
+    .workers(1)
+    .listen(listener)
+    .map_err(|e| MetricsError::Bind(e.to_string()))?
+    .run();
     Ok((server, port))
 }
 
@@ -144,6 +156,7 @@ fn cors(origins: &[String]) -> Cors {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::IF_MATCH,
+            header::IF_NONE_MATCH,
             header::HeaderName::from_static("idempotency-key"),
         ])
         .expose_headers([

@@ -68,16 +68,32 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// An address as accounts are stored and looked up (trimmed and
+    /// lower-cased), for signing in: without the rules of sign-up, so an
+    /// account made before a rule was added can still sign in. `None` for
+    /// what cannot be an address at all, or was never accepted (spaces,
+    /// control characters).
+    pub fn normalise_for_lookup(raw: &str) -> Option<String> {
+        let email = raw.trim().to_lowercase();
+        let plausible = !email.is_empty()
+            && char_len(&email) <= Self::MAX_LEN
+            && email.contains('@')
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        plausible.then_some(email)
+    }
 }
 
 /// Characters that show nothing, or reorder what follows them: Unicode's
 /// format characters (general category Cf: zero-width spaces and joiners,
 /// the bidirectional embeddings, overrides and isolates, the byte-order
-/// mark, tag characters…) and the fillers that render as blanks. In a name
+/// mark…), the line and paragraph separators, and the fillers that render
+/// as blanks. In a name
 /// or an address shown to someone else they only serve to deceive
 /// (`moc.elpmaxe@` shown as `example.com`). The zero-width joiner and
 /// non-joiner stay allowed: Persian and Indic scripts and emoji sequences
-/// need them; so do variation selectors (emoji presentation).
+/// need them; so do variation selectors (emoji presentation, Mongolian)
+/// and the tag characters of subdivision flags.
 pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
@@ -91,10 +107,11 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{08E2}'
             | '\u{115F}'..='\u{1160}'
             | '\u{17B4}'..='\u{17B5}'
-            | '\u{180B}'..='\u{180F}'
+            | '\u{180E}'
             | '\u{200B}'
             | '\u{200E}'..='\u{200F}'
             | '\u{202A}'..='\u{202E}'
+            | '\u{2028}'..='\u{2029}'
             | '\u{2060}'..='\u{206F}'
             | '\u{3164}'
             | '\u{FEFF}'
@@ -106,7 +123,6 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{1BCA0}'..='\u{1BCA3}'
             | '\u{1D173}'..='\u{1D17A}'
             | '\u{E0001}'
-            | '\u{E0020}'..='\u{E007F}'
     )
 }
 
@@ -236,7 +252,14 @@ mod tests {
         );
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse(&"x".repeat(101)).is_err());
-        for sneaky in ["\u{200B}", "\u{202E}", "\u{FEFF}", "\u{2066}", "\u{E0041}"] {
+        for sneaky in [
+            "\u{200B}",
+            "\u{202E}",
+            "\u{FEFF}",
+            "\u{2066}",
+            "\u{2028}",
+            "\u{E0001}",
+        ] {
             assert!(
                 DisplayName::parse(&format!("Ana{sneaky}Lee")).is_err(),
                 "{sneaky:?}"
@@ -250,6 +273,15 @@ mod tests {
         assert!(DisplayName::parse("Zoë Ångström-Łukasz 李").is_ok());
         assert!(DisplayName::parse("می\u{200C}خواهم").is_ok());
         assert!(DisplayName::parse("Ana \u{2764}\u{FE0F} \u{1F468}\u{200D}\u{1F469}").is_ok());
+        // England's flag: a black flag and tag characters.
+        let england = "\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}";
+        assert!(DisplayName::parse(&format!("Ana {england}")).is_ok());
+        // An account made before a rule still signs in by its stored address.
+        assert_eq!(
+            Email::normalise_for_lookup(" Old\u{200B}@Example.org "),
+            Some("old\u{200B}@example.org".into())
+        );
+        assert_eq!(Email::normalise_for_lookup("no at sign"), None);
         assert_eq!(
             Timezone::parse("Europe/Berlin").map(Timezone::name),
             Ok("Europe/Berlin")

@@ -69,6 +69,13 @@ impl Kind for OwnStretches {
             c.fail("name", "must not be empty");
         }
         c.text("name", Some(&body.name), 100);
+        // Therapists see these names: nothing invisible or reordering.
+        if body.name.chars().any(crate::domain::account::is_invisible) {
+            c.fail(
+                "name",
+                "must not contain invisible or direction-changing characters",
+            );
+        }
         c.text("description", body.description.as_deref(), NOTES_MAX);
         c.no_duplicates("targets", &body.targets);
         c.0

@@ -335,12 +335,14 @@ pub async fn login(
     let slot = state.hasher.slot().await?;
     // Something that is not an e-mail address cannot name an account; it
     // gets the same work and the same answer as an unknown one.
-    let Ok(email) = Email::parse(&email) else {
+    // Looked up as stored (trimmed, lower-cased) without the sign-up rules:
+    // a rule added later must not lock an existing account out.
+    let Some(email) = Email::normalise_for_lookup(&email) else {
         slot.verify(password, None).await?;
         return Err(invalid_credentials());
     };
-    let attempt = Attempt::begin(&state, email.as_str(), &ip).await?;
-    let em = email.as_str().to_owned();
+    let attempt = Attempt::begin(&state, &email, &ip).await?;
+    let em = email.clone();
     let user = state
         .db
         .run(move |conn| accounts::find_user_by_email(conn, &em))

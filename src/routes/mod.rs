@@ -186,7 +186,7 @@ pub fn other_method() -> Method {
 pub fn unknown_method() -> HttpResponse {
     problem_response(
         StatusCode::NOT_IMPLEMENTED,
-        ErrorCode::MethodNotAllowed,
+        ErrorCode::MethodNotImplemented,
         "This request method is not known to this service.".to_owned(),
         vec![],
     )

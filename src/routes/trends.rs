@@ -73,11 +73,13 @@ async fn respond(
 ) -> AppResult<HttpResponse> {
     let RangeQuery { from, to } = query.into_inner();
     check_range(from, to)?;
-    let held = req
+    // Every `If-None-Match` line counts (a list may be split over several).
+    let lines: Vec<&str> = req
         .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let held = (!lines.is_empty()).then(|| lines.join(","));
     let fresh = move |etag: &str| names_etag(held.as_deref(), etag);
     let render = |rows: service::Rows| -> AppResult<Vec<u8>> {
         let (from, to) = (rows.from, rows.to);

@@ -617,6 +617,9 @@ pub async fn catalog(state: &AppState, user: AuthUser) -> AppResult<Vec<Stretch>
     let (builtin, own) = state
         .db
         .run(move |conn| -> AppResult<_> {
+            if !crate::db::accounts::user_exists(conn, &user.id.to_string())? {
+                return Err(DomainError::AccountGone.into());
+            }
             let builtin = records::builtin_stretches(conn)?;
             let own = match user.role {
                 Role::Patient => records::list_undated(conn, user.id, RecordKind::OwnStretch)?,

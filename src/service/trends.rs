@@ -41,8 +41,9 @@ pub enum View {
     Trends,
 }
 
-/// Bump when the definition of any figure changes: answers computed by
-/// an older build then no longer match the `ETag`s clients hold.
+/// Bump when the definition of any figure or the answer's shape changes
+/// within a release (the crate version is part of the tag as well):
+/// answers of an older build then no longer match the `ETag`s clients hold.
 const FIGURES_REVISION: u32 = 1;
 
 /// What decides an answer: the patient, their change counter (every write
@@ -62,8 +63,13 @@ impl Key {
     fn etag(&self) -> String {
         let mut digest = Sha256::new();
         digest.update(format!(
-            "{FIGURES_REVISION}:{}:{}:{}:{}:{:?}",
-            self.patient, self.change_seq, self.from, self.to, self.view
+            "{}:{FIGURES_REVISION}:{}:{}:{}:{}:{:?}",
+            env!("CARGO_PKG_VERSION"),
+            self.patient,
+            self.change_seq,
+            self.from,
+            self.to,
+            self.view
         ));
         let hash = digest.finalize();
         let hex: String = hash[..12].iter().map(|b| format!("{b:02x}")).collect();

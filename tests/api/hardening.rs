@@ -127,12 +127,24 @@ async fn api_answers_are_no_store_and_every_answer_is_nosniff() {
 }
 
 /// The SQLite database and its WAL are created readable by their owner
-/// only, like the JWT secret beside them.
+/// only, like the JWT secret beside them; a database file an earlier
+/// release left readable by others (0644) is narrowed at start.
 #[cfg(unix)]
 #[tokio::test]
 async fn sqlite_files_are_created_0600() {
     use std::os::unix::fs::PermissionsExt;
     let app = spawn_app().await;
+    let older = crate::helpers::spawn_app_after(|url| {
+        if let painline::config::DatabaseUrl::Sqlite(path) = url {
+            std::fs::write(path, b"").unwrap();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    })
+    .await;
+    if let painline::config::DatabaseUrl::Sqlite(path) = &older.database {
+        let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "an older 0644 file");
+    }
     let painline::config::DatabaseUrl::Sqlite(path) = app.database.clone() else {
         return; // A PostgreSQL run: no files of ours.
     };
@@ -173,6 +185,7 @@ async fn a_token_of_an_erased_account_is_refused_everywhere() {
         "/v1/me/care-team",
         "/v1/me/access-log",
         "/v1/me/export?format=json",
+        "/v1/stretches",
     ] {
         let reply = app.get(path, &patient.access).await;
         reply.assert_problem(401, "invalid_token");
@@ -382,6 +395,28 @@ async fn invisible_and_bidi_characters_are_refused_in_names_and_addresses() {
     assert_eq!(after.body["display_name"], before.body["display_name"]);
 }
 
+/// An account whose stored address an earlier release accepted, before the
+/// rule, still signs in with it.
+#[tokio::test]
+async fn an_address_stored_before_the_rule_still_signs_in() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let old_style = format!("old\u{200B}{}", user.email);
+    let (account, stored) = (user.id.clone(), old_style.clone());
+    let updated = app
+        .with_db(move |conn| {
+            use diesel::prelude::*;
+            use painline::db::schema::users;
+            diesel::update(users::table.filter(users::id.eq(account)))
+                .set(users::email.eq(stored))
+                .execute(conn)
+        })
+        .await;
+    assert_eq!(updated, 1);
+    let login = app.login(&old_style, PASSWORD).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+}
+
 /// With `PAINLINE_METRICS_BIND`, `/metrics` is served there only; the API's
 /// listener answers 404 for it, and its requests are still counted.
 #[tokio::test]
@@ -415,6 +450,25 @@ async fn metrics_can_live_on_their_own_listener() {
                 && l.ends_with(" 1")),
         "{text}"
     );
+    // Nor does it take other methods (they would be labels of their own).
+    let posted = client
+        .request(
+            Method::from_bytes(b"FOOBAR").unwrap(),
+            format!("http://127.0.0.1:{metrics_port}/metrics"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::NOT_IMPLEMENTED);
+    let again = client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!again.contains("FOOBAR"), "{again}");
     // The metrics listener serves nothing else.
     let other = client
         .get(format!("http://127.0.0.1:{metrics_port}/healthz"))
