@@ -209,19 +209,9 @@ impl SettingsArgs {
                 "must be between 1 and 200",
             ));
         }
-        if self.bind.parse::<std::net::SocketAddr>().is_err() && !self.bind.contains(':') {
-            return Err(ConfigError::new(
-                "PAINLINE_BIND",
-                format!("'{}' is not HOST:PORT", self.bind),
-            ));
-        }
+        host_port("PAINLINE_BIND", &self.bind)?;
         if let Some(metrics) = &self.metrics_bind {
-            if metrics.parse::<std::net::SocketAddr>().is_err() && !metrics.contains(':') {
-                return Err(ConfigError::new(
-                    "PAINLINE_METRICS_BIND",
-                    format!("'{metrics}' is not HOST:PORT"),
-                ));
-            }
+            host_port("PAINLINE_METRICS_BIND", metrics)?;
         }
         let trusted_proxies = split_list(self.trusted_proxies.as_deref())
             .map(|s| {
@@ -288,6 +278,17 @@ impl SettingsArgs {
             dashboard,
         })
     }
+}
+
+/// A listen address: `HOST:PORT` (a name is resolved when binding).
+fn host_port(setting: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.parse::<std::net::SocketAddr>().is_err() && !value.contains(':') {
+        return Err(ConfigError::new(
+            setting,
+            format!("'{value}' is not HOST:PORT"),
+        ));
+    }
+    Ok(())
 }
 
 fn split_list(raw: Option<&str>) -> impl Iterator<Item = &str> {

@@ -12,8 +12,10 @@ use sha2::{Digest, Sha256};
 
 use crate::analytics::trends::{self, Day, PainPoint, Session, StretchPoint, Trends};
 use crate::auth::PatientScope;
+use crate::clock::Clock;
+use crate::db::accounts::UserRow;
 use crate::db::overview::{trend_rows, TrendRow};
-use crate::db::{accounts, DbError};
+use crate::db::{accounts, DbConnection, DbError};
 use crate::domain::{DomainError, FieldError, RecordId};
 use crate::error::AppResult;
 use crate::kinds::RecordKind;
@@ -136,10 +138,7 @@ where
     let found = state
         .db
         .run(move |conn| -> AppResult<Found> {
-            let patient = accounts::find_user(conn, &scope.patient.to_string())?
-                .ok_or(DomainError::NotFound)?;
-            let today = clock.today_in(patient.timezone()?.tz());
-            let (from, to) = resolve(today, from, to)?;
+            let (patient, from, to) = in_calendar(conn, &clock, scope, from, to)?;
             let key = Key {
                 patient: scope.patient.0,
                 change_seq: patient.change_seq,
@@ -154,8 +153,7 @@ where
             if let Some(answer) = cache.0.get(&key) {
                 return Ok(Found::Cached(answer));
             }
-            let reach = from.checked_sub_days(Days::new(7)).unwrap_or(from);
-            let rows = trend_rows(conn, scope.patient, (reach, to))?;
+            let rows = read_rows(conn, scope, from, to)?;
             Ok(Found::Rows(key, etag, from, to, rows))
         })
         .await?;
@@ -175,6 +173,31 @@ enum Found {
     NotModified(String),
     Cached(Answer),
     Rows(Key, String, NaiveDate, NaiveDate, Vec<TrendRow>),
+}
+
+/// The patient's row, and `from`/`to` resolved in their calendar.
+fn in_calendar(
+    conn: &mut DbConnection,
+    clock: &Clock,
+    scope: PatientScope,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> AppResult<(UserRow, NaiveDate, NaiveDate)> {
+    let patient =
+        accounts::find_user(conn, &scope.patient.to_string())?.ok_or(DomainError::NotFound)?;
+    let (from, to) = resolve(clock.today_in(patient.timezone()?.tz()), from, to)?;
+    Ok((patient, from, to))
+}
+
+/// The rows of `[from − 7, to]`: the first baselines look back a week.
+fn read_rows(
+    conn: &mut DbConnection,
+    scope: PatientScope,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<Vec<TrendRow>> {
+    let reach = from.checked_sub_days(Days::new(7)).unwrap_or(from);
+    Ok(trend_rows(conn, scope.patient, (reach, to))?)
 }
 
 /// `from`/`to` with their defaults (the 90 days ending at the patient's today), checked.
@@ -214,11 +237,8 @@ async fn rows(
     let (from, to, rows) = state
         .db
         .run(move |conn| -> AppResult<_> {
-            let patient = accounts::find_user(conn, &scope.patient.to_string())?
-                .ok_or(DomainError::NotFound)?;
-            let (from, to) = resolve(clock.today_in(patient.timezone()?.tz()), from, to)?;
-            let reach = from.checked_sub_days(Days::new(7)).unwrap_or(from);
-            Ok((from, to, trend_rows(conn, scope.patient, (reach, to))?))
+            let (_, from, to) = in_calendar(conn, &clock, scope, from, to)?;
+            Ok((from, to, read_rows(conn, scope, from, to)?))
         })
         .await?;
     split(from, to, rows)

@@ -435,14 +435,12 @@ async fn metrics_can_live_on_their_own_listener() {
     assert_eq!(health.status(), StatusCode::OK);
     let hidden = client.get(api("/metrics")).send().await.unwrap();
     assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
-    let text = client
-        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
+    let scrape = || async {
+        let reply = client.get(&metrics_url).send().await.unwrap();
+        reply.text().await.unwrap()
+    };
+    let text = scrape().await;
     assert!(
         text.lines()
             .any(|l| l.starts_with("painline_http_requests_total{")
@@ -452,22 +450,12 @@ async fn metrics_can_live_on_their_own_listener() {
     );
     // Nor does it take other methods (they would be labels of their own).
     let posted = client
-        .request(
-            Method::from_bytes(b"FOOBAR").unwrap(),
-            format!("http://127.0.0.1:{metrics_port}/metrics"),
-        )
+        .request(Method::from_bytes(b"FOOBAR").unwrap(), &metrics_url)
         .send()
         .await
         .unwrap();
     assert_eq!(posted.status(), StatusCode::NOT_IMPLEMENTED);
-    let again = client
-        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let again = scrape().await;
     assert!(!again.contains("FOOBAR"), "{again}");
     // The metrics listener serves nothing else.
     let other = client
