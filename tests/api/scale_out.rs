@@ -23,11 +23,16 @@ async fn instances_starting_at_once_on_an_empty_database_migrate_it_once() {
     let (database, _guard) = fresh_database();
     let instances = 4;
     let barrier = Arc::new(Barrier::new(instances));
-    let starts: Vec<_> = (0..instances)
-        .map(|_| {
-            let (url, barrier) = (database.clone(), barrier.clone());
+    // Connected one after another (switching a new SQLite file to WAL is
+    // done once, before a pool opens), then released together to migrate.
+    let dbs: Vec<Db> = (0..instances)
+        .map(|_| Db::connect(&database, 1).expect("connect"))
+        .collect();
+    let starts: Vec<_> = dbs
+        .into_iter()
+        .map(|db| {
+            let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let db = Db::connect(&url, 1).map_err(|e| e.to_string())?;
                 barrier.wait();
                 db.migrate().map_err(|e| e.to_string())
             })
