@@ -179,36 +179,31 @@ impl SettingsArgs {
     /// SQLite mode creates the data folder and the generated JWT secret.
     pub fn resolve(self) -> Result<Settings, ConfigError> {
         let database = DatabaseUrl::parse(&self.database_url)?;
-        if !(60..=86_400).contains(&self.access_ttl) {
-            return Err(ConfigError::new(
-                "PAINLINE_ACCESS_TTL",
-                "must be between 60 and 86400 seconds",
-            ));
-        }
-        if !(300..=31_536_000).contains(&self.refresh_ttl) {
-            return Err(ConfigError::new(
-                "PAINLINE_REFRESH_TTL",
-                "must be between 300 and 31536000 seconds",
-            ));
-        }
-        if !(1..=300).contains(&self.request_timeout) {
-            return Err(ConfigError::new(
-                "PAINLINE_REQUEST_TIMEOUT",
-                "must be between 1 and 300 seconds",
-            ));
-        }
-        if !(0..=300).contains(&self.refresh_grace) {
-            return Err(ConfigError::new(
-                "PAINLINE_REFRESH_GRACE",
-                "must be between 0 and 300 seconds",
-            ));
-        }
-        if !(1..=200).contains(&self.db_pool_size) {
-            return Err(ConfigError::new(
-                "PAINLINE_DB_POOL_SIZE",
-                "must be between 1 and 200",
-            ));
-        }
+        within(
+            "PAINLINE_ACCESS_TTL",
+            self.access_ttl,
+            60..=86_400,
+            " seconds",
+        )?;
+        within(
+            "PAINLINE_REFRESH_TTL",
+            self.refresh_ttl,
+            300..=31_536_000,
+            " seconds",
+        )?;
+        within(
+            "PAINLINE_REQUEST_TIMEOUT",
+            self.request_timeout,
+            1..=300,
+            " seconds",
+        )?;
+        within(
+            "PAINLINE_REFRESH_GRACE",
+            self.refresh_grace,
+            0..=300,
+            " seconds",
+        )?;
+        within("PAINLINE_DB_POOL_SIZE", self.db_pool_size, 1..=200, "")?;
         host_port("PAINLINE_BIND", &self.bind)?;
         if let Some(metrics) = &self.metrics_bind {
             host_port("PAINLINE_METRICS_BIND", metrics)?;
@@ -278,6 +273,29 @@ impl SettingsArgs {
             dashboard,
         })
     }
+}
+
+/// `value` of `setting` lies in `range` (`unit` follows the bounds in the message).
+fn within<T>(
+    setting: &'static str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+    unit: &str,
+) -> Result<(), ConfigError>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(ConfigError::new(
+        setting,
+        format!(
+            "must be between {} and {}{unit}",
+            range.start(),
+            range.end()
+        ),
+    ))
 }
 
 /// A listen address: `HOST:PORT` (a name is resolved when binding).
