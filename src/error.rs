@@ -49,13 +49,13 @@ error_codes! {
     InvalidToken = "invalid_token",
     InvalidCredentials = "invalid_credentials",
     InvalidRefreshToken = "invalid_refresh_token",
+    WrongPassword = "wrong_password",
     PatientsOnly = "patients_only",
     TherapistsOnly = "therapists_only",
     InvitationUsed = "invitation_used",
     NotAuthor = "not_author",
     NotFound = "not_found",
     MethodNotAllowed = "method_not_allowed",
-    MethodNotImplemented = "method_not_implemented",
     EmailTaken = "email_taken",
     IdTaken = "id_taken",
     IdempotencyKeyReused = "idempotency_key_reused",
@@ -119,6 +119,11 @@ pub enum AppError {
         code: ErrorCode,
         detail: &'static str,
     },
+    /// 403: the password that confirms a change of the account is wrong
+    /// (the access token is fine, so not 401; the input is well formed, so
+    /// not 422). Names the field.
+    #[error("wrong password")]
+    WrongPassword { field: &'static str },
     /// 404: absent, or not the caller's.
     #[error("not found")]
     NotFound,
@@ -217,6 +222,11 @@ impl AppError {
                 (StatusCode::UNAUTHORIZED, *code, (*detail).into())
             }
             Self::Forbidden { code, detail } => (StatusCode::FORBIDDEN, *code, (*detail).into()),
+            Self::WrongPassword { .. } => (
+                StatusCode::FORBIDDEN,
+                ErrorCode::WrongPassword,
+                "The password does not match the account's password.".into(),
+            ),
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
                 ErrorCode::NotFound,
@@ -303,6 +313,10 @@ impl ResponseError for AppError {
         }
         let errors = match self {
             Self::BadRequest { errors, .. } | Self::Unprocessable(errors) => errors.clone(),
+            Self::WrongPassword { field } => vec![FieldError::new(
+                *field,
+                "does not match the account's password",
+            )],
             _ => Vec::new(),
         };
         let mut response = problem_response(status, code, detail, errors);

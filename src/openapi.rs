@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::Schema;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -22,7 +22,7 @@ use crate::routes;
 Errors are application/problem+json (RFC 9457) with a stable `code`.",
         license(name = "AGPL-3.0-or-later"),
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, routes::export::ExportFormat)),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "me", description = "The caller's own account"),
@@ -63,6 +63,7 @@ fn problem(description: &str) -> RefOr<Response> {
 }
 
 fn add_common_errors(op: &mut Operation) {
+    declare_header_rules(op);
     let responses = &mut op.responses.responses;
     // Route-specific error answers are declared without a body; give them the problem schema.
     for (status, response) in responses.iter_mut() {
@@ -108,6 +109,114 @@ fn add_common_errors(op: &mut Operation) {
     }
 }
 
+/// A string that must match `pattern`.
+fn text(pattern: &str) -> RefOr<Schema> {
+    RefOr::T(Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(pattern))
+            .build(),
+    ))
+}
+
+/// The grammar of the request headers the server parses, as it parses them
+/// (a value outside it is a 400).
+fn declare_header_rules(op: &mut Operation) {
+    for parameter in op.parameters.iter_mut().flatten() {
+        let pattern = match parameter.name.as_str() {
+            "If-Match" => routes::records::IF_MATCH_PATTERN,
+            "Idempotency-Key" => routes::records::IDEMPOTENCY_KEY_PATTERN,
+            _ => continue,
+        };
+        parameter.schema = Some(text(pattern));
+    }
+}
+
+/// What the server enforces on text fields, computed from the same rules
+/// (`domain::account`, `domain::care_team`), so a client or a contract
+/// fuzzer knows what is accepted before it sends it.
+fn declare_text_rules(components: &mut utoipa::openapi::Components) {
+    use crate::domain::{DisplayName, Email, Password};
+    let name = DisplayName::pattern();
+    let email = Email::pattern();
+    let code = crate::domain::care_team::pattern();
+    components
+        .schemas
+        .insert("Timezone".to_owned(), timezone_schema());
+    for (schema_name, schema) in components.schemas.iter_mut() {
+        let RefOr::T(Schema::Object(object)) = schema else {
+            continue;
+        };
+        for (field, property) in object.properties.iter_mut() {
+            let RefOr::T(Schema::Object(p)) = property else {
+                continue;
+            };
+            match (schema_name.as_str(), field.as_str()) {
+                ("RegisterRequest" | "UpdateMe" | "OwnStretchBody", "display_name" | "name") => {
+                    p.pattern = Some(name.clone());
+                    p.max_length = Some(DisplayName::MAX_LEN);
+                }
+                ("RegisterRequest", "email") => {
+                    p.pattern = Some(email.clone());
+                    p.max_length = Some(Email::MAX_LEN);
+                }
+                ("RegisterRequest", "password") | ("ChangePassword", "new_password") => {
+                    p.min_length = Some(Password::MIN_LEN);
+                    p.max_length = Some(Password::MAX_LEN);
+                }
+                ("RegisterRequest" | "UpdateMe", "timezone") => {
+                    *property = nullable_ref("Timezone", p.description.take());
+                }
+                ("JoinCareTeam", "code") => p.pattern = Some(code.clone()),
+                (_, "notes" | "note" | "description") if schema_name.ends_with("Body") => {
+                    p.max_length = Some(crate::domain::logbook::NOTES_MAX);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Every IANA zone name the server knows (chrono-tz's database), as a
+/// named schema. `x-enum-varnames` gives generated clients a distinct
+/// constant for each, since `Etc/GMT+1` and `Etc/GMT-1` would both become
+/// `ETC_GMT1`.
+fn timezone_schema() -> RefOr<Schema> {
+    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    let constants: Vec<String> = names.iter().map(|name| zone_constant(name)).collect();
+    let schema = serde_json::json!({
+        "type": "string",
+        "description": "An IANA time zone name, such as Europe/Berlin.",
+        "enum": names,
+        "x-enum-varnames": constants,
+    });
+    serde_json::from_value(schema).unwrap_or_else(|_| RefOr::T(Schema::default()))
+}
+
+/// `Etc/GMT+1` → `ETC_GMT_PLUS_1`, `America/Port-au-Prince` → `AMERICA_PORT_AU_PRINCE`.
+fn zone_constant(name: &str) -> String {
+    let mut out = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '+' => out.push_str("_PLUS_"),
+            '-' if chars.peek().is_some_and(char::is_ascii_digit) => out.push_str("_MINUS_"),
+            '/' | '-' | '_' => out.push('_'),
+            c => out.extend(c.to_uppercase()),
+        }
+    }
+    out
+}
+
+/// `$ref` to a named schema, or null.
+fn nullable_ref(name: &str, description: Option<String>) -> RefOr<Schema> {
+    let schema = serde_json::json!({
+        "oneOf": [{"$ref": format!("#/components/schemas/{name}")}, {"type": "null"}],
+        "description": description,
+    });
+    serde_json::from_value(schema).unwrap_or_else(|_| RefOr::T(Schema::default()))
+}
+
 /// Responses extend request bodies (`allOf: [RecordMeta, PainEntryBody, …]`).
 /// A body's `additionalProperties: false` is right for requests but would
 /// reject every response under `allOf`, so inside `allOf` the body is inlined
@@ -141,6 +250,7 @@ fn open_up_all_of(components: &mut utoipa::openapi::Components) {
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        declare_text_rules(components);
         open_up_all_of(components);
         components.add_security_scheme(
             "bearer",
@@ -176,4 +286,26 @@ pub fn yaml() -> &'static str {
             .to_yaml()
             .unwrap_or_else(|e| format!("# could not render the OpenAPI document: {e}\n"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_constants_are_distinct() {
+        let mut seen = std::collections::BTreeSet::new();
+        for tz in chrono_tz::TZ_VARIANTS {
+            let constant = zone_constant(tz.name());
+            assert!(
+                constant
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+                "{constant}"
+            );
+            assert!(seen.insert(constant.clone()), "{} → {constant}", tz.name());
+        }
+        assert_eq!(zone_constant("Etc/GMT+1"), "ETC_GMT_PLUS_1");
+        assert_eq!(zone_constant("Etc/GMT-1"), "ETC_GMT_MINUS_1");
+    }
 }

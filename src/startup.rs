@@ -62,13 +62,13 @@ fn metrics_server(
         .map_err(|e| MetricsError::Setup(e.to_string()))?;
     let server = HttpServer::new(move || {
         App::new().wrap(metrics.clone()).wrap_fn(|req, srv| {
-            // Only GET /metrics is served here; any other method is refused
+            // Only GET /metrics is served here; any other method gets 405
             // before it could become a label of its own.
             if req.method() == Method::GET {
                 let call = srv.call(req);
                 Either::Left(async move { Ok(call.await?.map_into_left_body()) })
             } else {
-                let res = req.into_response(routes::unknown_method());
+                let res = req.into_response(routes::method_not_allowed("GET"));
                 Either::Right(ready(Ok(res.map_into_right_body())))
             }
         })
@@ -214,23 +214,13 @@ impl Application {
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap_fn(|req, srv| {
-                    // A method no route serves, renamed `OTHER` below: 501
-                    // (an answer, not an error, so /metrics counts it).
-                    if req.method().as_str() == "OTHER" {
-                        let res = req.into_response(routes::unknown_method());
-                        Either::Left(ready(Ok(res.map_into_right_body())))
-                    } else {
-                        let call = srv.call(req);
-                        Either::Right(async move { Ok(call.await?.map_into_left_body()) })
-                    }
-                })
                 .wrap(ErrorHandlers::new().default_handler(routes::render_problem))
                 .wrap(cors(&origins))
                 .wrap(metrics.clone())
                 .wrap_fn(|mut req, srv| {
                     // Bounded labels in /metrics: any method outside RFC 9110
-                    // (and PATCH) is counted, and refused, as `OTHER`.
+                    // (and PATCH) is counted as `OTHER`; no route serves it,
+                    // so a known path answers 405 with `Allow`, any other 404.
                     if crate::telemetry::method_label(req.method()) == "OTHER" {
                         req.head_mut().method = routes::other_method();
                     }

@@ -41,9 +41,11 @@ pub struct Email(String);
 impl Email {
     pub const MAX_LEN: usize = 254;
 
+    /// The length counts what was sent (before trimming and lower-casing,
+    /// which can change it), so `maxLength` in `openapi.yaml` says the same.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let email = raw.trim().to_lowercase();
-        if email.is_empty() || char_len(&email) > Self::MAX_LEN {
+        if email.is_empty() || char_len(raw) > Self::MAX_LEN {
             return Err("must be an e-mail address of at most 254 characters");
         }
         let Some((local, domain)) = email.rsplit_once('@') else {
@@ -69,6 +71,16 @@ impl Email {
         &self.0
     }
 
+    /// What `parse` accepts, for `openapi.yaml` (with `maxLength` 254):
+    /// blanks around it, then `local@domain`, the domain dotted; no blank,
+    /// control or invisible character inside, no `@` in the domain.
+    pub fn pattern() -> String {
+        let blank = char_class(char::is_whitespace);
+        let local = char_class(|c| forbidden(c) || c.is_whitespace());
+        let label = char_class(|c| forbidden(c) || c.is_whitespace() || c == '@' || c == '.');
+        format!("^[{blank}]*[^{local}]+@[^{label}]+(\\.[^{label}]+)+[{blank}]*$")
+    }
+
     /// An address as accounts are stored and looked up (trimmed and
     /// lower-cased), for signing in: without the rules of sign-up, so an
     /// account made before a rule was added can still sign in. `None` for
@@ -82,6 +94,42 @@ impl Email {
             && !email.chars().any(|c| c.is_whitespace() || c.is_control());
         plausible.then_some(email)
     }
+}
+
+/// A regular-expression class body (for `[…]`) of every character `pred`
+/// holds for, in ranges: BMP characters as `\uXXXX`, others literally, so
+/// ECMA-262 (with the `u` flag), Python and Rust read it alike.
+pub fn char_class(pred: impl Fn(char) -> bool) -> String {
+    fn put(out: &mut String, c: char) {
+        if (c as u32) < 0x1_0000 {
+            out.push_str(&format!("\\u{:04X}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    let mut out = String::new();
+    let mut start: Option<(char, char)> = None;
+    let chars = (0..=0x10_FFFF).filter_map(char::from_u32);
+    for c in chars.filter(|&c| pred(c)).chain(std::iter::once('\0')) {
+        start = match start {
+            Some((first, last)) if last as u32 + 1 == c as u32 => Some((first, c)),
+            Some((first, last)) => {
+                put(&mut out, first);
+                if last != first {
+                    out.push('-');
+                    put(&mut out, last);
+                }
+                Some((c, c))
+            }
+            None => Some((c, c)),
+        };
+    }
+    out
+}
+
+/// Characters a name or an address may never hold.
+fn forbidden(c: char) -> bool {
+    c.is_control() || is_invisible(c)
 }
 
 /// Characters that show nothing, or reorder what follows them: Unicode's
@@ -155,7 +203,9 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// The name shown to the other side of a care team: 1..=100 characters after trimming.
+/// The name shown to the other side of a care team: at most 100 characters
+/// as sent, not blank, stored trimmed. Own stretches' names follow the same
+/// rule (therapists see them too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
@@ -166,7 +216,7 @@ impl DisplayName {
         let name = raw.trim();
         if name.is_empty() {
             Err("must not be empty")
-        } else if char_len(name) > Self::MAX_LEN {
+        } else if char_len(raw) > Self::MAX_LEN {
             Err("must be at most 100 characters")
         } else if name.chars().any(char::is_control) {
             Err("must not contain control characters")
@@ -179,6 +229,14 @@ impl DisplayName {
 
     pub fn into_inner(self) -> String {
         self.0
+    }
+
+    /// What `parse` accepts, for `openapi.yaml` (with `maxLength` 100): no
+    /// control or invisible character, and one that is not blank.
+    pub fn pattern() -> String {
+        let bad = char_class(forbidden);
+        let bad_or_blank = char_class(|c| forbidden(c) || c.is_whitespace());
+        format!("^[^{bad}]*[^{bad_or_blank}][^{bad}]*$")
     }
 }
 
@@ -288,5 +346,56 @@ mod tests {
         );
         assert!(Timezone::parse("Mars/Olympus").is_err());
         assert_eq!(Timezone::default().name(), "UTC");
+    }
+
+    mod patterns {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// proptest generates from a pattern without its anchors; runs of
+        /// a class are bounded so that most strings fit the length limit.
+        fn unanchored(pattern: &str) -> String {
+            pattern
+                .trim_start_matches('^')
+                .trim_end_matches('$')
+                .replace("]*", "]{0,12}")
+                .replace("]+", "]{1,12}")
+                .replace(")+", "){1,4}")
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// Every name the declared pattern allows (within maxLength) is accepted.
+            #[test]
+            fn names_the_pattern_allows_are_accepted(
+                name in proptest::string::string_regex(&unanchored(&DisplayName::pattern())).unwrap()
+            ) {
+                prop_assume!(char_len(&name) <= DisplayName::MAX_LEN);
+                prop_assert!(DisplayName::parse(&name).is_ok(), "{:?}", name);
+            }
+
+            /// Every address the declared pattern allows (within maxLength) is accepted.
+            #[test]
+            fn addresses_the_pattern_allows_are_accepted(
+                email in proptest::string::string_regex(&unanchored(&Email::pattern())).unwrap()
+            ) {
+                prop_assume!(char_len(&email) <= Email::MAX_LEN);
+                prop_assert!(Email::parse(&email).is_ok(), "{:?}", email);
+            }
+        }
+
+        #[test]
+        fn what_the_patterns_refuse_is_refused() {
+            let name = DisplayName::pattern();
+            for refused in ["", "   ", "Ana\u{202E}", "Ana\u{0007}", "\u{200B}"] {
+                assert!(DisplayName::parse(refused).is_err(), "{refused:?}");
+                // Each refused name holds a character the pattern excludes,
+                // or no character that is not blank.
+                let has_visible = refused.chars().any(|c| !c.is_whitespace() && !forbidden(c));
+                let has_forbidden = refused.chars().any(forbidden);
+                assert!(has_forbidden || !has_visible, "{refused:?} vs {name}");
+            }
+        }
     }
 }

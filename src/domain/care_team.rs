@@ -9,6 +9,14 @@ use sha2::{Digest, Sha256};
 const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTWXYZ23456789";
 const LENGTH: usize = 10;
 
+/// What `parse` accepts, as a regular expression for `openapi.yaml`.
+pub fn pattern() -> String {
+    let letters = std::str::from_utf8(ALPHABET).unwrap_or_default();
+    let lower = letters.to_ascii_lowercase();
+    let lower: String = lower.chars().filter(char::is_ascii_lowercase).collect();
+    format!("^[ -]*([{letters}{lower}][ -]*){{{LENGTH}}}$")
+}
+
 /// A well-formed invitation code, normalised (upper case, no separators).
 #[derive(Clone, PartialEq, Eq)]
 pub struct InvitationCode(String);
@@ -24,11 +32,12 @@ impl InvitationCode {
         )
     }
 
-    /// Accepts what a person types: any case, spaces and hyphens anywhere.
+    /// Accepts what a person types: any case, spaces and hyphens anywhere
+    /// (`PATTERN` says the same for `openapi.yaml`).
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let code: String = raw
             .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
+            .filter(|c| !matches!(c, ' ' | '-'))
             .map(|c| c.to_ascii_uppercase())
             .collect();
         if code.chars().count() == LENGTH && code.bytes().all(|b| ALPHABET.contains(&b)) {

@@ -65,16 +65,9 @@ impl Kind for OwnStretches {
 
     fn validate(body: &OwnStretchBody, _ctx: &Context) -> Vec<FieldError> {
         let mut c = Checks::default();
-        if body.name.trim().is_empty() {
-            c.fail("name", "must not be empty");
-        }
-        c.text("name", Some(&body.name), 100);
-        // Therapists see these names: nothing invisible or reordering.
-        if body.name.chars().any(crate::domain::account::is_invisible) {
-            c.fail(
-                "name",
-                "must not contain invisible or direction-changing characters",
-            );
+        // Therapists see these names: the rule of display names.
+        if let Err(message) = crate::domain::DisplayName::parse(&body.name) {
+            c.fail("name", message);
         }
         c.text("description", body.description.as_deref(), NOTES_MAX);
         c.no_duplicates("targets", &body.targets);

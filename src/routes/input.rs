@@ -72,8 +72,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
 /// Deserialises `bytes`, mapping serde's complaint onto the field it concerns.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| malformed(&strip_position(&e.to_string())))?;
+    // Every body is an object; serde would also fill a struct from an array.
+    if !value.is_object() {
+        return Err(AppError::bad_request(
+            ErrorCode::InvalidBody,
+            "The request body must be a JSON object.",
+            vec![FieldError::new("body", "must be a JSON object")],
+        ));
+    }
+    whole_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let field = if path == "." { "body".to_owned() } else { path };
         let inner = err.into_inner();
@@ -89,10 +99,28 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             ),
             _ => malformed(&message),
         }
-    })?;
-    de.end()
-        .map_err(|e| malformed(&strip_position(&e.to_string())))?;
-    Ok(value)
+    })
+}
+
+/// JSON Schema counts `2.0` and `2e1` as integers, so integer fields take
+/// them: a number without a fraction, exactly representable (|n| ≤ 2^53),
+/// becomes an integer before the body is read. `2.5` stays a float and is
+/// refused by an integer field as before.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= EXACT) {
+                // Exact: |f| ≤ 2^53 has no fraction, so the cast loses nothing.
+                *n = serde_json::Number::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().for_each(whole_numbers_as_integers)
+        }
+        _ => {}
+    }
 }
 
 fn malformed(message: &str) -> AppError {
@@ -194,5 +222,26 @@ mod tests {
         assert_eq!(fields(malformed), (400, vec![]));
         let trailing = parse_json::<Body>(br#"{"areas":[]} x"#).unwrap_err();
         assert_eq!(fields(trailing).0, 400);
+        // serde fills a struct from an array too; a body must be an object.
+        let array = parse_json::<Body>(br#"[[]]"#).unwrap_err();
+        assert_eq!(fields(array), (400, vec!["body".to_owned()]));
+    }
+
+    /// JSON Schema's integers include `2.0` and `2e1`; fractions stay refused.
+    #[test]
+    fn whole_numbers_are_integers() {
+        let body: Body = parse_json(br#"{"areas":[{"side":"left","minutes":2.0}]}"#).unwrap();
+        assert_eq!(body.areas[0].minutes, 2);
+        let body: Body = parse_json(br#"{"areas":[{"side":"left","minutes":2e1}]}"#).unwrap();
+        assert_eq!(body.areas[0].minutes, 20);
+        let body: Body = parse_json(br#"{"areas":[{"side":"left","minutes":-0.0}]}"#).unwrap();
+        assert_eq!(body.areas[0].minutes, 0);
+        let fraction =
+            parse_json::<Body>(br#"{"areas":[{"side":"left","minutes":2.5}]}"#).unwrap_err();
+        assert_eq!(fields(fraction), (400, vec!["areas[0].minutes".to_owned()]));
+        // Past 2^53 a float no longer says which integer it means.
+        let huge =
+            parse_json::<Body>(br#"{"areas":[{"side":"left","minutes":1e300}]}"#).unwrap_err();
+        assert_eq!(fields(huge).0, 400);
     }
 }

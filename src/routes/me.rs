@@ -53,7 +53,7 @@ async fn confirm_password(
     state: &AppState,
     me: &accounts::UserRow,
     password: String,
-    field: &str,
+    field: &'static str,
 ) -> AppResult<()> {
     let ip = client_ip(req, &state.trusted_proxies);
     let slot = state.hasher.slot().await?;
@@ -63,10 +63,7 @@ async fn confirm_password(
         .await?
     {
         attempt.failed();
-        return Err(AppError::invalid(
-            field,
-            "does not match the account's password",
-        ));
+        return Err(AppError::WrongPassword { field });
     }
     state.db.write(attempt.acceptance()).await?;
     attempt.accepted();
@@ -139,7 +136,8 @@ pub async fn update_me(
     request_body = ChangePassword,
     responses(
         (status = 204, description = "Changed; sign in again on other devices"),
-        (status = 422, description = "`current_password` is wrong or `new_password` is out of range"),
+        (status = 403, description = "`current_password` is wrong (`wrong_password`)"),
+        (status = 422, description = "`new_password` is out of range"),
         (status = 429, description = "Too many wrong passwords; see Retry-After"),
     )
 )]
@@ -178,7 +176,7 @@ pub async fn change_password(
     request_body = DeleteMe,
     responses(
         (status = 204, description = "Erased"),
-        (status = 422, description = "`password` is wrong"),
+        (status = 403, description = "`password` is wrong (`wrong_password`)"),
         (status = 429, description = "Too many wrong passwords; see Retry-After"),
     )
 )]

@@ -182,17 +182,8 @@ pub fn other_method() -> Method {
         .clone()
 }
 
-/// A request method this service does not know (RFC 9110 §15.6.2: 501).
-pub fn unknown_method() -> HttpResponse {
-    problem_response(
-        StatusCode::NOT_IMPLEMENTED,
-        ErrorCode::MethodNotImplemented,
-        "This request method is not known to this service.".to_owned(),
-        vec![],
-    )
-}
-
-fn method_not_allowed(allow: &str) -> HttpResponse {
+/// 405 with the methods the resource does serve.
+pub fn method_not_allowed(allow: &str) -> HttpResponse {
     let mut response = problem_response(
         StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::MethodNotAllowed,

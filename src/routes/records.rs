@@ -31,8 +31,16 @@ use crate::state::AppState;
 /// The `If-Match` header, parsed. Malformed values are a 400.
 pub struct IfMatchHeader(pub IfMatch);
 
+/// What `parse_if_match` accepts, for `openapi.yaml`: `*`, or a list of
+/// (possibly weak) ETags, each a version of 1..18 digits.
+pub const IF_MATCH_PATTERN: &str =
+    r#"^[ \t]*(\*|(W/)?"[0-9]{1,18}"([ \t]*,[ \t]*(W/)?"[0-9]{1,18}")*)[ \t]*$"#;
+
+/// What `IdempotencyKey` accepts: 1..255 visible ASCII characters.
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]{1,255}$";
+
 fn parse_if_match(raw: &str) -> Option<IfMatch> {
-    let raw = raw.trim();
+    let raw = raw.trim_matches([' ', '\t']);
     if raw == "*" {
         return Some(IfMatch::Any);
     }
@@ -41,16 +49,16 @@ fn parse_if_match(raw: &str) -> Option<IfMatch> {
     let tags = raw
         .split(',')
         .map(|tag| {
-            let tag = tag.trim();
+            let tag = tag.trim_matches([' ', '\t']);
             let (weak, tag) = match tag.strip_prefix("W/") {
                 Some(rest) => (true, rest),
                 None => (false, tag),
             };
-            let version = tag
-                .strip_prefix('"')?
-                .strip_suffix('"')?
-                .parse::<i64>()
-                .ok()?;
+            let digits = tag.strip_prefix('"')?.strip_suffix('"')?;
+            if !(1..=18).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let version = digits.parse::<i64>().ok()?;
             Some((weak, version))
         })
         .collect::<Option<Vec<_>>>()?;
@@ -158,6 +166,7 @@ pub struct ListQuery {
     /// Last date included (YYYY-MM-DD); at most 1,096 days after `from`.
     pub to: Option<NaiveDate>,
     /// Page size, 1..1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -258,6 +267,7 @@ pub fn decode_instant_cursor(raw: &str) -> AppResult<(NaiveDateTime, String)> {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1..1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -626,6 +636,16 @@ mod tests {
                 if let Ok((at, id)) = decode_instant_cursor(&raw) {
                     prop_assert_eq!(decode_instant_cursor(&encode_instant_cursor(at, &id)).ok(), Some((at, id)));
                 }
+            }
+
+            /// Every value the declared `If-Match` grammar allows is read.
+            #[test]
+            fn if_match_values_the_pattern_allows_are_read(
+                raw in proptest::string::string_regex(
+                    IF_MATCH_PATTERN.trim_start_matches('^').trim_end_matches('$')
+                ).unwrap()
+            ) {
+                prop_assert!(parse_if_match(&raw).is_some(), "{:?}", raw);
             }
 
             /// Lists of ETags, strong and weak: weak ones never match.

@@ -24,6 +24,7 @@ pub struct ChangesQuery {
     /// `next_cursor` of the previous call; omit to start from the beginning.
     pub cursor: Option<String>,
     /// Page size, 1..1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

@@ -23,10 +23,11 @@ async fn metrics_text(app: &TestApp) -> String {
         .unwrap()
 }
 
-/// Made-up request methods are answered 501 and counted under one label:
-/// 50 requests with 5 KB methods leave `/metrics` about as it was.
+/// Made-up request methods get 405 with `Allow` on a known path (404 on any
+/// other) and are counted under one label: 50 requests with 5 KB methods
+/// leave `/metrics` about as it was.
 #[tokio::test]
-async fn unknown_methods_are_501_and_one_metrics_label() {
+async fn unknown_methods_are_405_and_one_metrics_label() {
     let app = spawn_app().await;
     let before = metrics_text(&app).await;
     for n in 0..50 {
@@ -40,12 +41,28 @@ async fn unknown_methods_are_501_and_one_metrics_label() {
                 .unwrap(),
         )
         .await;
-        assert_eq!(reply.status, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            reply.header("allow"),
+            Some("GET, PATCH, DELETE, HEAD"),
+            "the methods /v1/me does serve"
+        );
         assert_eq!(
             reply.header("content-type"),
             Some("application/problem+json")
         );
     }
+    // QUERY (a method newer than RFC 9110) on a path nobody serves: 404.
+    let method = Method::from_bytes(b"QUERY").unwrap();
+    let reply = read(
+        app.client
+            .request(method, app.url("/v1/no-such-thing"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
     let after = metrics_text(&app).await;
     assert!(!after.contains("AAAAA"), "a method name reached /metrics");
     assert!(
@@ -53,7 +70,7 @@ async fn unknown_methods_are_501_and_one_metrics_label() {
             .lines()
             .any(|l| l.starts_with("painline_http_requests_total{")
                 && l.contains("method=\"OTHER\"")
-                && l.contains("status=\"501\"")
+                && l.contains("status=\"405\"")
                 && l.ends_with(" 50")),
         "{after}"
     );
@@ -454,7 +471,11 @@ async fn metrics_can_live_on_their_own_listener() {
         .send()
         .await
         .unwrap();
-    assert_eq!(posted.status(), StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(posted.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        posted.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET")
+    );
     let again = scrape().await;
     assert!(!again.contains("FOOBAR"), "{again}");
     // The metrics listener serves nothing else.

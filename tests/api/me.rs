@@ -94,7 +94,7 @@ async fn changing_the_password_revokes_every_refresh_token() {
             json!({"current_password": "not my password", "new_password": "a new password 42"}),
         )
         .await;
-    wrong.assert_problem(422, "validation_failed");
+    wrong.assert_problem(403, "wrong_password");
     assert_eq!(wrong.error_fields(), vec!["current_password"]);
     let short = app
         .post(
@@ -136,7 +136,7 @@ async fn wrong_passwords_on_me_routes_are_throttled_like_logins() {
         let reply = app
             .post("/v1/me/password", Some(&user.access), json!({"current_password": "guess guess guess", "new_password": "a new password 42"}))
             .await;
-        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        reply.assert_problem(403, "wrong_password");
     }
     let throttled = app
         .post(
@@ -202,7 +202,8 @@ async fn deleting_the_account_leaves_no_row_behind() {
             Some(json!({"password": "not my password"})),
         )
         .await;
-    wrong.assert_problem(422, "validation_failed");
+    wrong.assert_problem(403, "wrong_password");
+    assert_eq!(wrong.error_fields(), vec!["password"]);
     assert_eq!(app.count("users", &format!("id = '{}'", user.id)).await, 1);
 
     let reply = app

@@ -194,7 +194,7 @@ fn a_fresh_machine_starts_on_sqlite_and_sigterm_drains_and_exits_zero() {
         port,
         &format!("{method} /v1/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
     );
-    assert!(status.starts_with("HTTP/1.1 501"), "{status}");
+    assert!(status.starts_with("HTTP/1.1 405"), "{status}");
 
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     http(&mut stream, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -1,0 +1,165 @@
+"""Schemathesis hooks: the request rules openapi.yaml cannot state.
+
+OpenAPI 3.1 has no way to relate two values of one request, or a value to
+today's date, or to data already stored. The server enforces such rules
+(each is written in the operation's description in openapi.yaml and answers
+400 or 422 naming the field). Here, and only for requests schemathesis
+generates as *valid* (positive mode), the generated values are brought
+inside those rules, so "valid data must be accepted" tests what it means to.
+Negative cases are never touched: every one must still be refused.
+
+Each rule below names where the server enforces it.
+"""
+import datetime
+import os
+
+import schemathesis
+from api import link
+
+# Patients' "today" follows their time zone (UTC-12 .. UTC+14): a date up to
+# yesterday in UTC is never in any patient's future.
+LATEST = datetime.date.today() - datetime.timedelta(days=1)
+EARLIEST = datetime.date(1900, 1, 1)
+# A built-in stretch, found by .ci/contract-test.sh before the run.
+STRETCH_ID = os.environ.get("CONTRACT_STRETCH_ID")
+# ODI has 10 sections (at least 8 answered, 0..5), RMDQ 24 items (0/1), PEG 3 (0..10).
+ANSWERS = {"odi": (10, 5), "rmdq": (24, 1), "peg": (3, 10)}
+
+
+def _date(value):
+    try:
+        return datetime.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _positive(case):
+    meta = getattr(case, "meta", None)
+    return meta is not None and meta.generation.mode.is_positive
+
+
+def _whole(value):
+    """JSON Schema (and the server) count 14.0 as the integer 14."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+@schemathesis.hook
+def filter_case(context, case):
+    """Schemathesis 4.32's coverage phase can label a case positive while one
+    of its parts was generated negative (seen: an `If-Match` header whose
+    pattern needs characters its header generator avoids, sent as `0`). Such
+    a case is neither: it is dropped; its negative part is still sent in the
+    negative cases the same phase makes."""
+    meta = getattr(case, "meta", None)
+    if meta is None or not meta.generation.mode.is_positive:
+        return True
+    return all(c.mode.is_positive for c in meta.components.values())
+
+
+def _clamp(day):
+    return min(max(day, EARLIEST), LATEST)
+
+
+def _fix_range(query):
+    """routes/records.rs check_range, service/trends.rs resolve: years
+    1900..9999, from <= to (to defaults to the patient's today), at most
+    1,096 days."""
+    start, end = _date(query.get("from")), _date(query.get("to"))
+    if start is None and end is None:
+        return
+    if end is not None:
+        end = _clamp(end)
+    if start is not None:
+        start = _clamp(start)
+        ceiling = end or LATEST
+        if start > ceiling:
+            start = ceiling
+        if (ceiling - start).days >= 1000:
+            start = ceiling - datetime.timedelta(days=999)
+        query["from"] = start.isoformat()
+    if end is not None:
+        query["to"] = end.isoformat()
+
+
+def _fix_body(body):
+    """domain/logbook.rs Checks: a logbook date is 1900-01-01 .. the
+    patient's today + 1; instants are in the years 1900..9999."""
+    if "date" in body and _date(body["date"]) is not None:
+        body["date"] = _clamp(_date(body["date"])).isoformat()
+    for key in ("recorded_at", "started_at"):
+        value = body.get(key)
+        if isinstance(value, str):
+            body[key] = f"{LATEST.isoformat()}T08:00:00Z"
+    # kinds/massage_session.rs: the areas' minutes fit in duration_minutes.
+    areas = body.get("areas")
+    duration = _whole(body.get("duration_minutes"))
+    if isinstance(areas, list) and duration is not None:
+        total = 0
+        for area in areas:
+            minutes = _whole(area.get("minutes")) if isinstance(area, dict) else None
+            if minutes is not None:
+                area["minutes"] = max(1, min(minutes, duration - total))
+                total += area["minutes"]
+        if total > duration:
+            body["areas"] = []
+        # The same muscle and side twice is refused (no_duplicates).
+        seen, unique = set(), []
+        for area in body["areas"]:
+            key = (area.get("muscle"), area.get("side")) if isinstance(area, dict) else None
+            if key not in seen:
+                seen.add(key)
+                unique.append(area)
+        body["areas"] = unique
+    # kinds/stretch_session.rs: stretch_id names a stretch the patient has.
+    if "stretch_id" in body and STRETCH_ID:
+        body["stretch_id"] = STRETCH_ID
+    # domain/logbook.rs answers: the count and range follow the instrument.
+    count_max = ANSWERS.get(body.get("instrument"))
+    if count_max and isinstance(body.get("answers"), list):
+        count, top = count_max
+        given = [_whole(a) for a in body["answers"] if _whole(a) is not None] or [0]
+        body["answers"] = [min(max(given[i % len(given)], 0), top) for i in range(count)]
+    # kinds/own_stretch.rs: targets are listed once each.
+    if isinstance(body.get("targets"), list):
+        body["targets"] = list(dict.fromkeys(body["targets"]))
+    if isinstance(body.get("regions"), list):
+        body["regions"] = list(dict.fromkeys(body["regions"]))
+
+
+@schemathesis.hook
+def map_case(context, case):
+    if not _positive(case):
+        return case
+    if isinstance(case.query, dict):
+        _fix_range(case.query)
+        # routes/records.rs, sync.rs: a cursor is a value only the API makes
+        # (a `next_cursor`); one made up is a 400, like any forged token.
+        case.query.pop("cursor", None)
+        # routes/export.rs: from/to choose the days of the CSV export only.
+        if case.path.endswith("/export") and ("from" in case.query or "to" in case.query):
+            case.query["format"] = "csv"
+    if isinstance(case.body, dict):
+        _fix_body(case.body)
+    return case
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    """The fuzzer may end the contract run's care-team link (DELETE
+    /v1/patients/{pid} as the therapist, /v1/me/care-team/{id} as the
+    patient); the rest of the run needs it, so it is made again at once."""
+    ended = case.method == "DELETE" and response.status_code == 204 and (
+        case.path == "/v1/patients/{pid}" or case.path == "/v1/me/care-team/{therapist_id}"
+    )
+    if ended and os.environ.get("CONTRACT_BASE_URL"):
+        link(
+            os.environ["CONTRACT_BASE_URL"],
+            os.environ["CONTRACT_THERAPIST_TOKEN"],
+            os.environ["CONTRACT_PATIENT_TOKEN"],
+        )
