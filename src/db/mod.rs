@@ -96,7 +96,16 @@ impl From<diesel::result::Error> for DbError {
             ) => Self::Unavailable(Box::new(err)),
             // Lock waits that ran out: SQLite's busy timeout, PostgreSQL's
             // lock_timeout and statement_timeout. diesel exposes no SQLSTATE.
-            Error::DatabaseError(_, ref info) if is_timeout(info.message()) => {
+            Error::DatabaseError(_, ref info)
+                if is_timeout(info.message()) || is_connection_lost(info.message()) =>
+            {
+                Self::Unavailable(Box::new(err))
+            }
+            // A commit whose connection went away (its outcome unknown to
+            // us; the client's retry of an idempotent write settles it), or
+            // a transaction manager left broken by that: the connection is
+            // discarded by the pool, and the next one is a new one.
+            Error::RollbackErrorOnCommit { .. } | Error::BrokenTransactionManager => {
                 Self::Unavailable(Box::new(err))
             }
             Error::DatabaseError(_, ref info)
@@ -107,6 +116,21 @@ impl From<diesel::result::Error> for DbError {
             other => Self::Query(other),
         }
     }
+}
+
+/// The server went away under a running statement: PostgreSQL shutting
+/// down or restarting (SQLSTATE 57P01..57P03), or the connection dropped.
+/// diesel reports these as `Unknown` when libpq has not yet marked the
+/// connection bad.
+fn is_connection_lost(message: &str) -> bool {
+    message.contains("terminating connection")
+        || message.contains("server closed the connection")
+        || message.contains("the database system is shutting down")
+        || message.contains("the database system is starting up")
+        || message.contains("no connection to the server")
+        || message.contains("could not receive data from server")
+        || message.contains("could not send data to server")
+        || message.contains("connection to server")
 }
 
 fn is_timeout(message: &str) -> bool {
@@ -529,4 +553,44 @@ fn existing_file_uri(path: &std::path::Path) -> String {
     }
     uri.push_str("?mode=rw");
     uri
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn from_message(message: &str) -> DbError {
+        DbError::from(Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    /// A server going away under a statement is "unavailable" (503, retry),
+    /// never an internal error.
+    #[test]
+    fn lost_connections_and_timeouts_are_unavailable() {
+        for message in [
+            "terminating connection due to administrator command",
+            "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally",
+            "FATAL:  the database system is shutting down",
+            "no connection to the server",
+            "database is locked",
+            "canceling statement due to lock timeout",
+        ] {
+            assert!(
+                matches!(from_message(message), DbError::Unavailable(_)),
+                "{message}"
+            );
+        }
+        assert!(matches!(
+            DbError::from(Error::BrokenTransactionManager),
+            DbError::Unavailable(_)
+        ));
+        assert!(matches!(
+            from_message("column \"x\" does not exist"),
+            DbError::Query(_)
+        ));
+    }
 }

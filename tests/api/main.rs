@@ -12,6 +12,7 @@ mod dashboard;
 mod demo;
 mod errors;
 mod exports;
+mod faults;
 mod fuzz;
 mod hardening;
 mod helpers;
