@@ -28,15 +28,28 @@ stop_server() {
     fi
     server_pid=
 }
-trap 'stop_server; rm -rf "$work"' EXIT
+finish() {
+    status=$?
+    stop_server
+    if [ "$status" -ne 0 ] && [ -f "$work/server.log" ]; then
+        echo "-- the server's log (last 40 lines)" >&2
+        tail -n 40 "$work/server.log" >&2
+    fi
+    rm -rf "$work"
+}
+trap finish EXIT
 
 # A fresh server on a free port and an empty database.
 start_server() {
     stop_server
     rm -rf "$work/data"
     port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    (cd "$work" && PAINLINE_BIND=127.0.0.1:$port PAINLINE_ACCESS_TTL=3600 PAINLINE_LOG=warn \
-        exec "$root/target/debug/painline" serve 2>>"$work/server.log") &
+    # Only these settings: a DATABASE_URL or PAINLINE_* of the caller's
+    # shell must not point the fuzzer at a real database or relay.
+    (cd "$work" && exec env -i PATH="$PATH" HOME="$HOME" \
+        DATABASE_URL=sqlite://data/painline.db PAINLINE_BIND=127.0.0.1:$port \
+        PAINLINE_ACCESS_TTL=3600 PAINLINE_LOG=warn \
+        "$root/target/debug/painline" serve 2>>"$work/server.log") &
     server_pid=$!
     export CONTRACT_BASE_URL=http://127.0.0.1:$port
     "$venv/bin/python" - <<'PY'
@@ -72,15 +85,20 @@ fuzz() {
     fi
 }
 
+no_panic() {
+    if grep -n "panicked" "$work/server.log"; then
+        echo "contract: the server panicked" >&2
+        exit 1
+    fi
+}
+
 start_server
-eval "$("$venv/bin/python" .ci/contract/setup.py "$CONTRACT_BASE_URL")"
+accounts=$("$venv/bin/python" .ci/contract/setup.py "$CONTRACT_BASE_URL")
+eval "$accounts"
 fuzz therapist "$CONTRACT_THERAPIST_TOKEN"
 fuzz patient "$CONTRACT_PATIENT_TOKEN"
 kill -0 "$server_pid"   # still serving
-if grep -n "panicked" "$work/server.log"; then
-    echo "contract: the server panicked" >&2
-    exit 1
-fi
+no_panic
 
 echo "-- openapi-python-client"
 rm -rf "$work/client"
@@ -96,3 +114,4 @@ if grep -qi "warning" "$work/generate.log"; then
 fi
 start_server
 PYTHONPATH="$work/client:$root/.ci/contract" "$venv/bin/python" .ci/contract/story.py "$CONTRACT_BASE_URL"
+no_panic

@@ -19,7 +19,8 @@ use crate::routes;
     info(
         title = "Painline API",
         description = "Lower-back-pain logbook for patients and the massage therapists they invite. \
-Errors are application/problem+json (RFC 9457) with a stable `code`.",
+Errors are application/problem+json (RFC 9457) with a stable `code`. \
+Patterns are ECMA-262 regular expressions in Unicode mode (the `u` flag).",
         license(name = "AGPL-3.0-or-later"),
     ),
     components(schemas(Problem, FieldError, routes::export::ExportFormat)),

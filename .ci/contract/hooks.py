@@ -18,7 +18,7 @@ from api import link
 
 # Patients' "today" follows their time zone (UTC-12 .. UTC+14): a date up to
 # yesterday in UTC is never in any patient's future.
-LATEST = datetime.date.today() - datetime.timedelta(days=1)
+LATEST = datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=1)
 EARLIEST = datetime.date(1900, 1, 1)
 # A built-in stretch, found by .ci/contract-test.sh before the run.
 STRETCH_ID = os.environ.get("CONTRACT_STRETCH_ID")

@@ -123,14 +123,23 @@ impl From<diesel::result::Error> for DbError {
 /// diesel reports these as `Unknown` when libpq has not yet marked the
 /// connection bad.
 fn is_connection_lost(message: &str) -> bool {
-    message.contains("terminating connection")
-        || message.contains("server closed the connection")
-        || message.contains("the database system is shutting down")
-        || message.contains("the database system is starting up")
-        || message.contains("no connection to the server")
-        || message.contains("could not receive data from server")
-        || message.contains("could not send data to server")
-        || message.contains("connection to server")
+    // The server's own messages begin the text (nothing a client sent can
+    // come first); libpq's are its own words.
+    const SERVER: [&str; 5] = [
+        "terminating connection due to administrator command",
+        "terminating connection because of crash of another server process",
+        "terminating connection due to conflict with recovery",
+        "the database system is shutting down",
+        "the database system is starting up",
+    ];
+    const LIBPQ: [&str; 5] = [
+        "server closed the connection unexpectedly",
+        "no connection to the server",
+        "could not receive data from server",
+        "could not send data to server",
+        "connection to server was lost",
+    ];
+    SERVER.iter().any(|m| message.starts_with(m)) || LIBPQ.iter().any(|m| message.contains(m))
 }
 
 fn is_timeout(message: &str) -> bool {
@@ -574,7 +583,7 @@ mod tests {
         for message in [
             "terminating connection due to administrator command",
             "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally",
-            "FATAL:  the database system is shutting down",
+            "the database system is shutting down",
             "no connection to the server",
             "database is locked",
             "canceling statement due to lock timeout",
@@ -588,9 +597,17 @@ mod tests {
             DbError::from(Error::BrokenTransactionManager),
             DbError::Unavailable(_)
         ));
-        assert!(matches!(
-            from_message("column \"x\" does not exist"),
-            DbError::Query(_)
-        ));
+        // Not a lost connection: a timeout meant to catch a stuck client,
+        // and a message that merely quotes those words.
+        for message in [
+            "terminating connection due to idle-in-transaction timeout",
+            "invalid input syntax for type uuid: \"the database system is shutting down\"",
+            "column \"x\" does not exist",
+        ] {
+            assert!(
+                matches!(from_message(message), DbError::Query(_)),
+                "{message}"
+            );
+        }
     }
 }

@@ -88,8 +88,9 @@ impl Email {
     /// control characters).
     pub fn normalise_for_lookup(raw: &str) -> Option<String> {
         let email = raw.trim().to_lowercase();
+        // Counted before lower-casing, like `parse` (`İ` lower-cases to two).
         let plausible = !email.is_empty()
-            && char_len(&email) <= Self::MAX_LEN
+            && char_len(raw.trim()) <= Self::MAX_LEN
             && email.contains('@')
             && !email.chars().any(|c| c.is_whitespace() || c.is_control());
         plausible.then_some(email)
@@ -204,7 +205,8 @@ impl std::fmt::Debug for Password {
 }
 
 /// The name shown to the other side of a care team: at most 100 characters
-/// as sent, not blank, stored trimmed. Own stretches' names follow the same
+/// as sent, not blank, no control or invisible character anywhere (not even
+/// around it), stored trimmed. Own stretches' names follow the same
 /// rule (therapists see them too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
@@ -218,9 +220,9 @@ impl DisplayName {
             Err("must not be empty")
         } else if char_len(raw) > Self::MAX_LEN {
             Err("must be at most 100 characters")
-        } else if name.chars().any(char::is_control) {
+        } else if raw.chars().any(char::is_control) {
             Err("must not contain control characters")
-        } else if name.chars().any(is_invisible) {
+        } else if raw.chars().any(is_invisible) {
             Err("must not contain invisible or direction-changing characters")
         } else {
             Ok(Self(name.to_owned()))
@@ -382,6 +384,71 @@ mod tests {
             ) {
                 prop_assume!(char_len(&email) <= Email::MAX_LEN);
                 prop_assert!(Email::parse(&email).is_ok(), "{:?}", email);
+            }
+        }
+
+        static NAME: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+        static EMAIL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+
+        /// Each pattern is compiled once (its classes are large).
+        fn compiled(
+            cell: &'static std::sync::OnceLock<regex::Regex>,
+            pattern: fn() -> String,
+        ) -> &'static regex::Regex {
+            cell.get_or_init(|| regex::Regex::new(&pattern()).unwrap())
+        }
+
+        /// Text built from the characters the rules treat specially.
+        fn tricky() -> impl Strategy<Value = String> {
+            let alphabet = vec![
+                'a',
+                'Z',
+                '0',
+                '.',
+                '@',
+                '-',
+                ' ',
+                '\t',
+                '\n',
+                '\r',
+                '\u{85}',
+                '\u{A0}',
+                '\u{200B}',
+                '\u{200D}',
+                '\u{2028}',
+                '\u{202E}',
+                '\u{3000}',
+                '\u{FEFF}',
+                '\u{130}',
+                'é',
+                '\u{110BD}',
+                '\u{1F600}',
+                '\u{E0001}',
+            ];
+            prop_oneof![
+                any::<String>(),
+                proptest::collection::vec(proptest::sample::select(alphabet), 0..24)
+                    .prop_map(|chars| chars.into_iter().collect()),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// The declared name pattern (with maxLength) and `parse` agree
+            /// on any text, both ways.
+            #[test]
+            fn the_name_pattern_is_the_rule(name in tricky()) {
+                let declared = compiled(&NAME, DisplayName::pattern).is_match(&name) && char_len(&name) <= DisplayName::MAX_LEN;
+                prop_assert_eq!(declared, DisplayName::parse(&name).is_ok(), "{:?}", name);
+            }
+
+            /// The declared address pattern (with maxLength) and `parse`
+            /// agree on any text, both ways.
+            #[test]
+            fn the_address_pattern_is_the_rule(email in tricky()) {
+                let declared = compiled(&EMAIL, Email::pattern).is_match(&email) && char_len(&email) <= Email::MAX_LEN;
+                prop_assert_eq!(declared, Email::parse(&email).is_ok(), "{:?}", email);
             }
         }
 

@@ -72,7 +72,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
 /// Deserialises `bytes`, mapping serde's complaint onto the field it concerns.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let mut value: serde_json::Value =
+    let StrictValue(mut value) =
         serde_json::from_slice(bytes).map_err(|e| malformed(&strip_position(&e.to_string())))?;
     // Every body is an object; serde would also fill a struct from an array.
     if !value.is_object() {
@@ -102,6 +102,71 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     })
 }
 
+/// A JSON value read like serde_json's, except that an object naming one
+/// key twice is refused (as the typed bodies did when read directly), so a
+/// proxy and this server cannot read one body two ways.
+struct StrictValue(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(items.into())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if fields.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate field `{key}`"
+                )));
+            }
+            let StrictValue(value) = map.next_value()?;
+            fields.insert(key, value);
+        }
+        Ok(fields.into())
+    }
+}
+
 /// JSON Schema counts `2.0` and `2e1` as integers, so integer fields take
 /// them: a number without a fraction, exactly representable (|n| ≤ 2^53),
 /// becomes an integer before the body is read. `2.5` stays a float and is
@@ -110,8 +175,9 @@ fn whole_numbers_as_integers(value: &mut serde_json::Value) {
     const EXACT: f64 = 9_007_199_254_740_992.0;
     match value {
         serde_json::Value::Number(n) if n.is_f64() => {
-            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= EXACT) {
-                // Exact: |f| ≤ 2^53 has no fraction, so the cast loses nothing.
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < EXACT) {
+                // Exact: below 2^53 every integer is a float of its own, so
+                // the text meant this integer and the cast loses nothing.
                 *n = serde_json::Number::from(f as i64);
             }
         }
@@ -222,6 +288,9 @@ mod tests {
         assert_eq!(fields(malformed), (400, vec![]));
         let trailing = parse_json::<Body>(br#"{"areas":[]} x"#).unwrap_err();
         assert_eq!(fields(trailing).0, 400);
+        // One key twice: refused, as a proxy might read the other one.
+        let twice = parse_json::<Body>(br#"{"areas":[],"areas":[]}"#).unwrap_err();
+        assert_eq!(fields(twice).0, 400);
         // serde fills a struct from an array too; a body must be an object.
         let array = parse_json::<Body>(br#"[[]]"#).unwrap_err();
         assert_eq!(fields(array), (400, vec!["body".to_owned()]));
@@ -239,7 +308,11 @@ mod tests {
         let fraction =
             parse_json::<Body>(br#"{"areas":[{"side":"left","minutes":2.5}]}"#).unwrap_err();
         assert_eq!(fields(fraction), (400, vec!["areas[0].minutes".to_owned()]));
-        // Past 2^53 a float no longer says which integer it means.
+        // From 2^53 on a float no longer says which integer was meant.
+        let rounded =
+            parse_json::<Body>(br#"{"areas":[{"side":"left","minutes":9007199254740993.0}]}"#)
+                .unwrap_err();
+        assert_eq!(fields(rounded).0, 400);
         let huge =
             parse_json::<Body>(br#"{"areas":[{"side":"left","minutes":1e300}]}"#).unwrap_err();
         assert_eq!(fields(huge).0, 400);

@@ -45,6 +45,14 @@ fn hold_lock(database: &DatabaseUrl) -> (mpsc::Sender<()>, std::thread::JoinHand
     (release_tx, holder)
 }
 
+/// What "never a hang" means here: an answer within a minute (the waits
+/// inside are seconds), or the test fails instead of waiting forever.
+async fn bounded<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(60), future)
+        .await
+        .expect("an answer within a minute")
+}
+
 async fn entries(app: &TestApp, token: &str) -> crate::helpers::Reply {
     app.get("/v1/me/pain-entries", token).await
 }
@@ -90,7 +98,12 @@ async fn a_pool_exhausted_by_slow_requests_answers_503_and_recovers() {
     // can: the writer's batch waits out its busy timeout).
     let mut first = Vec::new();
     while first.len() < 6 {
-        first.push(pending.next().await.expect("a reply").expect("no panic"));
+        first.push(
+            bounded(pending.next())
+                .await
+                .expect("a reply")
+                .expect("no panic"),
+        );
     }
     for reply in &first {
         reply.assert_problem(503, "unavailable");
@@ -107,7 +120,7 @@ async fn a_pool_exhausted_by_slow_requests_answers_503_and_recovers() {
     // The two that waited on the lock end either way: served once it went,
     // or 503 if their wait ran out first.
     let mut late_writes = 0;
-    while let Some(reply) = pending.next().await {
+    while let Some(reply) = bounded(pending.next()).await {
         let reply = reply.expect("no panic");
         assert!(
             reply.status.is_success() || reply.status == StatusCode::SERVICE_UNAVAILABLE,
@@ -168,23 +181,31 @@ impl OwnPostgres {
         found.pop().expect("pg_ctl under /usr/lib/postgresql/*/bin")
     }
 
-    fn run(&self, program: &str, args: &[&str]) {
+    /// PostgreSQL refuses to run as root: then it runs as `postgres`.
+    fn as_root() -> bool {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+    }
+
+    fn command(&self, program: &str) -> std::process::Command {
         let path = self.bin.join(program);
-        let as_root = std::env::var("USER").as_deref() == Ok("root")
-            || std::process::Command::new("id")
-                .arg("-u")
-                .output()
-                .is_ok_and(|o| o.stdout.starts_with(b"0"));
-        let status = if as_root {
-            std::process::Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&path)
-                .args(args)
-                .status()
+        if Self::as_root() {
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
         } else {
-            std::process::Command::new(&path).args(args).status()
+            std::process::Command::new(path)
         }
-        .expect("run a PostgreSQL program");
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let status = self
+            .command(program)
+            .args(args)
+            .status()
+            .expect("run a PostgreSQL program");
         assert!(status.success(), "{program} {args:?}: {status}");
     }
 
@@ -262,17 +283,10 @@ impl OwnPostgres {
 impl Drop for OwnPostgres {
     fn drop(&mut self) {
         let data = self.data.to_string_lossy().into_owned();
-        let path = self.bin.join("pg_ctl");
-        let _ = std::process::Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(&path)
-            .args(["-D", &data, "-m", "immediate", "stop"])
-            .status()
-            .or_else(|_| {
-                std::process::Command::new(&path)
-                    .args(["-D", &data, "-m", "immediate", "stop"])
-                    .status()
-            });
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .status();
     }
 }
 
@@ -323,10 +337,16 @@ async fn postgres_stopped_and_started_under_load_is_503_then_served_again() {
             })
         })
         .collect();
+    // Only the writers hold senders: if they all end, `recv` says so.
+    drop(acked_tx);
     let mut acked = Vec::new();
     // Some writes land before the stop…
     while acked.len() < 20 {
-        acked.push(acked_rx.recv().await.expect("an acknowledged write"));
+        acked.push(
+            bounded(acked_rx.recv())
+                .await
+                .expect("an acknowledged write"),
+        );
     }
     tokio::task::block_in_place(|| server.stop());
     // …while it is down, readiness says so (bounded: each try waits at most
@@ -359,7 +379,11 @@ async fn postgres_stopped_and_started_under_load_is_503_then_served_again() {
     }
     let before = acked.len();
     while acked.len() < before + 20 {
-        acked.push(acked_rx.recv().await.expect("an acknowledged write"));
+        acked.push(
+            bounded(acked_rx.recv())
+                .await
+                .expect("an acknowledged write"),
+        );
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut refused = 0;
