@@ -22,9 +22,13 @@ def call(base, method, path, token=None, body=None):
         return err.code, None
 
 
+class SetupFailed(Exception):
+    """A call the contract run depends on did not answer as expected."""
+
+
 def expect(status, want, what):
     if status != want:
-        raise SystemExit(f"contract setup: {what} answered {status}, expected {want}")
+        raise SetupFailed(f"contract setup: {what} answered {status}, expected {want}")
 
 
 def register(base, email, role, name):

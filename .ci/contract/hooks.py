@@ -132,30 +132,49 @@ def _fix_body(body):
         body["regions"] = list(dict.fromkeys(body["regions"]))
 
 
-@schemathesis.hook
-def map_case(context, case):
-    if not _positive(case):
-        return case
+def _fix(case, generated):
+    """Brings a positive case inside the rules above."""
     if isinstance(case.query, dict):
         _fix_range(case.query)
         # routes/records.rs, sync.rs: a cursor is a value only the API makes
         # (a `next_cursor`); one made up is a 400, like any forged token.
-        case.query.pop("cursor", None)
+        # One filled in from an earlier answer (a link) is kept.
+        if generated:
+            case.query.pop("cursor", None)
         # routes/export.rs: from/to choose the days of the CSV export only.
         if case.path.endswith("/export") and ("from" in case.query or "to" in case.query):
             case.query["format"] = "csv"
     if isinstance(case.body, dict):
         _fix_body(case.body)
+
+
+@schemathesis.hook
+def map_case(context, case):
+    if _positive(case):
+        _fix(case, generated=True)
     return case
 
 
 @schemathesis.hook
+def before_call(context, case, kwargs):
+    """Again just before sending: the stateful phase fills values from
+    earlier answers (links) after generation, which can break a rule that
+    relates them to generated ones (areas' minutes and a linked duration)."""
+    if _positive(case):
+        _fix(case, generated=False)
+
+
+@schemathesis.hook
 def after_call(context, case, response):
-    """The fuzzer may end the contract run's care-team link (DELETE
-    /v1/patients/{pid} as the therapist, /v1/me/care-team/{id} as the
-    patient); the rest of the run needs it, so it is made again at once."""
-    ended = case.method == "DELETE" and response.status_code == 204 and (
-        case.path == "/v1/patients/{pid}" or case.path == "/v1/me/care-team/{therapist_id}"
+    """The therapist's run may end its link to the patient (DELETE
+    /v1/patients/{pid}); the rest of that run reads the patient's data
+    through it, so it is made again at once. (In the patient's run, which
+    comes last, nothing needs the link any more; by then the patient's
+    made-up invitation codes have it throttled, as they should.)"""
+    ended = (
+        case.method == "DELETE"
+        and response.status_code == 204
+        and case.path == "/v1/patients/{pid}"
     )
     if ended and os.environ.get("CONTRACT_BASE_URL"):
         link(
