@@ -59,6 +59,111 @@ pub struct SettingsArgs {
     /// Serve the reference therapist dashboard at `/dashboard/`: `on` or `off`.
     #[arg(long, env = "PAINLINE_DASHBOARD", default_value = "on")]
     pub dashboard: String,
+    /// SMTP relay for account e-mail, in lettre's URL form
+    /// (`smtps://user:pass@host`, `smtp://host:587?tls=required`,
+    /// `smtp://host:25`); without it, mail is written as .eml files.
+    #[arg(long, env = "PAINLINE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of account e-mail.
+    #[arg(
+        long,
+        env = "PAINLINE_MAIL_FROM",
+        default_value = "Painline <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+    /// Base of the links in e-mails (never taken from a request's Host).
+    #[arg(
+        long,
+        env = "PAINLINE_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+    /// Folder of the .eml files when there is no SMTP relay; default
+    /// `outbox/` beside the SQLite file (`data/outbox/`), else `data/outbox`.
+    #[arg(long, env = "PAINLINE_OUTBOX_DIR")]
+    pub outbox_dir: Option<PathBuf>,
+}
+
+/// How account e-mail leaves.
+#[derive(Clone)]
+pub enum MailTransportSetting {
+    /// lettre's SMTP URL (it may hold credentials: never printed).
+    Smtp(String),
+    /// One .eml file per mail in this folder.
+    Files(PathBuf),
+}
+
+impl std::fmt::Debug for MailTransportSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Smtp(_) => f.write_str("Smtp(…)"),
+            Self::Files(dir) => f.debug_tuple("Files").field(dir).finish(),
+        }
+    }
+}
+
+/// Account e-mail settings.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub transport: MailTransportSetting,
+    /// `Name <address>`, checked.
+    pub from: String,
+    /// Without a trailing slash.
+    pub public_url: String,
+    /// How often each instance looks for due mail (it is also woken when a
+    /// request of its own queues one); `None`: this instance sends none
+    /// (its mail waits for another instance).
+    pub poll: Option<std::time::Duration>,
+}
+
+impl MailSettings {
+    /// Checks each setting the way it will be used, naming the bad one.
+    pub fn resolve(
+        smtp_url: Option<String>,
+        from: String,
+        public_url: &str,
+        outbox_dir: PathBuf,
+    ) -> Result<Self, ConfigError> {
+        let transport = match smtp_url.filter(|u| !u.trim().is_empty()) {
+            Some(url) => {
+                // Parsed here only to refuse a bad URL at start-up; the
+                // message names the problem, never the URL (credentials).
+                lettre::SmtpTransport::from_url(url.trim()).map_err(|e| {
+                    ConfigError::new(
+                        "PAINLINE_SMTP_URL",
+                        format!("is not an SMTP URL lettre understands ({e})"),
+                    )
+                })?;
+                MailTransportSetting::Smtp(url.trim().to_owned())
+            }
+            None => MailTransportSetting::Files(outbox_dir),
+        };
+        from.parse::<lettre::message::Mailbox>().map_err(|e| {
+            ConfigError::new(
+                "PAINLINE_MAIL_FROM",
+                format!("'{from}' is not a mailbox such as Painline <no-reply@example.org> ({e})"),
+            )
+        })?;
+        let public_url = public_url.trim().trim_end_matches('/').to_owned();
+        let host = public_url
+            .strip_prefix("https://")
+            .or_else(|| public_url.strip_prefix("http://"))
+            .unwrap_or_default();
+        if host.is_empty() || host.contains(['?', '#', ' ']) {
+            return Err(ConfigError::new(
+                "PAINLINE_PUBLIC_URL",
+                format!(
+                    "'{public_url}' is not an http(s) URL such as https://painline.example.org"
+                ),
+            ));
+        }
+        Ok(Self {
+            transport,
+            from,
+            public_url,
+            poll: Some(std::time::Duration::from_secs(5)),
+        })
+    }
 }
 
 /// Where the data lives.
@@ -146,6 +251,7 @@ pub struct Settings {
     pub workers: usize,
     /// Serve the dashboard at `/dashboard/`.
     pub dashboard: bool,
+    pub mail: MailSettings,
 }
 
 /// A start-up failure, naming the offending setting when one is to blame.
@@ -246,6 +352,16 @@ impl SettingsArgs {
         if let DatabaseUrl::Sqlite(path) = &database {
             prepare_sqlite_folder(path)?;
         }
+        let outbox_dir = self.outbox_dir.unwrap_or_else(|| match &database {
+            DatabaseUrl::Sqlite(path) => path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .join("outbox"),
+            DatabaseUrl::Postgres(_) => PathBuf::from("data/outbox"),
+        });
+        let mail =
+            MailSettings::resolve(self.smtp_url, self.mail_from, &self.public_url, outbox_dir)?;
         let jwt_secret = match (self.jwt_secret, &database) {
             (Some(secret), _) => JwtSecret::new(secret.into_bytes())?,
             (None, DatabaseUrl::Sqlite(path)) => load_or_create_secret(path)?,
@@ -271,6 +387,7 @@ impl SettingsArgs {
             db_pool_size: self.db_pool_size,
             workers: self.workers,
             dashboard,
+            mail,
         })
     }
 }

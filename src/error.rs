@@ -57,6 +57,7 @@ error_codes! {
     NotFound = "not_found",
     MethodNotAllowed = "method_not_allowed",
     EmailTaken = "email_taken",
+    AlreadyVerified = "already_verified",
     IdTaken = "id_taken",
     IdempotencyKeyReused = "idempotency_key_reused",
     IdempotencyKeyInFlight = "idempotency_key_in_flight",

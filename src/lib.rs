@@ -47,6 +47,7 @@ pub mod domain;
 pub mod error;
 pub mod export;
 pub mod kinds;
+pub mod mail;
 pub mod openapi;
 pub mod routes;
 pub mod service;

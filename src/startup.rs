@@ -23,6 +23,7 @@ use crate::auth::{PasswordHasher, TokenService};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::db::{accounts, Db};
+use crate::mail::Mailer;
 use crate::routes::{self, input};
 use crate::service::overview::FiguresCache;
 use crate::service::trends::AnswerCache;
@@ -91,7 +92,12 @@ async fn housekeeping(state: web::Data<AppState>) {
         let now = state.clock.now_naive();
         match state
             .db
-            .write(move |conn| accounts::prune_expired(conn, now))
+            .write(move |conn| -> Result<usize, crate::db::DbError> {
+                Ok(accounts::prune_expired(conn, now)?
+                    + crate::db::mail::prune(conn, now - crate::mail::sender::KEEP)?
+                    + crate::db::mail::prune_tokens(conn, now)?
+                    + crate::db::mail::prune_requests(conn, now - chrono::Duration::days(1))?)
+            })
             .await
         {
             Ok(rows) => tracing::debug!(rows, "housekeeping"),
@@ -140,6 +146,7 @@ pub fn build_state(settings: &Settings, clock: Clock) -> Result<AppState, Config
         request_timeout: settings.request_timeout,
         answers: std::sync::Arc::new(AnswerCache::new(ANSWER_CACHE_BYTES)),
         overview_figures: std::sync::Arc::new(FiguresCache::new(OVERVIEW_CACHE_PATIENTS)),
+        mail: std::sync::Arc::new(Mailer::new(&settings.mail)?),
     })
 }
 
@@ -188,7 +195,7 @@ impl Application {
             .map_err(|e| ConfigError::new("PAINLINE_BIND", e.to_string()))?
             .port();
         let registry = prometheus::Registry::new();
-        for counter in state.db.counters() {
+        for counter in state.db.counters().into_iter().chain(state.mail.counters()) {
             registry
                 .register(Box::new(counter))
                 .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?;
@@ -300,7 +307,8 @@ impl Application {
 
     /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let chores = tokio::spawn(housekeeping(self.state));
+        let chores = tokio::spawn(housekeeping(self.state.clone()));
+        let mail = tokio::spawn(crate::mail::sender::run(self.state));
         let metrics = self.metrics.map(|(server, _)| {
             let handle = server.handle();
             tokio::spawn(server);
@@ -308,6 +316,7 @@ impl Application {
         });
         let result = self.server.await;
         chores.abort();
+        mail.abort();
         if let Some(metrics) = metrics {
             metrics.stop(true).await;
         }

@@ -20,4 +20,6 @@ pub struct AppState {
     pub answers: std::sync::Arc<AnswerCache>,
     /// Figures of the therapist's overview (`service::overview`).
     pub overview_figures: std::sync::Arc<FiguresCache>,
+    /// Account e-mail: the sender's transport, wake-up and counters.
+    pub mail: std::sync::Arc<crate::mail::Mailer>,
 }

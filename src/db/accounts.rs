@@ -19,6 +19,7 @@ pub struct UserRow {
     pub change_seq: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub email_verified_at: Option<NaiveDateTime>,
 }
 
 impl UserRow {

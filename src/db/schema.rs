@@ -12,6 +12,7 @@ diesel::table! {
         change_seq -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        email_verified_at -> Nullable<Timestamp>,
     }
 }
 
@@ -140,6 +141,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    account_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        kind -> Text,
+        sender -> Text,
+        recipient -> Text,
+        message -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        given_up_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mail_requests (id) {
+        id -> Text,
+        purpose -> Text,
+        email -> Text,
+        client_ip -> Text,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(records -> users (patient_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -152,5 +192,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     care_links,
     code_failures,
     access_log,
-    alert_settings
+    alert_settings,
+    account_tokens,
+    mail_outbox,
+    mail_requests
 );

@@ -17,6 +17,7 @@ use crate::domain::{Email, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
 pub use crate::service::account::UserResponse;
 use crate::service::account::{self, SignUp};
+use crate::service::account_email;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -297,6 +298,7 @@ pub async fn register(
         .write(move |conn| -> AppResult<_> {
             let now = st.clock.now_naive();
             let user = account::create(conn, new, now)?;
+            account_email::queue_verification(conn, &st, &user, now)?;
             let tokens = issue_tokens(conn, &st, &user.id, role, None, now)?;
             Ok(SessionResponse {
                 user: UserResponse::from_row(user)?,
@@ -304,6 +306,7 @@ pub async fn register(
             })
         })
         .await?;
+    state.mail.wake();
     tracing::info!(user_id = %session.user.id, role = role.as_str(), "account created");
     Ok(HttpResponse::Created()
         .insert_header(("Location", "/v1/me"))
@@ -525,4 +528,108 @@ mod tests {
         // No header: the proxy itself.
         assert_eq!(ip_of(&[]), "10.0.0.1");
     }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    /// The account's address (any case, blanks around it ignored).
+    #[schema(example = "ana@example.org")]
+    pub email: String,
+}
+
+/// The one answer to a reset request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// Always `accepted`.
+    #[schema(example = "accepted")]
+    pub status: &'static str,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirm {
+    /// The token from the mailed link (after `#token=`).
+    pub token: String,
+    /// 12 to 128 characters, never truncated.
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmailRequest {
+    /// The token from the mailed link (after `#token=`).
+    pub token: String,
+}
+
+/// Ask for a link to reset a forgotten password.
+///
+/// The answer is the same, after the same work, whether or not the address
+/// has an account; if it has, a mail with a link is queued (valid 30
+/// minutes, single use; a newer link voids older ones). Throttled: 5
+/// requests per address and 20 per client address within an hour, for
+/// every address alike.
+#[utoipa::path(
+    post, path = "/v1/auth/password-reset",
+    tag = "auth",
+    request_body = PasswordResetRequest,
+    responses(
+        (status = 202, description = "Accepted (whether or not the address has an account)", body = Accepted),
+        (status = 429, description = "Too many requests for this address or from this client; see Retry-After"),
+    )
+)]
+pub async fn password_reset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: ApiJson<PasswordResetRequest>,
+) -> AppResult<HttpResponse> {
+    let ip = client_ip(&req, &state.trusted_proxies);
+    account_email::request_password_reset(&state, &body.0.email, ip).await?;
+    Ok(HttpResponse::Accepted().json(Accepted { status: "accepted" }))
+}
+
+/// Set a new password with the token of a reset link.
+///
+/// Every login of the account ends (its refresh tokens are revoked), and the
+/// address counts as verified. An unknown, used, voided or expired token
+/// gets one identical 400 `invalid_token`.
+#[utoipa::path(
+    post, path = "/v1/auth/password-reset/confirm",
+    tag = "auth",
+    request_body = PasswordResetConfirm,
+    responses(
+        (status = 204, description = "The password is set; sign in with it"),
+        (status = 400, description = "`invalid_token`, or a malformed body"),
+        (status = 422, description = "`new_password` is out of range"),
+    )
+)]
+pub async fn password_reset_confirm(
+    state: web::Data<AppState>,
+    body: ApiJson<PasswordResetConfirm>,
+) -> AppResult<HttpResponse> {
+    let PasswordResetConfirm {
+        token,
+        new_password,
+    } = body.0;
+    let user_id = account_email::confirm_password_reset(&state, &token, new_password).await?;
+    tracing::info!(user_id = %user_id, "password reset; refresh tokens revoked");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Confirm the account's address with the token of a verification link.
+#[utoipa::path(
+    post, path = "/v1/auth/verify-email",
+    tag = "auth",
+    request_body = VerifyEmailRequest,
+    responses(
+        (status = 204, description = "The address is verified"),
+        (status = 400, description = "`invalid_token`, or a malformed body"),
+    )
+)]
+pub async fn verify_email(
+    state: web::Data<AppState>,
+    body: ApiJson<VerifyEmailRequest>,
+) -> AppResult<HttpResponse> {
+    account_email::verify_email(&state, &body.0.token).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -195,3 +195,26 @@ pub async fn delete_me(
     tracing::info!(user_id = %user.id, "account erased");
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// Send a new link to confirm the account's address; the older links stop
+/// working. 409 when the address is verified already; throttled (5 within
+/// an hour).
+#[utoipa::path(
+    post, path = "/v1/me/verify-email",
+    tag = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "A new link is on its way", body = super::auth::Accepted),
+        (status = 409, description = "The address is verified already (`already_verified`)"),
+        (status = 429, description = "Too many requests; see Retry-After"),
+    )
+)]
+pub async fn resend_verification(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> AppResult<HttpResponse> {
+    let ip = client_ip(&req, &state.trusted_proxies);
+    crate::service::account_email::resend_verification(&state, user.id.to_string(), ip).await?;
+    Ok(HttpResponse::Accepted().json(super::auth::Accepted { status: "accepted" }))
+}

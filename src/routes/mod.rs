@@ -127,10 +127,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(auth::login, Access::Anyone),
         endpoint!(auth::refresh, Access::Anyone),
         endpoint!(auth::logout, Access::Anyone),
+        endpoint!(auth::password_reset, Access::Anyone),
+        endpoint!(auth::password_reset_confirm, Access::Anyone),
+        endpoint!(auth::verify_email, Access::Anyone),
         endpoint!(me::get_me, Access::SignedIn),
         endpoint!(me::update_me, Access::SignedIn),
         endpoint!(me::change_password, Access::SignedIn),
         endpoint!(me::delete_me, Access::SignedIn),
+        endpoint!(me::resend_verification, Access::SignedIn),
     ];
     all.extend(sync::endpoints());
     all.extend(care_team::endpoints());

@@ -115,6 +115,9 @@ pub struct UserResponse {
     pub display_name: String,
     pub role: Role,
     pub timezone: String,
+    /// Whether the address has been proven to receive mail (a verification
+    /// or password-reset link sent to it was used).
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -127,6 +130,7 @@ impl UserResponse {
             email: row.email,
             display_name: row.display_name,
             timezone: row.timezone,
+            email_verified: row.email_verified_at.is_some(),
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
         })

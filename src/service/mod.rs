@@ -3,6 +3,7 @@
 //! functions on the blocking pool, and answer domain values or errors.
 
 pub mod account;
+pub mod account_email;
 pub mod care_team;
 pub mod export;
 pub mod logbook;

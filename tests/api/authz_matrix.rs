@@ -224,6 +224,8 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
             204,
             204,
         ),
+        // A new verification link for one's own (unverified) address.
+        ("POST", "/v1/me/verify-email") => s(pattern.into(), None, 202, 202),
         ("DELETE", "/v1/me") => s(
             pattern.into(),
             Some(json!({"password": PASSWORD})),

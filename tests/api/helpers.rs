@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use diesel::{Connection, RunQueryDsl};
 use painline::clock::Clock;
-use painline::config::{DatabaseUrl, JwtSecret, Settings};
+use painline::config::{DatabaseUrl, JwtSecret, MailSettings, MailTransportSetting, Settings};
 use painline::db::{Db, DbConnection};
 use painline::startup::Application;
 use reqwest::{Method, StatusCode};
@@ -30,6 +30,7 @@ pub enum DbGuard {
 impl Drop for DbGuard {
     fn drop(&mut self) {
         if let Self::Postgres { admin_url, name } = self {
+            let _ = std::fs::remove_dir_all(outbox_of_postgres(name));
             if let Ok(mut conn) = diesel::pg::PgConnection::establish(admin_url) {
                 let _ =
                     diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -123,8 +124,35 @@ pub fn test_today() -> chrono::NaiveDate {
     *TODAY.get_or_init(|| chrono::Utc::now().date_naive())
 }
 
+/// Where a test app on a PostgreSQL database writes its mail files.
+fn outbox_of_postgres(database_name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("painline-outbox-{database_name}"))
+}
+
+/// Mail as the tests send it: into files beside the database (SQLite) or a
+/// folder removed with the database (PostgreSQL), unless a test points it
+/// at its SMTP server. The sender is woken by the requests that queue mail;
+/// it looks on its own only once a minute (tests that move the clock to a
+/// retry set `poll` shorter).
+pub fn test_mail_settings(database: &DatabaseUrl) -> MailSettings {
+    let dir = match database {
+        DatabaseUrl::Sqlite(path) => path.with_file_name("outbox"),
+        DatabaseUrl::Postgres(url) => {
+            let name = url.rsplit('/').next().unwrap_or_default();
+            outbox_of_postgres(name.split('?').next().unwrap_or_default())
+        }
+    };
+    MailSettings {
+        transport: MailTransportSetting::Files(dir),
+        from: "Painline <no-reply@painline.test>".into(),
+        public_url: "https://painline.test".into(),
+        poll: Some(std::time::Duration::from_secs(60)),
+    }
+}
+
 pub fn base_settings(database: DatabaseUrl) -> Settings {
     Settings {
+        mail: test_mail_settings(&database),
         bind: "127.0.0.1:0".into(),
         database,
         jwt_secret: JwtSecret::new(TEST_SECRET.to_vec()).expect("test secret"),
@@ -245,8 +273,15 @@ impl TestApp {
     /// A second instance of the application on the same database and clock,
     /// as a load balancer would have beside the first.
     pub async fn another_instance(&self) -> TestApp {
-        let app = Application::build(base_settings(self.database.clone()), self.clock.clone())
-            .expect("build a second instance");
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// Another instance, with its settings adjusted.
+    pub async fn another_instance_with(&self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = base_settings(self.database.clone());
+        adjust(&mut settings);
+        let app =
+            Application::build(settings, self.clock.clone()).expect("build a second instance");
         let port = app.port();
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
@@ -259,6 +294,12 @@ impl TestApp {
             handle,
             _guard: DbGuard::Shared,
         }
+    }
+
+    /// Stops serving at once (in-flight requests are dropped), like an
+    /// instance that goes away; its database stays.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
     }
 
     pub fn url(&self, path: &str) -> String {

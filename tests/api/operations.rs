@@ -151,7 +151,9 @@ async fn a_write_stuck_behind_a_lock_held_elsewhere_answers_503_and_stores_nothi
         painline::config::DatabaseUrl::Sqlite(path) => {
             let mut conn =
                 diesel::sqlite::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
-            conn.batch_execute("BEGIN EXCLUSIVE").unwrap();
+            // The app's mail sender may be writing this moment: wait for it.
+            conn.batch_execute("PRAGMA busy_timeout = 10000; BEGIN EXCLUSIVE")
+                .unwrap();
             Box::new(conn)
         }
         painline::config::DatabaseUrl::Postgres(url) => {

@@ -1,0 +1,316 @@
+//! The mail outbox, the one-time tokens mails carry, and the requests for
+//! mail (for throttling). Every function runs in the caller's transaction.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+use uuid::Uuid;
+
+use super::schema::{account_tokens, mail_outbox, mail_requests, users};
+use super::{DbConnection, DbResult};
+
+/// A composed mail, ready to be queued.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    /// What it is (`password_reset`, `verify_email`): for logs and metrics.
+    pub kind: &'static str,
+    /// Envelope sender and recipient (bare addresses).
+    pub sender: String,
+    pub recipient: String,
+    /// The whole message, RFC 5322, as it will be sent.
+    pub message: String,
+}
+
+/// Queues `mail`, due at once. Part of the caller's transaction: a request
+/// that rolls back queues nothing, one that commits cannot lose its mail.
+pub fn enqueue(conn: &mut DbConnection, mail: &NewMail, now: NaiveDateTime) -> DbResult<String> {
+    let id = Uuid::new_v4().to_string();
+    diesel::insert_into(mail_outbox::table)
+        .values((
+            mail_outbox::id.eq(&id),
+            mail_outbox::kind.eq(mail.kind),
+            mail_outbox::sender.eq(&mail.sender),
+            mail_outbox::recipient.eq(&mail.recipient),
+            mail_outbox::message.eq(&mail.message),
+            mail_outbox::created_at.eq(now),
+            mail_outbox::attempts.eq(0),
+            mail_outbox::next_attempt_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// A mail this instance has claimed for sending.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DueMail {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub sender: String,
+    #[diesel(sql_type = Text)]
+    pub recipient: String,
+    #[diesel(sql_type = Text)]
+    pub message: String,
+    #[diesel(sql_type = Timestamp)]
+    pub created_at: NaiveDateTime,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` due mails until `lease_until`: no other instance
+/// takes them meanwhile (PostgreSQL skips rows another instance is
+/// claiming; SQLite has one writer). A claim that is not settled (the
+/// instance died while sending) runs out, and the mail is sent again.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> DbResult<Vec<DueMail>> {
+    const PICK: &str = "SELECT id FROM mail_outbox \
+        WHERE sent_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= {now} \
+          AND (claimed_until IS NULL OR claimed_until <= {now}) \
+        ORDER BY next_attempt_at, id LIMIT {limit}";
+    let sql = |lease: &str, now: &str, limit: &str, lock: &str| {
+        format!(
+            "UPDATE mail_outbox SET claimed_until = {lease} WHERE id IN ({}{lock}) \
+             RETURNING id, kind, sender, recipient, message, created_at, attempts",
+            PICK.replace("{now}", now).replace("{limit}", limit)
+        )
+    };
+    Ok(match conn {
+        DbConnection::Postgres(pg) => {
+            diesel::sql_query(sql("$1", "$2", "$3", " FOR UPDATE SKIP LOCKED"))
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(pg)?
+        }
+        DbConnection::Sqlite(lite) => diesel::sql_query(sql("?", "?", "?", ""))
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(lite)?,
+    })
+}
+
+/// The mail went out.
+pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> DbResult<()> {
+    diesel::update(mail_outbox::table.find(id))
+        .set((
+            mail_outbox::sent_at.eq(Some(now)),
+            mail_outbox::claimed_until.eq(None::<NaiveDateTime>),
+            mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+            mail_outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The attempt failed: try again at `retry_at`, or, with `None`, give up.
+pub fn mark_failed(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+    retry_at: Option<NaiveDateTime>,
+    error: &str,
+) -> DbResult<()> {
+    diesel::update(mail_outbox::table.find(id))
+        .set((
+            mail_outbox::claimed_until.eq(None::<NaiveDateTime>),
+            mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+            mail_outbox::last_error.eq(Some(error)),
+            mail_outbox::next_attempt_at.eq(retry_at.unwrap_or(now)),
+            mail_outbox::given_up_at.eq(retry_at.is_none().then_some(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sent and given-up mails older than `before` are deleted: the outbox is
+/// a queue, not an archive of what people were told.
+pub fn prune(conn: &mut DbConnection, before: NaiveDateTime) -> DbResult<usize> {
+    Ok(diesel::delete(
+        mail_outbox::table.filter(
+            mail_outbox::sent_at
+                .lt(before)
+                .or(mail_outbox::given_up_at.lt(before)),
+        ),
+    )
+    .execute(conn)?)
+}
+
+// ------------------------------------------------------------ one-time tokens
+
+/// What a mailed token allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    PasswordReset,
+    VerifyEmail,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "password_reset",
+            Self::VerifyEmail => "verify_email",
+        }
+    }
+}
+
+/// Stores a new token (its hash) for `user_id`, sent to `email`; the older
+/// unused tokens of the same purpose stop working.
+pub fn issue_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    user_id: &str,
+    purpose: Purpose,
+    email: &str,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> DbResult<()> {
+    diesel::update(
+        account_tokens::table
+            .filter(account_tokens::user_id.eq(user_id))
+            .filter(account_tokens::purpose.eq(purpose.as_str()))
+            .filter(account_tokens::used_at.is_null()),
+    )
+    .set(account_tokens::used_at.eq(Some(now)))
+    .execute(conn)?;
+    diesel::insert_into(account_tokens::table)
+        .values((
+            account_tokens::token_hash.eq(token_hash),
+            account_tokens::user_id.eq(user_id),
+            account_tokens::purpose.eq(purpose.as_str()),
+            account_tokens::email.eq(email),
+            account_tokens::created_at.eq(now),
+            account_tokens::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A token that works now.
+#[derive(Debug, Clone, Queryable)]
+pub struct TokenRow {
+    pub user_id: String,
+    pub email: String,
+}
+
+/// The user and address of a token that is unused and unexpired.
+pub fn find_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    purpose: Purpose,
+    now: NaiveDateTime,
+) -> DbResult<Option<TokenRow>> {
+    Ok(account_tokens::table
+        .filter(account_tokens::token_hash.eq(token_hash))
+        .filter(account_tokens::purpose.eq(purpose.as_str()))
+        .filter(account_tokens::used_at.is_null())
+        .filter(account_tokens::expires_at.gt(now))
+        .select((account_tokens::user_id, account_tokens::email))
+        .first(conn)
+        .optional()?)
+}
+
+/// Uses the token: `Some` only for the one request that turns it from
+/// working to used (two at once cannot both use it).
+pub fn use_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    purpose: Purpose,
+    now: NaiveDateTime,
+) -> DbResult<Option<TokenRow>> {
+    let Some(token) = find_token(conn, token_hash, purpose, now)? else {
+        return Ok(None);
+    };
+    let used = diesel::update(
+        account_tokens::table
+            .filter(account_tokens::token_hash.eq(token_hash))
+            .filter(account_tokens::used_at.is_null()),
+    )
+    .set(account_tokens::used_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok((used == 1).then_some(token))
+}
+
+/// Marks `email` of `user_id` verified (when it is still the account's address).
+pub fn mark_verified(
+    conn: &mut DbConnection,
+    user_id: &str,
+    email: &str,
+    now: NaiveDateTime,
+) -> DbResult<bool> {
+    let changed = diesel::update(
+        users::table
+            .filter(users::id.eq(user_id))
+            .filter(users::email.eq(email))
+            .filter(users::email_verified_at.is_null()),
+    )
+    .set(users::email_verified_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Expired tokens are of no use to anyone.
+pub fn prune_tokens(conn: &mut DbConnection, now: NaiveDateTime) -> DbResult<usize> {
+    Ok(
+        diesel::delete(account_tokens::table.filter(account_tokens::expires_at.lt(now)))
+            .execute(conn)?,
+    )
+}
+
+// ------------------------------------------------------------ mail requests
+
+/// Who asked for mail to be sent to an address, for throttling.
+pub fn record_request(
+    conn: &mut DbConnection,
+    purpose: Purpose,
+    email: &str,
+    client_ip: &str,
+    now: NaiveDateTime,
+) -> DbResult<()> {
+    diesel::insert_into(mail_requests::table)
+        .values((
+            mail_requests::id.eq(Uuid::new_v4().to_string()),
+            mail_requests::purpose.eq(purpose.as_str()),
+            mail_requests::email.eq(email),
+            mail_requests::client_ip.eq(client_ip),
+            mail_requests::at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Requests for `purpose` since `since`, oldest first: for one address
+/// (`by_email`) or from one client address.
+pub fn requests_since(
+    conn: &mut DbConnection,
+    purpose: Purpose,
+    email: Option<&str>,
+    client_ip: Option<&str>,
+    since: NaiveDateTime,
+) -> DbResult<Vec<NaiveDateTime>> {
+    let mut query = mail_requests::table
+        .filter(mail_requests::purpose.eq(purpose.as_str()))
+        .filter(mail_requests::at.gt(since))
+        .select(mail_requests::at)
+        .order(mail_requests::at.asc())
+        .into_boxed();
+    if let Some(email) = email {
+        query = query.filter(mail_requests::email.eq(email.to_owned()));
+    }
+    if let Some(ip) = client_ip {
+        query = query.filter(mail_requests::client_ip.eq(ip.to_owned()));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// Requests that no window counts any more.
+pub fn prune_requests(conn: &mut DbConnection, before: NaiveDateTime) -> DbResult<usize> {
+    Ok(diesel::delete(mail_requests::table.filter(mail_requests::at.lt(before))).execute(conn)?)
+}

@@ -1,0 +1,263 @@
+//! The mails themselves: plain text and HTML alternatives, built with
+//! lettre, which encodes every header (a display name holding CR/LF cannot
+//! add one) and formats the message once, at queueing time, so a retry
+//! sends the same bytes with the same Message-ID.
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use lettre::Message;
+
+use crate::db::mail::NewMail;
+use crate::error::{AppError, AppResult};
+
+/// The product's name, as mails say it.
+pub const PRODUCT: &str = "Painline";
+
+/// Who a mail goes to.
+pub struct Recipient<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+}
+
+/// The parts of a mail that carries a one-time link.
+struct LinkMail<'a> {
+    kind: &'static str,
+    subject: String,
+    /// One or two sentences before the link.
+    intro: String,
+    /// The words on the button.
+    action: &'a str,
+    link: String,
+    expires_at: DateTime<Utc>,
+    /// After the link: what to do when the mail was not expected.
+    outro: &'a str,
+    /// The host of `PAINLINE_PUBLIC_URL`, the right side of Message-IDs
+    /// (not the machine's host name, which a mail should not reveal).
+    domain: &'a str,
+}
+
+/// `painline.example.org` of `https://painline.example.org:8443/app`.
+pub fn host_of(public_url: &str) -> &str {
+    let rest = public_url.split_once("://").map_or(public_url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// A link to reset the password of the account at `to`.
+pub fn password_reset(
+    from: &str,
+    to: &Recipient<'_>,
+    public_url: &str,
+    token: &str,
+    expires_at: DateTime<Utc>,
+) -> AppResult<NewMail> {
+    compose(
+        from,
+        to,
+        LinkMail {
+            kind: "password_reset",
+            subject: format!("Reset your {PRODUCT} password"),
+            intro: format!(
+                "Someone asked to reset the password of the {PRODUCT} account for {}.",
+                to.email
+            ),
+            action: "Choose a new password",
+            link: format!("{public_url}/reset-password#token={token}"),
+            expires_at,
+            outro: "If it was not you, ignore this mail: the password stays as it is, \
+                    and the link stops working when it expires.",
+            domain: host_of(public_url),
+        },
+    )
+}
+
+/// A link that proves `to` receives mail for the account.
+pub fn verify_email(
+    from: &str,
+    to: &Recipient<'_>,
+    public_url: &str,
+    token: &str,
+    expires_at: DateTime<Utc>,
+) -> AppResult<NewMail> {
+    compose(
+        from,
+        to,
+        LinkMail {
+            kind: "verify_email",
+            subject: format!("Confirm your e-mail address for {PRODUCT}"),
+            intro: format!(
+                "Please confirm that {} is the address of your {PRODUCT} account, \
+                 so that you can reset your password if you ever forget it.",
+                to.email
+            ),
+            action: "Confirm this address",
+            link: format!("{public_url}/verify-email#token={token}"),
+            expires_at,
+            outro: "If you did not create an account, ignore this mail.",
+            domain: host_of(public_url),
+        },
+    )
+}
+
+/// `2026-12-05 14:30 UTC`: unambiguous for any reader's time zone.
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn compose(from: &str, to: &Recipient<'_>, mail: LinkMail<'_>) -> AppResult<NewMail> {
+    let from: Mailbox = from.parse().map_err(AppError::internal)?;
+    let address = to.email.parse().map_err(AppError::internal)?;
+    // The name as data: lettre encodes it (RFC 2047) and quotes it; line
+    // breaks in it are dropped first so it is one line however it is shown.
+    let name: String = to
+        .display_name
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let to_box = Mailbox::new(Some(name.trim().to_owned()), address);
+    let greeting = format!("Hello {},", name.trim());
+    let expiry = format!("The link works until {}.", when(mail.expires_at));
+    let text = format!(
+        "{greeting}\n\n{}\n\n{}:\n{}\n\n{expiry}\n\n{}\n\n-- \n{PRODUCT}\n",
+        mail.intro, mail.action, mail.link, mail.outro
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family: sans-serif; line-height: 1.5\">\
+         <p>{}</p><p>{}</p>\
+         <p><a href=\"{}\" style=\"display: inline-block; padding: 0.6em 1.2em; \
+         background: #2b6cb0; color: #fff; text-decoration: none; border-radius: 4px\">{}</a></p>\
+         <p style=\"font-size: 0.9em\">Or open this address: {}</p>\
+         <p>{}</p><p>{}</p><p style=\"color: #666\">{PRODUCT}</p></body></html>",
+        escape(&greeting),
+        escape(&mail.intro),
+        escape(&mail.link),
+        escape(mail.action),
+        escape(&mail.link),
+        escape(&expiry),
+        escape(mail.outro),
+    );
+    let message = Message::builder()
+        .message_id(Some(format!("<{}@{}>", uuid::Uuid::new_v4(), mail.domain)))
+        .from(from.clone())
+        .to(to_box)
+        .subject(mail.subject)
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(readable(text)),
+                )
+                .singlepart(SinglePart::html(html)),
+        )
+        .map_err(AppError::internal)?;
+    Ok(NewMail {
+        kind: mail.kind,
+        sender: from.email.to_string(),
+        recipient: to.email.to_owned(),
+        message: String::from_utf8(message.formatted()).map_err(AppError::internal)?,
+    })
+}
+
+/// The text part as 7-bit when it is ASCII (lines end in CRLF and stay far
+/// below the 998-octet limit of RFC 5322), so the link stays whole and
+/// readable in the raw message: lettre's own choice, quoted-printable,
+/// would wrap it and write its `=` as `=3D`. Other text (a name such as
+/// Zoë) gets lettre's choice.
+fn readable(text: String) -> Body {
+    let plain = text.is_ascii()
+        && !text.contains('\r')
+        && !text.contains('\0')
+        && text.lines().all(|line| line.len() < 900);
+    if plain {
+        let crlf = text.replace('\n', "\r\n");
+        Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::SevenBit)
+    } else {
+        Body::new(text)
+    }
+}
+
+/// Text as HTML text and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message as a reader sees it: quoted-printable undone.
+    fn reset_for(name: &str) -> String {
+        raw_reset_for(name).replace("=\r\n", "").replace("=3D", "=")
+    }
+
+    /// The link stands whole in the raw text part (greppable in an .eml).
+    #[test]
+    fn the_link_is_whole_in_the_raw_message() {
+        let raw = raw_reset_for("Ana");
+        assert!(raw.contains("Content-Transfer-Encoding: 7bit"));
+        assert!(raw.contains("\r\nhttps://painline.example.org/reset-password#token=TOKEN123\r\n"));
+    }
+
+    fn raw_reset_for(name: &str) -> String {
+        let to = Recipient {
+            email: "ana@example.org",
+            display_name: name,
+        };
+        let at = DateTime::parse_from_rfc3339("2026-12-05T14:30:00Z")
+            .unwrap()
+            .to_utc();
+        password_reset(
+            "Painline <no-reply@example.org>",
+            &to,
+            "https://painline.example.org",
+            "TOKEN123",
+            at,
+        )
+        .unwrap()
+        .message
+    }
+
+    #[test]
+    fn a_reset_mail_has_both_alternatives_the_link_and_the_expiry() {
+        let message = reset_for("Ana");
+        assert!(message.contains("Content-Type: multipart/alternative"));
+        assert!(message.contains("Content-Type: text/plain"));
+        assert!(message.contains("Content-Type: text/html"));
+        assert!(message.contains("https://painline.example.org/reset-password#token=TOKEN123"));
+        assert!(message.contains("2026-12-05 14:30 UTC"));
+        assert!(message.contains("Subject: Reset your Painline password"));
+        assert!(message.contains("Message-ID: <"));
+        assert!(message.contains("@painline.example.org>"));
+        assert_eq!(host_of("https://a.example:8443/x"), "a.example");
+        assert_eq!(host_of("http://[::1]:8080"), "[::1]");
+    }
+
+    /// A name holding CR/LF (one stored before names were checked) cannot
+    /// add a header: it stays inside the encoded `To` line.
+    #[test]
+    fn a_name_cannot_add_a_header() {
+        let message = raw_reset_for("Eve\r\nBcc: victim@example.net\r\nX-Evil: 1");
+        let headers = message.split("\r\n\r\n").next().unwrap();
+        for line in headers.split("\r\n") {
+            assert!(!line.starts_with("Bcc:"), "{line}");
+            assert!(!line.starts_with("X-Evil:"), "{line}");
+        }
+        assert!(!message.contains("\r\nBcc: victim"));
+    }
+}

@@ -1,0 +1,244 @@
+//! Account e-mail (DESIGN.md §3): password reset and address verification.
+//! Each request that causes a mail queues it in the transaction that
+//! records what the mail is about (the token), then wakes the sender.
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::auth::throttle::Window;
+use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
+use crate::db::accounts::{self, UserRow};
+use crate::db::mail::{self, Purpose};
+use crate::db::DbConnection;
+use crate::domain::{Email, FieldError, Password};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::mail::compose::{self, Recipient};
+use crate::state::AppState;
+
+/// A reset link works this long (DESIGN.md §3).
+pub const RESET_VALID: Duration = Duration::minutes(30);
+/// A verification link works this long: a week, since people read mail late
+/// and nothing is at stake before they click.
+pub const VERIFY_VALID: Duration = Duration::days(7);
+
+/// Reset requests for one address within an hour…
+const RESETS_PER_EMAIL: Window = Window {
+    limit: 5,
+    length: Duration::hours(1),
+};
+/// …and from one client address (across addresses) within an hour.
+const RESETS_PER_ADDRESS: Window = Window {
+    limit: 20,
+    length: Duration::hours(1),
+};
+/// New verification mails one account may ask for within an hour.
+const VERIFICATIONS_PER_ACCOUNT: Window = Window {
+    limit: 5,
+    length: Duration::hours(1),
+};
+
+/// Queues a verification mail to `user`'s address, in the caller's
+/// transaction; the older links stop working.
+pub fn queue_verification(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &UserRow,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let (token, hash) = new_refresh_token();
+    let expires = now + VERIFY_VALID;
+    mail::issue_token(
+        conn,
+        &hash,
+        &user.id,
+        Purpose::VerifyEmail,
+        &user.email,
+        now,
+        expires,
+    )?;
+    let message = compose::verify_email(
+        &state.mail.from,
+        &Recipient {
+            email: &user.email,
+            display_name: &user.display_name,
+        },
+        &state.mail.public_url,
+        &token,
+        expires.and_utc(),
+    )?;
+    mail::enqueue(conn, &message, now)?;
+    Ok(())
+}
+
+/// 429 when `window` holds too many `requests` already.
+fn throttle(window: Window, requests: &[NaiveDateTime], now: NaiveDateTime) -> AppResult<()> {
+    // A request is counted before it is answered, so `limit` are allowed.
+    match window.retry_after(requests, now) {
+        Some(seconds) => Err(AppError::TooManyRequests {
+            code: ErrorCode::TooManyAttempts,
+            retry_after_secs: seconds,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `POST /v1/auth/password-reset`: the same answer, after the same work,
+/// whether `raw_email` names an account or not. Throttled per address and
+/// per client, like logins, also for addresses without an account.
+pub async fn request_password_reset(
+    state: &actix_web::web::Data<AppState>,
+    raw_email: &str,
+    client_ip: String,
+) -> AppResult<()> {
+    // What cannot be an address is throttled and answered like an unknown one.
+    let email = Email::normalise_for_lookup(raw_email).unwrap_or_else(|| raw_email.to_owned());
+    let st = state.clone();
+    let queued = state
+        .db
+        .write(move |conn| -> AppResult<bool> {
+            let now = st.clock.now_naive();
+            let purpose = Purpose::PasswordReset;
+            let by_email = mail::requests_since(
+                conn,
+                purpose,
+                Some(&email),
+                None,
+                RESETS_PER_EMAIL.start(now),
+            )?;
+            throttle(RESETS_PER_EMAIL, &by_email, now)?;
+            let by_client = mail::requests_since(
+                conn,
+                purpose,
+                None,
+                Some(&client_ip),
+                RESETS_PER_ADDRESS.start(now),
+            )?;
+            throttle(RESETS_PER_ADDRESS, &by_client, now)?;
+            mail::record_request(conn, purpose, &email, &client_ip, now)?;
+            let Some(user) = accounts::find_user_by_email(conn, &email)? else {
+                return Ok(false);
+            };
+            let (token, hash) = new_refresh_token();
+            let expires = now + RESET_VALID;
+            mail::issue_token(conn, &hash, &user.id, purpose, &user.email, now, expires)?;
+            let message = compose::password_reset(
+                &st.mail.from,
+                &Recipient {
+                    email: &user.email,
+                    display_name: &user.display_name,
+                },
+                &st.mail.public_url,
+                &token,
+                expires.and_utc(),
+            )?;
+            mail::enqueue(conn, &message, now)?;
+            Ok(true)
+        })
+        .await?;
+    if queued {
+        state.mail.wake();
+    }
+    Ok(())
+}
+
+/// One answer for every token that does not work: unknown, used, expired,
+/// voided by a newer one, or for another purpose.
+fn invalid_token() -> AppError {
+    AppError::bad_request(
+        ErrorCode::InvalidToken,
+        "The link is unknown, used or expired; ask for a new one.",
+        vec![FieldError::new("token", "is unknown, used or expired")],
+    )
+}
+
+/// `POST /v1/auth/password-reset/confirm`: sets the password, ends every
+/// login of the account, and counts as proof of the address.
+pub async fn confirm_password_reset(
+    state: &actix_web::web::Data<AppState>,
+    token: &str,
+    new_password: String,
+) -> AppResult<String> {
+    let password = Password::parse(new_password)
+        .map_err(|m| AppError::Unprocessable(vec![FieldError::new("new_password", m)]))?;
+    let hash = hash_refresh_token(token);
+    // Checked before the (costly) hashing, and again when it is used.
+    let probe = hash.clone();
+    let st = state.clone();
+    let known = state
+        .db
+        .run(move |conn| {
+            mail::find_token(conn, &probe, Purpose::PasswordReset, st.clock.now_naive())
+        })
+        .await?;
+    if known.is_none() {
+        return Err(invalid_token());
+    }
+    let password_hash = state.hasher.hash(password.expose().to_owned()).await?;
+    let st = state.clone();
+    state
+        .db
+        .write(move |conn| -> AppResult<String> {
+            let now = st.clock.now_naive();
+            let token = mail::use_token(conn, &hash, Purpose::PasswordReset, now)?
+                .ok_or_else(invalid_token)?;
+            accounts::update_password_hash(conn, &token.user_id, &password_hash, now)?;
+            accounts::revoke_all_for_user(conn, &token.user_id, now)?;
+            // The link reached this address: it is verified.
+            mail::mark_verified(conn, &token.user_id, &token.email, now)?;
+            Ok(token.user_id)
+        })
+        .await
+}
+
+/// `POST /v1/auth/verify-email`: the address the link was sent to is the
+/// account's (if it still is).
+pub async fn verify_email(state: &actix_web::web::Data<AppState>, token: &str) -> AppResult<()> {
+    let hash = hash_refresh_token(token);
+    let st = state.clone();
+    state
+        .db
+        .write(move |conn| -> AppResult<()> {
+            let now = st.clock.now_naive();
+            let token = mail::use_token(conn, &hash, Purpose::VerifyEmail, now)?
+                .ok_or_else(invalid_token)?;
+            mail::mark_verified(conn, &token.user_id, &token.email, now)?;
+            Ok(())
+        })
+        .await
+}
+
+/// `POST /v1/me/verify-email`: a new link, unless the address is verified
+/// already (409). Throttled per account.
+pub async fn resend_verification(
+    state: &actix_web::web::Data<AppState>,
+    user_id: String,
+    client_ip: String,
+) -> AppResult<()> {
+    let st = state.clone();
+    state
+        .db
+        .write(move |conn| -> AppResult<()> {
+            let now = st.clock.now_naive();
+            let user =
+                accounts::find_user(conn, &user_id)?.ok_or_else(AppError::unauthenticated)?;
+            if user.email_verified_at.is_some() {
+                return Err(AppError::Conflict {
+                    code: ErrorCode::AlreadyVerified,
+                    detail: "This address is verified already.",
+                });
+            }
+            let purpose = Purpose::VerifyEmail;
+            let earlier = mail::requests_since(
+                conn,
+                purpose,
+                Some(&user.email),
+                None,
+                VERIFICATIONS_PER_ACCOUNT.start(now),
+            )?;
+            throttle(VERIFICATIONS_PER_ACCOUNT, &earlier, now)?;
+            mail::record_request(conn, purpose, &user.email, &client_ip, now)?;
+            queue_verification(conn, &st, &user, now)
+        })
+        .await?;
+    state.mail.wake();
+    Ok(())
+}
