@@ -161,7 +161,8 @@ fn declare_text_rules(components: &mut utoipa::openapi::Components) {
                     p.pattern = Some(email.clone());
                     p.max_length = Some(Email::MAX_LEN);
                 }
-                ("RegisterRequest", "password") | ("ChangePassword", "new_password") => {
+                ("RegisterRequest", "password")
+                | ("ChangePassword" | "PasswordResetConfirm", "new_password") => {
                     p.min_length = Some(Password::MIN_LEN);
                     p.max_length = Some(Password::MAX_LEN);
                 }

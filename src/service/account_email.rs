@@ -65,7 +65,14 @@ pub fn queue_verification(
         &token,
         expires.and_utc(),
     )?;
-    mail::enqueue(conn, &message, now)?;
+    match message {
+        Some(message) => {
+            mail::enqueue(conn, &message, now)?;
+        }
+        None => {
+            tracing::warn!(user_id = %user.id, "no verification mail: the address cannot be mailed")
+        }
+    }
     Ok(())
 }
 
@@ -130,6 +137,10 @@ pub async fn request_password_reset(
                 &token,
                 expires.and_utc(),
             )?;
+            let Some(message) = message else {
+                tracing::warn!(user_id = %user.id, "no reset mail: the address cannot be mailed");
+                return Ok(false);
+            };
             mail::enqueue(conn, &message, now)?;
             Ok(true)
         })
