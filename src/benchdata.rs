@@ -336,12 +336,14 @@ async fn seed_patient(
     let own = PatientScope::own(AuthUser {
         id: patient,
         role: Role::Patient,
+        login: None,
     })?;
     let by_therapist = PatientScope {
         patient,
         actor: AuthUser {
             id: therapist,
             role: Role::Therapist,
+            login: None,
         },
         access: ScopeAccess::LinkedTherapist,
     };

@@ -281,12 +281,14 @@ async fn seed_patient(
     let own = PatientScope::own(AuthUser {
         id,
         role: Role::Patient,
+        login: None,
     })?;
     let by_therapist = PatientScope {
         patient: id,
         actor: AuthUser {
             id: therapist,
             role: Role::Therapist,
+            login: None,
         },
         access: ScopeAccess::LinkedTherapist,
     };

@@ -96,6 +96,7 @@ async fn housekeeping(state: web::Data<AppState>) {
                 Ok(accounts::prune_expired(conn, now)?
                     + crate::db::mail::prune(conn, now - crate::mail::sender::KEEP)?
                     + crate::db::mail::prune_tokens(conn, now)?
+                    + crate::db::logins::prune(conn, now - chrono::Duration::days(1))?
                     + crate::db::mail::prune_requests(conn, now - chrono::Duration::days(1))?)
             })
             .await

@@ -18,6 +18,8 @@ use crate::state::AppState;
 pub struct AuthUser {
     pub id: UserId,
     pub role: Role,
+    /// The login the access token was issued to (`sid`), when it names one.
+    pub login: Option<uuid::Uuid>,
 }
 
 fn authenticate(req: &HttpRequest) -> Result<AuthUser, AppError> {
@@ -40,6 +42,7 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, AppError> {
     Ok(AuthUser {
         id: UserId(claims.sub),
         role: claims.role,
+        login: claims.sid,
     })
 }
 

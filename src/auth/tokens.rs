@@ -25,6 +25,12 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub jti: Uuid,
+    /// The login (refresh-token family) the token was issued to; it tells
+    /// `GET /v1/me/sessions` which login is the caller's. Optional on
+    /// decode so tokens issued before logins were listed stay valid until
+    /// they run out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 #[derive(Clone)]
@@ -68,6 +74,7 @@ impl TokenService {
         &self,
         user_id: Uuid,
         role: Role,
+        login: Uuid,
         now: DateTime<Utc>,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let claims = Claims {
@@ -78,6 +85,7 @@ impl TokenService {
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
             jti: Uuid::new_v4(),
+            sid: Some(login),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
@@ -117,7 +125,7 @@ mod tests {
         let tokens = TokenService::new(&JwtSecret::new(vec![7; 32])?, 900, 3600);
         let now = Utc::now();
         let id = Uuid::new_v4();
-        let jwt = tokens.issue_access(id, Role::Patient, now)?;
+        let jwt = tokens.issue_access(id, Role::Patient, Uuid::from_u128(7), now)?;
         let claims = tokens.decode_access(&jwt, now).ok_or("refused")?;
         assert_eq!((claims.sub, claims.role), (id, Role::Patient));
         assert!(tokens
@@ -165,7 +173,7 @@ mod tests {
                 let tokens = service();
                 let now = Utc::now();
                 let id = Uuid::from_u128(42);
-                let jwt = tokens.issue_access(id, Role::Patient, now).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let jwt = tokens.issue_access(id, Role::Patient, Uuid::from_u128(7), now).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 let mut bytes = jwt.clone().into_bytes();
                 let at = at % bytes.len();
                 bytes[at] = byte;

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::schema::{login_failures, refresh_tokens, users};
+use super::schema::{login_failures, logins, refresh_tokens, users};
 use super::{DbConnection, DbError, DbResult};
 use crate::domain::{Role, Timezone};
 
@@ -249,7 +249,9 @@ pub fn use_refresh_token(
     }
 }
 
+/// Ends login `family_id`: its refresh tokens are revoked at once.
 pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: NaiveDateTime) -> DbResult<()> {
+    super::logins::mark_ended(conn, family_id, now)?;
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::family_id.eq(family_id))
@@ -273,11 +275,19 @@ pub fn revoke_family_of(conn: &mut DbConnection, hash: &str, now: NaiveDateTime)
     Ok(())
 }
 
+/// Ends every login of `user_id` (a new password, a password reset).
 pub fn revoke_all_for_user(
     conn: &mut DbConnection,
     user_id: &str,
     now: NaiveDateTime,
 ) -> DbResult<()> {
+    diesel::update(
+        logins::table
+            .filter(logins::user_id.eq(user_id))
+            .filter(logins::ended_at.is_null()),
+    )
+    .set(logins::ended_at.eq(Some(now)))
+    .execute(conn)?;
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::user_id.eq(user_id))

@@ -4,6 +4,7 @@
 pub mod access_log;
 pub mod accounts;
 pub mod care_team;
+pub mod logins;
 pub mod mail;
 pub mod overview;
 pub mod records;

@@ -38,6 +38,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    logins (id) {
+        id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+        expires_at -> Timestamp,
+        user_agent -> Nullable<Text>,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 
 diesel::table! {
@@ -195,5 +207,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     alert_settings,
     account_tokens,
     mail_outbox,
-    mail_requests
+    mail_requests,
+    logins
 );

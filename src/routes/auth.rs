@@ -12,6 +12,7 @@ use super::input::ApiJson;
 use crate::auth::throttle::{PER_ADDRESS, PER_EMAIL};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::db::accounts::{self, NewRefreshToken, Rotation};
+use crate::db::logins;
 use crate::db::{Db, DbConnection, DbResult};
 use crate::domain::{Email, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -77,31 +78,42 @@ pub struct RefreshResponse {
     pub tokens: TokensResponse,
 }
 
-/// Issues an access token and stores a new refresh token (in `family`, or a new one).
+/// Issues an access token and stores a new refresh token, for login
+/// `family` (a refresh) or for a new login seen from `user_agent`.
 pub fn issue_tokens(
     conn: &mut DbConnection,
     state: &AppState,
     user_id: &str,
     role: Role,
     family: Option<&str>,
+    user_agent: Option<&str>,
     now: NaiveDateTime,
 ) -> AppResult<TokensResponse> {
     let uuid: Uuid = user_id.parse().map_err(AppError::internal)?;
+    let login: Uuid = match family {
+        Some(id) => id.parse().map_err(AppError::internal)?,
+        None => Uuid::new_v4(),
+    };
+    let login_id = login.to_string();
+    let expires_at = now + Duration::seconds(state.tokens.refresh_ttl);
+    match family {
+        Some(_) => logins::touch(conn, &login_id, user_agent, now, expires_at)?,
+        None => logins::start(conn, &login_id, user_id, user_agent, now, expires_at)?,
+    }
     let access_token = state
         .tokens
-        .issue_access(uuid, role, now.and_utc())
+        .issue_access(uuid, role, login, now.and_utc())
         .map_err(AppError::internal)?;
     let (refresh_token, hash) = new_refresh_token();
-    let new_family = Uuid::new_v4().to_string();
     accounts::insert_refresh_token(
         conn,
         &NewRefreshToken {
             id: Uuid::new_v4().to_string(),
             user_id,
-            family_id: family.unwrap_or(&new_family),
+            family_id: &login_id,
             token_hash: &hash,
             created_at: now,
-            expires_at: now + Duration::seconds(state.tokens.refresh_ttl),
+            expires_at,
         },
     )?;
     Ok(TokensResponse {
@@ -112,6 +124,24 @@ pub fn issue_tokens(
         refresh_expires_in: state.tokens.refresh_ttl,
     })
 }
+
+/// The `User-Agent` a login is shown with: printable, at most 200
+/// characters, `None` when absent or empty. It is what the client says,
+/// for the account's owner to recognise a device, never trusted.
+pub fn user_agent(req: &HttpRequest) -> Option<String> {
+    let raw = req.headers().get(actix_web::http::header::USER_AGENT)?;
+    let text = String::from_utf8_lossy(raw.as_bytes());
+    let clean: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(USER_AGENT_MAX)
+        .collect();
+    let clean = clean.trim();
+    (!clean.is_empty()).then(|| clean.to_owned())
+}
+
+/// The longest `user_agent` a login keeps, in characters.
+pub const USER_AGENT_MAX: usize = 200;
 
 fn invalid_credentials() -> AppError {
     AppError::Unauthorized {
@@ -279,9 +309,11 @@ impl Drop for Attempt {
     )
 )]
 pub async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: ApiJson<RegisterRequest>,
 ) -> AppResult<HttpResponse> {
+    let agent = user_agent(&req);
     let body = body.0;
     let role = body.role;
     let sign_up = SignUp {
@@ -299,7 +331,7 @@ pub async fn register(
             let now = st.clock.now_naive();
             let user = account::create(conn, new, now)?;
             account_email::queue_verification(conn, &st, &user, now)?;
-            let tokens = issue_tokens(conn, &st, &user.id, role, None, now)?;
+            let tokens = issue_tokens(conn, &st, &user.id, role, None, agent.as_deref(), now)?;
             Ok(SessionResponse {
                 user: UserResponse::from_row(user)?,
                 tokens,
@@ -335,6 +367,7 @@ pub async fn login(
 ) -> AppResult<HttpResponse> {
     let LoginRequest { email, password } = body.0;
     let ip = client_ip(&req, &state.trusted_proxies);
+    let agent = user_agent(&req);
     let slot = state.hasher.slot().await?;
     // Something that is not an e-mail address cannot name an account; it
     // gets the same work and the same answer as an unknown one.
@@ -364,7 +397,8 @@ pub async fn login(
         .write(move |conn| -> AppResult<_> {
             accept(conn)?;
             let now = st.clock.now_naive();
-            let tokens = issue_tokens(conn, &st, &user.id, user.role()?, None, now)?;
+            let role = user.role()?;
+            let tokens = issue_tokens(conn, &st, &user.id, role, None, agent.as_deref(), now)?;
             Ok(SessionResponse {
                 user: UserResponse::from_row(user)?,
                 tokens,
@@ -392,9 +426,11 @@ pub async fn login(
     )
 )]
 pub async fn refresh(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: ApiJson<RefreshRequest>,
 ) -> AppResult<HttpResponse> {
+    let agent = user_agent(&req);
     let hash = hash_refresh_token(&body.0.refresh_token);
     let st = state.clone();
     let outcome = state
@@ -422,6 +458,7 @@ pub async fn refresh(
                             &user.id,
                             role,
                             Some(&family_id),
+                            agent.as_deref(),
                             now,
                         )?)
                     }

@@ -9,6 +9,7 @@ pub mod care_team;
 pub mod export;
 pub mod health;
 pub mod input;
+pub mod logins;
 pub mod me;
 pub mod overview;
 pub mod records;
@@ -135,6 +136,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(me::change_password, Access::SignedIn),
         endpoint!(me::delete_me, Access::SignedIn),
         endpoint!(me::resend_verification, Access::SignedIn),
+        endpoint!(logins::list_logins, Access::SignedIn),
+        endpoint!(logins::end_login, Access::SignedIn),
+        endpoint!(logins::end_other_logins, Access::SignedIn),
     ];
     all.extend(sync::endpoints());
     all.extend(care_team::endpoints());

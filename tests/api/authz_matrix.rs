@@ -60,6 +60,8 @@ struct World {
     recorded: String,
     /// An open invitation of the linked therapist's.
     invitation: String,
+    /// The patient's login (from signing up).
+    login: String,
 }
 
 fn body_for(collection: &str, changed: bool) -> Value {
@@ -138,7 +140,12 @@ async fn world(app: &TestApp) -> World {
             .await,
     )
     .await;
+    let login = app.get("/v1/me/sessions", &patient.access).await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     World {
+        login,
         patient,
         other,
         linked,
@@ -226,6 +233,12 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
         ),
         // A new verification link for one's own (unverified) address.
         ("POST", "/v1/me/verify-email") => s(pattern.into(), None, 202, 202),
+        // Logins: one's own are listed and ended; another's id is 404.
+        ("GET", "/v1/me/sessions") => s(pattern.into(), None, 200, 200),
+        ("DELETE", "/v1/me/sessions") => s(pattern.into(), None, 204, 204),
+        ("DELETE", "/v1/me/sessions/{id}") => {
+            s(format!("/v1/me/sessions/{}", w.login), None, 204, 404)
+        }
         ("DELETE", "/v1/me") => s(
             pattern.into(),
             Some(json!({"password": PASSWORD})),
@@ -358,7 +371,9 @@ fn expected(e: &Endpoint, sample: &Sample, caller: Caller) -> (Option<u16>, Opti
     }
     match e.access {
         Access::Anyone => (None, None),
-        Access::SignedIn => (Some(sample.owner), None),
+        // The account's own things: the patient's world is the owner's.
+        Access::SignedIn if caller == Caller::Patient => (Some(sample.owner), None),
+        Access::SignedIn => (Some(sample.others), None),
         Access::Patient if !is_patient(caller) => (Some(403), Some("patients_only")),
         Access::Patient if caller == Caller::Patient => (Some(sample.owner), None),
         Access::Patient => (Some(sample.others), None),

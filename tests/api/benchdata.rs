@@ -114,6 +114,7 @@ async fn a_batch_with_one_bad_write_stores_nothing() {
     let scope = PatientScope::own(AuthUser {
         id,
         role: Role::Patient,
+        login: None,
     })
     .unwrap();
     let entry = |date, level| PainEntryBody {

@@ -19,6 +19,7 @@ mod helpers;
 mod logbook;
 mod logbook_authz;
 mod logbook_validation;
+mod logins;
 mod mail;
 mod me;
 mod operations;

@@ -360,6 +360,9 @@ const OWN_STRETCH: &str = "1a000000-0000-4000-8000-000000000005";
 const CONDITION: &str = "1a000000-0000-4000-8000-000000000006";
 const DELETED: &str = "1a000000-0000-4000-8000-000000000007";
 const ODD: &str = "1a000000-0000-4000-8000-000000000008";
+/// A phone's login from before logins were listed, and its live refresh token.
+const FAMILY: &str = "1b000000-0000-4000-8000-000000000001";
+const REFRESH: &str = "refresh-token-of-the-previous-release";
 
 /// The body a phone POSTed under the saved Idempotency-Key, as the previous
 /// release serialised it for the fingerprint.
@@ -399,6 +402,11 @@ fn previous_release_rows() -> String {
         // refuses its escape) and a timestamp PostgreSQL cannot hold.
         row(ODD, "pain_entry", "'2026-11-16'",
             r#"{"date":"2026-11-16","pain_level":4,"recorded_at":"0000-01-01T00:00:00Z","regions":[],"enjoyment_interference":null,"activity_interference":null,"notes":"a\u0000b"}"#, 8, "NULL"),
+        format!("INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, created_at, expires_at, used_at, revoked_at) \
+                 VALUES ('1b000000-0000-4000-8000-000000000002', '{PATIENT}', '{FAMILY}', '{}', '{} 08:00:00', '{} 08:00:00', NULL, NULL);\n",
+                painline::auth::tokens::hash_refresh_token(REFRESH),
+                test_today(),
+                test_today() + chrono::Duration::days(20)),
         format!("INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, location, etag, created_at) \
                  VALUES ('{PATIENT}', 'phone-42', '{fingerprint}', 201, '{saved_body}', '/v1/me/pain-entries/{ENTRY}', '\"1\"', '{}');\n",
                 chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S")),
@@ -431,7 +439,12 @@ async fn a_database_made_by_the_previous_release_is_migrated_whole() {
         900,
         2_592_000,
     )
-    .issue_access(PATIENT.parse().unwrap(), Role::Patient, app.clock.now())
+    .issue_access(
+        PATIENT.parse().unwrap(),
+        Role::Patient,
+        uuid::Uuid::new_v4(),
+        app.clock.now(),
+    )
     .unwrap();
 
     // The typed columns were filled from the JSON.
@@ -616,6 +629,21 @@ async fn a_database_made_by_the_previous_release_is_migrated_whole() {
         app.get("/v1/me/changes?cursor=8", &token).await.body["changes"],
         json!([])
     );
+
+    // The phone's login is listed, and its refresh token still works.
+    let logins = app.get("/v1/me/sessions", &token).await;
+    assert_eq!(
+        logins.body["items"],
+        json!([{"id": FAMILY, "created_at": format!("{}T08:00:00Z", test_today()),
+                "last_used_at": format!("{}T08:00:00Z", test_today()),
+                "user_agent": null, "current": false}]),
+        "{}",
+        logins.text
+    );
+    let refreshed = app
+        .post("/v1/auth/refresh", None, json!({"refresh_token": REFRESH}))
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
 
     // Rolling back: a new entry, then the migration reverted. Every row is
     // again what the previous release reads (its request types, which deny
