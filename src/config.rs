@@ -78,6 +78,11 @@ pub struct SettingsArgs {
         default_value = "http://127.0.0.1:8080"
     )]
     pub public_url: String,
+    /// Seconds between an instance's looks for due mail (it also sends at
+    /// once what its own requests queue); 0: this instance sends no mail,
+    /// another one does.
+    #[arg(long, env = "PAINLINE_MAIL_POLL", default_value_t = 5)]
+    pub mail_poll: u64,
     /// Folder of the .eml files when there is no SMTP relay; default
     /// `outbox/` beside the SQLite file (`data/outbox/`), else `data/outbox`.
     #[arg(long, env = "PAINLINE_OUTBOX_DIR")]
@@ -360,8 +365,9 @@ impl SettingsArgs {
                 .join("outbox"),
             DatabaseUrl::Postgres(_) => PathBuf::from("data/outbox"),
         });
-        let mail =
+        let mut mail =
             MailSettings::resolve(self.smtp_url, self.mail_from, &self.public_url, outbox_dir)?;
+        mail.poll = (self.mail_poll > 0).then(|| std::time::Duration::from_secs(self.mail_poll));
         let jwt_secret = match (self.jwt_secret, &database) {
             (Some(secret), _) => JwtSecret::new(secret.into_bytes())?,
             (None, DatabaseUrl::Sqlite(path)) => load_or_create_secret(path)?,

@@ -148,6 +148,16 @@ fn declare_text_rules(components: &mut utoipa::openapi::Components) {
         let RefOr::T(Schema::Object(object)) = schema else {
             continue;
         };
+        if schema_name == "UpdateMe" {
+            // JSON Schema 2020-12 (OpenAPI 3.1): a new address needs the password.
+            object
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(
+                    "dependentRequired".to_owned(),
+                    serde_json::json!({"email": ["current_password"]}),
+                );
+        }
         for (field, property) in object.properties.iter_mut() {
             let RefOr::T(Schema::Object(p)) = property else {
                 continue;
@@ -157,7 +167,7 @@ fn declare_text_rules(components: &mut utoipa::openapi::Components) {
                     p.pattern = Some(name.clone());
                     p.max_length = Some(DisplayName::MAX_LEN);
                 }
-                ("RegisterRequest", "email") => {
+                ("RegisterRequest" | "UpdateMe", "email") => {
                     p.pattern = Some(email.clone());
                     p.max_length = Some(Email::MAX_LEN);
                 }

@@ -12,6 +12,7 @@ Each rule below names where the server enforces it.
 """
 import datetime
 import os
+import uuid
 
 import schemathesis
 from api import link
@@ -132,8 +133,23 @@ def _fix_body(body):
         body["regions"] = list(dict.fromkeys(body["regions"]))
 
 
+def _fix_me(case):
+    """routes/me.rs update_me: a new address comes with the account's
+    password (declared as dependentRequired; the value is the one the
+    accounts were made with), and must be one SMTP can carry, since a link
+    is mailed to it (lettre's address rules, IDNA domains, which no pattern
+    states): a plain address stands in for the generated one. Each stays a
+    fresh address, so "taken" is never the answer by accident."""
+    if case.method != "PATCH" or case.path != "/v1/me" or not isinstance(case.body, dict):
+        return
+    if "email" in case.body:
+        case.body["email"] = f"moved-{uuid.uuid4().hex[:12]}@example.org"
+        case.body["current_password"] = os.environ.get("CONTRACT_PASSWORD", "unknown")
+
+
 def _fix(case, generated):
     """Brings a positive case inside the rules above."""
+    _fix_me(case)
     if isinstance(case.query, dict):
         _fix_range(case.query)
         # routes/records.rs, sync.rs: a cursor is a value only the API makes

@@ -150,6 +150,8 @@ pub fn prune(conn: &mut DbConnection, before: NaiveDateTime) -> DbResult<usize> 
 pub enum Purpose {
     PasswordReset,
     VerifyEmail,
+    /// Makes the token's address the account's (a change of address).
+    ChangeEmail,
 }
 
 impl Purpose {
@@ -157,7 +159,14 @@ impl Purpose {
         match self {
             Self::PasswordReset => "password_reset",
             Self::VerifyEmail => "verify_email",
+            Self::ChangeEmail => "change_email",
         }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        [Self::PasswordReset, Self::VerifyEmail, Self::ChangeEmail]
+            .into_iter()
+            .find(|p| p.as_str() == raw)
     }
 }
 
@@ -194,27 +203,40 @@ pub fn issue_token(
 }
 
 /// A token that works now.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone)]
 pub struct TokenRow {
     pub user_id: String,
+    pub purpose: Purpose,
     pub email: String,
 }
 
-/// The user and address of a token that is unused and unexpired.
+/// The user, purpose and address of a token that is unused, unexpired and
+/// for one of `purposes`.
 pub fn find_token(
     conn: &mut DbConnection,
     token_hash: &str,
-    purpose: Purpose,
+    purposes: &[Purpose],
     now: NaiveDateTime,
 ) -> DbResult<Option<TokenRow>> {
-    Ok(account_tokens::table
+    let row: Option<(String, String, String)> = account_tokens::table
         .filter(account_tokens::token_hash.eq(token_hash))
-        .filter(account_tokens::purpose.eq(purpose.as_str()))
+        .filter(account_tokens::purpose.eq_any(purposes.iter().map(|p| p.as_str())))
         .filter(account_tokens::used_at.is_null())
         .filter(account_tokens::expires_at.gt(now))
-        .select((account_tokens::user_id, account_tokens::email))
+        .select((
+            account_tokens::user_id,
+            account_tokens::purpose,
+            account_tokens::email,
+        ))
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok(row.and_then(|(user_id, purpose, email)| {
+        Some(TokenRow {
+            user_id,
+            purpose: Purpose::parse(&purpose)?,
+            email,
+        })
+    }))
 }
 
 /// Uses the token: `Some` only for the one request that turns it from
@@ -222,10 +244,10 @@ pub fn find_token(
 pub fn use_token(
     conn: &mut DbConnection,
     token_hash: &str,
-    purpose: Purpose,
+    purposes: &[Purpose],
     now: NaiveDateTime,
 ) -> DbResult<Option<TokenRow>> {
-    let Some(token) = find_token(conn, token_hash, purpose, now)? else {
+    let Some(token) = find_token(conn, token_hash, purposes, now)? else {
         return Ok(None);
     };
     let used = diesel::update(
@@ -236,6 +258,38 @@ pub fn use_token(
     .set(account_tokens::used_at.eq(Some(now)))
     .execute(conn)?;
     Ok((used == 1).then_some(token))
+}
+
+/// Voids every unused token of `user_id` (its address changed: links sent
+/// to the old one must not work any more).
+pub fn void_tokens(conn: &mut DbConnection, user_id: &str, now: NaiveDateTime) -> DbResult<()> {
+    diesel::update(
+        account_tokens::table
+            .filter(account_tokens::user_id.eq(user_id))
+            .filter(account_tokens::used_at.is_null()),
+    )
+    .set(account_tokens::used_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Makes `email` the address of `user_id`, verified now (the link that
+/// asks for it reached that address). A taken address is
+/// `DbError::Duplicate`.
+pub fn change_address(
+    conn: &mut DbConnection,
+    user_id: &str,
+    email: &str,
+    now: NaiveDateTime,
+) -> DbResult<()> {
+    diesel::update(users::table.filter(users::id.eq(user_id)))
+        .set((
+            users::email.eq(email),
+            users::email_verified_at.eq(Some(now)),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Marks `email` of `user_id` verified (when it is still the account's address).

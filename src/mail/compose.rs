@@ -20,21 +20,26 @@ pub struct Recipient<'a> {
     pub display_name: &'a str,
 }
 
-/// The parts of a mail that carries a one-time link.
-struct LinkMail<'a> {
+/// What a mail says: an introduction, perhaps a one-time link, and what
+/// to do when the mail was not expected.
+struct Content<'a> {
     kind: &'static str,
     subject: String,
     /// One or two sentences before the link.
     intro: String,
-    /// The words on the button.
-    action: &'a str,
-    link: String,
-    expires_at: DateTime<Utc>,
+    link: Option<Link<'a>>,
     /// After the link: what to do when the mail was not expected.
     outro: &'a str,
     /// The host of `PAINLINE_PUBLIC_URL`, the right side of Message-IDs
     /// (not the machine's host name, which a mail should not reveal).
     domain: &'a str,
+}
+
+/// A one-time link: the words on its button, where it goes, until when.
+struct Link<'a> {
+    action: &'a str,
+    url: String,
+    expires_at: DateTime<Utc>,
 }
 
 /// `painline.example.org` of `https://painline.example.org:8443/app`.
@@ -59,16 +64,18 @@ pub fn password_reset(
     compose(
         from,
         to,
-        LinkMail {
+        Content {
             kind: "password_reset",
             subject: format!("Reset your {PRODUCT} password"),
             intro: format!(
                 "Someone asked to reset the password of the {PRODUCT} account for {}.",
                 to.email
             ),
-            action: "Choose a new password",
-            link: format!("{public_url}/reset-password#token={token}"),
-            expires_at,
+            link: Some(Link {
+                action: "Choose a new password",
+                url: format!("{public_url}/reset-password#token={token}"),
+                expires_at,
+            }),
             outro: "If it was not you, ignore this mail: the password stays as it is, \
                     and the link stops working when it expires.",
             domain: host_of(public_url),
@@ -88,7 +95,7 @@ pub fn verify_email(
     compose(
         from,
         to,
-        LinkMail {
+        Content {
             kind: "verify_email",
             subject: format!("Confirm your e-mail address for {PRODUCT}"),
             intro: format!(
@@ -96,13 +103,86 @@ pub fn verify_email(
                  so that you can reset your password if you ever forget it.",
                 to.email
             ),
-            action: "Confirm this address",
-            link: format!("{public_url}/verify-email#token={token}"),
-            expires_at,
+            link: Some(Link {
+                action: "Confirm this address",
+                url: format!("{public_url}/verify-email#token={token}"),
+                expires_at,
+            }),
             outro: "If you did not create an account, ignore this mail.",
             domain: host_of(public_url),
         },
     )
+}
+
+/// To the new address of an account: the link that makes it the account's.
+pub fn change_email(
+    from: &str,
+    to: &Recipient<'_>,
+    public_url: &str,
+    token: &str,
+    expires_at: DateTime<Utc>,
+) -> AppResult<Option<NewMail>> {
+    compose(
+        from,
+        to,
+        Content {
+            kind: "change_email",
+            subject: format!("Confirm your new e-mail address for {PRODUCT}"),
+            intro: format!(
+                "Please confirm that {} is to be the new address of your {PRODUCT} \
+                 account. The address changes when you open this link.",
+                to.email
+            ),
+            link: Some(Link {
+                action: "Confirm the new address",
+                url: format!("{public_url}/verify-email#token={token}"),
+                expires_at,
+            }),
+            outro: "If you did not ask for this, ignore this mail: nothing changes.",
+            domain: host_of(public_url),
+        },
+    )
+}
+
+/// To the old address of an account: a change to `new_email` was asked
+/// for. The new address is shown masked (this mailbox may not be the
+/// account owner's any more); there is no link to follow.
+pub fn address_change_notice(
+    from: &str,
+    to: &Recipient<'_>,
+    public_url: &str,
+    new_email: &str,
+) -> AppResult<Option<NewMail>> {
+    compose(
+        from,
+        to,
+        Content {
+            kind: "address_change_notice",
+            subject: format!("Your {PRODUCT} address is being changed"),
+            intro: format!(
+                "Someone signed in to the {PRODUCT} account for {} and asked to change \
+                 its address to {}. The change happens only when the link sent to the \
+                 new address is opened.",
+                to.email,
+                masked(new_email)
+            ),
+            link: None,
+            outro: "If it was not you, someone knows your password: sign in and change it \
+                    at once, which also signs out every other device.",
+            domain: host_of(public_url),
+        },
+    )
+}
+
+/// `a…@example.org`: enough for the owner to recognise an address.
+fn masked(email: &str) -> String {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}…@{domain}")
+        }
+        None => "…".to_owned(),
+    }
 }
 
 /// `2026-12-05 14:30 UTC`: unambiguous for any reader's time zone.
@@ -114,7 +194,7 @@ fn when(at: DateTime<Utc>) -> String {
 /// rules accept some internationalised addresses that SMTP cannot carry
 /// (a domain that is not valid IDNA, say). The account still works; it just
 /// gets no mail, which the caller logs.
-fn compose(from: &str, to: &Recipient<'_>, mail: LinkMail<'_>) -> AppResult<Option<NewMail>> {
+fn compose(from: &str, to: &Recipient<'_>, mail: Content<'_>) -> AppResult<Option<NewMail>> {
     let from: Mailbox = from.parse().map_err(AppError::internal)?;
     let Ok(address) = to.email.parse() else {
         return Ok(None);
@@ -128,26 +208,31 @@ fn compose(from: &str, to: &Recipient<'_>, mail: LinkMail<'_>) -> AppResult<Opti
         .collect();
     let to_box = Mailbox::new(Some(name.trim().to_owned()), address);
     let greeting = format!("Hello {},", name.trim());
-    let expiry = format!("The link works until {}.", when(mail.expires_at));
-    let text = format!(
-        "{greeting}\n\n{}\n\n{}:\n{}\n\n{expiry}\n\n{}\n\n-- \n{PRODUCT}\n",
-        mail.intro, mail.action, mail.link, mail.outro
-    );
-    let html = format!(
+    let mut text = format!("{greeting}\n\n{}\n\n", mail.intro);
+    let mut html = format!(
         "<!doctype html><html><body style=\"font-family: sans-serif; line-height: 1.5\">\
-         <p>{}</p><p>{}</p>\
-         <p><a href=\"{}\" style=\"display: inline-block; padding: 0.6em 1.2em; \
-         background: #2b6cb0; color: #fff; text-decoration: none; border-radius: 4px\">{}</a></p>\
-         <p style=\"font-size: 0.9em\">Or open this address: {}</p>\
-         <p>{}</p><p>{}</p><p style=\"color: #666\">{PRODUCT}</p></body></html>",
+         <p>{}</p><p>{}</p>",
         escape(&greeting),
         escape(&mail.intro),
-        escape(&mail.link),
-        escape(mail.action),
-        escape(&mail.link),
-        escape(&expiry),
-        escape(mail.outro),
     );
+    if let Some(link) = &mail.link {
+        let expiry = format!("The link works until {}.", when(link.expires_at));
+        text.push_str(&format!("{}:\n{}\n\n{expiry}\n\n", link.action, link.url));
+        html.push_str(&format!(
+            "<p><a href=\"{}\" style=\"display: inline-block; padding: 0.6em 1.2em; \
+             background: #2b6cb0; color: #fff; text-decoration: none; border-radius: 4px\">{}</a></p>\
+             <p style=\"font-size: 0.9em\">Or open this address: {}</p><p>{}</p>",
+            escape(&link.url),
+            escape(link.action),
+            escape(&link.url),
+            escape(&expiry),
+        ));
+    }
+    text.push_str(&format!("{}\n\n-- \n{PRODUCT}\n", mail.outro));
+    html.push_str(&format!(
+        "<p>{}</p><p style=\"color: #666\">{PRODUCT}</p></body></html>",
+        escape(mail.outro)
+    ));
     let message = Message::builder()
         .message_id(Some(format!("<{}@{}>", uuid::Uuid::new_v4(), mail.domain)))
         .from(from.clone())
@@ -268,6 +353,35 @@ mod tests {
             assert!(!line.starts_with("X-Evil:"), "{line}");
         }
         assert!(!message.contains("\r\nBcc: victim"));
+    }
+}
+
+#[cfg(test)]
+mod notice {
+    use super::*;
+
+    /// The old address learns of a change, but gets no link to follow
+    /// and only a masked new address.
+    #[test]
+    fn a_notice_has_no_link_and_masks_the_new_address() {
+        let to = Recipient {
+            email: "ana@example.org",
+            display_name: "Ana",
+        };
+        let mail = address_change_notice(
+            "Painline <no-reply@example.org>",
+            &to,
+            "https://painline.example.org",
+            "someone.else@example.net",
+        )
+        .unwrap()
+        .expect("a mail");
+        assert_eq!(mail.recipient, "ana@example.org");
+        assert!(!mail.message.contains("#token="));
+        assert!(!mail.message.contains("someone.else"));
+        assert!(!mail.message.contains("works until"));
+        assert_eq!(masked("someone.else@example.net"), "s…@example.net");
+        assert_eq!(masked("no-at-sign"), "…");
     }
 }
 

@@ -653,14 +653,19 @@ pub async fn password_reset_confirm(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Confirm the account's address with the token of a verification link.
+/// Confirm an address with the token of a mailed link.
+///
+/// The link of a verification mail verifies the account's address; the
+/// link sent to a new address (`PATCH /v1/me` with `email`) makes it the
+/// account's address, verified, and voids the links sent to the old one.
 #[utoipa::path(
     post, path = "/v1/auth/verify-email",
     tag = "auth",
     request_body = VerifyEmailRequest,
     responses(
-        (status = 204, description = "The address is verified"),
+        (status = 204, description = "The address is verified (or is now the account's)"),
         (status = 400, description = "`invalid_token`, or a malformed body"),
+        (status = 409, description = "The new address was taken meanwhile (`email_taken`); the link works until it expires"),
     )
 )]
 pub async fn verify_email(

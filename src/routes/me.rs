@@ -8,8 +8,9 @@ use super::auth::{client_ip, Attempt, UserResponse};
 use super::input::ApiJson;
 use crate::auth::AuthUser;
 use crate::db::accounts;
-use crate::domain::{DisplayName, Password, Timezone};
+use crate::domain::{DisplayName, Email, Password, Timezone};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::service::account_email;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -19,6 +20,13 @@ pub struct UpdateMe {
     pub display_name: Option<String>,
     /// IANA time zone name; changes what "today" means for this user.
     pub timezone: Option<String>,
+    /// A new address. It does not change yet: a link goes to it (valid 24
+    /// hours) and a notice to the present address; the address changes,
+    /// verified, when the link is used (`POST /v1/auth/verify-email`).
+    /// Needs `current_password`.
+    pub email: Option<String>,
+    /// The account's password; required with `email`.
+    pub current_password: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -82,18 +90,26 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> AppResult<Htt
     Ok(HttpResponse::Ok().json(UserResponse::from_row(me)?))
 }
 
-/// Change the display name or time zone.
+/// Change the display name or time zone, or ask to change the address.
+///
+/// With `email` (and `current_password`), the answer still shows the
+/// present address: the new one takes over when the link mailed to it is
+/// used. Everything in one request is applied together or not at all.
 #[utoipa::path(
     patch, path = "/v1/me",
     tag = "me",
     security(("bearer" = [])),
     request_body = UpdateMe,
     responses(
-        (status = 200, description = "Updated", body = UserResponse),
-        (status = 422, description = "A field is out of range"),
+        (status = 200, description = "Updated (a new address: the link is on its way)", body = UserResponse),
+        (status = 403, description = "`current_password` is wrong (`wrong_password`)"),
+        (status = 409, description = "The new address belongs to another account (`email_taken`)"),
+        (status = 422, description = "A field is out of range, or `email` came without `current_password`"),
+        (status = 429, description = "Too many wrong passwords or changes of address; see Retry-After"),
     )
 )]
 pub async fn update_me(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
     body: ApiJson<UpdateMe>,
@@ -112,19 +128,46 @@ pub async fn update_me(
         .map(Timezone::parse)
         .transpose()
         .map_err(|m| errors.push(FieldError::new("timezone", m)));
-    let (Ok(name), Ok(tz)) = (name, tz) else {
+    let email = body
+        .email
+        .as_deref()
+        .map(Email::parse)
+        .transpose()
+        .map_err(|m| errors.push(FieldError::new("email", m)));
+    if body.email.is_some() && body.current_password.is_none() {
+        errors.push(FieldError::new(
+            "current_password",
+            "is required to change the e-mail address",
+        ));
+    }
+    let (Ok(name), Ok(tz), Ok(email), true) = (name, tz, email, errors.is_empty()) else {
         return Err(AppError::Unprocessable(errors));
     };
-    let id = user.id.to_string();
+    let me = load_me(&state, user).await?;
+    // The same address again changes nothing and needs no password.
+    let new_email = email.filter(|e| e.as_str() != me.email);
+    if let (Some(_), Some(password)) = (&new_email, body.current_password) {
+        confirm_password(&req, &state, &me, password, "current_password").await?;
+    }
+    let ip = client_ip(&req, &state.trusted_proxies);
     let now = state.clock.now_naive();
+    let st = state.clone();
+    let asked = new_email.is_some();
     let row = state
         .db
-        .write(move |conn| {
+        .write(move |conn| -> AppResult<_> {
+            if let Some(email) = &new_email {
+                account_email::request_address_change(conn, &st, &me, email.as_str(), &ip, now)?;
+            }
             let name = name.map(DisplayName::into_inner);
-            accounts::update_profile(conn, &id, name.as_deref(), tz.map(Timezone::name), now)
+            accounts::update_profile(conn, &me.id, name.as_deref(), tz.map(Timezone::name), now)?
+                .ok_or_else(AppError::unauthenticated)
         })
-        .await?
-        .ok_or_else(AppError::unauthenticated)?;
+        .await?;
+    if asked {
+        state.mail.wake();
+        tracing::info!(user_id = %user.id, "change of address asked; link sent to the new address");
+    }
     Ok(HttpResponse::Ok().json(UserResponse::from_row(row)?))
 }
 

@@ -8,8 +8,8 @@ use crate::auth::throttle::Window;
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::db::accounts::{self, UserRow};
 use crate::db::mail::{self, Purpose};
-use crate::db::DbConnection;
-use crate::domain::{Email, FieldError, Password};
+use crate::db::{DbConnection, DbError};
+use crate::domain::{DomainError, Email, FieldError, Password};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::mail::compose::{self, Recipient};
 use crate::state::AppState;
@@ -19,6 +19,15 @@ pub const RESET_VALID: Duration = Duration::minutes(30);
 /// A verification link works this long: a week, since people read mail late
 /// and nothing is at stake before they click.
 pub const VERIFY_VALID: Duration = Duration::days(7);
+
+/// A link to confirm a new address works this long.
+pub const CHANGE_VALID: Duration = Duration::hours(24);
+
+/// Changes of address one account may ask for within an hour.
+const CHANGES_PER_ACCOUNT: Window = Window {
+    limit: 5,
+    length: Duration::hours(1),
+};
 
 /// Reset requests for one address within an hour…
 const RESETS_PER_EMAIL: Window = Window {
@@ -177,7 +186,12 @@ pub async fn confirm_password_reset(
     let known = state
         .db
         .run(move |conn| {
-            mail::find_token(conn, &probe, Purpose::PasswordReset, st.clock.now_naive())
+            mail::find_token(
+                conn,
+                &probe,
+                &[Purpose::PasswordReset],
+                st.clock.now_naive(),
+            )
         })
         .await?;
     if known.is_none() {
@@ -189,7 +203,7 @@ pub async fn confirm_password_reset(
         .db
         .write(move |conn| -> AppResult<String> {
             let now = st.clock.now_naive();
-            let token = mail::use_token(conn, &hash, Purpose::PasswordReset, now)?
+            let token = mail::use_token(conn, &hash, &[Purpose::PasswordReset], now)?
                 .ok_or_else(invalid_token)?;
             accounts::update_password_hash(conn, &token.user_id, &password_hash, now)?;
             accounts::revoke_all_for_user(conn, &token.user_id, now)?;
@@ -201,7 +215,10 @@ pub async fn confirm_password_reset(
 }
 
 /// `POST /v1/auth/verify-email`: the address the link was sent to is the
-/// account's (if it still is).
+/// account's: verified (when it still is the account's), or, for the link
+/// of a change of address, now the account's address (409 `email_taken`
+/// when another account took it meanwhile; the link then keeps working
+/// until it expires).
 pub async fn verify_email(state: &actix_web::web::Data<AppState>, token: &str) -> AppResult<()> {
     let hash = hash_refresh_token(token);
     let st = state.clone();
@@ -209,12 +226,86 @@ pub async fn verify_email(state: &actix_web::web::Data<AppState>, token: &str) -
         .db
         .write(move |conn| -> AppResult<()> {
             let now = st.clock.now_naive();
-            let token = mail::use_token(conn, &hash, Purpose::VerifyEmail, now)?
-                .ok_or_else(invalid_token)?;
-            mail::mark_verified(conn, &token.user_id, &token.email, now)?;
+            let purposes = [Purpose::VerifyEmail, Purpose::ChangeEmail];
+            let token = mail::use_token(conn, &hash, &purposes, now)?.ok_or_else(invalid_token)?;
+            if token.purpose == Purpose::VerifyEmail {
+                mail::mark_verified(conn, &token.user_id, &token.email, now)?;
+                return Ok(());
+            }
+            if let Some(holder) = accounts::find_user_by_email(conn, &token.email)? {
+                if holder.id == token.user_id {
+                    return Ok(());
+                }
+                return Err(DomainError::EmailTaken.into());
+            }
+            match mail::change_address(conn, &token.user_id, &token.email, now) {
+                Err(DbError::Duplicate(_)) => return Err(DomainError::EmailTaken.into()),
+                other => other?,
+            }
+            // Links sent to the old address stop working.
+            mail::void_tokens(conn, &token.user_id, now)?;
+            tracing::info!(user_id = %token.user_id, "e-mail address changed");
             Ok(())
         })
         .await
+}
+
+/// `PATCH /v1/me` with `email` (the password is checked by the caller):
+/// in the caller's transaction, a link to `new_email` that makes it the
+/// account's address, and a notice to the present one. 409 when the
+/// address is taken now; throttled per account (5 an hour).
+pub fn request_address_change(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &UserRow,
+    new_email: &str,
+    client_ip: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    if accounts::find_user_by_email(conn, new_email)?.is_some() {
+        return Err(DomainError::EmailTaken.into());
+    }
+    let purpose = Purpose::ChangeEmail;
+    let earlier = mail::requests_since(
+        conn,
+        purpose,
+        Some(&user.email),
+        None,
+        CHANGES_PER_ACCOUNT.start(now),
+    )?;
+    throttle(CHANGES_PER_ACCOUNT, &earlier, now)?;
+    mail::record_request(conn, purpose, &user.email, client_ip, now)?;
+    let (token, hash) = new_refresh_token();
+    let expires = now + CHANGE_VALID;
+    mail::issue_token(conn, &hash, &user.id, purpose, new_email, now, expires)?;
+    let link = compose::change_email(
+        &state.mail.from,
+        &Recipient {
+            email: new_email,
+            display_name: &user.display_name,
+        },
+        &state.mail.public_url,
+        &token,
+        expires.and_utc(),
+    )?
+    .ok_or_else(|| AppError::invalid("email", "is an address no mail can be sent to"))?;
+    mail::enqueue(conn, &link, now)?;
+    let notice = compose::address_change_notice(
+        &state.mail.from,
+        &Recipient {
+            email: &user.email,
+            display_name: &user.display_name,
+        },
+        &state.mail.public_url,
+        new_email,
+    )?;
+    match notice {
+        Some(notice) => {
+            mail::enqueue(conn, &notice, now)?;
+        }
+        None => tracing::warn!(user_id = %user.id, "no notice: the old address cannot be mailed"),
+    }
+    Ok(())
 }
 
 /// `POST /v1/me/verify-email`: a new link, unless the address is verified

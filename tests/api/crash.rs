@@ -29,6 +29,16 @@ fn free_port() -> u16 {
 
 /// Starts `painline serve` and returns once it listens (its log says so).
 fn start(database: &DatabaseUrl, folder: &std::path::Path, port: u16) -> Child {
+    start_with(database, folder, port, &[])
+}
+
+/// `start`, with more settings in the environment.
+fn start_with(
+    database: &DatabaseUrl,
+    folder: &std::path::Path,
+    port: u16,
+    settings: &[(&str, String)],
+) -> Child {
     let url = match database {
         DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
         DatabaseUrl::Postgres(url) => url.clone(),
@@ -44,6 +54,7 @@ fn start(database: &DatabaseUrl, folder: &std::path::Path, port: u16) -> Child {
         )
         .env("PAINLINE_LOG", "warn,painline=info")
         .env("PAINLINE_WORKERS", "2")
+        .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -180,6 +191,144 @@ async fn writes_acknowledged_before_a_sigkill_survive_it() {
         seen >= acknowledged.len(),
         "{seen} changes for {} writes",
         acknowledged.len()
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+/// The outbox under SIGKILL: an instance that queues mail but does not send
+/// it (`PAINLINE_MAIL_POLL=0`) is killed while 4 clients sign up, 3 times
+/// at random moments; then an instance that sends starts. Every sign-up
+/// acknowledged with 201 gets its verification mail over SMTP, exactly
+/// once; no mail went out for an account that does not exist (a mail and
+/// what it is about commit together).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mail_accepted_before_a_sigkill_is_sent_after_the_restart() {
+    use std::collections::BTreeSet;
+
+    let (database, _guard) = fresh_database();
+    let folder = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut smtp = crate::mail::SmtpServer::start();
+    let relay = smtp.url();
+    let mail = |poll: &str| {
+        vec![
+            ("PAINLINE_SMTP_URL", relay.clone()),
+            (
+                "PAINLINE_MAIL_FROM",
+                "Painline <no-reply@painline.test>".to_owned(),
+            ),
+            ("PAINLINE_PUBLIC_URL", "https://painline.test".to_owned()),
+            ("PAINLINE_MAIL_POLL", poll.to_owned()),
+        ]
+    };
+    let acknowledged: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let mut kills = Vec::new();
+    for round in 0..3 {
+        let mut server = start_with(&database, folder.path(), port, &mail("0"));
+        let kill_after = rand::thread_rng().gen_range(4..=30);
+        let acks = Arc::new(AtomicUsize::new(0));
+        let (reached, mut kill) = tokio::sync::watch::channel(false);
+        let clients: Vec<_> = (0..4)
+            .map(|c| {
+                let (client, base) = (client.clone(), base.clone());
+                let (acknowledged, acks, reached) =
+                    (acknowledged.clone(), acks.clone(), reached.clone());
+                tokio::spawn(async move {
+                    for n in 0.. {
+                        let email = format!("r{round}-c{c}-n{n}@example.org");
+                        let sent = client
+                            .post(format!("{base}/v1/auth/register"))
+                            .json(&json!({"email": email, "password": "correct horse battery",
+                                          "display_name": "Crash", "role": "patient"}))
+                            .send()
+                            .await;
+                        match sent {
+                            Ok(reply) if reply.status() == StatusCode::CREATED => {
+                                acknowledged.lock().unwrap().insert(email);
+                                if acks.fetch_add(1, Ordering::SeqCst) + 1 == kill_after {
+                                    let _ = reached.send(true);
+                                }
+                            }
+                            // The hashing pool is full: refused, nothing stored.
+                            Ok(reply) if reply.status() == StatusCode::SERVICE_UNAVAILABLE => {}
+                            Ok(reply) => panic!("sign-up answered {}", reply.status()),
+                            Err(_) => return, // the server is gone
+                        }
+                    }
+                })
+            })
+            .collect();
+        kill.wait_for(|reached| *reached).await.unwrap();
+        server.kill().unwrap(); // SIGKILL: no drain, no clean shutdown
+        server.wait().unwrap();
+        for client in clients {
+            client.await.unwrap();
+        }
+        kills.push(acks.load(Ordering::SeqCst));
+    }
+    // Nothing was sent while only non-sending instances ran.
+    assert!(smtp.received_now().is_empty());
+
+    let mut server = start_with(&database, folder.path(), port, &mail("5"));
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let db = painline::db::Db::connect(&database, 1).unwrap();
+    let accounts = db
+        .run(|conn| {
+            use diesel::prelude::*;
+            use painline::db::schema::users;
+            Ok::<_, painline::db::DbError>(users::table.select(users::email).load::<String>(conn)?)
+        })
+        .await
+        .unwrap();
+    let accounts: BTreeSet<String> = accounts.into_iter().collect();
+    assert!(
+        acknowledged.is_subset(&accounts),
+        "an acknowledged sign-up is gone ({kills:?})"
+    );
+    // One mail per account, each acknowledged one among them.
+    let mut received = BTreeMap::new();
+    while received.len() < accounts.len() {
+        let mail = smtp.next().await;
+        assert_eq!(mail.to.len(), 1);
+        let id = mail.header("Message-ID").unwrap();
+        assert!(
+            received.insert(mail.to[0].clone(), id).is_none(),
+            "{} got two mails",
+            mail.to[0]
+        );
+    }
+    assert_eq!(received.keys().cloned().collect::<BTreeSet<_>>(), accounts);
+    // Stored: every mail sent (the sender records it just after the
+    // relay's answer: asked a bounded number of times); nothing else goes out.
+    let unsent = || {
+        db.run(|conn| {
+            use diesel::prelude::*;
+            use painline::db::schema::mail_outbox;
+            Ok::<_, painline::db::DbError>(
+                mail_outbox::table
+                    .filter(mail_outbox::sent_at.is_null())
+                    .count()
+                    .get_result::<i64>(conn)?,
+            )
+        })
+    };
+    let mut left = unsent().await.unwrap();
+    for _ in 0..10_000 {
+        if left == 0 {
+            break;
+        }
+        left = unsent().await.unwrap();
+    }
+    assert_eq!(left, 0, "mails still unsent");
+    assert!(smtp.received_now().is_empty(), "a mail was sent twice");
+    eprintln!(
+        "outbox crash test: kills after {kills:?} acknowledged sign-ups; {} acknowledged, {} accounts, {} mails received",
+        acknowledged.len(),
+        accounts.len(),
+        received.len()
     );
     server.kill().unwrap();
     server.wait().unwrap();

@@ -13,14 +13,7 @@ use crate::helpers::{
 };
 
 async fn metrics_text(app: &TestApp) -> String {
-    app.client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    app.metrics().await
 }
 
 /// Made-up request methods get 405 with `Allow` on a known path (404 on any

@@ -390,17 +390,21 @@ impl TestApp {
         &self.db
     }
 
-    /// Statements the app has sent so far (`painline_db_queries_total`).
-    pub async fn queries(&self) -> u64 {
-        let text = self
-            .client
+    /// `/metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        self.client
             .get(self.url("/metrics"))
             .send()
             .await
             .expect("metrics")
             .text()
             .await
-            .expect("metrics text");
+            .expect("metrics text")
+    }
+
+    /// Statements the app has sent so far (`painline_db_queries_total`).
+    pub async fn queries(&self) -> u64 {
+        let text = self.metrics().await;
         text.lines()
             .find_map(|l| l.strip_prefix("painline_db_queries_total "))
             .and_then(|v| v.trim().parse().ok())

@@ -1,6 +1,7 @@
 //! Integration tests: the real application on a real database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod address_change;
 mod auth;
 mod authz_matrix;
 mod benchdata;

@@ -70,15 +70,7 @@ async fn metrics_count_requests_by_route_template() {
     let user = app.register_patient().await;
     app.get("/v1/me", &user.access).await;
     app.get("/v1/me", "bad-token").await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.lines()
             .any(|l| l.starts_with("painline_http_requests_total{")
