@@ -1,6 +1,8 @@
 //! The reference therapist dashboard: plain HTML, CSS and JavaScript
 //! modules in `assets/`, embedded in the binary at compile time and served
-//! at `/dashboard/` (unless `PAINLINE_DASHBOARD=off`). It is a client of the
+//! at `/dashboard/` (unless `PAINLINE_DASHBOARD=off`), and the two pages
+//! behind the links of account e-mails, `/reset-password` and
+//! `/verify-email`. It is a client of the
 //! public API like any other, so it is not in the API's route table.
 //!
 //! Every answer here carries a strict Content-Security-Policy (scripts,
@@ -48,6 +50,8 @@ const ASSETS: &[Asset] = &[
     asset!("dom.js", "text/javascript; charset=utf-8"),
     asset!("views.js", "text/javascript; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
+    asset!("account.html", "text/html; charset=utf-8"),
+    asset!("account.js", "text/javascript; charset=utf-8"),
 ];
 
 fn etags() -> &'static [String] {
@@ -83,6 +87,16 @@ async fn file(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
         "" => "index.html",
         other => other,
     };
+    serve(&req, name)
+}
+
+/// The page behind the links of account e-mails (`/reset-password`,
+/// `/verify-email`, at `PAINLINE_PUBLIC_URL`); its script reads the path.
+async fn account_page(req: HttpRequest) -> HttpResponse {
+    serve(&req, "account.html")
+}
+
+fn serve(req: &HttpRequest, name: &str) -> HttpResponse {
     let Some((asset, etag)) = ASSETS.iter().zip(etags()).find(|(a, _)| a.name == name) else {
         return secure(problem_response(
             StatusCode::NOT_FOUND,
@@ -137,6 +151,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             response
         })
     };
+    for page in ["/reset-password", "/verify-email"] {
+        cfg.service(
+            web::resource(page)
+                .route(web::get().to(account_page))
+                .route(web::head().to(account_page))
+                .default_service(not_allowed()),
+        );
+    }
     cfg.service(
         web::resource("/dashboard")
             .route(web::get().to(to_slash))

@@ -71,6 +71,7 @@ async fn the_dashboard_is_served_with_strict_headers() {
         ("dom.js", "text/javascript; charset=utf-8"),
         ("style.css", "text/css; charset=utf-8"),
         ("favicon.svg", "image/svg+xml"),
+        ("account.js", "text/javascript; charset=utf-8"),
     ] {
         let reply = app
             .client
@@ -148,11 +149,35 @@ async fn the_dashboard_is_served_with_strict_headers() {
 #[tokio::test]
 async fn the_dashboard_can_be_turned_off() {
     let app = spawn_app_with(|s| s.dashboard = false).await;
-    for path in ["/dashboard/", "/dashboard/app.js", "/dashboard"] {
+    for path in [
+        "/dashboard/",
+        "/dashboard/app.js",
+        "/dashboard",
+        "/reset-password",
+    ] {
         let reply = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(reply.status(), StatusCode::NOT_FOUND, "{path}");
     }
     // The API is unaffected.
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
+}
+
+/// The pages behind mailed links, at the paths the mails name: served with
+/// the same headers, their script from this origin, read-only.
+#[tokio::test]
+async fn the_pages_behind_mailed_links_are_served_strictly() {
+    let app = spawn_app().await;
+    for path in ["/reset-password", "/verify-email"] {
+        let page = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        assert_secure(&page);
+        assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("<script type=\"module\" src=\"/dashboard/account.js\"></script>"));
+        assert!(!html.contains("<script>"), "no inline script");
+        let post = app.client.post(app.url(path)).send().await.unwrap();
+        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_secure(&post);
+    }
 }

@@ -5,6 +5,7 @@ driven by its chromedriver through selenium)."""
 import json
 import os
 import pathlib
+import re
 import socket
 import subprocess
 import tempfile
@@ -42,6 +43,8 @@ class Server:
             PAINLINE_BIND=f"127.0.0.1:{self.port}",
             PAINLINE_LOG="info",
             PAINLINE_ACCESS_TTL=str(access_ttl),
+            # Mailed links lead back to this server; mail goes to outbox/.
+            PAINLINE_PUBLIC_URL=self.base,
         )
         subprocess.run([BINARY, "seed-demo"], cwd=folder, env=self.env, check=True, capture_output=True)
         self.start()
@@ -91,6 +94,24 @@ class Server:
         status, body = self.call("POST", "/v1/auth/login", {"email": email, "password": password})
         assert status == 200, body
         return body["tokens"]["access_token"]
+
+    def mails_to(self, address):
+        """The .eml files in the outbox addressed to `address`, oldest first."""
+        outbox = self.folder / "outbox"
+        found = [p for p in outbox.glob("*.eml") if f"<{address}>" in p.read_text() or f"To: {address}" in p.read_text()]
+        return [p.read_text() for p in sorted(found, key=lambda p: p.stat().st_mtime_ns)]
+
+    def link_in(self, address, path, count=1):
+        """The link to `path` in the newest mail to `address`, as a reader
+        clicks it, once `count` mails to it are written (the sender writes
+        them just after the request that queued them is answered)."""
+        deadline = time.monotonic() + 20
+        while len(mails := self.mails_to(address)) < count:
+            assert time.monotonic() < deadline, f"no mail to {address}"
+            time.sleep(0.05)  # waiting for the sender's file
+        match = re.search(re.escape(self.base + path) + r"#token=[A-Za-z0-9_-]+", mails[-1])
+        assert match, mails[-1]
+        return match.group(0)
 
     def metric(self, name, **labels):
         with urllib.request.urlopen(self.base + "/metrics") as response:

@@ -1,0 +1,113 @@
+// The pages behind the links account e-mails carry: /reset-password and
+// /verify-email. The one-time token is in the link's fragment (#token=…),
+// which the browser never sends to a server; it is taken out of the
+// address bar at once, so it stays out of the history and of screenshots.
+
+const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
+history.replaceState(null, "", location.pathname);
+// Another link opened in this tab changes only the fragment: start afresh.
+window.addEventListener("hashchange", () => location.reload());
+
+const outcome = document.getElementById("outcome");
+
+function say(text, kind) {
+  outcome.textContent = text;
+  outcome.className = `narrow ${kind}`;
+  outcome.hidden = false;
+}
+
+const EXPLAINED = {
+  invalid_token: "This link is unknown, used or expired. Ask for a new one in the Painline app.",
+  email_taken: "That address belongs to another account now, so it cannot become yours.",
+  too_many_attempts: "Too many attempts. Please wait a while and try again.",
+};
+
+// POSTs `body`; answers null on success, else a sentence for the reader.
+async function post(path, body) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    return "The service cannot be reached. Check your connection and try again.";
+  }
+  if (response.ok) return null;
+  let problem = {};
+  try {
+    problem = await response.json();
+  } catch {
+    // not a problem document: the generic sentence below
+  }
+  const field = (problem.errors || []).find((e) => e.field === "new_password");
+  if (field) return `The new password ${field.message}.`;
+  return EXPLAINED[problem.code] || problem.detail || "Something went wrong. Please try again later.";
+}
+
+function busy(button, on) {
+  button.disabled = on;
+  document.body.classList.toggle("busy", on);
+}
+
+function resetPage() {
+  const section = document.getElementById("reset");
+  const form = document.getElementById("reset-form");
+  const first = document.getElementById("new-password");
+  const second = document.getElementById("repeat-password");
+  section.hidden = false;
+  first.focus();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    second.setAttribute("aria-invalid", "false");
+    if (first.value !== second.value) {
+      second.setAttribute("aria-invalid", "true");
+      say("The two passwords are not the same.", "error");
+      second.focus();
+      return;
+    }
+    const button = form.querySelector("button");
+    busy(button, true);
+    const failure = await post("/v1/auth/password-reset/confirm", {
+      token,
+      new_password: first.value,
+    });
+    busy(button, false);
+    if (failure) {
+      say(failure, "error");
+      return;
+    }
+    form.reset();
+    section.hidden = true;
+    say("Your password is set. Sign in with it in the app; every device was signed out.", "notice");
+  });
+}
+
+function verifyPage() {
+  const section = document.getElementById("verify");
+  const button = document.getElementById("verify-button");
+  section.hidden = false;
+  button.focus();
+  // A click, not the page load: a mail scanner that opens links must not
+  // confirm an address on the reader's behalf.
+  button.addEventListener("click", async () => {
+    busy(button, true);
+    const failure = await post("/v1/auth/verify-email", { token });
+    busy(button, false);
+    if (failure) {
+      say(failure, "error");
+      return;
+    }
+    section.hidden = true;
+    say("Thank you: the address is confirmed.", "notice");
+  });
+}
+
+if (!token) {
+  say("This page needs the whole link from the e-mail. Open the link again, or ask for a new one.", "error");
+} else if (location.pathname === "/reset-password") {
+  resetPage();
+} else {
+  verifyPage();
+}

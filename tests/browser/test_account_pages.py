@@ -1,0 +1,85 @@
+"""The pages behind the links of account e-mails, in a real browser: the
+link is taken from the mail the service wrote (the embedded default's
+.eml files), opened as a reader opens it, and what it did is checked
+through the API."""
+
+import uuid
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+WAIT = 15
+NEW_PASSWORD = "a new password from the link"
+
+
+def text_in(driver, css, text):
+    return WebDriverWait(driver, WAIT).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+
+
+def visible(driver, css):
+    return WebDriverWait(driver, WAIT).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def sign_up(server):
+    email = f"page-{uuid.uuid4().hex[:10]}@example.org"
+    status, body = server.call("POST", "/v1/auth/register", {
+        "email": email, "password": "the first long password", "display_name": "Page Reader", "role": "patient"})
+    assert status == 201, body
+    return email, body["tokens"]["access_token"]
+
+
+def test_a_password_is_reset_through_the_page_behind_the_link(server, browser):
+    email, _ = sign_up(server)
+    server.link_in(email, "/verify-email")
+    status, _ = server.call("POST", "/v1/auth/password-reset", {"email": email})
+    assert status == 202
+    link = server.link_in(email, "/reset-password", count=2)
+
+    browser.get(link)
+    visible(browser, "#reset-form")
+    # The token leaves the address bar at once.
+    assert "token" not in browser.current_url
+    browser.find_element(By.ID, "new-password").send_keys(NEW_PASSWORD)
+    browser.find_element(By.ID, "repeat-password").send_keys(NEW_PASSWORD + " typo")
+    browser.find_element(By.CSS_SELECTOR, "#reset-form button").click()
+    text_in(browser, "#outcome", "not the same")
+    repeat = browser.find_element(By.ID, "repeat-password")
+    repeat.clear()
+    repeat.send_keys(NEW_PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "#reset-form button").click()
+    text_in(browser, "#outcome", "Your password is set")
+
+    # Stored: the new password signs in, the old does not, the address is proven.
+    status, body = server.call("POST", "/v1/auth/login", {"email": email, "password": NEW_PASSWORD})
+    assert status == 200 and body["user"]["email_verified"] is True, body
+    status, _ = server.call("POST", "/v1/auth/login", {"email": email, "password": "the first long password"})
+    assert status == 401
+    # The same link again is explained, not a blank failure.
+    browser.get(link)
+    visible(browser, "#reset-form")
+    browser.find_element(By.ID, "new-password").send_keys("yet another long password")
+    browser.find_element(By.ID, "repeat-password").send_keys("yet another long password")
+    browser.find_element(By.CSS_SELECTOR, "#reset-form button").click()
+    text_in(browser, "#outcome", "unknown, used or expired")
+
+
+def test_an_address_is_confirmed_by_a_click_on_the_page(server, browser):
+    email, token = sign_up(server)
+    link = server.link_in(email, "/verify-email")
+
+    browser.get(link)
+    button = visible(browser, "#verify-button")
+    # Opening the page confirms nothing (a mail scanner may open links).
+    status, me = server.call("GET", "/v1/me", token=token)
+    assert me["email_verified"] is False, me
+    button.click()
+    text_in(browser, "#outcome", "the address is confirmed")
+    status, me = server.call("GET", "/v1/me", token=token)
+    assert status == 200 and me["email_verified"] is True, me
+
+
+def test_a_link_without_its_token_is_explained(server, browser):
+    browser.get(server.base + "/reset-password")
+    text_in(browser, "#outcome", "needs the whole link")
+    assert not browser.find_element(By.ID, "reset").is_displayed()
