@@ -119,6 +119,9 @@ pub struct MailSettings {
     /// request of its own queues one); `None`: this instance sends none
     /// (its mail waits for another instance).
     pub poll: Option<std::time::Duration>,
+    /// How often each instance's scheduler looks for due reminders and
+    /// digests (a minute); `None`: this instance schedules none.
+    pub schedule_poll: Option<std::time::Duration>,
 }
 
 impl MailSettings {
@@ -167,6 +170,7 @@ impl MailSettings {
             from,
             public_url,
             poll: Some(std::time::Duration::from_secs(5)),
+            schedule_poll: Some(std::time::Duration::from_secs(60)),
         })
     }
 }

@@ -31,6 +31,7 @@ Patterns are ECMA-262 regular expressions in Unicode mode (the `u` flag).",
         (name = "care team", description = "Invitations, and the links that let a therapist read a patient's logbook"),
         (name = "therapist views", description = "A linked patient's data, as the patient sees it; every request is in the patient's access log"),
         (name = "trends", description = "How pain moves between massage sessions (DESIGN.md §4)"),
+        (name = "reminders", description = "Mails a user asks for: a patient's daily reminder to log, a therapist's weekly digest, and one-click unsubscribe"),
         (name = "operations", description = "Health, readiness and the contract"),
     )
 )]
@@ -180,6 +181,9 @@ fn declare_text_rules(components: &mut utoipa::openapi::Components) {
                     *property = nullable_ref("Timezone", p.description.take());
                 }
                 ("JoinCareTeam", "code") => p.pattern = Some(code.clone()),
+                ("Reminders" | "Digest", "local_time") => {
+                    p.pattern = Some(crate::domain::schedule::LocalTime::PATTERN.to_owned());
+                }
                 (_, "notes" | "note" | "description") if schema_name.ends_with("Body") => {
                     p.max_length = Some(crate::domain::logbook::NOTES_MAX);
                 }

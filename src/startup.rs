@@ -35,6 +35,8 @@ pub struct Application {
     /// `/metrics` on its own listener, and its port.
     metrics: Option<(Server, u16)>,
     state: web::Data<AppState>,
+    /// How often the scheduler of reminders and digests looks (none: off).
+    schedule_poll: Option<std::time::Duration>,
 }
 
 enum MetricsError {
@@ -97,6 +99,10 @@ async fn housekeeping(state: web::Data<AppState>) {
                     + crate::db::mail::prune(conn, now - crate::mail::sender::KEEP)?
                     + crate::db::mail::prune_tokens(conn, now)?
                     + crate::db::logins::prune(conn, now - chrono::Duration::days(1))?
+                    + crate::db::schedules::prune_unsubscribe(
+                        conn,
+                        now - crate::service::schedules::UNSUBSCRIBE_VALID,
+                    )?
                     + crate::db::mail::prune_requests(conn, now - chrono::Duration::days(1))?)
             })
             .await
@@ -196,9 +202,13 @@ impl Application {
             .map_err(|e| ConfigError::new("PAINLINE_BIND", e.to_string()))?
             .port();
         let registry = prometheus::Registry::new();
-        for counter in state.db.counters().into_iter().chain(state.mail.counters()) {
+        let db_counters = state.db.counters().into_iter().map(|c| {
+            let boxed: Box<dyn prometheus::core::Collector> = Box::new(c);
+            boxed
+        });
+        for counter in db_counters.chain(state.mail.counters()) {
             registry
-                .register(Box::new(counter))
+                .register(counter)
                 .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?;
         }
         let metrics_error = |e| ConfigError::startup(format!("cannot set up metrics: {e}"));
@@ -289,6 +299,7 @@ impl Application {
             server: server.run(),
             metrics: metrics_server,
             state: app_state,
+            schedule_poll: settings.mail.schedule_poll,
         })
     }
 
@@ -309,6 +320,9 @@ impl Application {
     /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let chores = tokio::spawn(housekeeping(self.state.clone()));
+        let scheduler = self
+            .schedule_poll
+            .map(|poll| tokio::spawn(crate::service::schedules::run(self.state.clone(), poll)));
         let mail = tokio::spawn(crate::mail::sender::run(self.state));
         let metrics = self.metrics.map(|(server, _)| {
             let handle = server.handle();
@@ -318,6 +332,9 @@ impl Application {
         let result = self.server.await;
         chores.abort();
         mail.abort();
+        if let Some(scheduler) = scheduler {
+            scheduler.abort();
+        }
         if let Some(metrics) = metrics {
             metrics.stop(true).await;
         }

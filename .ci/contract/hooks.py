@@ -131,6 +131,12 @@ def _fix_body(body):
         body["targets"] = list(dict.fromkeys(body["targets"]))
     if isinstance(body.get("regions"), list):
         body["regions"] = list(dict.fromkeys(body["regions"]))
+    # service/schedules.rs plan: reminder days are listed once each, and
+    # at least one while enabled.
+    if isinstance(body.get("days"), list):
+        body["days"] = list(dict.fromkeys(body["days"]))
+        if body.get("enabled") is True and not body["days"]:
+            body["days"] = ["mon"]
 
 
 def _fix_me(case):

@@ -90,8 +90,9 @@ async fn file(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
     serve(&req, name)
 }
 
-/// The page behind the links of account e-mails (`/reset-password`,
-/// `/verify-email`, at `PAINLINE_PUBLIC_URL`); its script reads the path.
+/// The page behind the links mails carry (`/reset-password`,
+/// `/verify-email`, `/unsubscribe`, at `PAINLINE_PUBLIC_URL`); its script
+/// reads the path.
 async fn account_page(req: HttpRequest) -> HttpResponse {
     serve(&req, "account.html")
 }
@@ -151,7 +152,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             response
         })
     };
-    for page in ["/reset-password", "/verify-email"] {
+    for page in ["/reset-password", "/verify-email", "/unsubscribe"] {
         cfg.service(
             web::resource(page)
                 .route(web::get().to(account_page))

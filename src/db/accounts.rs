@@ -195,6 +195,10 @@ pub fn use_refresh_token(
     else {
         return Ok(Rotation::Invalid);
     };
+    // The login first, then its tokens: the order every writer of a
+    // login's tokens keeps (see `logins::lock`). On PostgreSQL a guarded
+    // update below that loses the race still holds the token's row lock.
+    super::logins::lock(conn, &row.family_id)?;
     let within_grace =
         |used_at: NaiveDateTime| grace > chrono::Duration::zero() && now - used_at <= grace;
     if row.revoked_at.is_some() {

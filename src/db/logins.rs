@@ -43,16 +43,20 @@ pub fn start(
 
 /// A refresh of login `id`: used now, valid as long as its newest token,
 /// and seen from `user_agent` when the client sent one (an app update
-/// changes it).
+/// changes it). `false` when the login has ended (or is gone): then no new
+/// token may join it. On PostgreSQL the update waits for a concurrent end
+/// of the same login and then sees it ended.
 pub fn touch(
     conn: &mut DbConnection,
     id: &str,
     user_agent: Option<&str>,
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
-) -> DbResult<()> {
-    let row = logins::table.filter(logins::id.eq(id));
-    match user_agent {
+) -> DbResult<bool> {
+    let row = logins::table
+        .filter(logins::id.eq(id))
+        .filter(logins::ended_at.is_null());
+    let changed = match user_agent {
         Some(agent) => diesel::update(row)
             .set((
                 logins::last_used_at.eq(now),
@@ -67,7 +71,7 @@ pub fn touch(
             ))
             .execute(conn)?,
     };
-    Ok(())
+    Ok(changed == 1)
 }
 
 /// The logins of `user_id` that have not ended or run out, most recently
@@ -91,6 +95,18 @@ pub fn belongs_to(conn: &mut DbConnection, id: &str, user_id: &str) -> DbResult<
         .first(conn)
         .optional()?;
     Ok(found.is_some())
+}
+
+/// Locks login `id` until the transaction ends (a no-op update, portable
+/// across both backends). Whatever changes a login's refresh tokens takes
+/// this lock first (a refresh, ending it), so they queue on one row in
+/// one order and cannot deadlock; and an end that commits first is seen by
+/// the refresh after it.
+pub fn lock(conn: &mut DbConnection, id: &str) -> DbResult<()> {
+    diesel::update(logins::table.filter(logins::id.eq(id)))
+        .set(logins::id.eq(logins::id))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Marks login `id` ended (once; the first end is kept).

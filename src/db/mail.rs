@@ -260,16 +260,28 @@ pub fn use_token(
     Ok((used == 1).then_some(token))
 }
 
-/// Voids every unused token of `user_id` (its address changed: links sent
-/// to the old one must not work any more).
-pub fn void_tokens(conn: &mut DbConnection, user_id: &str, now: NaiveDateTime) -> DbResult<()> {
-    diesel::update(
+/// Voids the unused tokens of `user_id` (of one purpose, or all): the
+/// address changed, so links sent to the old one must not work; or the
+/// password changed, so a change of address asked for with the old one
+/// must not go through.
+pub fn void_tokens(
+    conn: &mut DbConnection,
+    user_id: &str,
+    purpose: Option<Purpose>,
+    now: NaiveDateTime,
+) -> DbResult<()> {
+    let mut query = diesel::update(
         account_tokens::table
             .filter(account_tokens::user_id.eq(user_id))
             .filter(account_tokens::used_at.is_null()),
     )
-    .set(account_tokens::used_at.eq(Some(now)))
-    .execute(conn)?;
+    .into_boxed();
+    if let Some(purpose) = purpose {
+        query = query.filter(account_tokens::purpose.eq(purpose.as_str()));
+    }
+    query
+        .set(account_tokens::used_at.eq(Some(now)))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ pub mod logins;
 pub mod mail;
 pub mod overview;
 pub mod records;
+pub mod schedules;
 pub mod schema;
 mod writer;
 

@@ -50,6 +50,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mail_schedules (user_id, kind) {
+        user_id -> Text,
+        kind -> Text,
+        enabled -> Bool,
+        local_time -> Text,
+        days -> Text,
+        next_due_at -> Nullable<Timestamp>,
+        due_date -> Nullable<Date>,
+        handled_date -> Nullable<Date>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    unsubscribe_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 
 diesel::table! {
@@ -208,5 +231,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
     mail_outbox,
     mail_requests,
-    logins
+    logins,
+    mail_schedules,
+    unsubscribe_tokens
 );

@@ -7,6 +7,7 @@ pub mod care_team;
 pub mod error;
 pub mod ids;
 pub mod logbook;
+pub mod schedule;
 
 pub use account::{DisplayName, Email, Password, Role, Timezone};
 pub use error::{DomainError, FieldError};

@@ -4,7 +4,7 @@
 //! sends the same bytes with the same Message-ID.
 
 use chrono::{DateTime, Utc};
-use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
@@ -30,16 +30,29 @@ struct Content<'a> {
     link: Option<Link<'a>>,
     /// After the link: what to do when the mail was not expected.
     outro: &'a str,
+    series: Option<Series>,
     /// The host of `PAINLINE_PUBLIC_URL`, the right side of Message-IDs
     /// (not the machine's host name, which a mail should not reveal).
     domain: &'a str,
 }
 
-/// A one-time link: the words on its button, where it goes, until when.
+/// A link: the words on its button, where it goes, and until when (a
+/// one-time link) or `None` (a link that stays, such as the dashboard).
 struct Link<'a> {
     action: &'a str,
     url: String,
-    expires_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// What makes a mail one of a series the reader asked for (a reminder, a
+/// digest): why it comes, and the links that stop it (RFC 8058).
+struct Series {
+    /// "You get this mail because …"
+    why: String,
+    /// The page behind the link in the text, with a button.
+    page: String,
+    /// `List-Unsubscribe`: where a mail client POSTs to stop it at once.
+    one_click: String,
 }
 
 /// `painline.example.org` of `https://painline.example.org:8443/app`.
@@ -74,11 +87,12 @@ pub fn password_reset(
             link: Some(Link {
                 action: "Choose a new password",
                 url: format!("{public_url}/reset-password#token={token}"),
-                expires_at,
+                expires_at: Some(expires_at),
             }),
             outro: "If it was not you, ignore this mail: the password stays as it is, \
                     and the link stops working when it expires.",
             domain: host_of(public_url),
+            series: None,
         },
     )
 }
@@ -106,10 +120,11 @@ pub fn verify_email(
             link: Some(Link {
                 action: "Confirm this address",
                 url: format!("{public_url}/verify-email#token={token}"),
-                expires_at,
+                expires_at: Some(expires_at),
             }),
             outro: "If you did not create an account, ignore this mail.",
             domain: host_of(public_url),
+            series: None,
         },
     )
 }
@@ -136,10 +151,11 @@ pub fn change_email(
             link: Some(Link {
                 action: "Confirm the new address",
                 url: format!("{public_url}/verify-email#token={token}"),
-                expires_at,
+                expires_at: Some(expires_at),
             }),
             outro: "If you did not ask for this, ignore this mail: nothing changes.",
             domain: host_of(public_url),
+            series: None,
         },
     )
 }
@@ -170,6 +186,86 @@ pub fn address_change_notice(
             outro: "If it was not you, someone knows your password: sign in and change it \
                     at once, which also signs out every other device.",
             domain: host_of(public_url),
+            series: None,
+        },
+    )
+}
+
+/// Where a series mail's links go: the page with a button, and the URL a
+/// mail client POSTs to (RFC 8058). Both carry the one token.
+fn series(public_url: &str, token: &str, why: String) -> Series {
+    Series {
+        why,
+        page: format!("{public_url}/unsubscribe#token={token}"),
+        one_click: format!("{public_url}/v1/unsubscribe?token={token}"),
+    }
+}
+
+/// A patient's reminder to log `date` (their local date), which has no
+/// entry yet. No health data: not even how the last days went.
+pub fn reminder(
+    from: &str,
+    to: &Recipient<'_>,
+    public_url: &str,
+    unsubscribe_token: &str,
+    date: chrono::NaiveDate,
+) -> AppResult<Option<NewMail>> {
+    compose(
+        from,
+        to,
+        Content {
+            kind: "reminder",
+            subject: format!("A reminder to log today in {PRODUCT}"),
+            intro: format!(
+                "You have not logged how your back feels today ({}) yet. \
+                 It takes a few seconds in the {PRODUCT} app.",
+                date.format("%A, %-d %B")
+            ),
+            link: None,
+            outro: "Days you log make the picture you and your therapist see clearer.",
+            domain: host_of(public_url),
+            series: Some(series(
+                public_url,
+                unsubscribe_token,
+                "You get this mail because you turned on daily reminders.".to_owned(),
+            )),
+        },
+    )
+}
+
+/// A therapist's weekly digest: how many linked patients have alerts
+/// (at least one), and the way to the dashboard. It names no patient.
+pub fn digest(
+    from: &str,
+    to: &Recipient<'_>,
+    public_url: &str,
+    unsubscribe_token: &str,
+    patients_with_alerts: usize,
+) -> AppResult<Option<NewMail>> {
+    let who = if patients_with_alerts == 1 {
+        "1 of your patients has".to_owned()
+    } else {
+        format!("{patients_with_alerts} of your patients have")
+    };
+    compose(
+        from,
+        to,
+        Content {
+            kind: "digest",
+            subject: format!("{PRODUCT} this week: {who} alerts"),
+            intro: format!("{who} alerts in {PRODUCT} this week. The dashboard shows who and why."),
+            link: Some(Link {
+                action: "Open the dashboard",
+                url: format!("{public_url}/dashboard/"),
+                expires_at: None,
+            }),
+            outro: "Sign in to see them; this mail names no one.",
+            domain: host_of(public_url),
+            series: Some(series(
+                public_url,
+                unsubscribe_token,
+                "You get this mail because you turned on the weekly digest.".to_owned(),
+            )),
         },
     )
 }
@@ -216,28 +312,58 @@ fn compose(from: &str, to: &Recipient<'_>, mail: Content<'_>) -> AppResult<Optio
         escape(&mail.intro),
     );
     if let Some(link) = &mail.link {
-        let expiry = format!("The link works until {}.", when(link.expires_at));
-        text.push_str(&format!("{}:\n{}\n\n{expiry}\n\n", link.action, link.url));
+        text.push_str(&format!("{}:\n{}\n\n", link.action, link.url));
         html.push_str(&format!(
             "<p><a href=\"{}\" style=\"display: inline-block; padding: 0.6em 1.2em; \
              background: #2b6cb0; color: #fff; text-decoration: none; border-radius: 4px\">{}</a></p>\
-             <p style=\"font-size: 0.9em\">Or open this address: {}</p><p>{}</p>",
+             <p style=\"font-size: 0.9em\">Or open this address: {}</p>",
             escape(&link.url),
             escape(link.action),
             escape(&link.url),
-            escape(&expiry),
+        ));
+        if let Some(expires_at) = link.expires_at {
+            let expiry = format!("The link works until {}.", when(expires_at));
+            text.push_str(&format!("{expiry}\n\n"));
+            html.push_str(&format!("<p>{}</p>", escape(&expiry)));
+        }
+    }
+    text.push_str(&format!("{}\n\n", mail.outro));
+    html.push_str(&format!("<p>{}</p>", escape(mail.outro)));
+    if let Some(series) = &mail.series {
+        text.push_str(&format!(
+            "{} To stop these mails:\n{}\n\n",
+            series.why, series.page
+        ));
+        html.push_str(&format!(
+            "<p style=\"font-size: 0.9em; color: #666\">{} \
+             <a href=\"{}\">Stop these mails</a>.</p>",
+            escape(&series.why),
+            escape(&series.page),
         ));
     }
-    text.push_str(&format!("{}\n\n-- \n{PRODUCT}\n", mail.outro));
+    text.push_str(&format!("-- \n{PRODUCT}\n"));
     html.push_str(&format!(
-        "<p>{}</p><p style=\"color: #666\">{PRODUCT}</p></body></html>",
-        escape(mail.outro)
+        "<p style=\"color: #666\">{PRODUCT}</p></body></html>"
     ));
-    let message = Message::builder()
+    let mut builder = Message::builder()
         .message_id(Some(format!("<{}@{}>", uuid::Uuid::new_v4(), mail.domain)))
         .from(from.clone())
         .to(to_box)
-        .subject(mail.subject)
+        .subject(mail.subject);
+    if let Some(series) = &mail.series {
+        // RFC 2369 and RFC 8058: a mail client offers "unsubscribe" and
+        // POSTs `List-Unsubscribe=One-Click` to the URL, no sign-in.
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{}>", series.one_click),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ));
+    }
+    let message = builder
         .multipart(
             MultiPart::alternative()
                 .singlepart(
@@ -377,9 +503,14 @@ mod notice {
         .unwrap()
         .expect("a mail");
         assert_eq!(mail.recipient, "ana@example.org");
-        assert!(!mail.message.contains("#token="));
-        assert!(!mail.message.contains("someone.else"));
-        assert!(!mail.message.contains("works until"));
+        // As a reader sees it: quoted-printable soft breaks and `=` undone.
+        let read = mail.message.replace("=\r\n", "").replace("=3D", "=");
+        assert!(read.contains("is being changed"), "{read}");
+        assert!(read.contains("@example.net"), "{read}");
+        assert!(!read.contains("#token="));
+        assert!(!read.contains("https://"));
+        assert!(!read.contains("someone.else"));
+        assert!(!read.contains("works until"));
         assert_eq!(masked("someone.else@example.net"), "s…@example.net");
         assert_eq!(masked("no-at-sign"), "…");
     }

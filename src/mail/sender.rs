@@ -10,7 +10,7 @@ use chrono::{Duration, NaiveDateTime};
 use lettre::address::Envelope;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{SmtpTransport, Transport};
-use prometheus::IntCounter;
+use prometheus::{IntCounter, IntCounterVec, Opts};
 use tokio::sync::Notify;
 
 use crate::config::{ConfigError, MailSettings, MailTransportSetting};
@@ -47,9 +47,11 @@ pub struct Mailer {
     pub public_url: String,
     poll: Option<std::time::Duration>,
     wake: Notify,
-    sent: IntCounter,
+    sent: IntCounterVec,
     failed: IntCounter,
     given_up: IntCounter,
+    /// What each due reminder or digest led to (`service::schedules`).
+    pub schedule_outcomes: IntCounterVec,
 }
 
 impl Mailer {
@@ -79,10 +81,14 @@ impl Mailer {
             public_url: settings.public_url.clone(),
             poll: settings.poll,
             wake: Notify::new(),
-            sent: counter(
-                "painline_mail_sent_total",
-                "Mails handed to the relay (or written)",
-            )?,
+            sent: IntCounterVec::new(
+                Opts::new(
+                    "painline_mail_sent_total",
+                    "Mails handed to the relay (or written), by kind",
+                ),
+                &["kind"],
+            )
+            .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?,
             failed: counter(
                 "painline_mail_failed_attempts_total",
                 "Attempts to send a mail that failed (each is retried)",
@@ -91,15 +97,25 @@ impl Mailer {
                 "painline_mail_given_up_total",
                 "Mails given up after failing for 24 hours",
             )?,
+            schedule_outcomes: IntCounterVec::new(
+                Opts::new(
+                    "painline_schedule_outcomes_total",
+                    "Due reminders and digests, by what they led to: queued, or skipped \
+                     (already_logged, unverified, missed_day, no_alerts)",
+                ),
+                &["kind", "outcome"],
+            )
+            .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?,
         })
     }
 
     /// The counters, for `/metrics`.
-    pub fn counters(&self) -> [IntCounter; 3] {
-        [
-            self.sent.clone(),
-            self.failed.clone(),
-            self.given_up.clone(),
+    pub fn counters(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.sent.clone()),
+            Box::new(self.failed.clone()),
+            Box::new(self.given_up.clone()),
+            Box::new(self.schedule_outcomes.clone()),
         ]
     }
 
@@ -208,7 +224,7 @@ pub async fn send_due(state: &AppState) -> Result<usize, DbError> {
                         .db
                         .write(move |conn| mail::mark_sent(conn, &id, now))
                         .await?;
-                    state.mail.sent.inc();
+                    state.mail.sent.with_label_values(&[&mail.kind]).inc();
                     sent += 1;
                     tracing::info!(mail_id = %mail.id, kind = %mail.kind, "mail sent");
                 }

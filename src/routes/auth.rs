@@ -97,7 +97,13 @@ pub fn issue_tokens(
     let login_id = login.to_string();
     let expires_at = now + Duration::seconds(state.tokens.refresh_ttl);
     match family {
-        Some(_) => logins::touch(conn, &login_id, user_agent, now, expires_at)?,
+        // The login ended while this refresh was on its way (ended from
+        // another device, say): no new token joins it.
+        Some(_) => {
+            if !logins::touch(conn, &login_id, user_agent, now, expires_at)? {
+                return Err(invalid_refresh());
+            }
+        }
         None => logins::start(conn, &login_id, user_id, user_agent, now, expires_at)?,
     }
     let access_token = state

@@ -8,9 +8,10 @@ use super::auth::{client_ip, Attempt, UserResponse};
 use super::input::ApiJson;
 use crate::auth::AuthUser;
 use crate::db::accounts;
+use crate::db::mail::Purpose;
 use crate::domain::{DisplayName, Email, Password, Timezone};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::service::account_email;
+use crate::service::{account_email, schedules};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -144,12 +145,14 @@ pub async fn update_me(
         return Err(AppError::Unprocessable(errors));
     };
     let me = load_me(&state, user).await?;
-    // The same address again changes nothing and needs no password.
+    // The same address again is no change: the password is not checked
+    // (but must come, as with any `email`) and no mail goes out.
     let new_email = email.filter(|e| e.as_str() != me.email);
     if let (Some(_), Some(password)) = (&new_email, body.current_password) {
         confirm_password(&req, &state, &me, password, "current_password").await?;
+        let ip = client_ip(&req, &state.trusted_proxies);
+        account_email::count_address_change(&state, me.email.clone(), ip).await?;
     }
-    let ip = client_ip(&req, &state.trusted_proxies);
     let now = state.clock.now_naive();
     let st = state.clone();
     let asked = new_email.is_some();
@@ -157,11 +160,22 @@ pub async fn update_me(
         .db
         .write(move |conn| -> AppResult<_> {
             if let Some(email) = &new_email {
-                account_email::request_address_change(conn, &st, &me, email.as_str(), &ip, now)?;
+                account_email::request_address_change(conn, &st, &me, email.as_str(), now)?;
             }
             let name = name.map(DisplayName::into_inner);
-            accounts::update_profile(conn, &me.id, name.as_deref(), tz.map(Timezone::name), now)?
-                .ok_or_else(AppError::unauthenticated)
+            let row = accounts::update_profile(
+                conn,
+                &me.id,
+                name.as_deref(),
+                tz.map(Timezone::name),
+                now,
+            )?
+            .ok_or_else(AppError::unauthenticated)?;
+            if tz.is_some_and(|tz| tz.name() != me.timezone) {
+                // Reminders and digests come at their time in the new zone.
+                schedules::follow_timezone(conn, &row, st.clock.now())?;
+            }
+            Ok(row)
         })
         .await?;
     if asked {
@@ -171,7 +185,8 @@ pub async fn update_me(
     Ok(HttpResponse::Ok().json(UserResponse::from_row(row)?))
 }
 
-/// Change the password; every refresh token of the account is revoked.
+/// Change the password; every login of the account ends (its refresh
+/// tokens are revoked) and a pending change of address is cancelled.
 #[utoipa::path(
     post, path = "/v1/me/password",
     tag = "me",
@@ -204,6 +219,9 @@ pub async fn change_password(
         .db
         .write(move |conn| {
             accounts::update_password_hash(conn, &me.id, &hash, now)?;
+            // A change of address asked for with the old password (maybe by
+            // whoever learnt it) does not go through.
+            crate::db::mail::void_tokens(conn, &me.id, Some(Purpose::ChangeEmail), now)?;
             accounts::revoke_all_for_user(conn, &me.id, now)
         })
         .await?;

@@ -13,6 +13,7 @@ pub mod logins;
 pub mod me;
 pub mod overview;
 pub mod records;
+pub mod schedules;
 pub mod sync;
 pub mod trends;
 
@@ -142,6 +143,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     ];
     all.extend(sync::endpoints());
     all.extend(care_team::endpoints());
+    all.extend(schedules::endpoints());
     all.extend(overview::endpoints());
     all.extend(trends::endpoints());
     all.extend(export::endpoints());

@@ -207,6 +207,9 @@ pub async fn confirm_password_reset(
                 .ok_or_else(invalid_token)?;
             accounts::update_password_hash(conn, &token.user_id, &password_hash, now)?;
             accounts::revoke_all_for_user(conn, &token.user_id, now)?;
+            // Whoever knew the old password may have asked for a change of
+            // address: that link, and every other one outstanding, stops.
+            mail::void_tokens(conn, &token.user_id, None, now)?;
             // The link reached this address: it is verified.
             mail::mark_verified(conn, &token.user_id, &token.email, now)?;
             Ok(token.user_id)
@@ -243,38 +246,57 @@ pub async fn verify_email(state: &actix_web::web::Data<AppState>, token: &str) -
                 other => other?,
             }
             // Links sent to the old address stop working.
-            mail::void_tokens(conn, &token.user_id, now)?;
+            mail::void_tokens(conn, &token.user_id, None, now)?;
             tracing::info!(user_id = %token.user_id, "e-mail address changed");
             Ok(())
         })
         .await
 }
 
-/// `PATCH /v1/me` with `email` (the password is checked by the caller):
-/// in the caller's transaction, a link to `new_email` that makes it the
-/// account's address, and a notice to the present one. 409 when the
-/// address is taken now; throttled per account (5 an hour).
+/// Counts a change of address asked for by `user` (5 an hour, 429 past
+/// that), in a transaction of its own: it stays counted whatever the
+/// request is answered, so the 409 for a taken address cannot be used to
+/// test many addresses for accounts.
+pub async fn count_address_change(
+    state: &actix_web::web::Data<AppState>,
+    user_email: String,
+    client_ip: String,
+) -> AppResult<()> {
+    let st = state.clone();
+    state
+        .db
+        .write(move |conn| -> AppResult<()> {
+            let now = st.clock.now_naive();
+            let purpose = Purpose::ChangeEmail;
+            let earlier = mail::requests_since(
+                conn,
+                purpose,
+                Some(&user_email),
+                None,
+                CHANGES_PER_ACCOUNT.start(now),
+            )?;
+            throttle(CHANGES_PER_ACCOUNT, &earlier, now)?;
+            mail::record_request(conn, purpose, &user_email, &client_ip, now)?;
+            Ok(())
+        })
+        .await
+}
+
+/// `PATCH /v1/me` with `email` (the password is checked and the request
+/// counted by the caller): in the caller's transaction, a link to
+/// `new_email` that makes it the account's address, and a notice to the
+/// present one. 409 when the address is taken now.
 pub fn request_address_change(
     conn: &mut DbConnection,
     state: &AppState,
     user: &UserRow,
     new_email: &str,
-    client_ip: &str,
     now: NaiveDateTime,
 ) -> AppResult<()> {
     if accounts::find_user_by_email(conn, new_email)?.is_some() {
         return Err(DomainError::EmailTaken.into());
     }
     let purpose = Purpose::ChangeEmail;
-    let earlier = mail::requests_since(
-        conn,
-        purpose,
-        Some(&user.email),
-        None,
-        CHANGES_PER_ACCOUNT.start(now),
-    )?;
-    throttle(CHANGES_PER_ACCOUNT, &earlier, now)?;
-    mail::record_request(conn, purpose, &user.email, client_ip, now)?;
     let (token, hash) = new_refresh_token();
     let expires = now + CHANGE_VALID;
     mail::issue_token(conn, &hash, &user.id, purpose, new_email, now, expires)?;

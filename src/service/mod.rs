@@ -8,4 +8,5 @@ pub mod care_team;
 pub mod export;
 pub mod logbook;
 pub mod overview;
+pub mod schedules;
 pub mod trends;

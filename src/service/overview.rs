@@ -98,6 +98,45 @@ type Row = (store::LinkedPatient, NaiveDate, AlertRules);
 
 /// Computes the figures of `rows` from their stored data: a constant number
 /// of queries for any number of patients.
+/// A linked patient with their today and the therapist's rules for them.
+fn row(clock: &crate::clock::Clock, p: store::LinkedPatient) -> AppResult<Row> {
+    let tz = Timezone::parse(&p.timezone)
+        .map_err(|_| DbError::corrupt("time zone of user", &p.id, "not an IANA zone"))?;
+    let today = clock.today_in(tz.tz());
+    let rules = rules((p.pain_threshold, p.spike_delta, p.not_logging_days));
+    Ok((p, today, rules))
+}
+
+/// How many of `therapist`'s linked patients have at least one alert now
+/// (each on their own today, with the therapist's rules for them): the
+/// figure of the weekly digest. Read in pages of 500 patients.
+pub fn patients_with_alerts(
+    conn: &mut crate::db::DbConnection,
+    clock: &crate::clock::Clock,
+    therapist: UserId,
+) -> AppResult<usize> {
+    const PAGE: i64 = 500;
+    let mut count = 0;
+    let mut after = None;
+    loop {
+        let patients = store::linked_patients(conn, therapist, None, after, PAGE)?;
+        let full = patients.len() as i64 == PAGE;
+        after = patients.last().map(|p| (p.since, p.id.clone()));
+        let rows = patients
+            .into_iter()
+            .map(|p| row(clock, p))
+            .collect::<AppResult<Vec<Row>>>()?;
+        let refs: Vec<&Row> = rows.iter().collect();
+        count += compute(conn, &refs)?
+            .values()
+            .filter(|f| !f.figures.alerts.is_empty())
+            .count();
+        if !full {
+            return Ok(count);
+        }
+    }
+}
+
 fn compute(
     conn: &mut crate::db::DbConnection,
     rows: &[&Row],
@@ -192,14 +231,10 @@ pub async fn overviews(
         )?;
         let more = patients.len() > usize::try_from(selection.limit).unwrap_or(usize::MAX);
         patients.truncate(usize::try_from(selection.limit).unwrap_or(usize::MAX));
-        let mut page: Vec<Row> = Vec::with_capacity(patients.len());
-        for p in patients {
-            let tz = Timezone::parse(&p.timezone)
-                .map_err(|_| DbError::corrupt("time zone of user", &p.id, "not an IANA zone"))?;
-            let today = clock.today_in(tz.tz());
-            let rules = rules((p.pain_threshold, p.spike_delta, p.not_logging_days));
-            page.push((p, today, rules));
-        }
+        let page = patients
+            .into_iter()
+            .map(|p| row(&clock, p))
+            .collect::<AppResult<Vec<Row>>>()?;
         let key = |(p, today, rules): &Row| FiguresKey {
             patient: p.id.clone(),
             change_seq: p.change_seq,

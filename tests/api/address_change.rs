@@ -233,3 +233,71 @@ async fn changes_of_address_are_throttled_per_account() {
         1
     );
 }
+
+/// The notice tells the owner to change the password at once; doing so
+/// (or resetting it) stops the change asked for with the old one.
+#[tokio::test]
+async fn a_new_password_cancels_a_pending_change_of_address() {
+    let mut smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    let owner = app.register_patient().await;
+    smtp.next_about("Confirm your e-mail").await;
+    let thief = format!("thief-{}@example.net", uuid::Uuid::new_v4().simple());
+    let asked = change(
+        &app,
+        &owner,
+        json!({"email": thief, "current_password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.text);
+    let mut mails = vec![smtp.next().await, smtp.next().await];
+    mails.retain(|m| m.to[0] == thief);
+    let token = mails[0].token("/verify-email");
+
+    let changed = app
+        .post(
+            "/v1/me/password",
+            Some(&owner.access),
+            json!({"current_password": PASSWORD, "new_password": "the owner's new password"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.text);
+    use_link(&app, &token)
+        .await
+        .assert_problem(400, "invalid_token");
+    let signed_in = app.login(&owner.email, "the owner's new password").await;
+    assert_eq!(signed_in.status, StatusCode::OK);
+    assert_eq!(signed_in.body["user"]["email"], owner.email.as_str());
+}
+
+/// Every change asked for counts, also one answered 409: the answer
+/// cannot be used to test addresses for accounts beyond the limit.
+#[tokio::test]
+async fn a_taken_address_counts_toward_the_limit() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let other = app.register_patient().await;
+    for _ in 0..5 {
+        change(
+            &app,
+            &user,
+            json!({"email": other.email, "current_password": PASSWORD}),
+        )
+        .await
+        .assert_problem(409, "email_taken");
+    }
+    change(
+        &app,
+        &user,
+        json!({"email": "free@example.org", "current_password": PASSWORD}),
+    )
+    .await
+    .assert_problem(429, "too_many_attempts");
+    change(
+        &app,
+        &user,
+        json!({"email": other.email, "current_password": PASSWORD}),
+    )
+    .await
+    .assert_problem(429, "too_many_attempts");
+}

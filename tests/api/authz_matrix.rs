@@ -257,6 +257,14 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
             | "/v1/me/trends/chart.svg"
             | "/v1/me/export",
         ) => s(pattern.into(), None, 200, 200),
+        // Each patient's own reminder.
+        ("GET", "/v1/me/reminders") => s(pattern.into(), None, 200, 200),
+        ("PUT", "/v1/me/reminders") => s(
+            pattern.into(),
+            Some(json!({"enabled": true, "local_time": "20:00", "days": ["mon"]})),
+            200,
+            200,
+        ),
         ("POST", "/v1/me/care-team") => s(
             pattern.into(),
             Some(json!({"code": "KX4RM-9TQ2W"})),
@@ -297,6 +305,14 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
         }
         // Therapist routes: the linked therapist owns, the others are refused.
         ("GET", "/v1/invitations" | "/v1/patients") => s(pattern.into(), None, 200, 200),
+        // Each therapist's own digest.
+        ("GET", "/v1/me/digest") => s(pattern.into(), None, 200, 200),
+        ("PUT", "/v1/me/digest") => s(
+            pattern.into(),
+            Some(json!({"enabled": true, "weekday": "mon", "local_time": "08:00"})),
+            200,
+            200,
+        ),
         ("POST", "/v1/invitations") => s(pattern.into(), Some(json!({})), 201, 201),
         ("DELETE", "/v1/invitations/{id}") => {
             s(format!("/v1/invitations/{}", w.invitation), None, 204, 404)

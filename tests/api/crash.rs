@@ -333,3 +333,72 @@ async fn mail_accepted_before_a_sigkill_is_sent_after_the_restart() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// The scheduler under SIGKILL: 3,000 reminders due at once; the real
+/// binary is killed while it works through them (after its first batch
+/// committed) and started again. Each patient gets exactly one reminder:
+/// a batch is one transaction (claim, mails, next due times), so a killed
+/// batch leaves nothing and is done again; a committed one is not redone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_scheduler_killed_mid_run_queues_each_reminder_once() {
+    let (database, _guard) = fresh_database();
+    let folder = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let db = painline::db::Db::connect(&database, 1).unwrap();
+    db.migrate().unwrap();
+    let patients = 3_000;
+    let due = (chrono::Utc::now() - chrono::Duration::minutes(1))
+        .naive_utc()
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    crate::schedules::due_patients_in(&db, patients, due).await;
+    let count = |sql: &'static str| {
+        db.run(move |conn| {
+            use diesel::prelude::*;
+            #[derive(QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            Ok::<_, painline::db::DbError>(diesel::sql_query(sql).get_result::<N>(conn)?.n)
+        })
+    };
+    let queued = "SELECT COUNT(*) AS n FROM mail_outbox WHERE kind = 'reminder'";
+    let pending = "SELECT COUNT(*) AS n FROM mail_schedules WHERE handled_date IS NULL";
+    let quiet = [("PAINLINE_MAIL_POLL", "0".to_owned())];
+
+    let mut server = start_with(&database, folder.path(), port, &quiet);
+    let mut at_kill = 0;
+    for _ in 0..100_000 {
+        at_kill = count(queued).await.unwrap();
+        if at_kill > 0 {
+            break;
+        }
+    }
+    server.kill().unwrap(); // SIGKILL, mid-run
+    server.wait().unwrap();
+    assert!(at_kill > 0, "the scheduler never ran");
+    let after_kill = count(queued).await.unwrap();
+
+    let mut server = start_with(&database, folder.path(), port, &quiet);
+    let mut left = count(pending).await.unwrap();
+    for _ in 0..100_000 {
+        if left == 0 {
+            break;
+        }
+        left = count(pending).await.unwrap();
+    }
+    assert_eq!(left, 0, "reminders still due after the restart");
+    let total = count(queued).await.unwrap();
+    let recipients =
+        count("SELECT COUNT(DISTINCT recipient) AS n FROM mail_outbox WHERE kind = 'reminder'")
+            .await
+            .unwrap();
+    eprintln!(
+        "scheduler crash test: {patients} due; {after_kill} queued when killed; \
+         {total} queued in all, to {recipients} patients"
+    );
+    assert_eq!((total, recipients), (patients as i64, patients as i64));
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

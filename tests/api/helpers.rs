@@ -147,6 +147,8 @@ pub fn test_mail_settings(database: &DatabaseUrl) -> MailSettings {
         from: "Painline <no-reply@painline.test>".into(),
         public_url: "https://painline.test".into(),
         poll: Some(std::time::Duration::from_secs(60)),
+        // Tests run the scheduler themselves (`schedules.rs`), or turn it on.
+        schedule_poll: None,
     }
 }
 

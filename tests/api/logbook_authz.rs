@@ -166,6 +166,10 @@ fn every_route(resources: &[Resource], ids: &[String]) -> Vec<(Method, String, O
             {
                 let body = (method == Method::POST).then(|| json!({"code": "KX4RM-9TQ2W"}));
                 (method, e.path, body)
+            } else if e.path == "/v1/me/reminders" {
+                let body = (method == Method::PUT)
+                    .then(|| json!({"enabled": true, "local_time": "20:00", "days": ["mon"]}));
+                (method, e.path, body)
             } else if e.path == format!("{CARE_TEAM}/{{therapist_id}}") {
                 let therapist = Uuid::new_v4().to_string();
                 (method, e.path.replace("{therapist_id}", &therapist), None)

@@ -297,3 +297,33 @@ async fn a_user_agent_is_kept_printable_and_short() {
     assert!(shown.starts_with("Painline/3.0 x"), "{shown}");
     assert_eq!(shown.chars().count(), 200);
 }
+
+/// A refresh that raced the end of its login (its token read as live just
+/// before the end committed) adds no token to the ended login: here the
+/// end is written alone, as the racing refresh would find it.
+#[tokio::test]
+async fn no_new_token_joins_an_ended_login() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let login = logins(&app, &user.access).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = login.clone();
+    app.with_db(move |conn| {
+        use diesel::prelude::*;
+        use painline::db::schema::logins;
+        diesel::update(logins::table.filter(logins::id.eq(id)))
+            .set(logins::ended_at.eq(Some(chrono::Utc::now().naive_utc())))
+            .execute(conn)
+    })
+    .await;
+    refresh(&app, &user.refresh, None)
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    assert_eq!(
+        app.count("refresh_tokens", &format!("family_id = '{login}'"))
+            .await,
+        1
+    );
+}

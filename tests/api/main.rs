@@ -27,6 +27,7 @@ mod operations;
 mod overview;
 mod route_table;
 mod scale_out;
+mod schedules;
 mod startup;
 mod storage;
 mod sync;

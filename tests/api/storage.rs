@@ -363,6 +363,8 @@ const ODD: &str = "1a000000-0000-4000-8000-000000000008";
 /// A phone's login from before logins were listed, and its live refresh token.
 const FAMILY: &str = "1b000000-0000-4000-8000-000000000001";
 const REFRESH: &str = "refresh-token-of-the-previous-release";
+/// A login that was signed out before the upgrade.
+const SIGNED_OUT: &str = "1b000000-0000-4000-8000-000000000003";
 
 /// The body a phone POSTed under the saved Idempotency-Key, as the previous
 /// release serialised it for the fingerprint.
@@ -407,6 +409,11 @@ fn previous_release_rows() -> String {
                 painline::auth::tokens::hash_refresh_token(REFRESH),
                 test_today(),
                 test_today() + chrono::Duration::days(20)),
+        format!("INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, created_at, expires_at, used_at, revoked_at) \
+                 VALUES ('1b000000-0000-4000-8000-000000000004', '{PATIENT}', '{SIGNED_OUT}', 'not-a-live-hash', '{} 07:00:00', '{} 07:00:00', NULL, '{} 07:30:00');\n",
+                test_today(),
+                test_today() + chrono::Duration::days(20),
+                test_today()),
         format!("INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, location, etag, created_at) \
                  VALUES ('{PATIENT}', 'phone-42', '{fingerprint}', 201, '{saved_body}', '/v1/me/pain-entries/{ENTRY}', '\"1\"', '{}');\n",
                 chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S")),
@@ -630,7 +637,16 @@ async fn a_database_made_by_the_previous_release_is_migrated_whole() {
         json!([])
     );
 
-    // The phone's login is listed, and its refresh token still works.
+    // The phone's login is listed (the signed-out one is not, and is
+    // stored as ended), and its refresh token still works.
+    assert_eq!(
+        app.count(
+            "logins",
+            &format!("id = '{SIGNED_OUT}' AND ended_at IS NOT NULL")
+        )
+        .await,
+        1
+    );
     let logins = app.get("/v1/me/sessions", &token).await;
     assert_eq!(
         logins.body["items"],

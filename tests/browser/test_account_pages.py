@@ -83,3 +83,30 @@ def test_a_link_without_its_token_is_explained(server, browser):
     browser.get(server.base + "/reset-password")
     text_in(browser, "#outcome", "needs the whole link")
     assert not browser.find_element(By.ID, "reset").is_displayed()
+
+
+def test_reminders_are_turned_off_from_the_page_behind_a_mails_link(server, browser):
+    import hashlib
+    import sqlite3
+
+    email, token = sign_up(server)
+    status, saved = server.call("PUT", "/v1/me/reminders",
+                                {"enabled": True, "local_time": "20:00", "days": ["mon"]}, token=token)
+    assert status == 200 and saved["next_due_at"], saved
+    # The token a reminder mail would carry (stored hashed, as the scheduler does).
+    link_token = uuid.uuid4().hex + uuid.uuid4().hex
+    _, me = server.call("GET", "/v1/me", token=token)
+    with sqlite3.connect(server.folder / "painline.db") as db:
+        db.execute("INSERT INTO unsubscribe_tokens (token_hash, user_id, kind, created_at) "
+                   "VALUES (?, ?, 'reminder', datetime('now'))",
+                   (hashlib.sha256(link_token.encode()).hexdigest(), me["id"]))
+
+    browser.get(f"{server.base}/unsubscribe#token={link_token}")
+    button = visible(browser, "#unsubscribe-button")
+    assert "token" not in browser.current_url
+    _, still = server.call("GET", "/v1/me/reminders", token=token)
+    assert still["enabled"] is True  # opening the page changes nothing
+    button.click()
+    text_in(browser, "#outcome", "these mails are off")
+    _, after = server.call("GET", "/v1/me/reminders", token=token)
+    assert after["enabled"] is False and after["next_due_at"] is None, after

@@ -1,5 +1,5 @@
-// The pages behind the links account e-mails carry: /reset-password and
-// /verify-email. The one-time token is in the link's fragment (#token=…),
+// The pages behind the links mails carry: /reset-password, /verify-email
+// and /unsubscribe. The one-time token is in the link's fragment (#token=…),
 // which the browser never sends to a server; it is taken out of the
 // address bar at once, so it stays out of the history and of screenshots.
 
@@ -17,7 +17,7 @@ function say(text, kind) {
 }
 
 const EXPLAINED = {
-  invalid_token: "This link is unknown, used or expired. Ask for a new one in the Painline app.",
+  invalid_token: "This link is unknown, used or expired. Ask for a new one in the Painline app, or change the setting there.",
   email_taken: "That address belongs to another account now, so it cannot become yours.",
   too_many_attempts: "Too many attempts. Please wait a while and try again.",
 };
@@ -104,10 +104,30 @@ function verifyPage() {
   });
 }
 
+function unsubscribePage() {
+  const section = document.getElementById("unsubscribe");
+  const button = document.getElementById("unsubscribe-button");
+  section.hidden = false;
+  button.focus();
+  button.addEventListener("click", async () => {
+    busy(button, true);
+    const failure = await post(`/v1/unsubscribe?token=${encodeURIComponent(token)}`, {});
+    busy(button, false);
+    if (failure) {
+      say(failure, "error");
+      return;
+    }
+    section.hidden = true;
+    say("Done: these mails are off. You can turn them on again in Painline.", "notice");
+  });
+}
+
 if (!token) {
   say("This page needs the whole link from the e-mail. Open the link again, or ask for a new one.", "error");
 } else if (location.pathname === "/reset-password") {
   resetPage();
+} else if (location.pathname === "/unsubscribe") {
+  unsubscribePage();
 } else {
   verifyPage();
 }

@@ -1,0 +1,2 @@
+DROP TABLE unsubscribe_tokens;
+DROP TABLE mail_schedules;

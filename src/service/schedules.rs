@@ -1,0 +1,484 @@
+//! Reminders and digests (DESIGN.md §3): their settings, the scheduler
+//! every instance runs, and one-click unsubscribe.
+//!
+//! Each schedule row holds its next due instant. A scheduler wakes each
+//! minute, claims the due rows with one indexed query under a row lock
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and for each, in the same
+//! transaction, queues the mail (or records why not), records the local
+//! date it was for and moves to the next due time. So a restart in the
+//! middle of a run repeats nothing, and several instances share the work
+//! without sending anything twice.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
+use crate::db::accounts::{self, UserRow};
+use crate::db::schedules::{self, Kind, ScheduleRow, Setting};
+use crate::db::{mail, DbConnection, DbError};
+use crate::domain::schedule::{next_due, Day, Days, Due, LocalTime};
+use crate::domain::{FieldError, UserId};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::mail::compose::{self, Recipient};
+use crate::state::AppState;
+
+/// Due rows one transaction handles.
+const BATCH: i64 = 100;
+/// How long an unsubscribe link in a mail keeps working.
+pub const UNSUBSCRIBE_VALID: chrono::Duration = chrono::Duration::days(90);
+
+/// A patient's daily reminder to log.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reminders {
+    /// Off until turned on.
+    pub enabled: bool,
+    /// `HH:MM` in the patient's time zone (24-hour).
+    #[schema(example = "20:00")]
+    pub local_time: String,
+    /// The weekdays it may come on, each once; at least one while enabled.
+    pub days: Vec<Day>,
+}
+
+/// A therapist's weekly digest.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Digest {
+    /// Off until turned on.
+    pub enabled: bool,
+    /// The day of the week it comes on.
+    pub weekday: Day,
+    /// `HH:MM` in the therapist's time zone (24-hour).
+    #[schema(example = "08:00")]
+    pub local_time: String,
+}
+
+/// Settings as stored, with when they are due next.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RemindersView {
+    #[serde(flatten)]
+    pub settings: Reminders,
+    /// When the next reminder is due (it goes out only if that day has no
+    /// entry by then); `null` while disabled.
+    pub next_due_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DigestView {
+    #[serde(flatten)]
+    pub settings: Digest,
+    /// When the next digest is due (it goes out only if a patient has an
+    /// alert then); `null` while disabled.
+    pub next_due_at: Option<DateTime<Utc>>,
+}
+
+/// A schedule's rules, checked.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    enabled: bool,
+    time: LocalTime,
+    days: Days,
+}
+
+impl Plan {
+    fn of_row(row: &ScheduleRow) -> Result<Self, DbError> {
+        let corrupt = |what: &str| DbError::corrupt("schedule of user", &row.user_id, what);
+        Ok(Self {
+            enabled: row.enabled,
+            time: LocalTime::parse(&row.local_time).map_err(|_| corrupt("local_time"))?,
+            days: Days::from_text(&row.days).ok_or_else(|| corrupt("days"))?,
+        })
+    }
+
+    /// The next due time after `handled`, in `user`'s zone; `None` while off.
+    fn next(
+        self,
+        user: &UserRow,
+        handled: Option<NaiveDate>,
+        now: DateTime<Utc>,
+        late_today: bool,
+    ) -> Result<Option<(NaiveDateTime, NaiveDate)>, DbError> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let tz = user.timezone()?.tz();
+        Ok(next_due(tz, self.time, self.days, handled, now, late_today)
+            .map(|Due { date, at }| (at.naive_utc(), date)))
+    }
+}
+
+fn reminders_default() -> Reminders {
+    Reminders {
+        enabled: false,
+        local_time: "20:00".to_owned(),
+        days: Day::ALL.to_vec(),
+    }
+}
+
+fn digest_default() -> Digest {
+    Digest {
+        enabled: false,
+        weekday: Day::Mon,
+        local_time: "08:00".to_owned(),
+    }
+}
+
+fn due_of(row: &ScheduleRow) -> Option<DateTime<Utc>> {
+    row.next_due_at.map(|at| at.and_utc())
+}
+
+pub async fn reminders(state: &AppState, user: UserId) -> AppResult<RemindersView> {
+    let id = user.to_string();
+    let row = state
+        .db
+        .run(move |conn| schedules::find(conn, &id, Kind::Reminder))
+        .await?;
+    let Some(row) = row else {
+        return Ok(RemindersView {
+            settings: reminders_default(),
+            next_due_at: None,
+        });
+    };
+    let plan = Plan::of_row(&row)?;
+    Ok(RemindersView {
+        settings: Reminders {
+            enabled: plan.enabled,
+            local_time: plan.time.to_text(),
+            days: plan.days.list(),
+        },
+        next_due_at: due_of(&row),
+    })
+}
+
+pub async fn digest(state: &AppState, user: UserId) -> AppResult<DigestView> {
+    let id = user.to_string();
+    let row = state
+        .db
+        .run(move |conn| schedules::find(conn, &id, Kind::Digest))
+        .await?;
+    let Some(row) = row else {
+        return Ok(DigestView {
+            settings: digest_default(),
+            next_due_at: None,
+        });
+    };
+    let plan = Plan::of_row(&row)?;
+    let weekday = plan.days.list().first().copied().unwrap_or(Day::Mon);
+    Ok(DigestView {
+        settings: Digest {
+            enabled: plan.enabled,
+            weekday,
+            local_time: plan.time.to_text(),
+        },
+        next_due_at: due_of(&row),
+    })
+}
+
+/// Checks `local_time` and `days`; 422 naming each field that is wrong.
+fn plan(enabled: bool, local_time: &str, days: &[Day], days_field: &str) -> AppResult<Plan> {
+    let mut errors = Vec::new();
+    let time =
+        LocalTime::parse(local_time).map_err(|m| errors.push(FieldError::new("local_time", m)));
+    let set = Days::from_list(days).map_err(|m| errors.push(FieldError::new(days_field, m)));
+    if let Ok(set) = set {
+        if enabled && set.is_empty() {
+            errors.push(FieldError::new(
+                days_field,
+                "must name at least one day while enabled",
+            ));
+        }
+    }
+    match (time, set, errors.is_empty()) {
+        (Ok(time), Ok(days), true) => Ok(Plan {
+            enabled,
+            time,
+            days,
+        }),
+        _ => Err(AppError::Unprocessable(errors)),
+    }
+}
+
+/// Saves a schedule; it is due next at its first time still ahead (a day
+/// already handled is not due again).
+async fn save(
+    state: &AppState,
+    user: UserId,
+    kind: Kind,
+    plan: Plan,
+) -> AppResult<Option<DateTime<Utc>>> {
+    let id = user.to_string();
+    let clock = state.clock.clone();
+    state
+        .db
+        .write(move |conn| -> AppResult<_> {
+            let now = clock.now();
+            let me = accounts::find_user(conn, &id)?.ok_or_else(AppError::unauthenticated)?;
+            let handled = schedules::find(conn, &id, kind)?.and_then(|r| r.handled_date);
+            let next = plan.next(&me, handled, now, false)?;
+            let time = plan.time.to_text();
+            let days = plan.days.to_text();
+            let setting = Setting {
+                enabled: plan.enabled,
+                local_time: &time,
+                days: &days,
+                next,
+            };
+            schedules::save(conn, &id, kind, &setting, now.naive_utc())?;
+            Ok(next.map(|(at, _)| at.and_utc()))
+        })
+        .await
+}
+
+pub async fn put_reminders(
+    state: &AppState,
+    user: UserId,
+    body: Reminders,
+) -> AppResult<RemindersView> {
+    let plan = plan(body.enabled, &body.local_time, &body.days, "days")?;
+    let next_due_at = save(state, user, Kind::Reminder, plan).await?;
+    Ok(RemindersView {
+        settings: Reminders {
+            enabled: plan.enabled,
+            local_time: plan.time.to_text(),
+            days: plan.days.list(),
+        },
+        next_due_at,
+    })
+}
+
+pub async fn put_digest(state: &AppState, user: UserId, body: Digest) -> AppResult<DigestView> {
+    let plan = plan(body.enabled, &body.local_time, &[body.weekday], "weekday")?;
+    let next_due_at = save(state, user, Kind::Digest, plan).await?;
+    Ok(DigestView {
+        settings: Digest {
+            enabled: plan.enabled,
+            weekday: body.weekday,
+            local_time: plan.time.to_text(),
+        },
+        next_due_at,
+    })
+}
+
+/// The user's time zone changed (in the caller's transaction): each
+/// schedule is due next at its time in the new zone, still never twice for
+/// one local date.
+pub fn follow_timezone(
+    conn: &mut DbConnection,
+    user: &UserRow,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    for row in schedules::of_user(conn, &user.id)? {
+        let Some(kind) = Kind::parse(&row.kind) else {
+            continue;
+        };
+        let next = Plan::of_row(&row)?.next(user, row.handled_date, now, false)?;
+        schedules::reschedule(conn, &user.id, kind, next)?;
+    }
+    Ok(())
+}
+
+/// What a due schedule led to, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Queued,
+    /// The patient had logged that day already.
+    AlreadyLogged,
+    /// No mail goes to an address that was never confirmed.
+    Unverified,
+    /// The local day it was due on is over (the service was down).
+    MissedDay,
+    /// No linked patient has an alert.
+    NoAlerts,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::AlreadyLogged => "already_logged",
+            Self::Unverified => "unverified",
+            Self::MissedDay => "missed_day",
+            Self::NoAlerts => "no_alerts",
+        }
+    }
+}
+
+/// Handles every schedule due now: claims them in batches, each batch one
+/// transaction. Returns what each led to.
+pub async fn run_due(state: &actix_web::web::Data<AppState>) -> AppResult<Vec<(Kind, Outcome)>> {
+    let mut all = Vec::new();
+    // Bounded: a schedule handled now is due again on a later local date,
+    // and catching up after downtime takes at most one more claim each.
+    for _ in 0..1_000 {
+        let st = state.clone();
+        let outcomes = state
+            .db
+            .write(move |conn| -> AppResult<Vec<(Kind, Outcome)>> {
+                let now = st.clock.now();
+                let rows = schedules::claim_due(conn, now.naive_utc(), BATCH)?;
+                let mut outcomes = Vec::with_capacity(rows.len());
+                for row in rows {
+                    if let Some(handled) = handle(conn, &st, &row, now)? {
+                        outcomes.push(handled);
+                    }
+                }
+                Ok(outcomes)
+            })
+            .await?;
+        for (kind, outcome) in &outcomes {
+            state
+                .mail
+                .schedule_outcomes
+                .with_label_values(&[kind.as_str(), outcome.as_str()])
+                .inc();
+        }
+        // Until a claim finds nothing: a schedule caught up after downtime
+        // can be due again at once (today, late).
+        let done = outcomes.is_empty();
+        if outcomes.iter().any(|(_, o)| *o == Outcome::Queued) {
+            state.mail.wake();
+        }
+        all.extend(outcomes);
+        if done {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+/// One due schedule, in the claiming transaction.
+fn handle(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &ScheduleRow,
+    now: DateTime<Utc>,
+) -> AppResult<Option<(Kind, Outcome)>> {
+    let (Some(kind), Some(due_date)) = (Kind::parse(&row.kind), row.due_date) else {
+        return Ok(None);
+    };
+    let Some(user) = accounts::find_user(conn, &row.user_id)? else {
+        return Ok(None);
+    };
+    let plan = Plan::of_row(row)?;
+    let today = now.with_timezone(&user.timezone()?.tz()).date_naive();
+    let outcome = if due_date < today {
+        Outcome::MissedDay
+    } else if user.email_verified_at.is_none() {
+        Outcome::Unverified
+    } else {
+        match kind {
+            Kind::Reminder if schedules::has_pain_entry(conn, &user.id, due_date)? => {
+                Outcome::AlreadyLogged
+            }
+            Kind::Reminder => queue(conn, state, &user, kind, now, |token| {
+                compose::reminder(
+                    &state.mail.from,
+                    &recipient(&user),
+                    &state.mail.public_url,
+                    token,
+                    due_date,
+                )
+            })?,
+            Kind::Digest => {
+                let therapist: UserId = user
+                    .id
+                    .parse()
+                    .map_err(|_| DbError::corrupt("user", &user.id, "id"))?;
+                let count =
+                    crate::service::overview::patients_with_alerts(conn, &state.clock, therapist)?;
+                if count == 0 {
+                    Outcome::NoAlerts
+                } else {
+                    queue(conn, state, &user, kind, now, |token| {
+                        compose::digest(
+                            &state.mail.from,
+                            &recipient(&user),
+                            &state.mail.public_url,
+                            token,
+                            count,
+                        )
+                    })?
+                }
+            }
+        }
+    };
+    let next = plan.next(&user, Some(due_date), now, true)?;
+    schedules::advance(conn, &user.id, kind, due_date, next)?;
+    Ok(Some((kind, outcome)))
+}
+
+fn recipient(user: &UserRow) -> Recipient<'_> {
+    Recipient {
+        email: &user.email,
+        display_name: &user.display_name,
+    }
+}
+
+/// Queues a series mail with a fresh unsubscribe token.
+fn queue(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &UserRow,
+    kind: Kind,
+    now: DateTime<Utc>,
+    compose: impl FnOnce(&str) -> AppResult<Option<mail::NewMail>>,
+) -> AppResult<Outcome> {
+    let (token, hash) = new_refresh_token();
+    let Some(message) = compose(&token)? else {
+        tracing::warn!(user_id = %user.id, kind = kind.as_str(), "no mail: the address cannot be mailed");
+        return Ok(Outcome::Unverified);
+    };
+    schedules::issue_unsubscribe(conn, &hash, &user.id, kind, now.naive_utc())?;
+    let _ = state;
+    mail::enqueue(conn, &message, now.naive_utc())?;
+    Ok(Outcome::Queued)
+}
+
+/// `POST /v1/unsubscribe?token=…`: turns off the reminder or digest the
+/// token was mailed for. 400 `invalid_token` for one that is unknown or
+/// older than [`UNSUBSCRIBE_VALID`].
+pub async fn unsubscribe(state: &AppState, token: &str) -> AppResult<Kind> {
+    let hash = hash_refresh_token(token);
+    let clock = state.clock.clone();
+    state
+        .db
+        .write(move |conn| -> AppResult<Kind> {
+            let now = clock.now_naive();
+            schedules::unsubscribe(conn, &hash, now - UNSUBSCRIBE_VALID, now)?.ok_or_else(|| {
+                AppError::bad_request(
+                    ErrorCode::InvalidToken,
+                    "The link is unknown or too old; turn the mails off in the app.",
+                    vec![FieldError::new("token", "is unknown or too old")],
+                )
+            })
+        })
+        .await
+}
+
+/// The scheduler of this instance: handles what is due, then sleeps until
+/// the next minute (or `poll`). Runs for the life of the instance.
+pub async fn run(state: actix_web::web::Data<AppState>, poll: std::time::Duration) {
+    loop {
+        let started = std::time::Instant::now();
+        match run_due(&state).await {
+            Ok(outcomes) if outcomes.is_empty() => tracing::debug!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                "scheduler woke; nothing due"
+            ),
+            Ok(outcomes) => tracing::info!(
+                due = outcomes.len(),
+                queued = outcomes
+                    .iter()
+                    .filter(|(_, o)| *o == Outcome::Queued)
+                    .count(),
+                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                "scheduler woke"
+            ),
+            Err(err) => {
+                tracing::warn!(error = %err, "scheduler: the due reminders could not be handled");
+            }
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
