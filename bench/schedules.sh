@@ -30,9 +30,9 @@ SELECT md5(i::text)::uuid::text, 'p' || i || '@bench.example', 'x', 'Patient ' |
        'patient', 'UTC', 0, now(), now(), now()
 FROM generate_series(1, $PATIENTS) AS i;
 INSERT INTO mail_schedules (user_id, kind, enabled, local_time, days, next_due_at, due_date,
-                            handled_date, updated_at)
+                            handled_date, version, updated_at)
 SELECT md5(i::text)::uuid::text, 'reminder', TRUE,
-       to_char(t, 'HH24:MI'), 'mon,tue,wed,thu,fri,sat,sun', t, t::date, NULL, now()
+       to_char(t, 'HH24:MI'), 'mon,tue,wed,thu,fri,sat,sun', t, t::date, NULL, 1, now()
 FROM (SELECT i, date_trunc('minute', now() at time zone 'utc')
                  + ((i % 1440) || ' minutes')::interval AS t
       FROM generate_series(1, $PATIENTS) AS i) AS s;
@@ -44,7 +44,7 @@ echo "## claim query plan, $PATIENTS schedules (due in the next minute: $(psql -
 psql -q "$URL" <<SQL
 BEGIN;
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-SELECT user_id, kind, enabled, local_time, days, next_due_at, due_date, handled_date, updated_at
+SELECT user_id, kind, enabled, local_time, days, next_due_at, due_date, handled_date, version, updated_at
 FROM mail_schedules
 WHERE next_due_at IS NOT NULL AND next_due_at <= (now() at time zone 'utc') + interval '1 minute'
 ORDER BY next_due_at LIMIT 100 FOR UPDATE SKIP LOCKED;

@@ -119,8 +119,15 @@ pub fn update_password_hash(
 /// Erases the account; every row that belongs to it goes with it (foreign
 /// keys cascade), and so do the throttling rows kept under its e-mail.
 pub fn delete_user(conn: &mut DbConnection, user: &UserRow) -> DbResult<()> {
-    // The user row first: password attempts lock it before they touch
-    // `login_failures`, and taking locks in the same order cannot deadlock.
+    // Locks in the orders other writers take them, so none can deadlock:
+    // the scheduler holds a schedule row, then (inserting an unsubscribe
+    // token) the user's key; password attempts lock the user row before
+    // they touch `login_failures`.
+    diesel::delete(
+        super::schema::mail_schedules::table
+            .filter(super::schema::mail_schedules::user_id.eq(&user.id)),
+    )
+    .execute(conn)?;
     diesel::delete(users::table.filter(users::id.eq(&user.id))).execute(conn)?;
     diesel::delete(login_failures::table.filter(login_failures::email.eq(&user.email)))
         .execute(conn)?;

@@ -507,6 +507,27 @@ where
     }
 }
 
+/// Runs `f` in a savepoint of the caller's transaction: what it wrote is
+/// undone when it fails, and the transaction goes on.
+pub fn savepoint<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<DbError>,
+{
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    Manager::begin_transaction(conn).map_err(DbError::from)?;
+    match f(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn).map_err(DbError::from)?;
+            Ok(value)
+        }
+        Err(err) => {
+            Manager::rollback_transaction(conn).map_err(DbError::from)?;
+            Err(err)
+        }
+    }
+}
+
 /// Creates the database file readable by its owner only (0600), if it does
 /// not exist yet: it holds health data. SQLite gives the `-wal` and `-shm`
 /// files it creates beside it the same mode.

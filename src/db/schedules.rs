@@ -52,6 +52,8 @@ pub struct ScheduleRow {
     pub due_date: Option<NaiveDate>,
     #[diesel(sql_type = Nullable<Date>)]
     pub handled_date: Option<NaiveDate>,
+    #[diesel(sql_type = BigInt)]
+    pub version: i64,
     #[diesel(sql_type = Timestamp)]
     pub updated_at: NaiveDateTime,
 }
@@ -72,6 +74,23 @@ pub struct Setting<'a> {
     pub days: &'a str,
     /// The next due instant and the local date it is for.
     pub next: Option<(NaiveDateTime, NaiveDate)>,
+    pub version: i64,
+}
+
+/// Locks the schedules of `user_id` (of one kind, or all) until the
+/// transaction ends (a no-op update): a change of settings waits for a
+/// scheduler that holds the row, then reads what it recorded.
+pub fn lock(conn: &mut DbConnection, user_id: &str, kind: Option<Kind>) -> DbResult<()> {
+    let mut query = diesel::update(mail_schedules::table)
+        .filter(mail_schedules::user_id.eq(user_id))
+        .into_boxed();
+    if let Some(kind) = kind {
+        query = query.filter(mail_schedules::kind.eq(kind.as_str()));
+    }
+    query
+        .set(mail_schedules::kind.eq(mail_schedules::kind))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Saves the schedule of `kind` of `user_id` (its `handled_date` stays).
@@ -89,20 +108,50 @@ pub fn save(
         mail_schedules::days.eq(setting.days),
         mail_schedules::next_due_at.eq(next_due_at),
         mail_schedules::due_date.eq(due_date),
+        mail_schedules::version.eq(setting.version),
         mail_schedules::updated_at.eq(now),
     );
-    let updated = diesel::update(mail_schedules::table.find((user_id, kind.as_str())))
-        .set(values)
-        .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(mail_schedules::table)
-            .values((
-                mail_schedules::user_id.eq(user_id),
-                mail_schedules::kind.eq(kind.as_str()),
-                values,
-            ))
-            .execute(conn)?;
+    let update = |conn: &mut DbConnection| {
+        diesel::update(mail_schedules::table.find((user_id, kind.as_str())))
+            .set(values)
+            .execute(conn)
+    };
+    if update(conn)? == 0 {
+        // In a savepoint: a first save racing another one loses the insert
+        // and updates what the other wrote.
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(mail_schedules::table)
+                .values((
+                    mail_schedules::user_id.eq(user_id),
+                    mail_schedules::kind.eq(kind.as_str()),
+                    values,
+                ))
+                .execute(conn)
+        });
+        match inserted {
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => {
+                update(conn)?;
+            }
+            other => {
+                other?;
+            }
+        }
     }
+    Ok(())
+}
+
+/// Stops a schedule until its settings are saved again (a row the
+/// scheduler cannot handle must not block the rows behind it).
+pub fn stop(conn: &mut DbConnection, user_id: &str, kind: &str) -> DbResult<()> {
+    diesel::update(mail_schedules::table.find((user_id, kind)))
+        .set((
+            mail_schedules::next_due_at.eq(None::<NaiveDateTime>),
+            mail_schedules::due_date.eq(None::<NaiveDate>),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -126,7 +175,7 @@ pub fn claim_due(
     let sql = |now: &str, limit: &str, lock: &str| {
         format!(
             "SELECT user_id, kind, enabled, local_time, days, next_due_at, due_date, \
-             handled_date, updated_at FROM mail_schedules \
+             handled_date, version, updated_at FROM mail_schedules \
              WHERE next_due_at IS NOT NULL AND next_due_at <= {now} \
              ORDER BY next_due_at LIMIT {limit}{lock}"
         )
@@ -221,14 +270,20 @@ pub fn unsubscribe(
     let Some(kind) = Kind::parse(&kind) else {
         return Ok(None);
     };
-    diesel::update(mail_schedules::table.find((&user_id, kind.as_str())))
-        .set((
-            mail_schedules::enabled.eq(false),
-            mail_schedules::next_due_at.eq(None::<NaiveDateTime>),
-            mail_schedules::due_date.eq(None::<NaiveDate>),
-            mail_schedules::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    // A change like any other: a phone holding the old ETag learns of it.
+    diesel::update(
+        mail_schedules::table
+            .find((&user_id, kind.as_str()))
+            .filter(mail_schedules::enabled.eq(true)),
+    )
+    .set((
+        mail_schedules::enabled.eq(false),
+        mail_schedules::next_due_at.eq(None::<NaiveDateTime>),
+        mail_schedules::due_date.eq(None::<NaiveDate>),
+        mail_schedules::version.eq(mail_schedules::version + 1),
+        mail_schedules::updated_at.eq(now),
+    ))
+    .execute(conn)?;
     Ok(Some(kind))
 }
 

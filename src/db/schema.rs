@@ -60,6 +60,7 @@ diesel::table! {
         next_due_at -> Nullable<Timestamp>,
         due_date -> Nullable<Date>,
         handled_date -> Nullable<Date>,
+        version -> BigInt,
         updated_at -> Timestamp,
     }
 }

@@ -1,14 +1,17 @@
 //! `/v1/me/reminders` (patients), `/v1/me/digest` (therapists) and the
 //! one-click `POST /v1/unsubscribe` their mails link to.
 
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::input::ApiJson;
+use super::records::IfMatchHeader;
 use super::{endpoint, Access, Endpoint};
 use crate::auth::{PatientScope, Therapist};
 use crate::error::AppResult;
+use crate::service::logbook::etag;
 use crate::service::schedules::{self as service, Digest, DigestView, Reminders, RemindersView};
 use crate::state::AppState;
 
@@ -22,12 +25,19 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
+/// 200 with the settings, their version as the `ETag`.
+fn with_etag<T: Serialize>(version: i64, body: &T) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
+}
+
 /// Your daily reminder to log.
 #[utoipa::path(
     get, path = "/v1/me/reminders", tag = "reminders", operation_id = "get_reminders",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The settings (off until turned on)", body = RemindersView),
+        (status = 200, description = "The settings (off until turned on; ETag \"0\" until saved)", body = RemindersView, headers(("ETag" = String))),
         (status = 403, description = "The caller is not a patient"),
     )
 )]
@@ -35,7 +45,8 @@ pub async fn get_reminders(
     state: web::Data<AppState>,
     scope: PatientScope,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::reminders(&state, scope.patient).await?))
+    let view = service::reminders(&state, scope.patient).await?;
+    Ok(with_etag(view.version, &view))
 }
 
 /// Set your daily reminder.
@@ -44,22 +55,27 @@ pub async fn get_reminders(
 /// to log, unless that day has a pain entry already; never two for one
 /// day, and none while your address is unconfirmed. A time the clocks jump
 /// over that day comes just after the jump; a time that happens twice
-/// comes once. Changes take effect for the next due time.
+/// comes once. Saving sends no mail; new settings apply from their next
+/// time after the change. The same settings again change nothing.
 #[utoipa::path(
     put, path = "/v1/me/reminders", tag = "reminders", operation_id = "put_reminders",
     security(("bearer" = [])), request_body = Reminders,
+    params(("If-Match" = Option<String>, Header, description = "ETag of the version being replaced")),
     responses(
-        (status = 200, description = "Saved", body = RemindersView),
+        (status = 200, description = "Saved (or unchanged)", body = RemindersView, headers(("ETag" = String))),
         (status = 403, description = "The caller is not a patient"),
+        (status = 412, description = "If-Match does not match the current version"),
         (status = 422, description = "`local_time` is not HH:MM, or `days` names a day twice or none while enabled"),
     )
 )]
 pub async fn put_reminders(
     state: web::Data<AppState>,
     scope: PatientScope,
+    if_match: IfMatchHeader,
     body: ApiJson<Reminders>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::put_reminders(&state, scope.patient, body.0).await?))
+    let view = service::put_reminders(&state, scope.patient, body.0, if_match.0).await?;
+    Ok(with_etag(view.version, &view))
 }
 
 /// Your weekly digest.
@@ -67,7 +83,7 @@ pub async fn put_reminders(
     get, path = "/v1/me/digest", tag = "reminders", operation_id = "get_digest",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The settings (off until turned on)", body = DigestView),
+        (status = 200, description = "The settings (off until turned on; ETag \"0\" until saved)", body = DigestView, headers(("ETag" = String))),
         (status = 403, description = "The caller is not a therapist"),
     )
 )]
@@ -75,7 +91,8 @@ pub async fn get_digest(
     state: web::Data<AppState>,
     therapist: Therapist,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::digest(&state, therapist.0.id).await?))
+    let view = service::digest(&state, therapist.0.id).await?;
+    Ok(with_etag(view.version, &view))
 }
 
 /// Set your weekly digest.
@@ -87,18 +104,22 @@ pub async fn get_digest(
 #[utoipa::path(
     put, path = "/v1/me/digest", tag = "reminders", operation_id = "put_digest",
     security(("bearer" = [])), request_body = Digest,
+    params(("If-Match" = Option<String>, Header, description = "ETag of the version being replaced")),
     responses(
-        (status = 200, description = "Saved", body = DigestView),
+        (status = 200, description = "Saved (or unchanged)", body = DigestView, headers(("ETag" = String))),
         (status = 403, description = "The caller is not a therapist"),
+        (status = 412, description = "If-Match does not match the current version"),
         (status = 422, description = "`local_time` is not HH:MM"),
     )
 )]
 pub async fn put_digest(
     state: web::Data<AppState>,
     therapist: Therapist,
+    if_match: IfMatchHeader,
     body: ApiJson<Digest>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::put_digest(&state, therapist.0.id, body.0).await?))
+    let view = service::put_digest(&state, therapist.0.id, body.0, if_match.0).await?;
+    Ok(with_etag(view.version, &view))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -107,24 +128,17 @@ pub struct UnsubscribeQuery {
     pub token: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Unsubscribed {
-    /// `reminder` or `digest`: what is off now.
-    pub kind: &'static str,
-    pub enabled: bool,
-}
-
 /// Turn off the reminder or digest a mail came from, without signing in.
 ///
 /// RFC 8058 one-click: a mail client POSTs `List-Unsubscribe=One-Click`,
-/// which is ignored, as is any other body. Answers the same again for a
+/// which is ignored, as is any other body or none. Answers 204 again for a
 /// token used before; 400 `invalid_token` for one unknown or older than 90
 /// days. The token does nothing else.
 #[utoipa::path(
     post, path = "/v1/unsubscribe", tag = "reminders", operation_id = "unsubscribe",
     params(UnsubscribeQuery),
     responses(
-        (status = 200, description = "Turned off", body = Unsubscribed),
+        (status = 204, description = "Turned off"),
         (status = 400, description = "`invalid_token`"),
     )
 )]
@@ -134,8 +148,5 @@ pub async fn unsubscribe(
 ) -> AppResult<HttpResponse> {
     let kind = service::unsubscribe(&state, &query.token).await?;
     tracing::info!(kind = kind.as_str(), "unsubscribed through a mailed link");
-    Ok(HttpResponse::Ok().json(Unsubscribed {
-        kind: kind.as_str(),
-        enabled: false,
-    }))
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -18,8 +18,9 @@ use crate::db::accounts::{self, UserRow};
 use crate::db::schedules::{self, Kind, ScheduleRow, Setting};
 use crate::db::{mail, DbConnection, DbError};
 use crate::domain::schedule::{next_due, Day, Days, Due, LocalTime};
-use crate::domain::{FieldError, UserId};
+use crate::domain::{DomainError, FieldError, UserId};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::kinds::protocol::IfMatch;
 use crate::mail::compose::{self, Recipient};
 use crate::state::AppState;
 
@@ -62,6 +63,9 @@ pub struct RemindersView {
     /// When the next reminder is due (it goes out only if that day has no
     /// entry by then); `null` while disabled.
     pub next_due_at: Option<DateTime<Utc>>,
+    /// The settings' version, sent as the `ETag` (0 while never saved).
+    #[serde(skip)]
+    pub version: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,10 +75,12 @@ pub struct DigestView {
     /// When the next digest is due (it goes out only if a patient has an
     /// alert then); `null` while disabled.
     pub next_due_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub version: i64,
 }
 
 /// A schedule's rules, checked.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Plan {
     enabled: bool,
     time: LocalTime,
@@ -138,6 +144,7 @@ pub async fn reminders(state: &AppState, user: UserId) -> AppResult<RemindersVie
         return Ok(RemindersView {
             settings: reminders_default(),
             next_due_at: None,
+            version: 0,
         });
     };
     let plan = Plan::of_row(&row)?;
@@ -148,6 +155,7 @@ pub async fn reminders(state: &AppState, user: UserId) -> AppResult<RemindersVie
             days: plan.days.list(),
         },
         next_due_at: due_of(&row),
+        version: row.version,
     })
 }
 
@@ -161,6 +169,7 @@ pub async fn digest(state: &AppState, user: UserId) -> AppResult<DigestView> {
         return Ok(DigestView {
             settings: digest_default(),
             next_due_at: None,
+            version: 0,
         });
     };
     let plan = Plan::of_row(&row)?;
@@ -172,6 +181,7 @@ pub async fn digest(state: &AppState, user: UserId) -> AppResult<DigestView> {
             local_time: plan.time.to_text(),
         },
         next_due_at: due_of(&row),
+        version: row.version,
     })
 }
 
@@ -199,14 +209,17 @@ fn plan(enabled: bool, local_time: &str, days: &[Day], days_field: &str) -> AppR
     }
 }
 
-/// Saves a schedule; it is due next at its first time still ahead (a day
-/// already handled is not due again).
+/// Saves a schedule (412 when `if_match` names another version); it is
+/// due next at its first time after the change (a day already handled is
+/// not due again). The same settings again change nothing, not even a
+/// reminder due this minute and not yet sent.
 async fn save(
     state: &AppState,
     user: UserId,
     kind: Kind,
     plan: Plan,
-) -> AppResult<Option<DateTime<Utc>>> {
+    if_match: IfMatch,
+) -> AppResult<(Option<DateTime<Utc>>, i64)> {
     let id = user.to_string();
     let clock = state.clock.clone();
     state
@@ -214,7 +227,20 @@ async fn save(
         .write(move |conn| -> AppResult<_> {
             let now = clock.now();
             let me = accounts::find_user(conn, &id)?.ok_or_else(AppError::unauthenticated)?;
-            let handled = schedules::find(conn, &id, kind)?.and_then(|r| r.handled_date);
+            // Waits for a scheduler handling this row, then reads what it recorded.
+            schedules::lock(conn, &id, Some(kind))?;
+            let current = schedules::find(conn, &id, kind)?;
+            let version = current.as_ref().map_or(0, |r| r.version);
+            if let Some(row) = &current {
+                if Plan::of_row(row)? == plan {
+                    return Ok((due_of(row), version));
+                }
+            }
+            // The defaults are served with ETag "0", so they can be named.
+            if !if_match.allows(Some(version)) {
+                return Err(DomainError::PreconditionFailed.into());
+            }
+            let handled = current.and_then(|r| r.handled_date);
             let next = plan.next(&me, handled, now, false)?;
             let time = plan.time.to_text();
             let days = plan.days.to_text();
@@ -223,9 +249,10 @@ async fn save(
                 local_time: &time,
                 days: &days,
                 next,
+                version: version + 1,
             };
             schedules::save(conn, &id, kind, &setting, now.naive_utc())?;
-            Ok(next.map(|(at, _)| at.and_utc()))
+            Ok((next.map(|(at, _)| at.and_utc()), version + 1))
         })
         .await
 }
@@ -234,9 +261,10 @@ pub async fn put_reminders(
     state: &AppState,
     user: UserId,
     body: Reminders,
+    if_match: IfMatch,
 ) -> AppResult<RemindersView> {
     let plan = plan(body.enabled, &body.local_time, &body.days, "days")?;
-    let next_due_at = save(state, user, Kind::Reminder, plan).await?;
+    let (next_due_at, version) = save(state, user, Kind::Reminder, plan, if_match).await?;
     Ok(RemindersView {
         settings: Reminders {
             enabled: plan.enabled,
@@ -244,12 +272,18 @@ pub async fn put_reminders(
             days: plan.days.list(),
         },
         next_due_at,
+        version,
     })
 }
 
-pub async fn put_digest(state: &AppState, user: UserId, body: Digest) -> AppResult<DigestView> {
+pub async fn put_digest(
+    state: &AppState,
+    user: UserId,
+    body: Digest,
+    if_match: IfMatch,
+) -> AppResult<DigestView> {
     let plan = plan(body.enabled, &body.local_time, &[body.weekday], "weekday")?;
-    let next_due_at = save(state, user, Kind::Digest, plan).await?;
+    let (next_due_at, version) = save(state, user, Kind::Digest, plan, if_match).await?;
     Ok(DigestView {
         settings: Digest {
             enabled: plan.enabled,
@@ -257,6 +291,7 @@ pub async fn put_digest(state: &AppState, user: UserId, body: Digest) -> AppResu
             local_time: plan.time.to_text(),
         },
         next_due_at,
+        version,
     })
 }
 
@@ -268,6 +303,7 @@ pub fn follow_timezone(
     user: &UserRow,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    schedules::lock(conn, &user.id, None)?;
     for row in schedules::of_user(conn, &user.id)? {
         let Some(kind) = Kind::parse(&row.kind) else {
             continue;
@@ -290,6 +326,9 @@ pub enum Outcome {
     MissedDay,
     /// No linked patient has an alert.
     NoAlerts,
+    /// The row could not be handled (logged); it is stopped until its
+    /// settings are saved again.
+    Failed,
 }
 
 impl Outcome {
@@ -300,6 +339,7 @@ impl Outcome {
             Self::Unverified => "unverified",
             Self::MissedDay => "missed_day",
             Self::NoAlerts => "no_alerts",
+            Self::Failed => "failed",
         }
     }
 }
@@ -319,8 +359,19 @@ pub async fn run_due(state: &actix_web::web::Data<AppState>) -> AppResult<Vec<(K
                 let rows = schedules::claim_due(conn, now.naive_utc(), BATCH)?;
                 let mut outcomes = Vec::with_capacity(rows.len());
                 for row in rows {
-                    if let Some(handled) = handle(conn, &st, &row, now)? {
-                        outcomes.push(handled);
+                    // Each row in a savepoint: one that cannot be handled
+                    // is stopped, and the rest of the batch goes on.
+                    let kind = Kind::parse(&row.kind).unwrap_or(Kind::Reminder);
+                    match crate::db::savepoint(conn, |conn| handle(conn, &st, &row, now)) {
+                        Ok(Some(outcome)) => outcomes.push((kind, outcome)),
+                        Ok(None) => {}
+                        Err(err @ AppError::Unavailable(_)) => return Err(err),
+                        Err(err) => {
+                            tracing::error!(user_id = %row.user_id, kind = %row.kind, error = %err,
+                                "scheduler: a schedule could not be handled; stopped");
+                            schedules::stop(conn, &row.user_id, &row.kind)?;
+                            outcomes.push((kind, Outcome::Failed));
+                        }
                     }
                 }
                 Ok(outcomes)
@@ -347,20 +398,29 @@ pub async fn run_due(state: &actix_web::web::Data<AppState>) -> AppResult<Vec<(K
     Ok(all)
 }
 
-/// One due schedule, in the claiming transaction.
+/// One due schedule, in the claiming transaction; `None` when there was
+/// nothing to do but move its due time.
 fn handle(
     conn: &mut DbConnection,
     state: &AppState,
     row: &ScheduleRow,
     now: DateTime<Utc>,
-) -> AppResult<Option<(Kind, Outcome)>> {
+) -> AppResult<Option<Outcome>> {
     let (Some(kind), Some(due_date)) = (Kind::parse(&row.kind), row.due_date) else {
-        return Ok(None);
+        return Err(AppError::internal(
+            "a due schedule without a kind or a date",
+        ));
     };
-    let Some(user) = accounts::find_user(conn, &row.user_id)? else {
-        return Ok(None);
-    };
+    let user = accounts::find_user(conn, &row.user_id)?
+        .ok_or_else(|| AppError::internal("a due schedule without its user"))?;
     let plan = Plan::of_row(row)?;
+    if row.handled_date.is_some_and(|handled| handled >= due_date) {
+        // That local day was dealt with already (its due time was set
+        // from stale data): never a second mail for it.
+        let next = plan.next(&user, row.handled_date, now, true)?;
+        schedules::reschedule(conn, &user.id, kind, next)?;
+        return Ok(None);
+    }
     let today = now.with_timezone(&user.timezone()?.tz()).date_naive();
     let outcome = if due_date < today {
         Outcome::MissedDay
@@ -371,7 +431,7 @@ fn handle(
             Kind::Reminder if schedules::has_pain_entry(conn, &user.id, due_date)? => {
                 Outcome::AlreadyLogged
             }
-            Kind::Reminder => queue(conn, state, &user, kind, now, |token| {
+            Kind::Reminder => queue(conn, &user, kind, now, |token| {
                 compose::reminder(
                     &state.mail.from,
                     &recipient(&user),
@@ -390,7 +450,7 @@ fn handle(
                 if count == 0 {
                     Outcome::NoAlerts
                 } else {
-                    queue(conn, state, &user, kind, now, |token| {
+                    queue(conn, &user, kind, now, |token| {
                         compose::digest(
                             &state.mail.from,
                             &recipient(&user),
@@ -405,7 +465,7 @@ fn handle(
     };
     let next = plan.next(&user, Some(due_date), now, true)?;
     schedules::advance(conn, &user.id, kind, due_date, next)?;
-    Ok(Some((kind, outcome)))
+    Ok(Some(outcome))
 }
 
 fn recipient(user: &UserRow) -> Recipient<'_> {
@@ -418,7 +478,6 @@ fn recipient(user: &UserRow) -> Recipient<'_> {
 /// Queues a series mail with a fresh unsubscribe token.
 fn queue(
     conn: &mut DbConnection,
-    state: &AppState,
     user: &UserRow,
     kind: Kind,
     now: DateTime<Utc>,
@@ -430,7 +489,6 @@ fn queue(
         return Ok(Outcome::Unverified);
     };
     schedules::issue_unsubscribe(conn, &hash, &user.id, kind, now.naive_utc())?;
-    let _ = state;
     mail::enqueue(conn, &message, now.naive_utc())?;
     Ok(Outcome::Queued)
 }

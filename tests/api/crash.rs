@@ -379,6 +379,10 @@ async fn a_scheduler_killed_mid_run_queues_each_reminder_once() {
     server.wait().unwrap();
     assert!(at_kill > 0, "the scheduler never ran");
     let after_kill = count(queued).await.unwrap();
+    assert!(
+        after_kill < patients as i64,
+        "the run had ended before the kill: nothing was restarted"
+    );
 
     let mut server = start_with(&database, folder.path(), port, &quiet);
     let mut left = count(pending).await.unwrap();

@@ -278,9 +278,10 @@ async fn a_reminder_comes_once_at_the_local_time_and_one_click_stops_it() {
         body.contains("https://painline.test/unsubscribe#token="),
         "{body}"
     );
-    assert!(
-        !body.contains("sciatica") && !body.contains('8'.to_string().as_str().repeat(2).as_str())
-    );
+    // No health data: not the note, not a pain level.
+    for private in ["sciatica", "lifting", "pain_level", "8/10", "level 8"] {
+        assert!(!body.contains(private), "{private} in {body}");
+    }
     // Never two for one local day.
     go_to(&app, "2027-01-15T05:00:00Z");
     assert_eq!(scheduler.run().await, Vec::<&str>::new());
@@ -299,16 +300,25 @@ async fn a_reminder_comes_once_at_the_local_time_and_one_click_stops_it() {
             .send()
     };
     let done = crate::helpers::read(click().await.unwrap()).await;
-    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
-    assert_eq!(done.body, json!({"kind": "reminder", "enabled": false}));
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.text);
     let again = crate::helpers::read(click().await.unwrap()).await;
-    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.status, StatusCode::NO_CONTENT);
+    // Without any body, as RFC 8058 also allows.
+    let bare = app
+        .client
+        .post(app.url(&format!("/v1/unsubscribe?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), StatusCode::NO_CONTENT);
     let patient = fresh(&app, &patient).await;
     let settings = app.get("/v1/me/reminders", &patient.access).await;
     assert_eq!(
         (&settings.body["enabled"], &settings.body["next_due_at"]),
         (&json!(false), &Value::Null)
     );
+    // Turning off is a change: a phone holding ETag "1" learns of it.
+    assert_eq!(settings.header("etag"), Some("\"2\""));
     go_to(&app, "2027-01-16T00:00:00Z");
     assert_eq!(scheduler.run().await, Vec::<&str>::new());
     app.post("/v1/unsubscribe?token=not-a-token", None, json!({}))
@@ -551,8 +561,8 @@ pub async fn due_patients_in(db: &painline::db::Db, n: usize, due: String) {
                  created_at, updated_at, email_verified_at) VALUES ('{id}', 'due{i}-{id}@example.org', \
                  'x', 'Due {i}', 'patient', 'UTC', 0, '{due}', '{due}', '{due}');\n\
                  INSERT INTO mail_schedules (user_id, kind, enabled, local_time, days, next_due_at, \
-                 due_date, handled_date, updated_at) VALUES ('{id}', 'reminder', TRUE, '08:00', \
-                 'mon,tue,wed,thu,fri,sat,sun', '{due}', '{}', NULL, '{due}');\n",
+                 due_date, handled_date, version, updated_at) VALUES ('{id}', 'reminder', TRUE, '08:00', \
+                 'mon,tue,wed,thu,fri,sat,sun', '{due}', '{}', NULL, 1, '{due}');\n",
                 &due[..10]
             ));
         }
@@ -689,4 +699,79 @@ async fn the_weekly_digest_counts_patients_with_alerts_and_names_none() {
     go_to(&app, "2027-01-22T08:00:00Z");
     assert_eq!(scheduler.run().await, vec!["no_alerts"]);
     assert_eq!(app.count("mail_outbox", "kind = 'digest'").await, 1);
+}
+
+/// Ordinary mutable resources: an ETag per version ("0" for the defaults),
+/// If-Match honoured, the same settings again no new version.
+#[tokio::test]
+async fn settings_have_versions_and_if_match_is_honoured() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let defaults = app.get("/v1/me/reminders", &patient.access).await;
+    assert_eq!(defaults.header("etag"), Some("\"0\""));
+    let body = json!({"enabled": true, "local_time": "20:00", "days": ["mon"]});
+    let put = |body: Value, if_match: Option<&'static str>| {
+        let mut request = app
+            .client
+            .put(app.url("/v1/me/reminders"))
+            .bearer_auth(&patient.access)
+            .json(&body);
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
+        }
+        request.send()
+    };
+    let first = crate::helpers::read(put(body.clone(), Some("\"0\"")).await.unwrap()).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.header("etag"), Some("\"1\""));
+    let same = crate::helpers::read(put(body.clone(), None).await.unwrap()).await;
+    assert_eq!(same.header("etag"), Some("\"1\""));
+    assert_eq!(same.body, first.body);
+    let later = json!({"enabled": true, "local_time": "21:00", "days": ["mon"]});
+    let stale = crate::helpers::read(put(later.clone(), Some("\"0\"")).await.unwrap()).await;
+    stale.assert_problem(412, "precondition_failed");
+    let stored = app.get("/v1/me/reminders", &patient.access).await;
+    assert_eq!(stored.body["local_time"], "20:00");
+    let current = crate::helpers::read(put(later, Some("\"1\"")).await.unwrap()).await;
+    assert_eq!(current.header("etag"), Some("\"2\""));
+    assert_eq!(current.body["local_time"], "21:00");
+}
+
+/// A row the scheduler cannot handle (here a corrupt day list) is stopped
+/// and counted `failed`; the others of its batch go out. A row whose day
+/// was handled already (its due time written from stale data) sends nothing.
+#[tokio::test]
+async fn a_broken_or_already_handled_row_blocks_nothing_and_sends_nothing() {
+    let app = spawn_app().await;
+    let scheduler = Scheduler::of(&app, None);
+    go_to(&app, "2027-01-15T08:00:00Z");
+    due_patients(&app, 3, "2027-01-15 08:00:00").await;
+    app.with_db(|conn| {
+        use diesel::connection::SimpleConnection;
+        conn.batch_execute(
+            "UPDATE mail_schedules SET days = 'someday' WHERE user_id = \
+               (SELECT MIN(user_id) FROM mail_schedules); \
+             UPDATE mail_schedules SET handled_date = '2027-01-15' WHERE user_id = \
+               (SELECT MAX(user_id) FROM mail_schedules);",
+        )
+    })
+    .await;
+    let mut outcomes = scheduler.run().await;
+    outcomes.sort_unstable();
+    assert_eq!(outcomes, vec!["failed", "queued"]);
+    assert_eq!(reminders_queued(&app).await, 1);
+    assert_eq!(
+        app.count("mail_schedules", "days = 'someday' AND next_due_at IS NULL")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count(
+            "mail_schedules",
+            "handled_date = '2027-01-15' AND due_date = '2027-01-16'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(scheduler.run().await, Vec::<&str>::new());
 }

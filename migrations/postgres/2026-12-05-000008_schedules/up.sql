@@ -3,7 +3,8 @@
 -- user's time zone; `next_due_at` is that as a UTC instant, and `due_date`
 -- the local date it is for (both NULL while disabled); `handled_date` is
 -- the last local date a mail was queued or skipped for, so no local date
--- gets two. Instances find due rows through the partial index, one query
+-- gets two. `version` is the settings' version (ETag; unsubscribing is a
+-- change too). Instances find due rows through the partial index, one query
 -- per wake-up, and claim them under a row lock.
 CREATE TABLE mail_schedules (
     user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -14,6 +15,7 @@ CREATE TABLE mail_schedules (
     next_due_at TIMESTAMP,
     due_date DATE,
     handled_date DATE,
+    version BIGINT NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (user_id, kind)
 );
