@@ -308,6 +308,26 @@ pub fn yaml() -> &'static str {
 mod tests {
     use super::*;
 
+    /// Two types with one schema name would overwrite each other when the
+    /// endpoints' documents merge (a weekday `Day` once replaced the daily
+    /// series' `Day`; schemathesis found it).
+    #[test]
+    fn every_schema_name_is_one_schema() {
+        let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+        for endpoint in routes::endpoints() {
+            let doc = endpoint.doc();
+            let Some(components) = doc.components else {
+                continue;
+            };
+            for (name, schema) in components.schemas {
+                let text = serde_json::to_string(&schema).unwrap_or_default();
+                if let Some(before) = seen.insert(name.clone(), text.clone()) {
+                    assert_eq!(before, text, "two schemas are named {name}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn zone_constants_are_distinct() {
         let mut seen = std::collections::BTreeSet::new();

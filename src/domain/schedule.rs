@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 /// A day of the week, as the API spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = Weekday)]
 pub enum Day {
     Mon,
     Tue,
