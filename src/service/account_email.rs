@@ -97,6 +97,29 @@ fn throttle(window: Window, requests: &[NaiveDateTime], now: NaiveDateTime) -> A
     }
 }
 
+/// Counts a request for mail about `email` from `client_ip`: 429 when
+/// `per_email`, or `per_client` across addresses, is full already; else
+/// it is recorded (a request is counted before it is answered).
+fn count_request(
+    conn: &mut DbConnection,
+    purpose: Purpose,
+    email: &str,
+    client_ip: &str,
+    per_email: Window,
+    per_client: Option<Window>,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let by_email = mail::requests_since(conn, purpose, Some(email), None, per_email.start(now))?;
+    throttle(per_email, &by_email, now)?;
+    if let Some(window) = per_client {
+        let by_client =
+            mail::requests_since(conn, purpose, None, Some(client_ip), window.start(now))?;
+        throttle(window, &by_client, now)?;
+    }
+    mail::record_request(conn, purpose, email, client_ip, now)?;
+    Ok(())
+}
+
 /// `POST /v1/auth/password-reset`: the same answer, after the same work,
 /// whether `raw_email` names an account or not. Throttled per address and
 /// per client, like logins, also for addresses without an account.
@@ -113,23 +136,10 @@ pub async fn request_password_reset(
         .write(move |conn| -> AppResult<bool> {
             let now = st.clock.now_naive();
             let purpose = Purpose::PasswordReset;
-            let by_email = mail::requests_since(
-                conn,
-                purpose,
-                Some(&email),
-                None,
-                RESETS_PER_EMAIL.start(now),
+            let (per_email, per_client) = (RESETS_PER_EMAIL, Some(RESETS_PER_ADDRESS));
+            count_request(
+                conn, purpose, &email, &client_ip, per_email, per_client, now,
             )?;
-            throttle(RESETS_PER_EMAIL, &by_email, now)?;
-            let by_client = mail::requests_since(
-                conn,
-                purpose,
-                None,
-                Some(&client_ip),
-                RESETS_PER_ADDRESS.start(now),
-            )?;
-            throttle(RESETS_PER_ADDRESS, &by_client, now)?;
-            mail::record_request(conn, purpose, &email, &client_ip, now)?;
             let Some(user) = accounts::find_user_by_email(conn, &email)? else {
                 return Ok(false);
             };
@@ -268,16 +278,15 @@ pub async fn count_address_change(
         .write(move |conn| -> AppResult<()> {
             let now = st.clock.now_naive();
             let purpose = Purpose::ChangeEmail;
-            let earlier = mail::requests_since(
+            count_request(
                 conn,
                 purpose,
-                Some(&user_email),
+                &user_email,
+                &client_ip,
+                CHANGES_PER_ACCOUNT,
                 None,
-                CHANGES_PER_ACCOUNT.start(now),
-            )?;
-            throttle(CHANGES_PER_ACCOUNT, &earlier, now)?;
-            mail::record_request(conn, purpose, &user_email, &client_ip, now)?;
-            Ok(())
+                now,
+            )
         })
         .await
 }
@@ -351,15 +360,8 @@ pub async fn resend_verification(
                 });
             }
             let purpose = Purpose::VerifyEmail;
-            let earlier = mail::requests_since(
-                conn,
-                purpose,
-                Some(&user.email),
-                None,
-                VERIFICATIONS_PER_ACCOUNT.start(now),
-            )?;
-            throttle(VERIFICATIONS_PER_ACCOUNT, &earlier, now)?;
-            mail::record_request(conn, purpose, &user.email, &client_ip, now)?;
+            let window = VERIFICATIONS_PER_ACCOUNT;
+            count_request(conn, purpose, &user.email, &client_ip, window, None, now)?;
             queue_verification(conn, &st, &user, now)
         })
         .await?;
