@@ -352,11 +352,12 @@ pub async fn run_due(state: &actix_web::web::Data<AppState>) -> AppResult<Vec<(K
     // and catching up after downtime takes at most one more claim each.
     for _ in 0..1_000 {
         let st = state.clone();
-        let outcomes = state
+        let (claimed, outcomes) = state
             .db
-            .write(move |conn| -> AppResult<Vec<(Kind, Outcome)>> {
+            .write(move |conn| -> AppResult<(usize, Vec<(Kind, Outcome)>)> {
                 let now = st.clock.now();
                 let rows = schedules::claim_due(conn, now.naive_utc(), BATCH)?;
+                let claimed = rows.len();
                 let mut outcomes = Vec::with_capacity(rows.len());
                 for row in rows {
                     // Each row in a savepoint: one that cannot be handled
@@ -374,7 +375,7 @@ pub async fn run_due(state: &actix_web::web::Data<AppState>) -> AppResult<Vec<(K
                         }
                     }
                 }
-                Ok(outcomes)
+                Ok((claimed, outcomes))
             })
             .await?;
         for (kind, outcome) in &outcomes {
@@ -386,7 +387,7 @@ pub async fn run_due(state: &actix_web::web::Data<AppState>) -> AppResult<Vec<(K
         }
         // Until a claim finds nothing: a schedule caught up after downtime
         // can be due again at once (today, late).
-        let done = outcomes.is_empty();
+        let done = claimed == 0;
         if outcomes.iter().any(|(_, o)| *o == Outcome::Queued) {
             state.mail.wake();
         }
