@@ -11,7 +11,8 @@
 # time. The limits are measured in the same run on the same disk: raw
 # SQLite single-row inserts, pgbench single-row inserts, the /healthz floor
 # (also through oha --latency-correction when oha is installed).
-# Writes bench/RESULTS.md (the table, machine, date and command) and leaves
+# Writes the top of bench/RESULTS.md (the table, machine, date and command; the
+# history below it is kept) and leaves
 # the raw lines in target/bench/.
 #
 # Knobs (environment): THERAPISTS=50 PATIENTS_PER=20 DAYS=730 STEP=4
@@ -165,7 +166,16 @@ if [ "$BACKENDS" = both ] || [ "$BACKENDS" = postgres ]; then
     fi
 fi
 
+# The latest run replaces the top of bench/RESULTS.md, up to the line
+# "## How the benchmark works"; what follows (the method and the history of
+# earlier rounds) is kept.
 python3 bench/report.py --machine "$machine" --command "$COMMAND" \
     --commit "$(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes')" \
-    "${files[@]}" >bench/RESULTS.md
-echo "bench: wrote bench/RESULTS.md"
+    "${files[@]}" >"$OUT/latest.md"
+{
+    cat "$OUT/latest.md"
+    echo
+    sed -n '/^## How the benchmark works/,$p' bench/RESULTS.md
+} >"$OUT/RESULTS.md"
+mv "$OUT/RESULTS.md" bench/RESULTS.md
+echo "bench: wrote bench/RESULTS.md (the latest run on top, the history kept)"

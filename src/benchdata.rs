@@ -24,16 +24,16 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, PatientScope, ScopeAccess};
+use crate::domain::access::{AuthUser, PatientScope, ScopeAccess};
 use crate::domain::logbook::{Muscle, Pressure, Region, Side, Technique, BUILTIN_STRETCHES};
 use crate::domain::{RecordId, Role, UserId};
-use crate::error::{AppError, AppResult};
 use crate::kinds::{
     MassageArea, MassageSessionBody, MassageSessions, PainEntries, PainEntryBody,
     StretchSessionBody, StretchSessions,
 };
 use crate::service::account::{self as account_service, SignUp};
 use crate::service::logbook::{self, Batch};
+use crate::service::{ServiceError, ServiceResult};
 use crate::state::AppState;
 
 /// The password of every benchmark account.
@@ -117,7 +117,7 @@ async fn account(
     role: Role,
     timezone: &str,
     password_hash: &str,
-) -> AppResult<UserId> {
+) -> ServiceResult<UserId> {
     let sign_up = SignUp {
         email,
         password: PASSWORD.to_owned(),
@@ -135,7 +135,7 @@ async fn account(
         .await?;
     row.id
         .parse()
-        .map_err(|_| AppError::internal("a stored user id is not a UUID"))
+        .map_err(|_| ServiceError::internal("a stored user id is not a UUID"))
 }
 
 /// Writes one patient's history; answers the number of objects and the
@@ -147,7 +147,7 @@ fn history(
     (first, last): (NaiveDate, NaiveDate),
     tz: chrono_tz::Tz,
     rng: &mut ChaCha8Rng,
-) -> AppResult<(usize, i64)> {
+) -> ServiceResult<(usize, i64)> {
     let mut written = 0usize;
     let mut week_cursor = 0i64;
     let week_start = last.checked_sub_days(Days::new(6)).unwrap_or(last);
@@ -245,7 +245,7 @@ fn history(
 }
 
 /// Writes the data set into an empty database.
-pub async fn seed(state: &AppState, size: Size) -> AppResult<Manifest> {
+pub async fn seed(state: &AppState, size: Size) -> ServiceResult<Manifest> {
     let probe = SignUp {
         email: "probe@bench.painline.example",
         password: PASSWORD.to_owned(),
@@ -253,7 +253,9 @@ pub async fn seed(state: &AppState, size: Size) -> AppResult<Manifest> {
         role: Role::Patient,
         timezone: None,
     };
-    let hash = account_service::prepare(state, probe).await?.password_hash;
+    let hash = account_service::prepare(&state.hasher, probe)
+        .await?
+        .password_hash;
     let mut therapists = Vec::with_capacity(size.therapists);
     let mut jobs = Vec::new();
     for t in 0..size.therapists {
@@ -301,7 +303,7 @@ pub async fn seed(state: &AppState, size: Size) -> AppResult<Manifest> {
             let Some(job) = jobs.get(i) else { break };
             done.push(seed_patient(state, job.clone(), size.days).await?);
         }
-        AppResult::Ok(done)
+        ServiceResult::Ok(done)
     };
     let finished = join_all((0..size.parallel.max(1)).map(|_| worker())).await;
     let mut patients = Vec::new();
@@ -325,10 +327,10 @@ async fn seed_patient(
     state: &AppState,
     (n, email, patient, timezone, therapist): (usize, String, UserId, &'static str, UserId),
     days: u64,
-) -> AppResult<(PatientEntry, usize)> {
+) -> ServiceResult<(PatientEntry, usize)> {
     let tz: chrono_tz::Tz = timezone
         .parse()
-        .map_err(|_| AppError::internal("bench time zone"))?;
+        .map_err(|_| ServiceError::internal("bench time zone"))?;
     let last = state.clock.today_in(tz);
     let first = last
         .checked_sub_days(Days::new(days.saturating_sub(1)))
@@ -348,7 +350,7 @@ async fn seed_patient(
         access: ScopeAccess::LinkedTherapist,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
-    let (written, week_cursor) = logbook::put_batch(state, own, move |batch| {
+    let (written, week_cursor) = logbook::put_batch(&state.db, &state.clock, own, move |batch| {
         history(batch, &own, &by_therapist, (first, last), tz, &mut rng)
     })
     .await?;

@@ -23,16 +23,15 @@ use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, PatientScope, ScopeAccess};
 use crate::db::accounts::{self, UserRow};
 use crate::db::care_team;
 use crate::db::DbError;
+use crate::domain::access::{AuthUser, PatientScope, ScopeAccess};
 use crate::domain::logbook::{
     Condition, Instrument, Muscle, Pressure, Region, Side, Technique, BUILTIN_STRETCHES,
 };
+use crate::domain::version::IfMatch;
 use crate::domain::{DomainError, Email, RecordId, Role, UserId};
-use crate::error::{AppError, AppResult};
-use crate::kinds::protocol::IfMatch;
 use crate::kinds::{
     AssessmentBody, Assessments, Conditions, Kind, MassageArea, MassageSessionBody,
     MassageSessions, NamedCondition, PainEntries, PainEntryBody, StretchSessionBody,
@@ -40,6 +39,7 @@ use crate::kinds::{
 };
 use crate::service::account::{self as account_service, SignUp};
 use crate::service::{care_team as team, logbook};
+use crate::service::{ServiceError, ServiceResult};
 use crate::state::AppState;
 
 /// The password of every demo account (printed by the command and the README).
@@ -186,8 +186,9 @@ async fn account(
     role: Role,
     timezone: &str,
     summary: &mut Summary,
-) -> AppResult<UserRow> {
-    let email = Email::parse(email).map_err(|m| AppError::internal(format!("demo e-mail: {m}")))?;
+) -> ServiceResult<UserRow> {
+    let email =
+        Email::parse(email).map_err(|m| ServiceError::internal(format!("demo e-mail: {m}")))?;
     let lookup = email.as_str().to_owned();
     let existing = state
         .db
@@ -195,7 +196,7 @@ async fn account(
         .await?;
     if let Some(user) = existing {
         if user.role()? != role {
-            return Err(AppError::internal(format!(
+            return Err(ServiceError::internal(format!(
                 "{} exists and is not a {}",
                 user.email,
                 role.as_str()
@@ -210,7 +211,7 @@ async fn account(
         role,
         timezone: Some(timezone),
     };
-    let new = account_service::prepare(state, sign_up).await?;
+    let new = account_service::prepare(&state.hasher, sign_up).await?;
     let now = state.clock.now_naive();
     let user = state
         .db
@@ -220,7 +221,7 @@ async fn account(
     Ok(user)
 }
 
-fn user_id(row: &UserRow) -> AppResult<UserId> {
+fn user_id(row: &UserRow) -> ServiceResult<UserId> {
     row.id
         .parse()
         .map_err(|_| DbError::corrupt("user", &row.id, "id").into())
@@ -232,7 +233,7 @@ pub(crate) async fn link_once(
     state: &AppState,
     therapist: UserId,
     patient: UserId,
-) -> AppResult<bool> {
+) -> ServiceResult<bool> {
     let linked = state
         .db
         .run(move |conn| care_team::active_link(conn, patient, therapist))
@@ -241,8 +242,15 @@ pub(crate) async fn link_once(
     if linked {
         return Ok(false);
     }
-    let invitation = team::invite(state, therapist, 1).await?;
-    team::redeem(state, patient, invitation.code, "seed".into()).await?;
+    let invitation = team::invite(&state.db, &state.clock, therapist, 1).await?;
+    team::redeem(
+        &state.db,
+        &state.clock,
+        patient,
+        invitation.code,
+        "seed".into(),
+    )
+    .await?;
     Ok(true)
 }
 
@@ -252,8 +260,9 @@ async fn put<K: Kind>(
     id: RecordId,
     body: K::Body,
     summary: &mut Summary,
-) -> AppResult<()> {
-    let written = logbook::put::<K>(state, *scope, id, IfMatch::Absent, body).await?;
+) -> ServiceResult<()> {
+    let written =
+        logbook::put::<K>(&state.db, &state.clock, *scope, id, IfMatch::Absent, body).await?;
     match written.outcome {
         logbook::Outcome::Unchanged => summary.objects_unchanged += 1,
         _ => summary.objects_written += 1,
@@ -275,7 +284,7 @@ async fn seed_patient(
     patient: &UserRow,
     therapist: UserId,
     summary: &mut Summary,
-) -> AppResult<()> {
+) -> ServiceResult<()> {
     let id = user_id(patient)?;
     let tz = patient.timezone()?.tz();
     let own = PatientScope::own(AuthUser {
@@ -415,7 +424,7 @@ async fn seed_patient(
 
 /// Creates (or brings up to date) the demo therapist, the three patients,
 /// their links and their data.
-pub async fn seed(state: &AppState) -> AppResult<Summary> {
+pub async fn seed(state: &AppState) -> ServiceResult<Summary> {
     let mut summary = Summary::default();
     let therapist = account(
         state,

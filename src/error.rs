@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::db::DbError;
 use crate::domain::DomainError;
 pub use crate::domain::FieldError;
+use crate::service::ServiceError;
 
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -363,7 +364,7 @@ impl From<DomainError> for AppError {
                 code: ErrorCode::InvitationUsed,
                 detail: "This invitation was redeemed; end the link to the patient instead.",
             },
-            DomainError::TooManyCodes { retry_after_secs } => Self::TooManyRequests {
+            DomainError::TooManyAttempts { retry_after_secs } => Self::TooManyRequests {
                 code: ErrorCode::TooManyAttempts,
                 retry_after_secs,
             },
@@ -388,6 +389,29 @@ impl From<DomainError> for AppError {
                 format!("Bad query parameter {}: {}", field.field, field.message),
                 vec![field],
             ),
+            DomainError::InvalidCredentials => Self::Unauthorized {
+                code: ErrorCode::InvalidCredentials,
+                detail: "The e-mail or password is incorrect.",
+            },
+            DomainError::InvalidRefreshToken => Self::Unauthorized {
+                code: ErrorCode::InvalidRefreshToken,
+                detail: "The refresh token is unknown, expired, or was already used.",
+            },
+            DomainError::WrongPassword { field } => Self::WrongPassword { field },
+            DomainError::InvalidAccountLink => Self::bad_request(
+                ErrorCode::InvalidToken,
+                "The link is unknown, used or expired; ask for a new one.",
+                vec![FieldError::new("token", "is unknown, used or expired")],
+            ),
+            DomainError::InvalidUnsubscribeLink => Self::bad_request(
+                ErrorCode::InvalidToken,
+                "The link is unknown or too old; turn the mails off in the app.",
+                vec![FieldError::new("token", "is unknown or too old")],
+            ),
+            DomainError::AlreadyVerified => Self::Conflict {
+                code: ErrorCode::AlreadyVerified,
+                detail: "This address is verified already.",
+            },
             DomainError::CursorAhead => Self::bad_request(
                 ErrorCode::InvalidQuery,
                 "Bad query parameter cursor: it is ahead of this account's changes; sync again from the start",
@@ -414,8 +438,19 @@ impl From<DbError> for AppError {
     }
 }
 
-impl From<actix_web::error::BlockingError> for AppError {
-    fn from(err: actix_web::error::BlockingError) -> Self {
-        Self::Unavailable(Box::new(DbError::from(err)))
+impl From<crate::auth::password::HashError> for AppError {
+    fn from(err: crate::auth::password::HashError) -> Self {
+        ServiceError::from(err).into()
+    }
+}
+
+impl From<ServiceError> for AppError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Domain(e) => e.into(),
+            ServiceError::Db(e) => e.into(),
+            ServiceError::Unavailable(cause) => Self::Unavailable(cause),
+            ServiceError::Internal(cause) => Self::Internal(cause),
+        }
     }
 }

@@ -1,39 +1,42 @@
 //! Painline: a lower-back-pain logbook API for patients and their massage
 //! therapists.
 //!
-//! # Architecture
+//! # Layers
 //!
-//! A request flows one way, and each layer knows only the ones below it:
+//! A request flows one way, and each layer imports only the layers below
+//! it. `tests/api/layers.rs` fails for a file that imports against this
+//! table (`docs/architecture.md` explains each layer):
 //!
-//! ```text
-//! routes/     HTTP: the route table, thin handlers, request/response types
-//!   │           auth::extract decides who calls and on whose data (PatientScope)
-//! service/    use cases: one transaction per write, checks, the protocol's decision
-//!   │           kinds/protocol.rs: PUT/DELETE decisions as pure functions
-//! db/         SQL only; answers storage errors (DbError), never HTTP
+//! | layer | modules | may import |
+//! |---|---|---|
+//! | entry points | `main`, `startup`, `jobs/`, `demo`, `benchdata` | everything below |
+//! | HTTP | `routes/` (with `routes::scope`, who calls and on whose data, and `routes::http`, the protocol's headers, pages and cursors), `dashboard/`, `openapi`, `telemetry`, `state`, `error` | service, auth, kinds, analytics, export, mail, domain, clock, config; `error` alone also maps `db::DbError` |
+//! | use cases | `service/` | db, kinds, analytics, export, mail, auth, domain, clock, config: never routes, `state`, `error` or actix |
+//! | authentication | `auth/` (password hashing, tokens, the login throttle's windows) | domain, clock, config |
+//! | pure logic | `export/` > `kinds/` > `analytics/`; `mail/` (composing mail, the transport) | what is below them; `kinds` also `db` (the stored record) |
+//! | storage | `db/` (all SQL) | domain, clock, config |
+//! | domain | `domain/` (validated values, the version rule, the errors of the rules) | clock, config |
+//! | base | `clock`, `config` | nothing of the crate |
 //!
-//! kinds/      the logbook's kinds: body, typed columns + JSON document, view, routes
-//! domain/     validated values and the rules' errors (DomainError); no I/O
-//! analytics/  pure figures over stored values (scores, PEG, daily series, trends)
-//! export/     pure renderings for files: CSV, FHIR resources, the SVG chart
-//! dashboard/  the reference therapist dashboard, embedded and served at /dashboard/
-//! error.rs    the only place that turns DbError and DomainError into HTTP answers
-//! ```
+//! `error.rs` is the only place that turns `DomainError`, `DbError` and the
+//! services' `ServiceError` into HTTP answers.
 //!
 //! **Adding a route.** Write the handler with a `#[utoipa::path(method, path
 //! = "/v1/…")]` annotation and add `endpoint!(module::handler, Access::…)`
-//! to `routes::endpoints` (or to the `endpoints()` of its kind). The actix
+//! to `routes::endpoints` (or to the `endpoints()` of its module). The actix
 //! app, `openapi.yaml` and the authorisation tests all read that table; the
 //! tests fail for a route whose declared access is not what it enforces.
 //!
 //! **Adding a logbook kind.** Create `src/kinds/<kind>.rs` with its request
 //! body, its JSON document type (tolerant: no `deny_unknown_fields`,
-//! `#[serde(default)]` on optional fields), its view, an `impl Kind` and a
-//! `logbook_routes!` call; add one line to `record_kinds!` in
-//! `src/kinds/mod.rs`; and, if it has values the server filters or
-//! aggregates on, a migration (both backends) adding typed, checked columns
-//! to `records`, with the fields in `kinds::Columns` and `db/schema.rs`.
-//! Versions, tombstones, idempotency and the sync feed come with the trait.
+//! `#[serde(default)]` on optional fields), its view and an `impl Kind`;
+//! create `src/routes/logbook/<kind>.rs` with its `logbook_routes!` call;
+//! add one line to `logbook_kinds!` in `src/domain/logbook.rs` (the
+//! compiler then points at nothing else); and, if it has values the server
+//! filters or aggregates on, a migration (both backends) adding typed,
+//! checked columns to `records`, with the fields in `db::records::Columns`
+//! and `db/schema.rs`. Versions, tombstones, idempotency and the sync feed
+//! come with the trait.
 
 pub mod analytics;
 pub mod auth;
@@ -46,6 +49,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod export;
+pub mod jobs;
 pub mod kinds;
 pub mod mail;
 pub mod openapi;

@@ -30,7 +30,7 @@ Patterns are ECMA-262 regular expressions in Unicode mode (the `u` flag).",
         (name = "logbook", description = "What a patient's phone writes: offline-first, versioned, synced"),
         (name = "care team", description = "Invitations, and the links that let a therapist read a patient's logbook"),
         (name = "therapist views", description = "A linked patient's data, as the patient sees it; every request is in the patient's access log"),
-        (name = "trends", description = "How pain moves between massage sessions (DESIGN.md §4)"),
+        (name = "trends", description = "How pain moves between massage sessions (docs/analytics.md)"),
         (name = "reminders", description = "Mails a user asks for: a patient's daily reminder to log, a therapist's weekly digest, and one-click unsubscribe"),
         (name = "operations", description = "Health, readiness and the contract"),
     )
@@ -126,8 +126,8 @@ fn text(pattern: &str) -> RefOr<Schema> {
 fn declare_header_rules(op: &mut Operation) {
     for parameter in op.parameters.iter_mut().flatten() {
         let pattern = match parameter.name.as_str() {
-            "If-Match" => routes::records::IF_MATCH_PATTERN,
-            "Idempotency-Key" => routes::records::IDEMPOTENCY_KEY_PATTERN,
+            "If-Match" => routes::http::IF_MATCH_PATTERN,
+            "Idempotency-Key" => routes::http::IDEMPOTENCY_KEY_PATTERN,
             _ => continue,
         };
         parameter.schema = Some(text(pattern));

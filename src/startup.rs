@@ -22,8 +22,9 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 use crate::auth::{PasswordHasher, TokenService};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
-use crate::db::{accounts, Db};
-use crate::mail::Mailer;
+use crate::db::Db;
+use crate::jobs::{self, Jobs};
+use crate::mail::transport::Mailer;
 use crate::routes::{self, input};
 use crate::service::overview::FiguresCache;
 use crate::service::trends::AnswerCache;
@@ -83,36 +84,6 @@ fn metrics_server(
     Ok((server, port))
 }
 
-/// How often expired throttling rows, refresh tokens and idempotent answers
-/// are deleted. Every instance does it; the deletes are idempotent.
-const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
-
-async fn housekeeping(state: web::Data<AppState>) {
-    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
-    loop {
-        every.tick().await;
-        let now = state.clock.now_naive();
-        match state
-            .db
-            .write(move |conn| -> Result<usize, crate::db::DbError> {
-                Ok(accounts::prune_expired(conn, now)?
-                    + crate::db::mail::prune(conn, now - crate::mail::sender::KEEP)?
-                    + crate::db::mail::prune_tokens(conn, now)?
-                    + crate::db::logins::prune(conn, now - chrono::Duration::days(1))?
-                    + crate::db::schedules::prune_unsubscribe(
-                        conn,
-                        now - crate::service::schedules::UNSUBSCRIBE_VALID,
-                    )?
-                    + crate::db::mail::prune_requests(conn, now - chrono::Duration::days(1))?)
-            })
-            .await
-        {
-            Ok(rows) => tracing::debug!(rows, "housekeeping"),
-            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
-        }
-    }
-}
-
 /// Memory for rendered trends and daily series: about 1,600 two-year
 /// trends answers.
 const ANSWER_CACHE_BYTES: u64 = 32 * 1024 * 1024;
@@ -139,6 +110,7 @@ pub fn build_state(settings: &Settings, clock: Clock) -> Result<AppState, Config
     // source does (it salts the dummy hash used for unknown e-mails).
     let hasher = PasswordHasher::new(cores)
         .map_err(|e| ConfigError::startup(format!("cannot initialise password hashing: {e}")))?;
+    let sender = Mailer::new(&settings.mail)?;
     Ok(AppState {
         db,
         tokens: TokenService::new(
@@ -151,9 +123,12 @@ pub fn build_state(settings: &Settings, clock: Clock) -> Result<AppState, Config
         clock,
         trusted_proxies: settings.trusted_proxies.clone(),
         request_timeout: settings.request_timeout,
-        answers: std::sync::Arc::new(AnswerCache::new(ANSWER_CACHE_BYTES)),
-        overview_figures: std::sync::Arc::new(FiguresCache::new(OVERVIEW_CACHE_PATIENTS)),
-        mail: std::sync::Arc::new(Mailer::new(&settings.mail)?),
+        answers: AnswerCache::new(ANSWER_CACHE_BYTES),
+        overview_figures: FiguresCache::new(OVERVIEW_CACHE_PATIENTS),
+        mail: sender.context().clone(),
+        sender: std::sync::Arc::new(sender),
+        schedule_outcomes: jobs::scheduler::outcomes_counter()
+            .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?,
     })
 }
 
@@ -206,7 +181,10 @@ impl Application {
             let boxed: Box<dyn prometheus::core::Collector> = Box::new(c);
             boxed
         });
-        for counter in db_counters.chain(state.mail.counters()) {
+        let scheduler: Box<dyn prometheus::core::Collector> =
+            Box::new(state.schedule_outcomes.clone());
+        let job_counters = state.sender.counters().into_iter().chain([scheduler]);
+        for counter in db_counters.chain(job_counters) {
             registry
                 .register(counter)
                 .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?;
@@ -319,22 +297,14 @@ impl Application {
 
     /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let chores = tokio::spawn(housekeeping(self.state.clone()));
-        let scheduler = self
-            .schedule_poll
-            .map(|poll| tokio::spawn(crate::service::schedules::run(self.state.clone(), poll)));
-        let mail = tokio::spawn(crate::mail::sender::run(self.state));
+        let jobs = Jobs::start(&self.state, self.schedule_poll);
         let metrics = self.metrics.map(|(server, _)| {
             let handle = server.handle();
             tokio::spawn(server);
             handle
         });
         let result = self.server.await;
-        chores.abort();
-        mail.abort();
-        if let Some(scheduler) = scheduler {
-            scheduler.abort();
-        }
+        jobs.stop();
         if let Some(metrics) = metrics {
             metrics.stop(true).await;
         }

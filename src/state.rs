@@ -1,10 +1,17 @@
-//! What every handler can reach: built once in `startup`, shared by workers.
+//! What every handler and job can reach: built once in `startup`, shared
+//! by workers. Services never see it: handlers pass them the pieces they
+//! need.
 
 use std::net::IpAddr;
+use std::sync::Arc;
+
+use prometheus::IntCounterVec;
 
 use crate::auth::{PasswordHasher, TokenService};
 use crate::clock::Clock;
 use crate::db::Db;
+use crate::mail::transport::Mailer;
+use crate::mail::MailContext;
 use crate::service::overview::FiguresCache;
 use crate::service::trends::AnswerCache;
 
@@ -16,10 +23,14 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpAddr>,
     /// How long a request's head, and then its body, may take to arrive.
     pub request_timeout: std::time::Duration,
-    /// Rendered trends and daily series (`service::trends`).
-    pub answers: std::sync::Arc<AnswerCache>,
-    /// Figures of the therapist's overview (`service::overview`).
-    pub overview_figures: std::sync::Arc<FiguresCache>,
-    /// Account e-mail: the sender's transport, wake-up and counters.
-    pub mail: std::sync::Arc<crate::mail::Mailer>,
+    /// Rendered trends and daily series, owned by `service::trends`.
+    pub answers: AnswerCache,
+    /// Figures of the therapist's overview, owned by `service::overview`.
+    pub overview_figures: FiguresCache,
+    /// What services need to queue account e-mail.
+    pub mail: MailContext,
+    /// The outbox sender (`jobs::mail_sender`): transport and counters.
+    pub sender: Arc<Mailer>,
+    /// What the scheduler's due reminders and digests led to (`jobs::scheduler`).
+    pub schedule_outcomes: IntCounterVec,
 }

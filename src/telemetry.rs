@@ -57,7 +57,7 @@ impl RootSpanBuilder for RequestSpan {
             .app_data::<web::Data<AppState>>()
             .map(|state| state.trusted_proxies.clone())
             .unwrap_or_default();
-        let client_ip = crate::routes::auth::client_ip(request.request(), &trusted);
+        let client_ip = crate::routes::input::client_ip(request.request(), &trusted);
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "UNKNOWN".to_owned());

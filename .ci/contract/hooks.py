@@ -68,7 +68,7 @@ def _clamp(day):
 
 
 def _fix_range(query):
-    """routes/records.rs check_range, service/trends.rs resolve: years
+    """routes/http.rs check_range, service/trends.rs resolve: years
     1900..9999, from <= to (to defaults to the patient's today), at most
     1,096 days."""
     start, end = _date(query.get("from")), _date(query.get("to"))
@@ -158,7 +158,7 @@ def _fix(case, generated):
     _fix_me(case)
     if isinstance(case.query, dict):
         _fix_range(case.query)
-        # routes/records.rs, sync.rs: a cursor is a value only the API makes
+        # routes/http.rs, sync.rs: a cursor is a value only the API makes
         # (a `next_cursor`); one made up is a 400, like any forged token.
         # One filled in from an earlier answer (a link) is kept.
         if generated:

@@ -90,7 +90,7 @@ check(isinstance(trends, TrendsResponse), "therapist reads the trends")
 check(trends.summary.sessions == 1 and len(trends.intervals) == 1, "one session, one interval")
 interval = trends.intervals[0]
 check(interval.session_id == session.id, "the interval starts at the recorded session")
-# DESIGN §4: baseline = mean of the 3 days before (7, 7), relief = baseline − early pain.
+# docs/analytics.md: baseline = mean of the logged days of the week before (7, 7), relief = baseline − early pain.
 check(interval.baseline_pain == 7.0, f"baseline pain 7.0 (got {interval.baseline_pain})")
 check(interval.relief is not None and interval.relief > 0, f"relief {interval.relief} > 0")
 mine = get_my_trends.sync(client=patient, from_=week[0], to=week[-1])

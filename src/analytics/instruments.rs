@@ -1,4 +1,4 @@
-//! Scoring of the outcome questionnaires (DESIGN.md §3). Only answers are
+//! Scoring of the outcome questionnaires (docs/api-guide.md). Only answers are
 //! stored; scores are computed here on every read.
 
 use serde::{Deserialize, Serialize};

@@ -102,7 +102,7 @@ pub(crate) fn gcd(a: i128, b: i128) -> i128 {
     a
 }
 
-/// Rounds for output only (DESIGN.md §6: compute exactly, round at the end).
+/// Rounds for output only (docs/api-guide.md: compute exactly, round at the end).
 pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }

@@ -1,4 +1,4 @@
-//! The therapist's overview of one patient (DESIGN.md §4 "Overview alerts"):
+//! The therapist's overview of one patient (docs/analytics.md):
 //! pure figures over a patient's daily sums, computed exactly (means as
 //! fractions of integers) and rounded only for output.
 
@@ -92,7 +92,7 @@ fn mean(days: &[PainDay], from: NaiveDate, to: NaiveDate) -> Option<Frac> {
 }
 
 /// The figures and alerts of one patient on `today` (their local day).
-/// Windows of "the last N days" include today (DESIGN.md §6).
+/// Windows of "the last N days" include today (docs/api-guide.md).
 pub fn figures(data: &PatientData, today: NaiveDate, rules: AlertRules) -> Figures {
     let week_start = back(today, 6);
     let avg_7d = mean(&data.pain_days, week_start, today);

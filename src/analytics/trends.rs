@@ -1,4 +1,4 @@
-//! How pain moves between massage sessions (DESIGN.md §4 "Daily series" and
+//! How pain moves between massage sessions (docs/analytics.md and
 //! "Trends"): pure functions over a patient's rows. Daily pain `D(d)` is the
 //! mean of the day's entries and an unlogged day is skipped, never zero;
 //! comparisons with the baseline are exact, and figures are rounded only
@@ -50,7 +50,7 @@ pub struct Day {
     pub massage_session_ids: Vec<Uuid>,
 }
 
-/// What happened after one massage session (DESIGN.md §4).
+/// What happened after one massage session (docs/analytics.md).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Interval {
     pub session_id: Uuid,

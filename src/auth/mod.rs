@@ -1,10 +1,9 @@
-//! Authentication: password hashing, tokens, and the request extractors.
+//! Authentication: password hashing, tokens and the login throttle's
+//! windows. Deciding who a request's caller is happens in `routes::scope`.
 
-pub mod extract;
 pub mod password;
 pub mod throttle;
 pub mod tokens;
 
-pub use extract::{AuthUser, PatientScope, ScopeAccess, Scoped, Therapist};
 pub use password::PasswordHasher;
 pub use tokens::TokenService;

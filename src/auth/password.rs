@@ -16,7 +16,18 @@ use argon2::password_hash::{self, Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
-use crate::error::{AppError, AppResult};
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The hashing pool is saturated or stopped: the client may retry.
+    #[error("password hashing unavailable: {0}")]
+    Unavailable(&'static str),
+    /// argon2 refused (its random source failed).
+    #[error("password hashing failed")]
+    Failed(#[source] argon2::password_hash::Error),
+}
+
+type HashResult<T> = Result<T, HashError>;
 
 /// OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane.
 const MEMORY_KIB: u32 = 19 * 1024;
@@ -58,7 +69,7 @@ impl Threads {
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
-    ) -> AppResult<T> {
+    ) -> HashResult<T> {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move || {
             // The request may have gone away meanwhile.
@@ -66,10 +77,10 @@ impl Threads {
         });
         self.0
             .send(job)
-            .map_err(|_| AppError::Unavailable("the password hashing threads stopped".into()))?;
+            .map_err(|_| HashError::Unavailable("the password hashing threads stopped"))?;
         answer
             .await
-            .map_err(|_| AppError::Unavailable("a password hash did not finish".into()))
+            .map_err(|_| HashError::Unavailable("a password hash did not finish"))
     }
 }
 
@@ -219,11 +230,11 @@ impl PasswordHasher {
     /// Waits for a free hashing slot (503 when the queue does not move for
     /// 5 s). Taking the slot first lets a caller do its bookkeeping only for
     /// requests that will really be hashed.
-    pub async fn slot(&self) -> AppResult<HashSlot> {
+    pub async fn slot(&self) -> HashResult<HashSlot> {
         let permit = tokio::time::timeout(QUEUE_TIMEOUT, self.slots.clone().acquire_owned())
             .await
-            .map_err(|_| AppError::Unavailable("password hashing queue is full".into()))?
-            .map_err(|_| AppError::Unavailable("password hashing pool closed".into()))?;
+            .map_err(|_| HashError::Unavailable("password hashing queue is full"))?
+            .map_err(|_| HashError::Unavailable("password hashing pool closed"))?;
         Ok(HashSlot {
             permit,
             threads: self.threads.clone(),
@@ -232,12 +243,12 @@ impl PasswordHasher {
         })
     }
 
-    pub async fn hash(&self, password: String) -> AppResult<String> {
+    pub async fn hash(&self, password: String) -> HashResult<String> {
         self.slot().await?.hash(password).await
     }
 
     /// See [`HashSlot::verify`].
-    pub async fn verify(&self, password: String, phc: Option<String>) -> AppResult<bool> {
+    pub async fn verify(&self, password: String, phc: Option<String>) -> HashResult<bool> {
         self.slot().await?.verify(password, phc).await
     }
 }
@@ -255,7 +266,7 @@ impl HashSlot {
     async fn run<T: Send + 'static>(
         self,
         job: impl FnOnce() -> T + Send + 'static,
-    ) -> AppResult<T> {
+    ) -> HashResult<T> {
         let permit = self.permit;
         self.threads
             .run(move || {
@@ -265,16 +276,16 @@ impl HashSlot {
             .await
     }
 
-    pub async fn hash(self, password: String) -> AppResult<String> {
+    pub async fn hash(self, password: String) -> HashResult<String> {
         let memory = self.memory.clone();
         self.run(move || hash_with(&memory, &password))
             .await?
-            .map_err(AppError::internal)
+            .map_err(HashError::Failed)
     }
 
     /// Verifies `password` against `phc`, or against a dummy hash when there is
     /// no account, so an unknown e-mail costs the same work as a wrong password.
-    pub async fn verify(self, password: String, phc: Option<String>) -> AppResult<bool> {
+    pub async fn verify(self, password: String, phc: Option<String>) -> HashResult<bool> {
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy_hash.to_string());
         let memory = self.memory.clone();

@@ -1,4 +1,4 @@
-//! Login throttling policy (DESIGN.md §5). The failures themselves live in
+//! Login throttling policy (docs/security.md). The failures themselves live in
 //! the database so every instance sees the same counts; this is the pure rule.
 
 use chrono::{Duration, NaiveDateTime};

@@ -1,4 +1,4 @@
-//! Logins: one row per refresh-token family (DESIGN.md §3 "Logins"). The
+//! Logins: one row per refresh-token family (docs/api-guide.md). The
 //! tokens themselves live in `refresh_tokens`; ending a login revokes them
 //! there, in the same transaction (see `accounts::revoke_family`).
 

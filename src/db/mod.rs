@@ -15,7 +15,6 @@ mod writer;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use actix_web::web;
 use diesel::connection::InstrumentationEvent;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
@@ -160,8 +159,8 @@ impl From<diesel::r2d2::PoolError> for DbError {
     }
 }
 
-impl From<actix_web::error::BlockingError> for DbError {
-    fn from(err: actix_web::error::BlockingError) -> Self {
+impl From<tokio::task::JoinError> for DbError {
+    fn from(err: tokio::task::JoinError) -> Self {
         Self::Unavailable(Box::new(err))
     }
 }
@@ -430,7 +429,7 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
-        web::block(move || {
+        tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(DbError::from)?;
             f(&mut conn)
         })

@@ -10,8 +10,8 @@ use diesel::sql_types::{Date, Integer, Nullable, Text, Timestamp};
 
 use super::schema::{alert_settings, care_links, records, users};
 use super::{DbConnection, DbResult};
+use crate::domain::logbook::RecordKind;
 use crate::domain::UserId;
-use crate::kinds::RecordKind;
 
 /// A linked patient and the therapist's alert rules for them.
 #[derive(Debug, Clone, Queryable)]

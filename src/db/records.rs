@@ -11,8 +11,74 @@ use uuid::Uuid;
 use super::accounts::UserRow;
 use super::schema::{idempotency_keys, records, stretches, users};
 use super::{DbConnection, DbError, DbResult};
+use crate::domain::logbook::RecordKind;
 use crate::domain::{RecordId, Role, UserId};
-use crate::kinds::{Author, Columns, Record, RecordKind};
+
+/// The values of an object that live in typed, checked columns, so that SQL
+/// (lists, analytics, the therapist overview) and CHECK constraints see
+/// them. They are the only copy: the JSON document holds the rest. A kind
+/// leaves `None` where it has no such value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Columns {
+    /// The patient's calendar day (dated kinds).
+    pub date: Option<NaiveDate>,
+    /// For objects addressed by name rather than id (a precaution: its condition).
+    pub natural_key: Option<String>,
+    pub pain_level: Option<i32>,
+    pub recorded_at: Option<NaiveDateTime>,
+    pub started_at: Option<NaiveDateTime>,
+    pub duration_minutes: Option<i32>,
+    pub duration_seconds: Option<i32>,
+    pub stretch_id: Option<Uuid>,
+}
+
+/// Who wrote an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Author {
+    pub id: UserId,
+    pub role: Role,
+}
+
+/// One stored object of the logbook, as storage returns it.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: RecordId,
+    pub patient: UserId,
+    pub kind: RecordKind,
+    pub author: Author,
+    pub columns: Columns,
+    /// The kind's JSON document (`null` for a tombstone).
+    pub doc: String,
+    pub version: i64,
+    pub change_seq: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub deleted_at: Option<NaiveDateTime>,
+}
+
+impl Record {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+
+    /// The JSON document, read through the kind's tolerant storage type.
+    pub fn doc<D: serde::de::DeserializeOwned>(&self) -> DbResult<D> {
+        serde_json::from_str(&self.doc)
+            .map_err(|e| DbError::bad_json(self.kind.as_str(), self.id.to_string(), &e))
+    }
+
+    /// A typed column the kind cannot do without (the CHECK constraints
+    /// guarantee it on live rows).
+    pub fn required<T>(&self, value: Option<T>, column: &'static str) -> DbResult<T> {
+        value.ok_or_else(|| DbError::corrupt(self.kind.as_str(), self.id.to_string(), column))
+    }
+}
+
+/// A timestamp as a typed column keeps it: UTC, whole microseconds (what
+/// PostgreSQL stores), so both backends answer the same.
+pub fn to_column(at: chrono::DateTime<chrono::Utc>) -> NaiveDateTime {
+    chrono::SubsecRound::trunc_subsecs(at, 6).naive_utc()
+}
 
 /// A row as diesel reads it; [`Record`] is its checked form.
 #[derive(Debug, Clone, Queryable)]

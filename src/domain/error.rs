@@ -48,9 +48,10 @@ pub enum DomainError {
     /// The invitation was redeemed: there is nothing to withdraw.
     #[error("the invitation was already redeemed")]
     InvitationUsed,
-    /// Too many wrong invitation codes.
-    #[error("too many wrong codes")]
-    TooManyCodes { retry_after_secs: u64 },
+    /// Too many attempts within a throttle's window (wrong invitation
+    /// codes, password guesses, mail requests).
+    #[error("too many attempts")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("the Idempotency-Key was used for a different request")]
     IdempotencyKeyReused,
     /// Another request with the key is still being answered.
@@ -64,6 +65,26 @@ pub enum DomainError {
     /// A date range that, once defaulted, is backwards or too long (400).
     #[error("bad date range")]
     BadRange(FieldError),
+    /// The e-mail and password of a sign-in do not name an account.
+    #[error("unknown e-mail or wrong password")]
+    InvalidCredentials,
+    /// A refresh token that is unknown, expired, used or revoked.
+    #[error("the refresh token does not work")]
+    InvalidRefreshToken,
+    /// The password that confirms a change of the account is wrong; names
+    /// the field that carried it.
+    #[error("wrong password")]
+    WrongPassword { field: &'static str },
+    /// The token of a mailed account link (reset, verification, change of
+    /// address) is unknown, used, voided or expired.
+    #[error("the link does not work")]
+    InvalidAccountLink,
+    /// The token of an unsubscribe link is unknown or too old.
+    #[error("the unsubscribe link does not work")]
+    InvalidUnsubscribeLink,
+    /// The address is verified already: no new link is sent.
+    #[error("the address is verified already")]
+    AlreadyVerified,
     /// A sync cursor beyond the account's last change (another account's,
     /// or from before a restore).
     #[error("the sync cursor is ahead of the account's changes")]

@@ -11,6 +11,56 @@ use super::FieldError;
 
 pub const NOTES_MAX: usize = 2000;
 
+/// The logbook's kinds, one line each: the variant, the name it is stored
+/// and synced under, and the module (and type) that defines it in
+/// `crate::kinds`; its routes live in the module of that name under
+/// `crate::routes::logbook`. Adding a kind is one line here. Each layer
+/// expands the list with a macro of its own (`$then`): this module makes
+/// [`RecordKind`] of it, `kinds` the dispatch to each kind's rules, and
+/// `routes::logbook` the route table.
+#[macro_export]
+macro_rules! logbook_kinds {
+    ($then:ident) => {
+        $then! {
+            PainEntry = "pain_entry" => pain_entry::PainEntries,
+            StretchSession = "stretch_session" => stretch_session::StretchSessions,
+            MassageSession = "massage_session" => massage_session::MassageSessions,
+            Assessment = "assessment" => assessment::Assessments,
+            OwnStretch = "stretch" => own_stretch::OwnStretches,
+            Condition = "condition" => condition::Conditions,
+        }
+    };
+}
+
+macro_rules! record_kind {
+    ($($variant:ident = $slug:tt => $module:ident :: $kind:ident,)*) => {
+        /// The kind of a logbook object; `kind` of the sync feed's items.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum RecordKind {
+            $(#[serde(rename = $slug)] $variant,)*
+        }
+
+        impl RecordKind {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),*];
+
+            /// As stored in `records.kind`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $slug,)*
+                }
+            }
+        }
+    };
+}
+
+logbook_kinds!(record_kind);
+
+impl RecordKind {
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.as_str() == raw)
+    }
+}
+
 /// Where the pain is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -1,5 +1,4 @@
-//! When a reminder or a digest is due (DESIGN.md §3 "Reminders and
-//! digests"): at a wall-clock time on chosen weekdays in the user's own
+//! When a reminder or a digest is due (docs/api-guide.md): at a wall-clock time on chosen weekdays in the user's own
 //! time zone, computed with the zone's rules (chrono-tz), never a fixed
 //! offset. A local time that does not exist that day (the clocks jump over
 //! it) is due at the first minute after the jump; one that occurs twice is

@@ -75,7 +75,7 @@ impl Kind for Assessments {
     fn view(record: &Record, doc: AssessmentDoc) -> DbResult<Assessment> {
         let scored = score(doc.instrument, &doc.answers);
         Ok(Assessment {
-            meta: record.meta(),
+            meta: super::meta(record),
             body: AssessmentBody {
                 date: record.required(record.columns.date, "date")?,
                 instrument: doc.instrument,
@@ -86,13 +86,4 @@ impl Kind for Assessments {
             band: scored.band,
         })
     }
-}
-
-crate::routes::records::logbook_routes! {
-    kind: Assessments, body: AssessmentBody, view: Assessment,
-    one: assessment, many: assessments, page: AssessmentPage,
-    collection: "/v1/me/assessments", item: "/v1/me/assessments/{id}",
-    a: "a questionnaire", plural: "questionnaires",
-    patient_collection: "/v1/patients/{pid}/assessments",
-    patient_item: "/v1/patients/{pid}/assessments/{id}",
 }

@@ -1,20 +1,14 @@
 //! A patient's own stretches, beside the built-in catalog. They have item
 //! routes only: `GET /v1/stretches` lists them with the built-in ones.
 
-use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Columns, Kind, Listing, Record, RecordKind};
-use crate::auth::AuthUser;
 use crate::db::DbResult;
 use crate::domain::logbook::{Checks, Context, Muscle, NOTES_MAX};
 use crate::domain::FieldError;
-use crate::error::AppResult;
-use crate::routes::Access;
-use crate::service::logbook as service;
-use crate::state::AppState;
 
 /// A stretch the patient added to their own catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -94,30 +88,4 @@ impl Kind for OwnStretches {
             version: Some(record.version),
         })
     }
-}
-
-crate::routes::records::logbook_routes! {
-    kind: OwnStretches, body: OwnStretchBody, view: Stretch,
-    one: own_stretch,
-    collection: "/v1/me/stretches", item: "/v1/me/stretches/{id}",
-    a: "one of your own stretches",
-    also: [list_stretches => Access::SignedIn],
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StretchList {
-    /// Built-in stretches by name, then the caller's own.
-    pub items: Vec<Stretch>,
-}
-
-/// The stretch catalog: built-in stretches, plus the caller's own when the
-/// caller is a patient.
-#[utoipa::path(
-    get, path = "/v1/stretches", tag = "logbook", operation_id = "list_stretches",
-    security(("bearer" = [])),
-    responses((status = 200, description = "The catalog", body = StretchList))
-)]
-pub async fn list_stretches(state: web::Data<AppState>, user: AuthUser) -> AppResult<HttpResponse> {
-    let items = service::catalog(&state, user).await?;
-    Ok(HttpResponse::Ok().json(StretchList { items }))
 }

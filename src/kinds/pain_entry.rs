@@ -109,7 +109,7 @@ impl Kind for PainEntries {
             notes: doc.notes,
         };
         Ok(PainEntry {
-            meta: record.meta(),
+            meta: super::meta(record),
             peg_score: crate::analytics::peg3(
                 body.pain_level,
                 body.enjoyment_interference,
@@ -118,13 +118,4 @@ impl Kind for PainEntries {
             body,
         })
     }
-}
-
-crate::routes::records::logbook_routes! {
-    kind: PainEntries, body: PainEntryBody, view: PainEntry,
-    one: pain_entry, many: pain_entries, page: PainEntryPage,
-    collection: "/v1/me/pain-entries", item: "/v1/me/pain-entries/{id}",
-    a: "a pain entry", plural: "pain entries",
-    patient_collection: "/v1/patients/{pid}/pain-entries",
-    patient_item: "/v1/patients/{pid}/pain-entries/{id}",
 }

@@ -3,35 +3,8 @@
 //! `DELETE` does. No I/O, so every case is a row of a table below.
 
 use super::RecordKind;
+use crate::domain::version::IfMatch;
 use crate::domain::{DomainError, UserId};
-
-/// The `If-Match` precondition of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IfMatch {
-    /// No header: the last write wins.
-    Absent,
-    /// `*`: any current representation.
-    Any,
-    /// One or more versions (`"3"`, `W/"3"`).
-    Versions(Vec<i64>),
-}
-
-impl IfMatch {
-    /// Whether a current (non-deleted) version `current` satisfies it;
-    /// `None` when there is no current representation.
-    pub fn allows(&self, current: Option<i64>) -> bool {
-        match (self, current) {
-            (Self::Absent, _) => true,
-            (Self::Any, current) => current.is_some(),
-            (Self::Versions(list), Some(v)) => list.contains(&v),
-            (Self::Versions(_), None) => false,
-        }
-    }
-
-    fn names(&self, version: i64) -> bool {
-        matches!(self, Self::Versions(list) if list.contains(&version))
-    }
-}
 
 /// What is stored under the id (or name) a request addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

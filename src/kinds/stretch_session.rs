@@ -97,7 +97,7 @@ impl Kind for StretchSessions {
     fn view(record: &Record, doc: StretchSessionDoc) -> DbResult<StretchSession> {
         let c = &record.columns;
         Ok(StretchSession {
-            meta: record.meta(),
+            meta: super::meta(record),
             body: StretchSessionBody {
                 date: record.required(c.date, "date")?,
                 stretch_id: record.required(c.stretch_id, "stretch_id")?,
@@ -111,13 +111,4 @@ impl Kind for StretchSessions {
             },
         })
     }
-}
-
-crate::routes::records::logbook_routes! {
-    kind: StretchSessions, body: StretchSessionBody, view: StretchSession,
-    one: stretch_session, many: stretch_sessions, page: StretchSessionPage,
-    collection: "/v1/me/stretch-sessions", item: "/v1/me/stretch-sessions/{id}",
-    a: "a stretch session", plural: "stretch sessions",
-    patient_collection: "/v1/patients/{pid}/stretch-sessions",
-    patient_item: "/v1/patients/{pid}/stretch-sessions/{id}",
 }

@@ -8,8 +8,32 @@ use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, 
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
-use crate::db::mail::NewMail;
-use crate::error::{AppError, AppResult};
+/// A composed mail, ready for the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    /// What it is (`password_reset`, `verify_email`): for logs and metrics.
+    pub kind: &'static str,
+    /// Envelope sender and recipient (bare addresses).
+    pub sender: String,
+    pub recipient: String,
+    /// The whole message, RFC 5322, as it will be sent.
+    pub message: String,
+}
+
+/// Why a mail could not be composed: the configured sender is not an
+/// address, or lettre refused the message. Never the recipient's fault
+/// (an address lettre cannot carry is `Ok(None)`).
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("the sender address cannot be used")]
+    Sender(#[source] lettre::address::AddressError),
+    #[error("the message cannot be built")]
+    Build(#[source] lettre::error::Error),
+    #[error("the message is not UTF-8")]
+    Encoding(#[source] std::string::FromUtf8Error),
+}
+
+type Composed = Result<Option<Mail>, ComposeError>;
 
 /// The product's name, as mails say it.
 pub const PRODUCT: &str = "Painline";
@@ -73,7 +97,7 @@ pub fn password_reset(
     public_url: &str,
     token: &str,
     expires_at: DateTime<Utc>,
-) -> AppResult<Option<NewMail>> {
+) -> Composed {
     compose(
         from,
         to,
@@ -105,7 +129,7 @@ pub fn verify_email(
     public_url: &str,
     token: &str,
     expires_at: DateTime<Utc>,
-) -> AppResult<Option<NewMail>> {
+) -> Composed {
     compose(
         from,
         to,
@@ -136,7 +160,7 @@ pub fn change_email(
     public_url: &str,
     token: &str,
     expires_at: DateTime<Utc>,
-) -> AppResult<Option<NewMail>> {
+) -> Composed {
     compose(
         from,
         to,
@@ -168,7 +192,7 @@ pub fn address_change_notice(
     to: &Recipient<'_>,
     public_url: &str,
     new_email: &str,
-) -> AppResult<Option<NewMail>> {
+) -> Composed {
     compose(
         from,
         to,
@@ -209,7 +233,7 @@ pub fn reminder(
     public_url: &str,
     unsubscribe_token: &str,
     date: chrono::NaiveDate,
-) -> AppResult<Option<NewMail>> {
+) -> Composed {
     compose(
         from,
         to,
@@ -241,7 +265,7 @@ pub fn digest(
     public_url: &str,
     unsubscribe_token: &str,
     patients_with_alerts: usize,
-) -> AppResult<Option<NewMail>> {
+) -> Composed {
     let who = if patients_with_alerts == 1 {
         "1 of your patients has".to_owned()
     } else {
@@ -290,8 +314,8 @@ fn when(at: DateTime<Utc>) -> String {
 /// rules accept some internationalised addresses that SMTP cannot carry
 /// (a domain that is not valid IDNA, say). The account still works; it just
 /// gets no mail, which the caller logs.
-fn compose(from: &str, to: &Recipient<'_>, mail: Content<'_>) -> AppResult<Option<NewMail>> {
-    let from: Mailbox = from.parse().map_err(AppError::internal)?;
+fn compose(from: &str, to: &Recipient<'_>, mail: Content<'_>) -> Composed {
+    let from: Mailbox = from.parse().map_err(ComposeError::Sender)?;
     let Ok(address) = to.email.parse() else {
         return Ok(None);
     };
@@ -373,12 +397,12 @@ fn compose(from: &str, to: &Recipient<'_>, mail: Content<'_>) -> AppResult<Optio
                 )
                 .singlepart(SinglePart::html(html)),
         )
-        .map_err(AppError::internal)?;
-    Ok(Some(NewMail {
+        .map_err(ComposeError::Build)?;
+    Ok(Some(Mail {
         kind: mail.kind,
         sender: from.email.to_string(),
         recipient: to.email.to_owned(),
-        message: String::from_utf8(message.formatted()).map_err(AppError::internal)?,
+        message: String::from_utf8(message.formatted()).map_err(ComposeError::Encoding)?,
     }))
 }
 

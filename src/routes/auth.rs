@@ -1,14 +1,12 @@
 //! `/v1/auth/*`: registration, login, token refresh and logout.
 
-use std::net::IpAddr;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::input::ApiJson;
+use super::input::{client_ip, ApiJson};
 use crate::auth::throttle::{PER_ADDRESS, PER_EMAIL};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::db::accounts::{self, NewRefreshToken, Rotation};
@@ -163,54 +161,6 @@ fn invalid_refresh() -> AppError {
     }
 }
 
-/// The client's address: the socket peer, unless the peer is a trusted
-/// proxy, in which case the right-most `X-Forwarded-For` entry that is not
-/// a proxy. Entries are read from the right, the side trusted proxies
-/// append to; an address may carry a port (`198.51.100.8:51234`,
-/// `[2001:db8::5]:443`) or brackets. An entry that is no address at all
-/// (`unknown`, garbage) ends the walk: it names no one the proxies vouch
-/// for, so everything left of it is the client's own text and is ignored,
-/// and the client is counted as `unknown` (throttled together with every
-/// such client, never under an address it chose).
-pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> String {
-    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
-        return "unknown".to_owned();
-    };
-    if !trusted.contains(&peer) {
-        return peer.to_string();
-    }
-    let headers: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .map(|v| v.to_str().unwrap_or("unknown"))
-        .collect();
-    for entry in headers.iter().flat_map(|v| v.split(',')).rev() {
-        match forwarded_address(entry) {
-            Some(ip) if trusted.contains(&ip) => continue,
-            Some(ip) => return ip.to_string(),
-            None => return "unknown".to_owned(),
-        }
-    }
-    peer.to_string()
-}
-
-/// One `X-Forwarded-For` entry as an address: `IP`, `IPv4:port`, `[IPv6]`
-/// or `[IPv6]:port`.
-fn forwarded_address(entry: &str) -> Option<IpAddr> {
-    let entry = entry.trim();
-    if let Ok(ip) = entry.parse::<IpAddr>() {
-        return Some(ip);
-    }
-    if let Ok(socket) = entry.parse::<std::net::SocketAddr>() {
-        return Some(socket.ip());
-    }
-    entry
-        .strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'))
-        .and_then(|inner| inner.parse::<std::net::Ipv6Addr>().ok())
-        .map(IpAddr::V6)
-}
-
 /// Seconds to wait before another login attempt for `email` from `ip`, if throttled.
 fn throttled(
     conn: &mut DbConnection,
@@ -329,14 +279,14 @@ pub async fn register(
         role,
         timezone: body.timezone.as_deref(),
     };
-    let new = account::prepare(&state, sign_up).await?;
+    let new = account::prepare(&state.hasher, sign_up).await?;
     let st = state.clone();
     let session = state
         .db
         .write(move |conn| -> AppResult<_> {
             let now = st.clock.now_naive();
             let user = account::create(conn, new, now)?;
-            account_email::queue_verification(conn, &st, &user, now)?;
+            account_email::queue_verification(conn, &st.mail, &user, now)?;
             let tokens = issue_tokens(conn, &st, &user.id, role, None, agent.as_deref(), now)?;
             Ok(SessionResponse {
                 user: UserResponse::from_row(user)?,
@@ -508,71 +458,6 @@ pub async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use actix_web::test::TestRequest;
-
-    fn ip_of(forwarded: &[&str]) -> String {
-        let proxy: IpAddr = [10, 0, 0, 1].into();
-        let mut req = TestRequest::default().peer_addr((proxy, 40_000).into());
-        for value in forwarded {
-            req = req.append_header(("x-forwarded-for", *value));
-        }
-        client_ip(&req.to_http_request(), &[proxy, [10, 0, 0, 2].into()])
-    }
-
-    /// The entry a trusted proxy appended wins over what the client wrote to
-    /// its left, in every form proxies write addresses.
-    #[test]
-    fn forwarded_addresses_with_ports_and_brackets_are_read() {
-        assert_eq!(ip_of(&["1.1.1.1, 198.51.100.8"]), "198.51.100.8");
-        assert_eq!(ip_of(&["1.1.1.1, 198.51.100.8:51234"]), "198.51.100.8");
-        assert_eq!(ip_of(&["1.1.1.1, [2001:db8::5]"]), "2001:db8::5");
-        assert_eq!(ip_of(&["1.1.1.1, [2001:db8::5]:443"]), "2001:db8::5");
-        assert_eq!(ip_of(&["1.1.1.1, 2001:db8::5"]), "2001:db8::5");
-        // Proxies of ours in the chain are skipped.
-        assert_eq!(ip_of(&["1.1.1.1, 198.51.100.8, 10.0.0.2"]), "198.51.100.8");
-        assert_eq!(
-            ip_of(&["1.1.1.1", "198.51.100.8:1, 10.0.0.2:80"]),
-            "198.51.100.8"
-        );
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
-
-        /// Any header text: an address or `unknown`, never a panic, and
-        /// never an address that is not in the header or the peer.
-        #[test]
-        fn any_forwarded_header(raw in "[ -~]{0,120}") {
-            let ip = ip_of(&[raw.as_str()]);
-            proptest::prop_assert!(
-                ip == "unknown" || ip == "10.0.0.1" || forwarded_address_in(&raw, &ip),
-                "{raw:?} gave {ip}"
-            );
-        }
-    }
-
-    fn forwarded_address_in(raw: &str, ip: &str) -> bool {
-        raw.split(',')
-            .filter_map(forwarded_address)
-            .any(|a| a.to_string() == ip)
-    }
-
-    /// An entry that is no address stops the walk: the client's own
-    /// entries left of it never become its address.
-    #[test]
-    fn an_unreadable_entry_is_unknown_never_the_entry_to_its_left() {
-        assert_eq!(ip_of(&["1.1.1.1, unknown"]), "unknown");
-        assert_eq!(ip_of(&["1.1.1.1, 198.51.100.8:port"]), "unknown");
-        assert_eq!(ip_of(&["1.1.1.1, [2001:db8::5"]), "unknown");
-        assert_eq!(ip_of(&["1.1.1.1, "]), "unknown");
-        // No header: the proxy itself.
-        assert_eq!(ip_of(&[]), "10.0.0.1");
-    }
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetRequest {
@@ -627,7 +512,8 @@ pub async fn password_reset(
     body: ApiJson<PasswordResetRequest>,
 ) -> AppResult<HttpResponse> {
     let ip = client_ip(&req, &state.trusted_proxies);
-    account_email::request_password_reset(&state, &body.0.email, ip).await?;
+    account_email::request_password_reset(&state.db, &state.clock, &state.mail, &body.0.email, ip)
+        .await?;
     Ok(HttpResponse::Accepted().json(Accepted { status: "accepted" }))
 }
 
@@ -654,7 +540,14 @@ pub async fn password_reset_confirm(
         token,
         new_password,
     } = body.0;
-    let user_id = account_email::confirm_password_reset(&state, &token, new_password).await?;
+    let user_id = account_email::confirm_password_reset(
+        &state.db,
+        &state.clock,
+        &state.hasher,
+        &token,
+        new_password,
+    )
+    .await?;
     tracing::info!(user_id = %user_id, "password reset; refresh tokens revoked");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -678,6 +571,6 @@ pub async fn verify_email(
     state: web::Data<AppState>,
     body: ApiJson<VerifyEmailRequest>,
 ) -> AppResult<HttpResponse> {
-    account_email::verify_email(&state, &body.0.token).await?;
+    account_email::verify_email(&state.db, &state.clock, &body.0.token).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,14 +7,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::client_ip;
+use super::http::{encode_instant_cursor, PageQuery};
+use super::input::client_ip;
 use super::input::ApiJson;
-use super::records::{encode_instant_cursor, PageQuery};
 use super::{endpoint, Access, Endpoint};
-use crate::auth::{PatientScope, Therapist};
+use crate::domain::access::PatientScope;
 use crate::domain::care_team::InvitationCode;
 use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
+use crate::routes::scope::Therapist;
 use crate::service::care_team as service;
 pub use crate::service::care_team::{
     AccessAction, AccessLogEntry, AccessOutcome, Actor, CareTeamMember, TherapistRef,
@@ -102,7 +103,7 @@ pub async fn create_invitation(
             "must be between 1 and 720",
         ));
     }
-    let invitation = service::invite(&state, therapist.0.id, hours).await?;
+    let invitation = service::invite(&state.db, &state.clock, therapist.0.id, hours).await?;
     Ok(HttpResponse::Created().json(InvitationCreated {
         id: invitation.id,
         code: invitation.code.display(),
@@ -123,7 +124,7 @@ pub async fn list_invitations(
     state: web::Data<AppState>,
     therapist: Therapist,
 ) -> AppResult<HttpResponse> {
-    let rows = service::open_invitations(&state, therapist.0.id).await?;
+    let rows = service::open_invitations(&state.db, &state.clock, therapist.0.id).await?;
     let items = rows
         .into_iter()
         .map(|row| {
@@ -153,7 +154,7 @@ pub async fn withdraw_invitation(
     therapist: Therapist,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    service::withdraw(&state, therapist.0.id, id.into_inner()).await?;
+    service::withdraw(&state.db, &state.clock, therapist.0.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -182,7 +183,7 @@ pub async fn join_care_team(
 ) -> AppResult<HttpResponse> {
     let code = InvitationCode::parse(&body.0.code).map_err(|m| AppError::invalid("code", m))?;
     let ip = client_ip(&req, &state.trusted_proxies);
-    let member = service::redeem(&state, scope.patient, code, ip).await?;
+    let member = service::redeem(&state.db, &state.clock, scope.patient, code, ip).await?;
     Ok(HttpResponse::Created().json(CareTeamMember::from(member)))
 }
 
@@ -199,7 +200,7 @@ pub async fn list_care_team(
     state: web::Data<AppState>,
     scope: PatientScope,
 ) -> AppResult<HttpResponse> {
-    let members = service::care_team(&state, scope.patient).await?;
+    let members = service::care_team(&state.db, scope.patient).await?;
     Ok(HttpResponse::Ok().json(CareTeam {
         items: members.into_iter().map(CareTeamMember::from).collect(),
     }))
@@ -222,7 +223,8 @@ pub async fn leave_care_team(
     therapist_id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
     service::end_link(
-        &state,
+        &state.db,
+        &state.clock,
         scope.patient,
         UserId(therapist_id.into_inner()),
         None,
@@ -248,7 +250,14 @@ pub async fn end_care(
     pid: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
     let path = req.path().to_owned();
-    service::end_link(&state, UserId(pid.into_inner()), therapist.0.id, Some(path)).await?;
+    service::end_link(
+        &state.db,
+        &state.clock,
+        UserId(pid.into_inner()),
+        therapist.0.id,
+        Some(path),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -275,7 +284,7 @@ pub async fn list_access_log(
     query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
     let (limit, after) = query.into_inner().page()?;
-    let mut rows = service::access_log(&state, scope.patient, after, limit + 1).await?;
+    let mut rows = service::access_log(&state.db, scope.patient, after, limit + 1).await?;
     let page = usize::try_from(limit).unwrap_or(usize::MAX);
     let more = rows.len() > page;
     rows.truncate(page);

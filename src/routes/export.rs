@@ -8,13 +8,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::records::{bad_param, check_range};
+use super::http::{bad_param, check_range};
 use super::trends::RangeQuery;
 use super::{endpoint, Access, Endpoint};
-use crate::auth::{PatientScope, Scoped};
+use crate::domain::access::PatientScope;
 use crate::error::AppResult;
 use crate::export::{chart, fhir};
 use crate::kinds::{Assessment, ConditionItem, MassageSession, PainEntry, Stretch, StretchSession};
+use crate::routes::scope::Scoped;
 use crate::service::account::UserResponse;
 use crate::service::care_team::{AccessLogEntry, CareTeamMember};
 use crate::service::export::{self as service, Document, ExportedPatient};
@@ -109,7 +110,8 @@ async fn export(
     let document = match format {
         ExportFormat::Csv => {
             check_range(from, to)?;
-            let (from, to, body) = service::daily_csv(&state, scope, from, to).await?;
+            let (from, to, body) =
+                service::daily_csv(&state.db, &state.clock, scope, from, to).await?;
             return Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8; header=present")
                 .insert_header(no_store())
@@ -130,7 +132,12 @@ async fn export(
         Document::Json => ("application/json", format!("painline-{today}.json")),
         Document::Fhir => (fhir::CONTENT_TYPE, format!("painline-{today}.fhir.json")),
     };
-    let body = service::document(state, scope, document).await?;
+    let body = service::document(state.db.clone(), state.clock.clone(), scope, document).await?;
+    let body = futures_util::StreamExt::map(body, |chunk| {
+        chunk
+            .map(web::Bytes::from)
+            .map_err(crate::error::AppError::from)
+    });
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header(no_store())
@@ -145,7 +152,7 @@ async fn chart_svg(
 ) -> AppResult<HttpResponse> {
     let RangeQuery { from, to } = query;
     check_range(from, to)?;
-    let (from, to, days) = trends_service::daily(&state, scope, from, to).await?;
+    let (from, to, days) = trends_service::daily(&state.db, &state.clock, scope, from, to).await?;
     Ok(HttpResponse::Ok()
         .content_type(chart::CONTENT_TYPE)
         .insert_header(no_store())

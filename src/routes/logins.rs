@@ -1,4 +1,4 @@
-//! `/v1/me/sessions`: where the account is signed in (DESIGN.md §3
+//! `/v1/me/sessions`: where the account is signed in (docs/api-guide.md
 //! "Logins"). A login is one refresh-token family: it starts at sign-up or
 //! sign-in and lives on through refreshes. Ending one revokes its refresh
 //! tokens at once; its access tokens run out within their lifetime
@@ -11,8 +11,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::db::{accounts, logins};
+use crate::domain::access::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 

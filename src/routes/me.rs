@@ -4,11 +4,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::auth::{client_ip, Attempt, UserResponse};
+use super::auth::{Attempt, UserResponse};
+use super::input::client_ip;
 use super::input::ApiJson;
-use crate::auth::AuthUser;
 use crate::db::accounts;
 use crate::db::mail::Purpose;
+use crate::domain::access::AuthUser;
 use crate::domain::{DisplayName, Email, Password, Timezone};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::service::{account_email, schedules};
@@ -151,7 +152,7 @@ pub async fn update_me(
     if let (Some(_), Some(password)) = (&new_email, body.current_password) {
         confirm_password(&req, &state, &me, password, "current_password").await?;
         let ip = client_ip(&req, &state.trusted_proxies);
-        account_email::count_address_change(&state, me.email.clone(), ip).await?;
+        account_email::count_address_change(&state.db, &state.clock, me.email.clone(), ip).await?;
     }
     let now = state.clock.now_naive();
     let st = state.clone();
@@ -160,7 +161,7 @@ pub async fn update_me(
         .db
         .write(move |conn| -> AppResult<_> {
             if let Some(email) = &new_email {
-                account_email::request_address_change(conn, &st, &me, email.as_str(), now)?;
+                account_email::request_address_change(conn, &st.mail, &me, email.as_str(), now)?;
             }
             let name = name.map(DisplayName::into_inner);
             let row = accounts::update_profile(
@@ -276,6 +277,13 @@ pub async fn resend_verification(
     user: AuthUser,
 ) -> AppResult<HttpResponse> {
     let ip = client_ip(&req, &state.trusted_proxies);
-    crate::service::account_email::resend_verification(&state, user.id.to_string(), ip).await?;
+    crate::service::account_email::resend_verification(
+        &state.db,
+        &state.clock,
+        &state.mail,
+        user.id.to_string(),
+        ip,
+    )
+    .await?;
     Ok(HttpResponse::Accepted().json(super::auth::Accepted { status: "accepted" }))
 }

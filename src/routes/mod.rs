@@ -8,12 +8,14 @@ pub mod auth;
 pub mod care_team;
 pub mod export;
 pub mod health;
+pub mod http;
 pub mod input;
+pub mod logbook;
 pub mod logins;
 pub mod me;
 pub mod overview;
-pub mod records;
 pub mod schedules;
+pub mod scope;
 pub mod sync;
 pub mod trends;
 
@@ -27,7 +29,6 @@ use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::OpenApi;
 
 use crate::error::{problem_response, ErrorCode, PROBLEM_JSON};
-use crate::kinds::RecordKind;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,9 +148,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     all.extend(overview::endpoints());
     all.extend(trends::endpoints());
     all.extend(export::endpoints());
-    for kind in RecordKind::ALL {
-        all.extend(kind.endpoints());
-    }
+    all.extend(logbook::endpoints());
     all
 }
 

@@ -7,15 +7,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::http::{encode_instant_cursor, IfMatchHeader, PageQuery};
 use super::input::ApiJson;
-use super::records::{encode_instant_cursor, IfMatchHeader, PageQuery};
 use super::{endpoint, Access, Endpoint};
 use crate::analytics::overview::{Alert, AlertRules};
-use crate::auth::{PatientScope, Scoped, Therapist};
+use crate::domain::access::PatientScope;
 use crate::domain::logbook::{Checks, Condition};
+use crate::domain::version::etag;
 use crate::domain::DomainError;
 use crate::error::AppResult;
-use crate::service::logbook::etag;
+use crate::routes::scope::{Scoped, Therapist};
 use crate::service::overview::{self as service, AlertSettings, Overview, Selection};
 use crate::state::AppState;
 
@@ -108,7 +109,14 @@ pub async fn list_patients(
         limit,
         log_as: Some(req.path().to_owned()),
     };
-    let (page, more) = service::overviews(&state, therapist.0, selection).await?;
+    let (page, more) = service::overviews(
+        &state.db,
+        &state.clock,
+        &state.overview_figures,
+        therapist.0,
+        selection,
+    )
+    .await?;
     let next_cursor = match page.last() {
         Some(last) if more => Some(encode_instant_cursor(last.since, &last.id.to_string())),
         _ => None,
@@ -134,7 +142,8 @@ pub async fn get_patient(
     state: web::Data<AppState>,
     scope: PatientScope,
 ) -> AppResult<HttpResponse> {
-    let overview = service::overview(&state, scope).await?;
+    let overview =
+        service::overview(&state.db, &state.clock, &state.overview_figures, scope).await?;
     Ok(HttpResponse::Ok().json(PatientOverview::from(overview)))
 }
 
@@ -200,7 +209,7 @@ pub async fn get_alert_settings(
     scope: PatientScope,
 ) -> AppResult<HttpResponse> {
     Ok(settings_response(
-        service::alert_settings(&state, scope).await?,
+        service::alert_settings(&state.db, scope).await?,
     ))
 }
 
@@ -235,6 +244,7 @@ pub async fn put_alert_settings(
     checks.range("spike_delta", Some(rules.spike_delta), 1, 10);
     checks.range("not_logging_days", Some(rules.not_logging_days), 1, 60);
     DomainError::check(checks.0)?;
-    let saved = service::save_alert_settings(&state, scope, rules, if_match.0).await?;
+    let saved =
+        service::save_alert_settings(&state.db, &state.clock, scope, rules, if_match.0).await?;
     Ok(settings_response(saved))
 }

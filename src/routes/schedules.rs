@@ -6,12 +6,13 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
+use super::http::IfMatchHeader;
 use super::input::ApiJson;
-use super::records::IfMatchHeader;
 use super::{endpoint, Access, Endpoint};
-use crate::auth::{PatientScope, Therapist};
+use crate::domain::access::PatientScope;
+use crate::domain::version::etag;
 use crate::error::AppResult;
-use crate::service::logbook::etag;
+use crate::routes::scope::Therapist;
 use crate::service::schedules::{self as service, Digest, DigestView, Reminders, RemindersView};
 use crate::state::AppState;
 
@@ -45,7 +46,7 @@ pub async fn get_reminders(
     state: web::Data<AppState>,
     scope: PatientScope,
 ) -> AppResult<HttpResponse> {
-    let view = service::reminders(&state, scope.patient).await?;
+    let view = service::reminders(&state.db, scope.patient).await?;
     Ok(with_etag(view.version, &view))
 }
 
@@ -74,7 +75,8 @@ pub async fn put_reminders(
     if_match: IfMatchHeader,
     body: ApiJson<Reminders>,
 ) -> AppResult<HttpResponse> {
-    let view = service::put_reminders(&state, scope.patient, body.0, if_match.0).await?;
+    let view =
+        service::put_reminders(&state.db, &state.clock, scope.patient, body.0, if_match.0).await?;
     Ok(with_etag(view.version, &view))
 }
 
@@ -91,7 +93,7 @@ pub async fn get_digest(
     state: web::Data<AppState>,
     therapist: Therapist,
 ) -> AppResult<HttpResponse> {
-    let view = service::digest(&state, therapist.0.id).await?;
+    let view = service::digest(&state.db, therapist.0.id).await?;
     Ok(with_etag(view.version, &view))
 }
 
@@ -118,7 +120,8 @@ pub async fn put_digest(
     if_match: IfMatchHeader,
     body: ApiJson<Digest>,
 ) -> AppResult<HttpResponse> {
-    let view = service::put_digest(&state, therapist.0.id, body.0, if_match.0).await?;
+    let view =
+        service::put_digest(&state.db, &state.clock, therapist.0.id, body.0, if_match.0).await?;
     Ok(with_etag(view.version, &view))
 }
 
@@ -146,7 +149,7 @@ pub async fn unsubscribe(
     state: web::Data<AppState>,
     query: web::Query<UnsubscribeQuery>,
 ) -> AppResult<HttpResponse> {
-    let kind = service::unsubscribe(&state, &query.token).await?;
+    let kind = service::unsubscribe(&state.db, &state.clock, &query.token).await?;
     tracing::info!(kind = kind.as_str(), "unsubscribed through a mailed link");
     Ok(HttpResponse::NoContent().finish())
 }

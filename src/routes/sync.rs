@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::records::{bad_param, check_limit};
+use super::http::{bad_param, check_limit};
 use super::{endpoint, Access, Endpoint};
-use crate::auth::PatientScope;
+use crate::domain::access::PatientScope;
 use crate::error::AppResult;
 use crate::kinds::RecordKind;
 use crate::service::logbook as service;
@@ -74,7 +74,7 @@ pub async fn list_changes(
             .filter(|n| *n >= 0)
             .ok_or_else(|| bad_param("cursor", "is not a cursor this API returned"))?,
     };
-    let (changes, next, has_more) = service::changes(&state, scope, after, limit).await?;
+    let (changes, next, has_more) = service::changes(&state.db, scope, after, limit).await?;
     let changes = changes
         .into_iter()
         .map(|c| Change {

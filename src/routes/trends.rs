@@ -5,15 +5,14 @@
 use actix_web::http::header::{self, ContentType};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::records::check_range;
+use super::http::{check_range, if_none_match};
 use super::{endpoint, Access, Endpoint};
-use crate::analytics::trends::{Day, Interval, TrendSummary};
-use crate::auth::Scoped;
 use crate::error::{AppError, AppResult};
-use crate::service::trends::{self as service, Reply, View};
+use crate::routes::scope::Scoped;
+use crate::service::trends::{self as service, DailySeries, Figures, Reply, TrendsResponse, View};
 use crate::state::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -36,34 +35,6 @@ pub struct RangeQuery {
     pub to: Option<NaiveDate>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DailySeries {
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    /// One row for every calendar day of `[from, to]`.
-    pub days: Vec<Day>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TrendsResponse {
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    /// One per massage session dated in the range, in session order.
-    pub intervals: Vec<Interval>,
-    pub summary: TrendSummary,
-}
-
-/// Whether an `If-None-Match` header names `etag` (weak comparison, as
-/// RFC 9110 asks for `If-None-Match`; `*` names any current answer).
-fn names_etag(header: Option<&str>, etag: &str) -> bool {
-    header.is_some_and(|value| {
-        value.split(',').any(|tag| {
-            let tag = tag.trim();
-            tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag
-        })
-    })
-}
-
 /// Answers `view` of the range, 304 when the client's copy is current.
 async fn respond(
     state: web::Data<AppState>,
@@ -73,45 +44,33 @@ async fn respond(
 ) -> AppResult<HttpResponse> {
     let RangeQuery { from, to } = query.into_inner();
     check_range(from, to)?;
-    // Every `If-None-Match` line counts (a list may be split over several).
-    let lines: Vec<&str> = req
-        .headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let held = (!lines.is_empty()).then(|| lines.join(","));
-    let fresh = move |etag: &str| names_etag(held.as_deref(), etag);
-    let render = |rows: service::Rows| -> AppResult<Vec<u8>> {
-        let (from, to) = (rows.from, rows.to);
-        let json = match view {
-            View::Daily => serde_json::to_vec(&DailySeries {
-                from,
-                to,
-                days: rows.daily(),
-            }),
-            View::Trends => {
-                let trends = rows.trends();
-                serde_json::to_vec(&TrendsResponse {
-                    from,
-                    to,
-                    intervals: trends.intervals,
-                    summary: trends.summary,
-                })
+    let held = if_none_match(&req);
+    let reply = service::answer(
+        &state.db,
+        &state.clock,
+        &state.answers,
+        scope,
+        (from, to),
+        view,
+        held,
+    )
+    .await?;
+    Ok(match reply {
+        Reply::NotModified(etag) => HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish(),
+        Reply::Fresh(answer) => {
+            let body = match answer.figures.as_ref() {
+                Figures::Daily(series) => serde_json::to_vec(series),
+                Figures::Trends(trends) => serde_json::to_vec(trends),
             }
-        };
-        json.map_err(AppError::internal)
-    };
-    Ok(
-        match service::answer(&state, scope, (from, to), view, fresh, render).await? {
-            Reply::NotModified(etag) => HttpResponse::NotModified()
-                .insert_header((header::ETAG, etag))
-                .finish(),
-            Reply::Fresh(answer) => HttpResponse::Ok()
+            .map_err(AppError::internal)?;
+            HttpResponse::Ok()
                 .insert_header((header::ETAG, answer.etag))
                 .content_type(ContentType::json())
-                .body(answer.body),
-        },
-    )
+                .body(body)
+        }
+    })
 }
 
 async fn daily(

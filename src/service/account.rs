@@ -5,11 +5,24 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::{ServiceError, ServiceResult};
+use crate::auth::PasswordHasher;
 use crate::db::accounts::{self, NewUser, UserRow};
-use crate::db::{DbConnection, DbError};
-use crate::domain::{DisplayName, DomainError, Email, FieldError, Password, Role, Timezone};
-use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+use crate::db::{Db, DbConnection, DbError};
+use crate::domain::{
+    DisplayName, DomainError, Email, FieldError, Password, Role, Timezone, UserId,
+};
+
+/// 401 (`AccountGone`) for a caller whose account was erased since their
+/// token was issued.
+pub async fn ensure_exists(db: &Db, user: UserId) -> ServiceResult<()> {
+    let id = user.to_string();
+    if db.run(move |conn| accounts::user_exists(conn, &id)).await? {
+        Ok(())
+    } else {
+        Err(DomainError::AccountGone.into())
+    }
+}
 
 /// A sign-up as it arrives: text to be checked.
 pub struct SignUp<'a> {
@@ -23,14 +36,14 @@ pub struct SignUp<'a> {
 
 /// Checks a sign-up against the account rules (422 naming every bad field)
 /// and hashes its password on the hashing pool.
-pub async fn prepare(state: &AppState, sign_up: SignUp<'_>) -> AppResult<NewAccount> {
+pub async fn prepare(hasher: &PasswordHasher, sign_up: SignUp<'_>) -> ServiceResult<NewAccount> {
     let (checked, password) = check(sign_up)?;
-    let hash = state.hasher.hash(password.expose().to_owned()).await?;
+    let hash = hasher.hash(password.expose().to_owned()).await?;
     Ok(checked.with_hash(hash))
 }
 
 /// A sign-up whose fields passed the rules, and its password, not yet hashed.
-pub fn check(sign_up: SignUp<'_>) -> AppResult<(Checked, Password)> {
+pub fn check(sign_up: SignUp<'_>) -> ServiceResult<(Checked, Password)> {
     let mut errors = Vec::new();
     let email = Email::parse(sign_up.email).map_err(|m| errors.push(FieldError::new("email", m)));
     let password =
@@ -44,7 +57,7 @@ pub fn check(sign_up: SignUp<'_>) -> AppResult<(Checked, Password)> {
     let (Ok(email), Ok(password), Ok(display_name), Ok(timezone)) =
         (email, password, name, timezone)
     else {
-        return Err(AppError::Unprocessable(errors));
+        return Err(DomainError::Invalid(errors).into());
     };
     let checked = Checked {
         email,
@@ -86,7 +99,11 @@ pub struct NewAccount {
 
 /// Stores a new account with a fresh id and an empty change counter; 409
 /// when the e-mail is taken.
-pub fn create(conn: &mut DbConnection, new: NewAccount, now: NaiveDateTime) -> AppResult<UserRow> {
+pub fn create(
+    conn: &mut DbConnection,
+    new: NewAccount,
+    now: NaiveDateTime,
+) -> ServiceResult<UserRow> {
     accounts::insert_user(
         conn,
         &NewUser {
@@ -102,7 +119,7 @@ pub fn create(conn: &mut DbConnection, new: NewAccount, now: NaiveDateTime) -> A
         },
     )
     .map_err(|e| match e {
-        DbError::Duplicate(_) => AppError::from(DomainError::EmailTaken),
+        DbError::Duplicate(_) => ServiceError::from(DomainError::EmailTaken),
         other => other.into(),
     })
 }
@@ -123,9 +140,9 @@ pub struct UserResponse {
 }
 
 impl UserResponse {
-    pub fn from_row(row: UserRow) -> AppResult<Self> {
+    pub fn from_row(row: UserRow) -> ServiceResult<Self> {
         Ok(Self {
-            id: row.id.parse().map_err(AppError::internal)?,
+            id: row.id.parse().map_err(ServiceError::internal)?,
             role: row.role()?,
             email: row.email,
             display_name: row.display_name,

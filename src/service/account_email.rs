@@ -1,20 +1,22 @@
-//! Account e-mail (DESIGN.md §3): password reset and address verification.
+//! Account e-mail (docs/api-guide.md): password reset and address verification.
 //! Each request that causes a mail queues it in the transaction that
 //! records what the mail is about (the token), then wakes the sender.
 
 use chrono::{Duration, NaiveDateTime};
 
+use super::{ServiceError, ServiceResult};
 use crate::auth::throttle::Window;
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
+use crate::auth::PasswordHasher;
+use crate::clock::Clock;
 use crate::db::accounts::{self, UserRow};
 use crate::db::mail::{self, Purpose};
-use crate::db::{DbConnection, DbError};
+use crate::db::{Db, DbConnection, DbError};
 use crate::domain::{DomainError, Email, FieldError, Password};
-use crate::error::{AppError, AppResult, ErrorCode};
 use crate::mail::compose::{self, Recipient};
-use crate::state::AppState;
+use crate::mail::MailContext;
 
-/// A reset link works this long (DESIGN.md §3).
+/// A reset link works this long (docs/api-guide.md).
 pub const RESET_VALID: Duration = Duration::minutes(30);
 /// A verification link works this long: a week, since people read mail late
 /// and nothing is at stake before they click.
@@ -49,10 +51,10 @@ const VERIFICATIONS_PER_ACCOUNT: Window = Window {
 /// transaction; the older links stop working.
 pub fn queue_verification(
     conn: &mut DbConnection,
-    state: &AppState,
+    mail: &MailContext,
     user: &UserRow,
     now: NaiveDateTime,
-) -> AppResult<()> {
+) -> ServiceResult<()> {
     let (token, hash) = new_refresh_token();
     let expires = now + VERIFY_VALID;
     mail::issue_token(
@@ -65,18 +67,18 @@ pub fn queue_verification(
         expires,
     )?;
     let message = compose::verify_email(
-        &state.mail.from,
+        &mail.from,
         &Recipient {
             email: &user.email,
             display_name: &user.display_name,
         },
-        &state.mail.public_url,
+        &mail.public_url,
         &token,
         expires.and_utc(),
     )?;
     match message {
         Some(message) => {
-            mail::enqueue(conn, &message, now)?;
+            super::enqueue(conn, message, now)?;
         }
         None => {
             tracing::warn!(user_id = %user.id, "no verification mail: the address cannot be mailed")
@@ -86,13 +88,10 @@ pub fn queue_verification(
 }
 
 /// 429 when `window` holds too many `requests` already.
-fn throttle(window: Window, requests: &[NaiveDateTime], now: NaiveDateTime) -> AppResult<()> {
+fn throttle(window: Window, requests: &[NaiveDateTime], now: NaiveDateTime) -> ServiceResult<()> {
     // A request is counted before it is answered, so `limit` are allowed.
     match window.retry_after(requests, now) {
-        Some(seconds) => Err(AppError::TooManyRequests {
-            code: ErrorCode::TooManyAttempts,
-            retry_after_secs: seconds,
-        }),
+        Some(retry_after_secs) => Err(DomainError::TooManyAttempts { retry_after_secs }.into()),
         None => Ok(()),
     }
 }
@@ -108,7 +107,7 @@ fn count_request(
     per_email: Window,
     per_client: Option<Window>,
     now: NaiveDateTime,
-) -> AppResult<()> {
+) -> ServiceResult<()> {
     let by_email = mail::requests_since(conn, purpose, Some(email), None, per_email.start(now))?;
     throttle(per_email, &by_email, now)?;
     if let Some(window) = per_client {
@@ -124,17 +123,18 @@ fn count_request(
 /// whether `raw_email` names an account or not. Throttled per address and
 /// per client, like logins, also for addresses without an account.
 pub async fn request_password_reset(
-    state: &actix_web::web::Data<AppState>,
+    db: &Db,
+    clock: &Clock,
+    mail: &MailContext,
     raw_email: &str,
     client_ip: String,
-) -> AppResult<()> {
+) -> ServiceResult<()> {
     // What cannot be an address is throttled and answered like an unknown one.
     let email = Email::normalise_for_lookup(raw_email).unwrap_or_else(|| raw_email.to_owned());
-    let st = state.clone();
-    let queued = state
-        .db
-        .write(move |conn| -> AppResult<bool> {
-            let now = st.clock.now_naive();
+    let (clock, context) = (clock.clone(), mail.clone());
+    let queued = db
+        .write(move |conn| -> ServiceResult<bool> {
+            let now = clock.now_naive();
             let purpose = Purpose::PasswordReset;
             let (per_email, per_client) = (RESETS_PER_EMAIL, Some(RESETS_PER_ADDRESS));
             count_request(
@@ -147,12 +147,12 @@ pub async fn request_password_reset(
             let expires = now + RESET_VALID;
             mail::issue_token(conn, &hash, &user.id, purpose, &user.email, now, expires)?;
             let message = compose::password_reset(
-                &st.mail.from,
+                &context.from,
                 &Recipient {
                     email: &user.email,
                     display_name: &user.display_name,
                 },
-                &st.mail.public_url,
+                &context.public_url,
                 &token,
                 expires.and_utc(),
             )?;
@@ -160,71 +160,59 @@ pub async fn request_password_reset(
                 tracing::warn!(user_id = %user.id, "no reset mail: the address cannot be mailed");
                 return Ok(false);
             };
-            mail::enqueue(conn, &message, now)?;
+            super::enqueue(conn, message, now)?;
             Ok(true)
         })
         .await?;
     if queued {
-        state.mail.wake();
+        mail.wake();
     }
     Ok(())
 }
 
 /// One answer for every token that does not work: unknown, used, expired,
 /// voided by a newer one, or for another purpose.
-fn invalid_token() -> AppError {
-    AppError::bad_request(
-        ErrorCode::InvalidToken,
-        "The link is unknown, used or expired; ask for a new one.",
-        vec![FieldError::new("token", "is unknown, used or expired")],
-    )
+fn invalid_token() -> ServiceError {
+    DomainError::InvalidAccountLink.into()
 }
 
 /// `POST /v1/auth/password-reset/confirm`: sets the password, ends every
 /// login of the account, and counts as proof of the address.
 pub async fn confirm_password_reset(
-    state: &actix_web::web::Data<AppState>,
+    db: &Db,
+    clock: &Clock,
+    hasher: &PasswordHasher,
     token: &str,
     new_password: String,
-) -> AppResult<String> {
+) -> ServiceResult<String> {
     let password = Password::parse(new_password)
-        .map_err(|m| AppError::Unprocessable(vec![FieldError::new("new_password", m)]))?;
+        .map_err(|m| DomainError::Invalid(vec![FieldError::new("new_password", m)]))?;
     let hash = hash_refresh_token(token);
     // Checked before the (costly) hashing, and again when it is used.
     let probe = hash.clone();
-    let st = state.clone();
-    let known = state
-        .db
-        .run(move |conn| {
-            mail::find_token(
-                conn,
-                &probe,
-                &[Purpose::PasswordReset],
-                st.clock.now_naive(),
-            )
-        })
+    let probed_at = clock.now_naive();
+    let known = db
+        .run(move |conn| mail::find_token(conn, &probe, &[Purpose::PasswordReset], probed_at))
         .await?;
     if known.is_none() {
         return Err(invalid_token());
     }
-    let password_hash = state.hasher.hash(password.expose().to_owned()).await?;
-    let st = state.clone();
-    state
-        .db
-        .write(move |conn| -> AppResult<String> {
-            let now = st.clock.now_naive();
-            let token = mail::use_token(conn, &hash, &[Purpose::PasswordReset], now)?
-                .ok_or_else(invalid_token)?;
-            accounts::update_password_hash(conn, &token.user_id, &password_hash, now)?;
-            accounts::revoke_all_for_user(conn, &token.user_id, now)?;
-            // Whoever knew the old password may have asked for a change of
-            // address: that link, and every other one outstanding, stops.
-            mail::void_tokens(conn, &token.user_id, None, now)?;
-            // The link reached this address: it is verified.
-            mail::mark_verified(conn, &token.user_id, &token.email, now)?;
-            Ok(token.user_id)
-        })
-        .await
+    let password_hash = hasher.hash(password.expose().to_owned()).await?;
+    let clock = clock.clone();
+    db.write(move |conn| -> ServiceResult<String> {
+        let now = clock.now_naive();
+        let token = mail::use_token(conn, &hash, &[Purpose::PasswordReset], now)?
+            .ok_or_else(invalid_token)?;
+        accounts::update_password_hash(conn, &token.user_id, &password_hash, now)?;
+        accounts::revoke_all_for_user(conn, &token.user_id, now)?;
+        // Whoever knew the old password may have asked for a change of
+        // address: that link, and every other one outstanding, stops.
+        mail::void_tokens(conn, &token.user_id, None, now)?;
+        // The link reached this address: it is verified.
+        mail::mark_verified(conn, &token.user_id, &token.email, now)?;
+        Ok(token.user_id)
+    })
+    .await
 }
 
 /// `POST /v1/auth/verify-email`: the address the link was sent to is the
@@ -232,35 +220,33 @@ pub async fn confirm_password_reset(
 /// of a change of address, now the account's address (409 `email_taken`
 /// when another account took it meanwhile; the link then keeps working
 /// until it expires).
-pub async fn verify_email(state: &actix_web::web::Data<AppState>, token: &str) -> AppResult<()> {
+pub async fn verify_email(db: &Db, clock: &Clock, token: &str) -> ServiceResult<()> {
     let hash = hash_refresh_token(token);
-    let st = state.clone();
-    state
-        .db
-        .write(move |conn| -> AppResult<()> {
-            let now = st.clock.now_naive();
-            let purposes = [Purpose::VerifyEmail, Purpose::ChangeEmail];
-            let token = mail::use_token(conn, &hash, &purposes, now)?.ok_or_else(invalid_token)?;
-            if token.purpose == Purpose::VerifyEmail {
-                mail::mark_verified(conn, &token.user_id, &token.email, now)?;
+    let clock = clock.clone();
+    db.write(move |conn| -> ServiceResult<()> {
+        let now = clock.now_naive();
+        let purposes = [Purpose::VerifyEmail, Purpose::ChangeEmail];
+        let token = mail::use_token(conn, &hash, &purposes, now)?.ok_or_else(invalid_token)?;
+        if token.purpose == Purpose::VerifyEmail {
+            mail::mark_verified(conn, &token.user_id, &token.email, now)?;
+            return Ok(());
+        }
+        if let Some(holder) = accounts::find_user_by_email(conn, &token.email)? {
+            if holder.id == token.user_id {
                 return Ok(());
             }
-            if let Some(holder) = accounts::find_user_by_email(conn, &token.email)? {
-                if holder.id == token.user_id {
-                    return Ok(());
-                }
-                return Err(DomainError::EmailTaken.into());
-            }
-            match mail::change_address(conn, &token.user_id, &token.email, now) {
-                Err(DbError::Duplicate(_)) => return Err(DomainError::EmailTaken.into()),
-                other => other?,
-            }
-            // Links sent to the old address stop working.
-            mail::void_tokens(conn, &token.user_id, None, now)?;
-            tracing::info!(user_id = %token.user_id, "e-mail address changed");
-            Ok(())
-        })
-        .await
+            return Err(DomainError::EmailTaken.into());
+        }
+        match mail::change_address(conn, &token.user_id, &token.email, now) {
+            Err(DbError::Duplicate(_)) => return Err(DomainError::EmailTaken.into()),
+            other => other?,
+        }
+        // Links sent to the old address stop working.
+        mail::void_tokens(conn, &token.user_id, None, now)?;
+        tracing::info!(user_id = %token.user_id, "e-mail address changed");
+        Ok(())
+    })
+    .await
 }
 
 /// Counts a change of address asked for by `user` (5 an hour, 429 past
@@ -268,27 +254,26 @@ pub async fn verify_email(state: &actix_web::web::Data<AppState>, token: &str) -
 /// request is answered, so the 409 for a taken address cannot be used to
 /// test many addresses for accounts.
 pub async fn count_address_change(
-    state: &actix_web::web::Data<AppState>,
+    db: &Db,
+    clock: &Clock,
     user_email: String,
     client_ip: String,
-) -> AppResult<()> {
-    let st = state.clone();
-    state
-        .db
-        .write(move |conn| -> AppResult<()> {
-            let now = st.clock.now_naive();
-            let purpose = Purpose::ChangeEmail;
-            count_request(
-                conn,
-                purpose,
-                &user_email,
-                &client_ip,
-                CHANGES_PER_ACCOUNT,
-                None,
-                now,
-            )
-        })
-        .await
+) -> ServiceResult<()> {
+    let clock = clock.clone();
+    db.write(move |conn| -> ServiceResult<()> {
+        let now = clock.now_naive();
+        let purpose = Purpose::ChangeEmail;
+        count_request(
+            conn,
+            purpose,
+            &user_email,
+            &client_ip,
+            CHANGES_PER_ACCOUNT,
+            None,
+            now,
+        )
+    })
+    .await
 }
 
 /// `PATCH /v1/me` with `email` (the password is checked and the request
@@ -297,11 +282,11 @@ pub async fn count_address_change(
 /// present one. 409 when the address is taken now.
 pub fn request_address_change(
     conn: &mut DbConnection,
-    state: &AppState,
+    mail: &MailContext,
     user: &UserRow,
     new_email: &str,
     now: NaiveDateTime,
-) -> AppResult<()> {
+) -> ServiceResult<()> {
     if accounts::find_user_by_email(conn, new_email)?.is_some() {
         return Err(DomainError::EmailTaken.into());
     }
@@ -310,29 +295,34 @@ pub fn request_address_change(
     let expires = now + CHANGE_VALID;
     mail::issue_token(conn, &hash, &user.id, purpose, new_email, now, expires)?;
     let link = compose::change_email(
-        &state.mail.from,
+        &mail.from,
         &Recipient {
             email: new_email,
             display_name: &user.display_name,
         },
-        &state.mail.public_url,
+        &mail.public_url,
         &token,
         expires.and_utc(),
     )?
-    .ok_or_else(|| AppError::invalid("email", "is an address no mail can be sent to"))?;
-    mail::enqueue(conn, &link, now)?;
+    .ok_or_else(|| {
+        DomainError::Invalid(vec![FieldError::new(
+            "email",
+            "is an address no mail can be sent to",
+        )])
+    })?;
+    super::enqueue(conn, link, now)?;
     let notice = compose::address_change_notice(
-        &state.mail.from,
+        &mail.from,
         &Recipient {
             email: &user.email,
             display_name: &user.display_name,
         },
-        &state.mail.public_url,
+        &mail.public_url,
         new_email,
     )?;
     match notice {
         Some(notice) => {
-            mail::enqueue(conn, &notice, now)?;
+            super::enqueue(conn, notice, now)?;
         }
         None => tracing::warn!(user_id = %user.id, "no notice: the old address cannot be mailed"),
     }
@@ -342,29 +332,25 @@ pub fn request_address_change(
 /// `POST /v1/me/verify-email`: a new link, unless the address is verified
 /// already (409). Throttled per account.
 pub async fn resend_verification(
-    state: &actix_web::web::Data<AppState>,
+    db: &Db,
+    clock: &Clock,
+    mail: &MailContext,
     user_id: String,
     client_ip: String,
-) -> AppResult<()> {
-    let st = state.clone();
-    state
-        .db
-        .write(move |conn| -> AppResult<()> {
-            let now = st.clock.now_naive();
-            let user =
-                accounts::find_user(conn, &user_id)?.ok_or_else(AppError::unauthenticated)?;
-            if user.email_verified_at.is_some() {
-                return Err(AppError::Conflict {
-                    code: ErrorCode::AlreadyVerified,
-                    detail: "This address is verified already.",
-                });
-            }
-            let purpose = Purpose::VerifyEmail;
-            let window = VERIFICATIONS_PER_ACCOUNT;
-            count_request(conn, purpose, &user.email, &client_ip, window, None, now)?;
-            queue_verification(conn, &st, &user, now)
-        })
-        .await?;
-    state.mail.wake();
+) -> ServiceResult<()> {
+    let (clock, context) = (clock.clone(), mail.clone());
+    db.write(move |conn| -> ServiceResult<()> {
+        let now = clock.now_naive();
+        let user = accounts::find_user(conn, &user_id)?.ok_or(DomainError::AccountGone)?;
+        if user.email_verified_at.is_some() {
+            return Err(DomainError::AlreadyVerified.into());
+        }
+        let purpose = Purpose::VerifyEmail;
+        let window = VERIFICATIONS_PER_ACCOUNT;
+        count_request(conn, purpose, &user.email, &client_ip, window, None, now)?;
+        queue_verification(conn, &context, &user, now)
+    })
+    .await?;
+    mail.wake();
     Ok(())
 }

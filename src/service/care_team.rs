@@ -6,15 +6,15 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::{ServiceError, ServiceResult};
 use crate::auth::throttle::{CODES_PER_ADDRESS, CODES_PER_USER};
-use crate::auth::{AuthUser, PatientScope, ScopeAccess};
+use crate::clock::Clock;
 use crate::db::access_log::{self, Access, AccessRow};
 use crate::db::care_team::{self as store, InvitationRow, LinkRow, NewInvitation};
-use crate::db::{accounts, records, DbConnection, DbError};
+use crate::db::{accounts, records, Db, DbConnection, DbError};
+use crate::domain::access::{AuthUser, PatientScope, ScopeAccess};
 use crate::domain::care_team::InvitationCode;
 use crate::domain::{DomainError, Role, UserId};
-use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 
 /// A therapist on a patient's care team.
 #[derive(Debug, Clone)]
@@ -135,58 +135,57 @@ pub struct Invitation {
     pub expires_at: NaiveDateTime,
 }
 
-pub async fn invite(state: &AppState, therapist: UserId, hours: i64) -> AppResult<Invitation> {
-    let now = state.clock.now_naive();
+pub async fn invite(
+    db: &Db,
+    clock: &Clock,
+    therapist: UserId,
+    hours: i64,
+) -> ServiceResult<Invitation> {
+    let now = clock.now_naive();
     let invitation = Invitation {
         id: Uuid::new_v4(),
         code: InvitationCode::generate(),
         expires_at: now + Duration::hours(hours),
     };
     let (id, hash, expires_at) = (invitation.id, invitation.code.hash(), invitation.expires_at);
-    state
-        .db
-        .write(move |conn| {
-            let new = NewInvitation {
-                id,
-                therapist,
-                code_hash: &hash,
-                expires_at,
-            };
-            store::insert_invitation(conn, &new, now)
-        })
-        .await?;
+    db.write(move |conn| {
+        let new = NewInvitation {
+            id,
+            therapist,
+            code_hash: &hash,
+            expires_at,
+        };
+        store::insert_invitation(conn, &new, now)
+    })
+    .await?;
     Ok(invitation)
 }
 
 pub async fn open_invitations(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     therapist: UserId,
-) -> AppResult<Vec<InvitationRow>> {
-    let now = state.clock.now_naive();
-    Ok(state
-        .db
+) -> ServiceResult<Vec<InvitationRow>> {
+    let now = clock.now_naive();
+    Ok(db
         .run(move |conn| store::open_invitations(conn, therapist, now))
         .await?)
 }
 
 /// Withdraws an open (or expired) invitation; withdrawing again is fine.
-pub async fn withdraw(state: &AppState, therapist: UserId, id: Uuid) -> AppResult<()> {
-    let now = state.clock.now_naive();
-    state
-        .db
-        .write(move |conn| -> AppResult<()> {
-            let invitation =
-                store::find_invitation(conn, therapist, id)?.ok_or(DomainError::NotFound)?;
-            // The update re-checks that it is unused: a redeem that claimed it
-            // meanwhile wins, and the therapist learns the code was used.
-            if invitation.used_at.is_some()
-                || !store::withdraw_invitation(conn, &invitation.id, now)?
-            {
-                return Err(DomainError::InvitationUsed.into());
-            }
-            Ok(())
-        })
-        .await
+pub async fn withdraw(db: &Db, clock: &Clock, therapist: UserId, id: Uuid) -> ServiceResult<()> {
+    let now = clock.now_naive();
+    db.write(move |conn| -> ServiceResult<()> {
+        let invitation =
+            store::find_invitation(conn, therapist, id)?.ok_or(DomainError::NotFound)?;
+        // The update re-checks that it is unused: a redeem that claimed it
+        // meanwhile wins, and the therapist learns the code was used.
+        if invitation.used_at.is_some() || !store::withdraw_invitation(conn, &invitation.id, now)? {
+            return Err(DomainError::InvitationUsed.into());
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Redeems `code` for `patient`. An unknown, used, withdrawn or expired code
@@ -194,19 +193,19 @@ pub async fn withdraw(state: &AppState, therapist: UserId, id: Uuid) -> AppResul
 /// per address). The patient's own redeem sent again after its answer was
 /// lost gets the same answer.
 pub async fn redeem(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     patient: UserId,
     code: InvitationCode,
     client_ip: String,
-) -> AppResult<Member> {
-    let clock = state.clock.clone();
-    let verdict = state
-        .db
-        .write(move |conn| -> AppResult<Result<Member, DomainError>> {
+) -> ServiceResult<Member> {
+    let clock = clock.clone();
+    let verdict = db
+        .write(move |conn| -> ServiceResult<Result<Member, DomainError>> {
             // One redeem at a time per patient, so its failures are counted
             // one after another.
             records::lock_patient(conn, patient).map_err(|e| match e {
-                DbError::NotFound => AppError::from(DomainError::AccountGone),
+                DbError::NotFound => ServiceError::from(DomainError::AccountGone),
                 other => other.into(),
             })?;
             let now = clock.now_naive();
@@ -222,7 +221,7 @@ pub async fn redeem(
                 .retry_after(&by_user, now)
                 .max(CODES_PER_ADDRESS.retry_after(&by_address, now));
             if let Some(retry_after_secs) = throttled {
-                return Ok(Err(DomainError::TooManyCodes { retry_after_secs }));
+                return Ok(Err(DomainError::TooManyAttempts { retry_after_secs }));
             }
             let invitation = store::find_by_code(conn, &code.hash())?;
             let mine = patient.to_string();
@@ -267,11 +266,8 @@ fn parse_user(id: &str) -> Result<UserId, DbError> {
         .map_err(|_| DbError::corrupt("invitation", id, "therapist_id"))
 }
 
-pub async fn care_team(state: &AppState, patient: UserId) -> AppResult<Vec<Member>> {
-    let rows = state
-        .db
-        .run(move |conn| store::care_team(conn, patient))
-        .await?;
+pub async fn care_team(db: &Db, patient: UserId) -> ServiceResult<Vec<Member>> {
+    let rows = db.run(move |conn| store::care_team(conn, patient)).await?;
     Ok(rows
         .into_iter()
         .map(Member::try_from)
@@ -285,15 +281,15 @@ pub async fn care_team(state: &AppState, patient: UserId) -> AppResult<Vec<Membe
 /// When the therapist ends it, `log_as` names the request for the patient's
 /// access log (allowed, or refused if they were not linked).
 pub async fn end_link(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     patient: UserId,
     therapist: UserId,
     log_as: Option<String>,
-) -> AppResult<()> {
-    let now = state.clock.now_naive();
-    let ended = state
-        .db
-        .write(move |conn| -> AppResult<bool> {
+) -> ServiceResult<()> {
+    let now = clock.now_naive();
+    let ended = db
+        .write(move |conn| -> ServiceResult<bool> {
             let locked = match records::lock_patient(conn, patient) {
                 Ok(_) => true,
                 Err(DbError::NotFound) => false,
@@ -327,15 +323,15 @@ pub async fn end_link(
 /// nobody to show the row to and writes none). `action` and `path` describe
 /// the request for the patient.
 pub async fn open_patient(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     therapist: AuthUser,
     patient: UserId,
     action: &'static str,
     path: String,
-) -> AppResult<PatientScope> {
-    let now = state.clock.now_naive();
-    let linked = state
-        .db
+) -> ServiceResult<PatientScope> {
+    let now = clock.now_naive();
+    let linked = db
         .write(move |conn| {
             // A token that outlived its therapist's account: 401, as for
             // any other request of theirs, and nothing in the log.
@@ -371,13 +367,12 @@ pub async fn open_patient(
 
 /// A page of the patient's access log, newest first, after `after`.
 pub async fn access_log(
-    state: &AppState,
+    db: &Db,
     patient: UserId,
     after: Option<(NaiveDateTime, String)>,
     limit: i64,
-) -> AppResult<Vec<AccessRow>> {
-    Ok(state
-        .db
+) -> ServiceResult<Vec<AccessRow>> {
+    Ok(db
         .run(move |conn| access_log::list(conn, patient, after, limit))
         .await?)
 }

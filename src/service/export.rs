@@ -9,7 +9,6 @@
 //! ends the connection early: a cut-off file is not valid JSON, so the client
 //! cannot mistake it for a whole one.
 
-use actix_web::web::{self, Bytes};
 use chrono::NaiveDate;
 use futures_util::Stream;
 use serde::Serialize;
@@ -20,14 +19,14 @@ use uuid::Uuid;
 use super::account::UserResponse;
 use super::care_team::{AccessLogEntry, CareTeamMember};
 use super::trends as daily_series;
-use crate::auth::PatientScope;
+use super::{ServiceError, ServiceResult};
+use crate::clock::Clock;
 use crate::db::records::{self, ListPosition};
-use crate::db::{access_log, accounts, care_team, DbError};
+use crate::db::{access_log, accounts, care_team, Db, DbError};
+use crate::domain::access::PatientScope;
 use crate::domain::DomainError;
-use crate::error::{AppError, AppResult};
 use crate::export::{csv, fhir};
 use crate::kinds::{self, Listing, Record, RecordKind};
-use crate::state::AppState;
 
 /// Rows per database read.
 pub const PAGE: i64 = 500;
@@ -63,11 +62,11 @@ struct Head {
 enum Stop {
     /// The client went away: stop reading.
     Gone,
-    Failed(AppError),
+    Failed(ServiceError),
 }
 
-impl From<AppError> for Stop {
-    fn from(err: AppError) -> Self {
+impl From<ServiceError> for Stop {
+    fn from(err: ServiceError) -> Self {
         Self::Failed(err)
     }
 }
@@ -80,7 +79,7 @@ impl From<DbError> for Stop {
 
 /// Gathers output into chunks and hands them to the response.
 struct Sink {
-    tx: mpsc::Sender<Result<Bytes, AppError>>,
+    tx: mpsc::Sender<Result<Vec<u8>, ServiceError>>,
     buf: Vec<u8>,
     /// No item yet in the array being written (no comma before the next).
     first: bool,
@@ -102,14 +101,15 @@ impl Sink {
             self.buf.push(b',');
         }
         self.first = false;
-        serde_json::to_writer(&mut self.buf, value).map_err(|e| Stop::Failed(AppError::internal(e)))
+        serde_json::to_writer(&mut self.buf, value)
+            .map_err(|e| Stop::Failed(ServiceError::internal(e)))
     }
 
     async fn flush(&mut self, force: bool) -> Result<(), Stop> {
         if self.buf.is_empty() || (!force && self.buf.len() < CHUNK) {
             return Ok(());
         }
-        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        let chunk = std::mem::take(&mut self.buf);
         // A client that stops reading is given up on, like one that left.
         match tokio::time::timeout(STALLED, self.tx.send(Ok(chunk))).await {
             Ok(Ok(())) => Ok(()),
@@ -121,7 +121,7 @@ impl Sink {
 /// Every live object of one kind, a page at a time (dated kinds newest
 /// first, the others by id), handed to `each`.
 async fn each_record(
-    state: &AppState,
+    db: &Db,
     patient: crate::domain::UserId,
     kind: RecordKind,
     sink: &mut Sink,
@@ -130,9 +130,8 @@ async fn each_record(
     let mut after: Option<ListPosition> = None;
     loop {
         let position = after.clone();
-        let page = state
-            .db
-            .run(move |conn| match kind.listing() {
+        let page = db
+            .run(move |conn| match kinds::listing(kind) {
                 Listing::ByDate => {
                     records::list(conn, patient, kind, (None, None), position.as_ref(), PAGE)
                 }
@@ -145,7 +144,7 @@ async fn each_record(
         sink.flush(false).await?;
         let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= PAGE;
         match page.last() {
-            Some(last) if full && kind.listing() == Listing::ByDate => {
+            Some(last) if full && kinds::listing(kind) == Listing::ByDate => {
                 after = Some(ListPosition {
                     date: last.required(last.columns.date, "date")?,
                     id: last.id,
@@ -157,12 +156,13 @@ async fn each_record(
 }
 
 async fn write_json(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     scope: PatientScope,
     head: Head,
     sink: &mut Sink,
 ) -> Result<(), Stop> {
-    let now = state.clock.now();
+    let now = clock.now();
     sink.raw("{\"format\":\"painline-export/1\",\"exported_at\":");
     sink.first = true;
     sink.item(&now)?;
@@ -180,9 +180,9 @@ async fn write_json(
         sink.item(team)?;
     }
     for kind in RecordKind::ALL {
-        sink.open(&format!(",\"{}\":[", kind.plural()));
-        each_record(state, scope.patient, *kind, sink, |sink, record| {
-            sink.item(&kind.render(record)?)
+        sink.open(&format!(",\"{}\":[", kinds::plural(*kind)));
+        each_record(db, scope.patient, *kind, sink, |sink, record| {
+            sink.item(&kinds::render(record)?)
         })
         .await?;
         sink.raw("]");
@@ -193,8 +193,7 @@ async fn write_json(
         loop {
             let position = after.clone();
             let patient = scope.patient;
-            let page = state
-                .db
+            let page = db
                 .run(move |conn| access_log::list(conn, patient, position, PAGE))
                 .await?;
             for row in &page {
@@ -216,34 +215,29 @@ async fn write_json(
 }
 
 async fn write_fhir(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     scope: PatientScope,
     head: Head,
     sink: &mut Sink,
 ) -> Result<(), Stop> {
     let patient = head.patient.id;
-    sink.raw(&fhir::bundle_head(Uuid::new_v4(), state.clock.now()));
+    sink.raw(&fhir::bundle_head(Uuid::new_v4(), clock.now()));
     sink.first = true;
     sink.item(&fhir::patient(&fhir::Subject {
         id: patient,
         display_name: head.patient.display_name,
         email: head.account.map(|a| a.email),
     }))?;
-    each_record(
-        state,
-        scope.patient,
-        RecordKind::PainEntry,
-        sink,
-        |sink, r| {
-            let entry = kinds::view::<kinds::PainEntries>(r)?;
-            fhir::pain_entry(patient, &entry)
-                .iter()
-                .try_for_each(|resource| sink.item(resource))
-        },
-    )
+    each_record(db, scope.patient, RecordKind::PainEntry, sink, |sink, r| {
+        let entry = kinds::view::<kinds::PainEntries>(r)?;
+        fhir::pain_entry(patient, &entry)
+            .iter()
+            .try_for_each(|resource| sink.item(resource))
+    })
     .await?;
     each_record(
-        state,
+        db,
         scope.patient,
         RecordKind::Assessment,
         sink,
@@ -254,7 +248,7 @@ async fn write_fhir(
     )
     .await?;
     each_record(
-        state,
+        db,
         scope.patient,
         RecordKind::MassageSession,
         sink,
@@ -270,11 +264,10 @@ async fn write_fhir(
 
 /// Reads who the export is about; a failure here is an ordinary error
 /// answer, since nothing has been sent yet.
-async fn head(state: &AppState, scope: &PatientScope) -> AppResult<Head> {
+async fn head(db: &Db, scope: &PatientScope) -> ServiceResult<Head> {
     let (patient, own) = (scope.patient, scope.is_own());
-    let (user, team) = state
-        .db
-        .run(move |conn| -> AppResult<_> {
+    let (user, team) = db
+        .run(move |conn| -> ServiceResult<_> {
             let user = accounts::find_user(conn, &patient.to_string())?.ok_or(if own {
                 DomainError::AccountGone
             } else {
@@ -320,21 +313,22 @@ async fn head(state: &AppState, scope: &PatientScope) -> AppResult<Head> {
 /// this returns, so an account that is gone is an error answer, not a
 /// broken download.
 pub async fn document(
-    state: web::Data<AppState>,
+    db: Db,
+    clock: Clock,
     scope: PatientScope,
     format: Document,
-) -> AppResult<impl Stream<Item = Result<Bytes, AppError>>> {
-    let head = head(&state, &scope).await?;
+) -> ServiceResult<impl Stream<Item = Result<Vec<u8>, ServiceError>>> {
+    let head = head(&db, &scope).await?;
     let (tx, rx) = mpsc::channel(2);
-    actix_web::rt::spawn(async move {
+    tokio::spawn(async move {
         let mut sink = Sink {
             tx,
             buf: Vec::with_capacity(CHUNK + 4096),
             first: true,
         };
         let written = match format {
-            Document::Json => write_json(&state, scope, head, &mut sink).await,
-            Document::Fhir => write_fhir(&state, scope, head, &mut sink).await,
+            Document::Json => write_json(&db, &clock, scope, head, &mut sink).await,
+            Document::Fhir => write_fhir(&db, &clock, scope, head, &mut sink).await,
         };
         match written {
             Ok(()) => {}
@@ -353,12 +347,13 @@ pub async fn document(
 /// The daily series of `[from, to]` as CSV (the same defaults and limits
 /// as `…/daily`).
 pub async fn daily_csv(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     scope: PatientScope,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-) -> AppResult<(NaiveDate, NaiveDate, Vec<u8>)> {
-    let (from, to, days) = daily_series::daily(state, scope, from, to).await?;
-    let body = csv::daily(&days).map_err(AppError::internal)?;
+) -> ServiceResult<(NaiveDate, NaiveDate, Vec<u8>)> {
+    let (from, to, days) = daily_series::daily(db, clock, scope, from, to).await?;
+    let body = csv::daily(&days).map_err(ServiceError::internal)?;
     Ok((from, to, body))
 }

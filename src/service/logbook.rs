@@ -7,24 +7,19 @@ use chrono::{Duration, NaiveDate};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::auth::{AuthUser, PatientScope};
+use super::{ServiceError, ServiceResult};
 use crate::clock::Clock;
 use crate::db::accounts::UserRow;
 use crate::db::care_team;
 pub use crate::db::records::ListPosition;
 use crate::db::records::{self, NewRecord, PatientLock, SavedResponse};
-use crate::db::{DbConnection, DbError};
+use crate::db::{Db, DbConnection, DbError};
+use crate::domain::access::{AuthUser, PatientScope};
 use crate::domain::logbook::Context;
+use crate::domain::version::{etag, IfMatch};
 use crate::domain::{DomainError, FieldError, RecordId, Role, UserId};
-use crate::error::{AppError, AppResult};
-use crate::kinds::protocol::{self, Current, DeleteDecision, IfMatch, PutDecision, Writer};
+use crate::kinds::protocol::{self, Current, DeleteDecision, PutDecision, Writer};
 use crate::kinds::{self, Author, Kind, Listing, Record, RecordKind, Reference, Stretch};
-use crate::state::AppState;
-
-/// The `ETag` of a version (also kept in a saved idempotent answer).
-pub fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
 
 /// How an object is addressed: by id, or by name for kinds that have one.
 #[derive(Debug, Clone)]
@@ -96,9 +91,9 @@ fn current(record: &Record) -> Current {
 /// therapist's link is checked again under the lock: the scope was decided
 /// before the body was read, and the patient may have ended the link since
 /// (ending a link takes the same lock, so the two cannot interleave).
-pub(crate) fn lock(conn: &mut DbConnection, scope: &PatientScope) -> AppResult<PatientLock> {
+pub(crate) fn lock(conn: &mut DbConnection, scope: &PatientScope) -> ServiceResult<PatientLock> {
     let lock = records::lock_patient(conn, scope.patient).map_err(|e| match e {
-        DbError::NotFound if scope.is_own() => AppError::from(DomainError::AccountGone),
+        DbError::NotFound if scope.is_own() => ServiceError::from(DomainError::AccountGone),
         DbError::NotFound => DomainError::NotFound.into(),
         other => other.into(),
     })?;
@@ -116,7 +111,7 @@ fn check<K: Kind>(
     clock: &Clock,
     scope: &PatientScope,
     body: &K::Body,
-) -> AppResult<()> {
+) -> ServiceResult<()> {
     let ctx = Context {
         today: clock.today_in(patient.timezone()?.tz()),
     };
@@ -142,7 +137,7 @@ fn find(
     scope: &PatientScope,
     kind: RecordKind,
     target: &Target,
-) -> AppResult<Option<Record>> {
+) -> ServiceResult<Option<Record>> {
     Ok(match target {
         Target::Id(id) => records::find(conn, *id)?,
         Target::Key(key) => records::find_by_key(conn, scope.patient, kind, key)?,
@@ -160,52 +155,54 @@ fn location<K: Kind>(scope: &PatientScope, record: &Record) -> String {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> AppResult<String> {
-    serde_json::to_string(value).map_err(AppError::internal)
+fn to_json<T: serde::Serialize>(value: &T) -> ServiceResult<String> {
+    serde_json::to_string(value).map_err(ServiceError::internal)
 }
 
 /// `PUT`: creates, replaces, restores or replays the object `id` (for a
 /// kind addressed by name, the object of that name; `id` only if it is new).
 pub async fn put<K: Kind>(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     scope: PatientScope,
     id: RecordId,
     if_match: IfMatch,
     body: K::Body,
-) -> AppResult<Written<K::View>> {
-    let clock = state.clock.clone();
-    state
-        .db
-        .write(move |conn| {
-            let mut lock = lock(conn, &scope)?;
-            put_locked::<K>(conn, &mut lock, &clock, &scope, id, if_match, body)
-        })
-        .await
+) -> ServiceResult<Written<K::View>> {
+    let clock = clock.clone();
+    db.write(move |conn| {
+        let mut lock = lock(conn, &scope)?;
+        put_locked::<K>(conn, &mut lock, &clock, &scope, id, if_match, body)
+    })
+    .await
 }
 
 /// Many `PUT`s for one patient in one transaction: each goes through the
 /// same checks and protocol as [`put`], under one lock, with one commit.
 /// For bulk loads such as the benchmark's seed; an error fails them all.
-pub async fn put_batch<T, F>(state: &AppState, patient: PatientScope, fill: F) -> AppResult<T>
+pub async fn put_batch<T, F>(
+    db: &Db,
+    clock: &Clock,
+    patient: PatientScope,
+    fill: F,
+) -> ServiceResult<T>
 where
-    F: FnOnce(&mut Batch<'_>) -> AppResult<T> + Send + 'static,
+    F: FnOnce(&mut Batch<'_>) -> ServiceResult<T> + Send + 'static,
     T: Send + 'static,
 {
-    let clock = state.clock.clone();
-    state
-        .db
-        .write(move |conn| {
-            let lock = lock(conn, &patient)?;
-            let mut batch = Batch {
-                conn,
-                patient: patient.patient,
-                lock,
-                clock,
-                checked_links: Vec::new(),
-            };
-            fill(&mut batch)
-        })
-        .await
+    let clock = clock.clone();
+    db.write(move |conn| {
+        let lock = lock(conn, &patient)?;
+        let mut batch = Batch {
+            conn,
+            patient: patient.patient,
+            lock,
+            clock,
+            checked_links: Vec::new(),
+        };
+        fill(&mut batch)
+    })
+    .await
 }
 
 /// The open transaction of [`put_batch`].
@@ -226,9 +223,9 @@ impl Batch<'_> {
         scope: &PatientScope,
         id: RecordId,
         body: K::Body,
-    ) -> AppResult<Outcome> {
+    ) -> ServiceResult<Outcome> {
         if scope.patient != self.patient {
-            return Err(AppError::internal("a batch writes for one patient"));
+            return Err(ServiceError::internal("a batch writes for one patient"));
         }
         if !scope.is_own() && !self.checked_links.contains(&scope.actor.id) {
             care_team::active_link(self.conn, scope.patient, scope.actor.id)?
@@ -257,7 +254,7 @@ fn put_locked<K: Kind>(
     id: RecordId,
     if_match: IfMatch,
     body: K::Body,
-) -> AppResult<Written<K::View>> {
+) -> ServiceResult<Written<K::View>> {
     check::<K>(conn, lock.patient(), clock, scope, &body)?;
     // One catalog, one object per id: an own stretch never takes the id of
     // a built-in one (the catalog would list both).
@@ -319,7 +316,7 @@ fn put_locked<K: Kind>(
             // clash is another patient taking the same fresh id at the
             // same moment: to this caller it is someone else's id.
             let record = records::insert(conn, lock, &new, now).map_err(|e| match e {
-                DbError::Duplicate(_) => AppError::from(DomainError::NotFound),
+                DbError::Duplicate(_) => ServiceError::from(DomainError::NotFound),
                 other => other.into(),
             })?;
             (Outcome::Created, record)
@@ -333,7 +330,11 @@ fn put_locked<K: Kind>(
             records::replace(conn, lock, stored, columns, doc, now)?,
         ),
         (PutDecision::Replay, Some(stored)) => (Outcome::Unchanged, stored),
-        (_, None) => return Err(AppError::internal("protocol decided on a missing object")),
+        (_, None) => {
+            return Err(ServiceError::internal(
+                "protocol decided on a missing object",
+            ))
+        }
     };
     Ok(Written {
         outcome,
@@ -347,11 +348,11 @@ fn put_locked<K: Kind>(
 enum PostError {
     /// A concurrent request with the same key committed first.
     KeyTaken,
-    Failed(AppError),
+    Failed(ServiceError),
 }
 
-impl From<AppError> for PostError {
-    fn from(err: AppError) -> Self {
+impl From<ServiceError> for PostError {
+    fn from(err: ServiceError) -> Self {
         Self::Failed(err)
     }
 }
@@ -373,7 +374,7 @@ impl From<DomainError> for PostError {
 /// across an upgrade still gets its first answer.
 /// A therapist's key also names the patient: the same key and body sent for
 /// another patient is a different request (409), not a replay of the first.
-fn fingerprint<K: Kind>(scope: &PatientScope, body: &K::Body) -> AppResult<String> {
+fn fingerprint<K: Kind>(scope: &PatientScope, body: &K::Body) -> ServiceResult<String> {
     let path = K::COLLECTION.trim_start_matches("/v1");
     let text = if scope.is_own() {
         format!("POST {path} {}", to_json(body)?)
@@ -394,60 +395,58 @@ fn fingerprint<K: Kind>(scope: &PatientScope, body: &K::Body) -> AppResult<Strin
 /// `POST`: creates with a server id. With an `Idempotency-Key` seen in the
 /// last 24 hours, answers what the first request got and stores nothing.
 pub async fn post<K: Kind>(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     scope: PatientScope,
     key: Option<String>,
     body: K::Body,
-) -> AppResult<SavedResponse> {
+) -> ServiceResult<SavedResponse> {
     let attempt = || {
-        let (clock, key, body) = (state.clock.clone(), key.clone(), body.clone());
-        state
-            .db
-            .write(move |conn| -> Result<SavedResponse, PostError> {
-                let now = clock.now_naive();
-                let mut lock = lock(conn, &scope)?;
-                let fingerprint = fingerprint::<K>(&scope, &body)?;
-                if let Some(key) = &key {
-                    let since = now - Duration::hours(24);
-                    if let Some(saved) =
-                        records::find_saved_response(conn, scope.actor.id, key, since)?
-                    {
-                        if saved.fingerprint != fingerprint {
-                            return Err(DomainError::IdempotencyKeyReused.into());
-                        }
-                        return Ok(saved);
+        let (clock, key, body) = (clock.clone(), key.clone(), body.clone());
+        db.write(move |conn| -> Result<SavedResponse, PostError> {
+            let now = clock.now_naive();
+            let mut lock = lock(conn, &scope)?;
+            let fingerprint = fingerprint::<K>(&scope, &body)?;
+            if let Some(key) = &key {
+                let since = now - Duration::hours(24);
+                if let Some(saved) = records::find_saved_response(conn, scope.actor.id, key, since)?
+                {
+                    if saved.fingerprint != fingerprint {
+                        return Err(DomainError::IdempotencyKeyReused.into());
                     }
+                    return Ok(saved);
                 }
-                // A retry gets its first answer even if the rules would now refuse
-                // it (say, its stretch was deleted since), so check only here.
-                check::<K>(conn, lock.patient(), &clock, &scope, &body)?;
-                let (columns, doc) = K::split(body);
-                let doc = to_json(&doc)?;
-                let new = NewRecord {
-                    id: RecordId::new_random(),
-                    kind: K::KIND,
-                    author: author(&scope),
-                    columns: &columns,
-                    doc: &doc,
-                };
-                let record = records::insert(conn, &mut lock, &new, now)?;
-                let saved = SavedResponse {
-                    user_id: scope.actor.id.to_string(),
-                    key: key.unwrap_or_default(),
-                    fingerprint,
-                    body: to_json(&kinds::view::<K>(&record)?)?,
-                    location: location::<K>(&scope, &record),
-                    etag: etag(record.version),
-                    created_at: now,
-                };
-                if !saved.key.is_empty() {
-                    records::save_response(conn, &saved).map_err(|e| match e {
-                        DbError::Duplicate(_) => PostError::KeyTaken,
-                        other => other.into(),
-                    })?;
-                }
-                Ok(saved)
-            })
+            }
+            // A retry gets its first answer even if the rules would now refuse
+            // it (say, its stretch was deleted since), so check only here.
+            check::<K>(conn, lock.patient(), &clock, &scope, &body)?;
+            let (columns, doc) = K::split(body);
+            let doc = to_json(&doc)?;
+            let new = NewRecord {
+                id: RecordId::new_random(),
+                kind: K::KIND,
+                author: author(&scope),
+                columns: &columns,
+                doc: &doc,
+            };
+            let record = records::insert(conn, &mut lock, &new, now)?;
+            let saved = SavedResponse {
+                user_id: scope.actor.id.to_string(),
+                key: key.unwrap_or_default(),
+                fingerprint,
+                body: to_json(&kinds::view::<K>(&record)?)?,
+                location: location::<K>(&scope, &record),
+                etag: etag(record.version),
+                created_at: now,
+            };
+            if !saved.key.is_empty() {
+                records::save_response(conn, &saved).map_err(|e| match e {
+                    DbError::Duplicate(_) => PostError::KeyTaken,
+                    other => other.into(),
+                })?;
+            }
+            Ok(saved)
+        })
     };
     let first = match attempt().await {
         // The concurrent request's answer is saved now: this one gets it.
@@ -462,38 +461,36 @@ pub async fn post<K: Kind>(
 
 /// `DELETE`: leaves a tombstone; deleting a tombstone again changes nothing.
 pub async fn delete<K: Kind>(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     scope: PatientScope,
     target: Target,
     if_match: IfMatch,
-) -> AppResult<()> {
-    let now = state.clock.now_naive();
-    state
-        .db
-        .write(move |conn| {
-            let mut lock = lock(conn, &scope)?;
-            let stored = find(conn, &scope, K::KIND, &target)?;
-            let decision = protocol::decide_delete(
-                stored.as_ref().map(current).as_ref(),
-                &writer::<K>(&scope),
-                &if_match,
-            )?;
-            if let (DeleteDecision::Tombstone, Some(stored)) = (decision, &stored) {
-                records::tombstone(conn, &mut lock, stored, now)?;
-            }
-            Ok(())
-        })
-        .await
+) -> ServiceResult<()> {
+    let now = clock.now_naive();
+    db.write(move |conn| {
+        let mut lock = lock(conn, &scope)?;
+        let stored = find(conn, &scope, K::KIND, &target)?;
+        let decision = protocol::decide_delete(
+            stored.as_ref().map(current).as_ref(),
+            &writer::<K>(&scope),
+            &if_match,
+        )?;
+        if let (DeleteDecision::Tombstone, Some(stored)) = (decision, &stored) {
+            records::tombstone(conn, &mut lock, stored, now)?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// `GET` one: the patient's live object of this kind, else 404.
 pub async fn get<K: Kind>(
-    state: &AppState,
+    db: &Db,
     scope: PatientScope,
     target: Target,
-) -> AppResult<Found<K::View>> {
-    let record = state
-        .db
+) -> ServiceResult<Found<K::View>> {
+    let record = db
         .run(move |conn| find(conn, &scope, K::KIND, &target))
         .await?
         .filter(|r| r.patient == scope.patient && r.kind == K::KIND && !r.is_deleted())
@@ -507,10 +504,10 @@ pub async fn get<K: Kind>(
 /// A page of a dated kind, and the position of its last item when there is
 /// a next page.
 pub async fn list_by_date<K: Kind>(
-    state: &AppState,
+    db: &Db,
     scope: PatientScope,
     params: ListParams,
-) -> AppResult<(Vec<K::View>, Option<ListPosition>)> {
+) -> ServiceResult<(Vec<K::View>, Option<ListPosition>)> {
     debug_assert_eq!(K::LISTING, Listing::ByDate);
     let ListParams {
         from,
@@ -518,8 +515,7 @@ pub async fn list_by_date<K: Kind>(
         limit,
         after,
     } = params;
-    let mut rows = state
-        .db
+    let mut rows = db
         .run(move |conn| {
             records::list(
                 conn,
@@ -549,9 +545,8 @@ pub async fn list_by_date<K: Kind>(
 }
 
 /// Every live object of an undated kind, by id.
-pub async fn list_whole<K: Kind>(state: &AppState, scope: PatientScope) -> AppResult<Vec<K::View>> {
-    let rows = state
-        .db
+pub async fn list_whole<K: Kind>(db: &Db, scope: PatientScope) -> ServiceResult<Vec<K::View>> {
+    let rows = db
         .run(move |conn| records::list_undated(conn, scope.patient, K::KIND))
         .await?;
     Ok(rows
@@ -573,14 +568,13 @@ pub struct Change {
 /// Everything of the patient's that changed after `after`, in order, and
 /// the cursor to pass next time.
 pub async fn changes(
-    state: &AppState,
+    db: &Db,
     scope: PatientScope,
     after: i64,
     limit: i64,
-) -> AppResult<(Vec<Change>, i64, bool)> {
-    let mut rows = state
-        .db
-        .run(move |conn| -> AppResult<_> {
+) -> ServiceResult<(Vec<Change>, i64, bool)> {
+    let mut rows = db
+        .run(move |conn| -> ServiceResult<_> {
             if after > records::change_counter(conn, scope.patient)? {
                 return Err(DomainError::CursorAhead.into());
             }
@@ -597,7 +591,7 @@ pub async fn changes(
             let data = if r.is_deleted() {
                 None
             } else {
-                Some(r.kind.render(r)?)
+                Some(kinds::render(r)?)
             };
             Ok(Change {
                 kind: r.kind,
@@ -613,10 +607,9 @@ pub async fn changes(
 
 /// The stretch catalog: built-in stretches by name, then (for a patient)
 /// their own.
-pub async fn catalog(state: &AppState, user: AuthUser) -> AppResult<Vec<Stretch>> {
-    let (builtin, own) = state
-        .db
-        .run(move |conn| -> AppResult<_> {
+pub async fn catalog(db: &Db, user: AuthUser) -> ServiceResult<Vec<Stretch>> {
+    let (builtin, own) = db
+        .run(move |conn| -> ServiceResult<_> {
             if !crate::db::accounts::user_exists(conn, &user.id.to_string())? {
                 return Err(DomainError::AccountGone.into());
             }

@@ -1,5 +1,5 @@
 //! The therapist's overview: a page of linked patients with their figures
-//! and alerts (DESIGN.md §4), each in the patient's own time zone, from a
+//! and alerts (docs/analytics.md), each in the patient's own time zone, from a
 //! constant number of queries whatever the page size. Figures are kept by
 //! what decides them (the patient's change counter, their today, the
 //! rules), so a page polled again reads only the patients whose data or
@@ -10,18 +10,19 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use quick_cache::sync::Cache;
 
+use super::{ServiceError, ServiceResult};
 use crate::analytics::overview::{
     figures, window_start, AlertRules, Figures, PainDay, PatientData,
 };
-use crate::auth::{AuthUser, PatientScope};
+use crate::clock::Clock;
 use crate::db::access_log::{self, Access};
 use crate::db::overview::{self as store, AlertSettingsRow, LastEntry};
+use crate::db::Db;
 use crate::db::DbError;
+use crate::domain::access::{AuthUser, PatientScope};
 use crate::domain::logbook::Condition;
+use crate::domain::version::IfMatch;
 use crate::domain::{DomainError, Timezone, UserId};
-use crate::error::{AppError, AppResult};
-use crate::kinds::protocol::IfMatch;
-use crate::state::AppState;
 
 /// One linked patient as the therapist's overview shows them.
 #[derive(Debug, Clone)]
@@ -84,12 +85,14 @@ struct PatientFigures {
 /// Figures of overviews shown recently (a dashboard polls its patient
 /// list), by [`FiguresKey`]: a page reads only the patients whose data or
 /// day changed since.
-pub struct FiguresCache(Cache<FiguresKey, PatientFigures>);
+/// Clones share one cache.
+#[derive(Clone)]
+pub struct FiguresCache(std::sync::Arc<Cache<FiguresKey, PatientFigures>>);
 
 impl FiguresCache {
     /// At most `patients` entries (a few hundred bytes each).
     pub fn new(patients: usize) -> Self {
-        Self(Cache::new(patients))
+        Self(std::sync::Arc::new(Cache::new(patients)))
     }
 }
 
@@ -99,7 +102,7 @@ type Row = (store::LinkedPatient, NaiveDate, AlertRules);
 /// Computes the figures of `rows` from their stored data: a constant number
 /// of queries for any number of patients.
 /// A linked patient with their today and the therapist's rules for them.
-fn row(clock: &crate::clock::Clock, p: store::LinkedPatient) -> AppResult<Row> {
+fn row(clock: &crate::clock::Clock, p: store::LinkedPatient) -> ServiceResult<Row> {
     let tz = Timezone::parse(&p.timezone)
         .map_err(|_| DbError::corrupt("time zone of user", &p.id, "not an IANA zone"))?;
     let today = clock.today_in(tz.tz());
@@ -114,7 +117,7 @@ pub fn patients_with_alerts(
     conn: &mut crate::db::DbConnection,
     clock: &crate::clock::Clock,
     therapist: UserId,
-) -> AppResult<usize> {
+) -> ServiceResult<usize> {
     const PAGE: i64 = 500;
     let mut count = 0;
     let mut after = None;
@@ -125,7 +128,7 @@ pub fn patients_with_alerts(
         let rows = patients
             .into_iter()
             .map(|p| row(clock, p))
-            .collect::<AppResult<Vec<Row>>>()?;
+            .collect::<ServiceResult<Vec<Row>>>()?;
         let refs: Vec<&Row> = rows.iter().collect();
         count += compute(conn, &refs)?
             .values()
@@ -140,7 +143,7 @@ pub fn patients_with_alerts(
 fn compute(
     conn: &mut crate::db::DbConnection,
     rows: &[&Row],
-) -> AppResult<HashMap<String, PatientFigures>> {
+) -> ServiceResult<HashMap<String, PatientFigures>> {
     if rows.is_empty() {
         return Ok(HashMap::new());
     }
@@ -214,14 +217,16 @@ fn compute(
 
 /// A page of overviews, and whether more follow.
 pub async fn overviews(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
+    overview_figures: &FiguresCache,
     therapist: AuthUser,
     selection: Selection,
-) -> AppResult<(Vec<Overview>, bool)> {
-    let clock = state.clock.clone();
+) -> ServiceResult<(Vec<Overview>, bool)> {
     let log_as = selection.log_as.clone();
-    let cache = state.overview_figures.clone();
-    let read = move |conn: &mut crate::db::DbConnection| -> AppResult<(Vec<Overview>, bool)> {
+    let cache = overview_figures.clone();
+    let reader_clock = clock.clone();
+    let read = move |conn: &mut crate::db::DbConnection| -> ServiceResult<(Vec<Overview>, bool)> {
         let mut patients = store::linked_patients(
             conn,
             therapist.id,
@@ -233,8 +238,8 @@ pub async fn overviews(
         patients.truncate(usize::try_from(selection.limit).unwrap_or(usize::MAX));
         let page = patients
             .into_iter()
-            .map(|p| row(&clock, p))
-            .collect::<AppResult<Vec<Row>>>()?;
+            .map(|p| row(&reader_clock, p))
+            .collect::<ServiceResult<Vec<Row>>>()?;
         let key = |(p, today, rules): &Row| FiguresKey {
             patient: p.id.clone(),
             change_seq: p.change_seq,
@@ -261,9 +266,9 @@ pub async fn overviews(
         let overviews = page
             .into_iter()
             .map(|(p, today, _)| {
-                let f = known
-                    .remove(&p.id)
-                    .ok_or_else(|| AppError::internal("a patient of the page has no figures"))?;
+                let f = known.remove(&p.id).ok_or_else(|| {
+                    ServiceError::internal("a patient of the page has no figures")
+                })?;
                 Ok(Overview {
                     id: parse_id(&p.id)?,
                     display_name: p.display_name,
@@ -277,31 +282,29 @@ pub async fn overviews(
                     figures: f.figures,
                 })
             })
-            .collect::<AppResult<Vec<_>>>()?;
+            .collect::<ServiceResult<Vec<_>>>()?;
         Ok((overviews, more))
     };
-    let clock = state.clock.clone();
-    let (page, more) = state.db.run(read).await?;
+    let clock = clock.clone();
+    let (page, more) = db.run(read).await?;
     // The reads run on the pool, in parallel; only the log waits for the
     // writer. Nothing is answered unless the log is stored.
     if let Some(path) = log_as.filter(|_| !page.is_empty()) {
         let shown: Vec<UserId> = page.iter().map(|o| o.id).collect();
-        state
-            .db
-            .write(move |conn| -> AppResult<()> {
-                let entries: Vec<Access> = shown
-                    .iter()
-                    .map(|patient| Access {
-                        patient: *patient,
-                        actor: therapist.id,
-                        action: "read",
-                        path: &path,
-                        allowed: true,
-                    })
-                    .collect();
-                Ok(access_log::append(conn, &entries, clock.now_naive())?)
-            })
-            .await?;
+        db.write(move |conn| -> ServiceResult<()> {
+            let entries: Vec<Access> = shown
+                .iter()
+                .map(|patient| Access {
+                    patient: *patient,
+                    actor: therapist.id,
+                    action: "read",
+                    path: &path,
+                    allowed: true,
+                })
+                .collect();
+            Ok(access_log::append(conn, &entries, clock.now_naive())?)
+        })
+        .await?;
     }
     Ok((page, more))
 }
@@ -311,14 +314,19 @@ fn parse_id(id: &str) -> Result<UserId, DbError> {
 }
 
 /// One linked patient's overview (the request was logged by the scope).
-pub async fn overview(state: &AppState, scope: PatientScope) -> AppResult<Overview> {
+pub async fn overview(
+    db: &Db,
+    clock: &Clock,
+    figures: &FiguresCache,
+    scope: PatientScope,
+) -> ServiceResult<Overview> {
     let selection = Selection {
         only: Some(scope.patient),
         after: None,
         limit: 1,
         log_as: None,
     };
-    overviews(state, scope.actor, selection)
+    overviews(db, clock, figures, scope.actor, selection)
         .await?
         .0
         .into_iter()
@@ -352,9 +360,8 @@ impl From<Option<AlertSettingsRow>> for AlertSettings {
     }
 }
 
-pub async fn alert_settings(state: &AppState, scope: PatientScope) -> AppResult<AlertSettings> {
-    let row = state
-        .db
+pub async fn alert_settings(db: &Db, scope: PatientScope) -> ServiceResult<AlertSettings> {
+    let row = db
         .run(move |conn| store::alert_settings(conn, scope.actor.id, scope.patient))
         .await?;
     Ok(row.into())
@@ -363,40 +370,39 @@ pub async fn alert_settings(state: &AppState, scope: PatientScope) -> AppResult<
 /// Replaces the rules (values already checked); `If-Match` as for any
 /// versioned resource. Saving the same rules again changes nothing.
 pub async fn save_alert_settings(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     scope: PatientScope,
     rules: AlertRules,
     if_match: IfMatch,
-) -> AppResult<AlertSettings> {
-    let now = state.clock.now_naive();
-    state
-        .db
-        .write(move |conn| -> AppResult<AlertSettings> {
-            // One change of a patient's rules at a time, and none once the
-            // link has ended since the scope was decided.
-            super::logbook::lock(conn, &scope)?;
-            let current: AlertSettings =
-                store::alert_settings(conn, scope.actor.id, scope.patient)?.into();
-            // The defaults are served with ETag "0", so they can be named.
-            let matches = if_match.allows(Some(current.version));
-            if current.version > 0 && current.rules == rules {
-                return Ok(current);
-            }
-            if !matches {
-                return Err(DomainError::PreconditionFailed.into());
-            }
-            let narrow = |v: i64| i32::try_from(v).map_err(AppError::internal);
-            let row = AlertSettingsRow {
-                pain_threshold: rules.pain_threshold.map(narrow).transpose()?,
-                spike_delta: narrow(rules.spike_delta)?,
-                not_logging_days: narrow(rules.not_logging_days)?,
-                version: current.version + 1,
-            };
-            store::save_alert_settings(conn, scope.actor.id, scope.patient, &row, now)?;
-            Ok(AlertSettings {
-                rules,
-                version: row.version,
-            })
+) -> ServiceResult<AlertSettings> {
+    let now = clock.now_naive();
+    db.write(move |conn| -> ServiceResult<AlertSettings> {
+        // One change of a patient's rules at a time, and none once the
+        // link has ended since the scope was decided.
+        super::logbook::lock(conn, &scope)?;
+        let current: AlertSettings =
+            store::alert_settings(conn, scope.actor.id, scope.patient)?.into();
+        // The defaults are served with ETag "0", so they can be named.
+        let matches = if_match.allows(Some(current.version));
+        if current.version > 0 && current.rules == rules {
+            return Ok(current);
+        }
+        if !matches {
+            return Err(DomainError::PreconditionFailed.into());
+        }
+        let narrow = |v: i64| i32::try_from(v).map_err(ServiceError::internal);
+        let row = AlertSettingsRow {
+            pain_threshold: rules.pain_threshold.map(narrow).transpose()?,
+            spike_delta: narrow(rules.spike_delta)?,
+            not_logging_days: narrow(rules.not_logging_days)?,
+            version: current.version + 1,
+        };
+        store::save_alert_settings(conn, scope.actor.id, scope.patient, &row, now)?;
+        Ok(AlertSettings {
+            rules,
+            version: row.version,
         })
-        .await
+    })
+    .await
 }

@@ -1,4 +1,4 @@
-//! Reminders and digests (DESIGN.md §3): their settings, the scheduler
+//! Reminders and digests (docs/api-guide.md): their settings, the scheduler
 //! every instance runs, and one-click unsubscribe.
 //!
 //! Each schedule row holds its next due instant. A scheduler wakes each
@@ -13,16 +13,17 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::{ServiceError, ServiceResult};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
+use crate::clock::Clock;
 use crate::db::accounts::{self, UserRow};
 use crate::db::schedules::{self, Kind, ScheduleRow, Setting};
-use crate::db::{mail, DbConnection, DbError};
+use crate::db::{Db, DbConnection, DbError};
 use crate::domain::schedule::{next_due, Day, Days, Due, LocalTime};
+use crate::domain::version::IfMatch;
 use crate::domain::{DomainError, FieldError, UserId};
-use crate::error::{AppError, AppResult, ErrorCode};
-use crate::kinds::protocol::IfMatch;
 use crate::mail::compose::{self, Recipient};
-use crate::state::AppState;
+use crate::mail::MailContext;
 
 /// Due rows one transaction handles.
 const BATCH: i64 = 100;
@@ -134,10 +135,9 @@ fn due_of(row: &ScheduleRow) -> Option<DateTime<Utc>> {
     row.next_due_at.map(|at| at.and_utc())
 }
 
-pub async fn reminders(state: &AppState, user: UserId) -> AppResult<RemindersView> {
+pub async fn reminders(db: &Db, user: UserId) -> ServiceResult<RemindersView> {
     let id = user.to_string();
-    let row = state
-        .db
+    let row = db
         .run(move |conn| schedules::find(conn, &id, Kind::Reminder))
         .await?;
     let Some(row) = row else {
@@ -159,10 +159,9 @@ pub async fn reminders(state: &AppState, user: UserId) -> AppResult<RemindersVie
     })
 }
 
-pub async fn digest(state: &AppState, user: UserId) -> AppResult<DigestView> {
+pub async fn digest(db: &Db, user: UserId) -> ServiceResult<DigestView> {
     let id = user.to_string();
-    let row = state
-        .db
+    let row = db
         .run(move |conn| schedules::find(conn, &id, Kind::Digest))
         .await?;
     let Some(row) = row else {
@@ -186,7 +185,7 @@ pub async fn digest(state: &AppState, user: UserId) -> AppResult<DigestView> {
 }
 
 /// Checks `local_time` and `days`; 422 naming each field that is wrong.
-fn plan(enabled: bool, local_time: &str, days: &[Day], days_field: &str) -> AppResult<Plan> {
+fn plan(enabled: bool, local_time: &str, days: &[Day], days_field: &str) -> ServiceResult<Plan> {
     let mut errors = Vec::new();
     let time =
         LocalTime::parse(local_time).map_err(|m| errors.push(FieldError::new("local_time", m)));
@@ -205,7 +204,7 @@ fn plan(enabled: bool, local_time: &str, days: &[Day], days_field: &str) -> AppR
             time,
             days,
         }),
-        _ => Err(AppError::Unprocessable(errors)),
+        _ => Err(DomainError::Invalid(errors).into()),
     }
 }
 
@@ -214,57 +213,57 @@ fn plan(enabled: bool, local_time: &str, days: &[Day], days_field: &str) -> AppR
 /// not due again). The same settings again change nothing, not even a
 /// reminder due this minute and not yet sent.
 async fn save(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     user: UserId,
     kind: Kind,
     plan: Plan,
     if_match: IfMatch,
-) -> AppResult<(Option<DateTime<Utc>>, i64)> {
+) -> ServiceResult<(Option<DateTime<Utc>>, i64)> {
     let id = user.to_string();
-    let clock = state.clock.clone();
-    state
-        .db
-        .write(move |conn| -> AppResult<_> {
-            let now = clock.now();
-            let me = accounts::find_user(conn, &id)?.ok_or_else(AppError::unauthenticated)?;
-            // Waits for a scheduler handling this row, then reads what it recorded.
-            schedules::lock(conn, &id, Some(kind))?;
-            let current = schedules::find(conn, &id, kind)?;
-            let version = current.as_ref().map_or(0, |r| r.version);
-            if let Some(row) = &current {
-                if Plan::of_row(row)? == plan {
-                    return Ok((due_of(row), version));
-                }
+    let clock = clock.clone();
+    db.write(move |conn| -> ServiceResult<_> {
+        let now = clock.now();
+        let me = accounts::find_user(conn, &id)?.ok_or(DomainError::AccountGone)?;
+        // Waits for a scheduler handling this row, then reads what it recorded.
+        schedules::lock(conn, &id, Some(kind))?;
+        let current = schedules::find(conn, &id, kind)?;
+        let version = current.as_ref().map_or(0, |r| r.version);
+        if let Some(row) = &current {
+            if Plan::of_row(row)? == plan {
+                return Ok((due_of(row), version));
             }
-            // The defaults are served with ETag "0", so they can be named.
-            if !if_match.allows(Some(version)) {
-                return Err(DomainError::PreconditionFailed.into());
-            }
-            let handled = current.and_then(|r| r.handled_date);
-            let next = plan.next(&me, handled, now, false)?;
-            let time = plan.time.to_text();
-            let days = plan.days.to_text();
-            let setting = Setting {
-                enabled: plan.enabled,
-                local_time: &time,
-                days: &days,
-                next,
-                version: version + 1,
-            };
-            schedules::save(conn, &id, kind, &setting, now.naive_utc())?;
-            Ok((next.map(|(at, _)| at.and_utc()), version + 1))
-        })
-        .await
+        }
+        // The defaults are served with ETag "0", so they can be named.
+        if !if_match.allows(Some(version)) {
+            return Err(DomainError::PreconditionFailed.into());
+        }
+        let handled = current.and_then(|r| r.handled_date);
+        let next = plan.next(&me, handled, now, false)?;
+        let time = plan.time.to_text();
+        let days = plan.days.to_text();
+        let setting = Setting {
+            enabled: plan.enabled,
+            local_time: &time,
+            days: &days,
+            next,
+            version: version + 1,
+        };
+        schedules::save(conn, &id, kind, &setting, now.naive_utc())?;
+        Ok((next.map(|(at, _)| at.and_utc()), version + 1))
+    })
+    .await
 }
 
 pub async fn put_reminders(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     user: UserId,
     body: Reminders,
     if_match: IfMatch,
-) -> AppResult<RemindersView> {
+) -> ServiceResult<RemindersView> {
     let plan = plan(body.enabled, &body.local_time, &body.days, "days")?;
-    let (next_due_at, version) = save(state, user, Kind::Reminder, plan, if_match).await?;
+    let (next_due_at, version) = save(db, clock, user, Kind::Reminder, plan, if_match).await?;
     Ok(RemindersView {
         settings: Reminders {
             enabled: plan.enabled,
@@ -277,13 +276,14 @@ pub async fn put_reminders(
 }
 
 pub async fn put_digest(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     user: UserId,
     body: Digest,
     if_match: IfMatch,
-) -> AppResult<DigestView> {
+) -> ServiceResult<DigestView> {
     let plan = plan(body.enabled, &body.local_time, &[body.weekday], "weekday")?;
-    let (next_due_at, version) = save(state, user, Kind::Digest, plan, if_match).await?;
+    let (next_due_at, version) = save(db, clock, user, Kind::Digest, plan, if_match).await?;
     Ok(DigestView {
         settings: Digest {
             enabled: plan.enabled,
@@ -302,7 +302,7 @@ pub fn follow_timezone(
     conn: &mut DbConnection,
     user: &UserRow,
     now: DateTime<Utc>,
-) -> AppResult<()> {
+) -> ServiceResult<()> {
     schedules::lock(conn, &user.id, None)?;
     for row in schedules::of_user(conn, &user.id)? {
         let Some(kind) = Kind::parse(&row.kind) else {
@@ -346,16 +346,19 @@ impl Outcome {
 
 /// Handles every schedule due now: claims them in batches, each batch one
 /// transaction. Returns what each led to.
-pub async fn run_due(state: &actix_web::web::Data<AppState>) -> AppResult<Vec<(Kind, Outcome)>> {
+pub async fn run_due(
+    db: &Db,
+    clock: &Clock,
+    mail: &MailContext,
+) -> ServiceResult<Vec<(Kind, Outcome)>> {
     let mut all = Vec::new();
     // Bounded: a schedule handled now is due again on a later local date,
     // and catching up after downtime takes at most one more claim each.
     for _ in 0..1_000 {
-        let st = state.clone();
-        let (claimed, outcomes) = state
-            .db
-            .write(move |conn| -> AppResult<(usize, Vec<(Kind, Outcome)>)> {
-                let now = st.clock.now();
+        let (clock, context) = (clock.clone(), mail.clone());
+        let (claimed, outcomes) = db
+            .write(move |conn| -> ServiceResult<(usize, Vec<(Kind, Outcome)>)> {
+                let now = clock.now();
                 let rows = schedules::claim_due(conn, now.naive_utc(), BATCH)?;
                 let claimed = rows.len();
                 let mut outcomes = Vec::with_capacity(rows.len());
@@ -363,10 +366,10 @@ pub async fn run_due(state: &actix_web::web::Data<AppState>) -> AppResult<Vec<(K
                     // Each row in a savepoint: one that cannot be handled
                     // is stopped, and the rest of the batch goes on.
                     let kind = Kind::parse(&row.kind).unwrap_or(Kind::Reminder);
-                    match crate::db::savepoint(conn, |conn| handle(conn, &st, &row, now)) {
+                    match crate::db::savepoint(conn, |conn| handle(conn, &clock, &context, &row, now)) {
                         Ok(Some(outcome)) => outcomes.push((kind, outcome)),
                         Ok(None) => {}
-                        Err(err @ AppError::Unavailable(_)) => return Err(err),
+                        Err(err @ ServiceError::Db(DbError::Unavailable(_))) => return Err(err),
                         Err(err) => {
                             tracing::error!(user_id = %row.user_id, kind = %row.kind, error = %err,
                                 "scheduler: a schedule could not be handled; stopped");
@@ -378,18 +381,11 @@ pub async fn run_due(state: &actix_web::web::Data<AppState>) -> AppResult<Vec<(K
                 Ok((claimed, outcomes))
             })
             .await?;
-        for (kind, outcome) in &outcomes {
-            state
-                .mail
-                .schedule_outcomes
-                .with_label_values(&[kind.as_str(), outcome.as_str()])
-                .inc();
-        }
         // Until a claim finds nothing: a schedule caught up after downtime
         // can be due again at once (today, late).
         let done = claimed == 0;
         if outcomes.iter().any(|(_, o)| *o == Outcome::Queued) {
-            state.mail.wake();
+            mail.wake();
         }
         all.extend(outcomes);
         if done {
@@ -403,17 +399,18 @@ pub async fn run_due(state: &actix_web::web::Data<AppState>) -> AppResult<Vec<(K
 /// nothing to do but move its due time.
 fn handle(
     conn: &mut DbConnection,
-    state: &AppState,
+    clock: &Clock,
+    mail: &MailContext,
     row: &ScheduleRow,
     now: DateTime<Utc>,
-) -> AppResult<Option<Outcome>> {
+) -> ServiceResult<Option<Outcome>> {
     let (Some(kind), Some(due_date)) = (Kind::parse(&row.kind), row.due_date) else {
-        return Err(AppError::internal(
+        return Err(ServiceError::internal(
             "a due schedule without a kind or a date",
         ));
     };
     let user = accounts::find_user(conn, &row.user_id)?
-        .ok_or_else(|| AppError::internal("a due schedule without its user"))?;
+        .ok_or_else(|| ServiceError::internal("a due schedule without its user"))?;
     let plan = Plan::of_row(row)?;
     if row.handled_date.is_some_and(|handled| handled >= due_date) {
         // That local day was dealt with already (its due time was set
@@ -434,9 +431,9 @@ fn handle(
             }
             Kind::Reminder => queue(conn, &user, kind, now, |token| {
                 compose::reminder(
-                    &state.mail.from,
+                    &mail.from,
                     &recipient(&user),
-                    &state.mail.public_url,
+                    &mail.public_url,
                     token,
                     due_date,
                 )
@@ -446,16 +443,15 @@ fn handle(
                     .id
                     .parse()
                     .map_err(|_| DbError::corrupt("user", &user.id, "id"))?;
-                let count =
-                    crate::service::overview::patients_with_alerts(conn, &state.clock, therapist)?;
+                let count = crate::service::overview::patients_with_alerts(conn, clock, therapist)?;
                 if count == 0 {
                     Outcome::NoAlerts
                 } else {
                     queue(conn, &user, kind, now, |token| {
                         compose::digest(
-                            &state.mail.from,
+                            &mail.from,
                             &recipient(&user),
-                            &state.mail.public_url,
+                            &mail.public_url,
                             token,
                             count,
                         )
@@ -482,62 +478,30 @@ fn queue(
     user: &UserRow,
     kind: Kind,
     now: DateTime<Utc>,
-    compose: impl FnOnce(&str) -> AppResult<Option<mail::NewMail>>,
-) -> AppResult<Outcome> {
+    compose: impl FnOnce(&str) -> Result<Option<compose::Mail>, compose::ComposeError>,
+) -> ServiceResult<Outcome> {
     let (token, hash) = new_refresh_token();
     let Some(message) = compose(&token)? else {
         tracing::warn!(user_id = %user.id, kind = kind.as_str(), "no mail: the address cannot be mailed");
         return Ok(Outcome::Unverified);
     };
     schedules::issue_unsubscribe(conn, &hash, &user.id, kind, now.naive_utc())?;
-    mail::enqueue(conn, &message, now.naive_utc())?;
+    super::enqueue(conn, message, now.naive_utc())?;
     Ok(Outcome::Queued)
 }
 
 /// `POST /v1/unsubscribe?token=…`: turns off the reminder or digest the
 /// token was mailed for. 400 `invalid_token` for one that is unknown or
 /// older than [`UNSUBSCRIBE_VALID`].
-pub async fn unsubscribe(state: &AppState, token: &str) -> AppResult<Kind> {
+pub async fn unsubscribe(db: &Db, clock: &Clock, token: &str) -> ServiceResult<Kind> {
     let hash = hash_refresh_token(token);
-    let clock = state.clock.clone();
-    state
-        .db
-        .write(move |conn| -> AppResult<Kind> {
-            let now = clock.now_naive();
-            schedules::unsubscribe(conn, &hash, now - UNSUBSCRIBE_VALID, now)?.ok_or_else(|| {
-                AppError::bad_request(
-                    ErrorCode::InvalidToken,
-                    "The link is unknown or too old; turn the mails off in the app.",
-                    vec![FieldError::new("token", "is unknown or too old")],
-                )
-            })
-        })
-        .await
-}
-
-/// The scheduler of this instance: handles what is due, then sleeps until
-/// the next minute (or `poll`). Runs for the life of the instance.
-pub async fn run(state: actix_web::web::Data<AppState>, poll: std::time::Duration) {
-    loop {
-        let started = std::time::Instant::now();
-        match run_due(&state).await {
-            Ok(outcomes) if outcomes.is_empty() => tracing::debug!(
-                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-                "scheduler woke; nothing due"
-            ),
-            Ok(outcomes) => tracing::info!(
-                due = outcomes.len(),
-                queued = outcomes
-                    .iter()
-                    .filter(|(_, o)| *o == Outcome::Queued)
-                    .count(),
-                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-                "scheduler woke"
-            ),
-            Err(err) => {
-                tracing::warn!(error = %err, "scheduler: the due reminders could not be handled");
-            }
-        }
-        tokio::time::sleep(poll).await;
-    }
+    let clock = clock.clone();
+    db.write(move |conn| -> ServiceResult<Kind> {
+        let now = clock.now_naive();
+        Ok(
+            schedules::unsubscribe(conn, &hash, now - UNSUBSCRIBE_VALID, now)?
+                .ok_or(DomainError::InvalidUnsubscribeLink)?,
+        )
+    })
+    .await
 }

@@ -4,22 +4,28 @@
 //! counter among it), so a repeated read costs one indexed row and a copy,
 //! and a client holding the current `ETag` gets 304.
 
-use actix_web::web::Bytes;
+use std::sync::Arc;
+
 use chrono::{Days, NaiveDate};
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
-use crate::analytics::trends::{self, Day, PainPoint, Session, StretchPoint, Trends};
-use crate::auth::PatientScope;
+use super::ServiceResult;
+use crate::analytics::trends::{
+    self, Day, Interval, PainPoint, Session, StretchPoint, TrendSummary, Trends,
+};
 use crate::clock::Clock;
 use crate::db::accounts::UserRow;
 use crate::db::overview::{trend_rows, TrendRow};
+use crate::db::Db;
 use crate::db::{accounts, DbConnection, DbError};
+use crate::domain::access::PatientScope;
+use crate::domain::version::IfNoneMatch;
 use crate::domain::{DomainError, FieldError, RecordId};
-use crate::error::AppResult;
 use crate::kinds::RecordKind;
-use crate::state::AppState;
 
 /// Default range: the 90 days ending at the patient's today.
 pub const DEFAULT_DAYS: u64 = 90;
@@ -79,65 +85,95 @@ impl Key {
     }
 }
 
-/// A rendered answer: its `ETag` and its JSON body.
-#[derive(Clone)]
+// The daily series of a range (no doc comment: it would become the
+// schema's description).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailySeries {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// One row for every calendar day of `[from, to]`.
+    pub days: Vec<Day>,
+}
+
+// The intervals between massage sessions of a range and their summary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrendsResponse {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// One per massage session dated in the range, in session order.
+    pub intervals: Vec<Interval>,
+    pub summary: TrendSummary,
+}
+
+/// The figures of one answer.
+#[derive(Debug)]
+pub enum Figures {
+    Daily(DailySeries),
+    Trends(TrendsResponse),
+}
+
+/// Figures and their `ETag`; clones share the figures.
+#[derive(Debug, Clone)]
 pub struct Answer {
     pub etag: String,
-    pub body: Bytes,
+    pub figures: Arc<Figures>,
 }
 
 #[derive(Clone)]
-struct BodySize;
+struct FiguresSize;
 
-impl Weighter<Key, Answer> for BodySize {
+impl Weighter<Key, Answer> for FiguresSize {
     fn weight(&self, _: &Key, answer: &Answer) -> u64 {
-        // The entry's own bookkeeping, so many small answers are counted too.
-        answer.body.len() as u64 + 256
+        // About what the figures take in memory, and the entry's own
+        // bookkeeping, so many small answers are counted too.
+        let items = match answer.figures.as_ref() {
+            Figures::Daily(series) => series.days.len() * size_of::<Day>(),
+            Figures::Trends(trends) => trends.intervals.len() * size_of::<Interval>(),
+        };
+        items as u64 + 256
     }
 }
 
-/// Answers already rendered, up to a memory budget. An entry is never
+/// Figures already computed, up to a memory budget. An entry is never
 /// stale: a write moves the patient's counter, so it makes a new key, and
-/// the old entry just ages out.
-pub struct AnswerCache(Cache<Key, Answer, BodySize>);
+/// the old entry just ages out. Clones share one cache.
+#[derive(Clone)]
+pub struct AnswerCache(Arc<Cache<Key, Answer, FiguresSize>>);
 
 impl AnswerCache {
-    /// At most `bytes` of answers (a two-year trends answer is about 20 KB).
+    /// At most about `bytes` of figures.
     pub fn new(bytes: u64) -> Self {
-        Self(Cache::with_weighter(
+        Self(Arc::new(Cache::with_weighter(
             (bytes / 16_384).max(16) as usize,
             bytes,
-            BodySize,
-        ))
+            FiguresSize,
+        )))
     }
 }
 
 /// How a request is answered.
 pub enum Reply {
-    /// The client's copy (`If-None-Match`) is current.
+    /// The copy the client holds (`If-None-Match`) is current: its `ETag`.
     NotModified(String),
     Fresh(Answer),
 }
 
-/// The answer of `view` over `[from, to]` (defaulted in the patient's time
-/// zone): `NotModified` when `fresh` accepts its `ETag`, else from the cache
-/// or, on a miss, read, computed by `render` and kept.
-pub async fn answer<R>(
-    state: &AppState,
+/// The figures of `view` over `[from, to]` (defaulted in the patient's
+/// time zone): `NotModified` when `held` names their `ETag`, else from the
+/// cache or, on a miss, read, computed and kept.
+pub async fn answer(
+    db: &Db,
+    clock: &Clock,
+    answers: &AnswerCache,
     scope: PatientScope,
     (from, to): (Option<NaiveDate>, Option<NaiveDate>),
     view: View,
-    fresh: impl Fn(&str) -> bool + Send + 'static,
-    render: R,
-) -> AppResult<Reply>
-where
-    R: FnOnce(Rows) -> AppResult<Vec<u8>>,
-{
-    let clock = state.clock.clone();
-    let cache = state.answers.clone();
-    let found = state
-        .db
-        .run(move |conn| -> AppResult<Found> {
+    held: IfNoneMatch,
+) -> ServiceResult<Reply> {
+    let clock = clock.clone();
+    let cache = answers.clone();
+    let found = db
+        .run(move |conn| -> ServiceResult<Found> {
             let (patient, from, to) = in_calendar(conn, &clock, scope, from, to)?;
             let key = Key {
                 patient: scope.patient.0,
@@ -147,7 +183,7 @@ where
                 view,
             };
             let etag = key.etag();
-            if fresh(&etag) {
+            if held.names(&etag) {
                 return Ok(Found::NotModified(etag));
             }
             if let Some(answer) = cache.0.get(&key) {
@@ -161,9 +197,28 @@ where
         Found::NotModified(etag) => Ok(Reply::NotModified(etag)),
         Found::Cached(answer) => Ok(Reply::Fresh(answer)),
         Found::Rows(key, etag, from, to, rows) => {
-            let body = Bytes::from(render(split(from, to, rows)?)?);
-            let answer = Answer { etag, body };
-            state.answers.0.insert(key, answer.clone());
+            let rows = split(from, to, rows)?;
+            let figures = match view {
+                View::Daily => Figures::Daily(DailySeries {
+                    from,
+                    to,
+                    days: rows.daily(),
+                }),
+                View::Trends => {
+                    let trends = rows.trends();
+                    Figures::Trends(TrendsResponse {
+                        from,
+                        to,
+                        intervals: trends.intervals,
+                        summary: trends.summary,
+                    })
+                }
+            };
+            let answer = Answer {
+                etag,
+                figures: Arc::new(figures),
+            };
+            answers.0.insert(key, answer.clone());
             Ok(Reply::Fresh(answer))
         }
     }
@@ -182,7 +237,7 @@ fn in_calendar(
     scope: PatientScope,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-) -> AppResult<(UserRow, NaiveDate, NaiveDate)> {
+) -> ServiceResult<(UserRow, NaiveDate, NaiveDate)> {
     let patient =
         accounts::find_user(conn, &scope.patient.to_string())?.ok_or(DomainError::NotFound)?;
     let (from, to) = resolve(clock.today_in(patient.timezone()?.tz()), from, to)?;
@@ -195,7 +250,7 @@ fn read_rows(
     scope: PatientScope,
     from: NaiveDate,
     to: NaiveDate,
-) -> AppResult<Vec<TrendRow>> {
+) -> ServiceResult<Vec<TrendRow>> {
     let reach = from.checked_sub_days(Days::new(7)).unwrap_or(from);
     Ok(trend_rows(conn, scope.patient, (reach, to))?)
 }
@@ -205,7 +260,7 @@ fn resolve(
     today: NaiveDate,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-) -> AppResult<(NaiveDate, NaiveDate)> {
+) -> ServiceResult<(NaiveDate, NaiveDate)> {
     let to = to.unwrap_or(today);
     let from = from.unwrap_or_else(|| {
         to.checked_sub_days(Days::new(DEFAULT_DAYS - 1))
@@ -228,15 +283,15 @@ fn resolve(
 /// The rows of `[from − 7, to]` with `from`/`to` defaulted, uncached (the
 /// chart, whose answer is not JSON).
 async fn rows(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     scope: PatientScope,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-) -> AppResult<Rows> {
-    let clock = state.clock.clone();
-    let (from, to, rows) = state
-        .db
-        .run(move |conn| -> AppResult<_> {
+) -> ServiceResult<Rows> {
+    let clock = clock.clone();
+    let (from, to, rows) = db
+        .run(move |conn| -> ServiceResult<_> {
             let (_, from, to) = in_calendar(conn, &clock, scope, from, to)?;
             Ok((from, to, read_rows(conn, scope, from, to)?))
         })
@@ -245,7 +300,7 @@ async fn rows(
 }
 
 /// The stored rows as the analytics' points.
-fn split(from: NaiveDate, to: NaiveDate, rows: Vec<TrendRow>) -> AppResult<Rows> {
+fn split(from: NaiveDate, to: NaiveDate, rows: Vec<TrendRow>) -> ServiceResult<Rows> {
     let (mut pain, mut stretch, mut sessions) = (Vec::new(), Vec::new(), Vec::new());
     for row in rows {
         let Some(date) = row.date else { continue };
@@ -281,12 +336,13 @@ fn split(from: NaiveDate, to: NaiveDate, rows: Vec<TrendRow>) -> AppResult<Rows>
 
 /// The daily series, uncached (for the chart and the CSV export).
 pub async fn daily(
-    state: &AppState,
+    db: &Db,
+    clock: &Clock,
     scope: PatientScope,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-) -> AppResult<(NaiveDate, NaiveDate, Vec<Day>)> {
-    let rows = rows(state, scope, from, to).await?;
+) -> ServiceResult<(NaiveDate, NaiveDate, Vec<Day>)> {
+    let rows = rows(db, clock, scope, from, to).await?;
     Ok((rows.from, rows.to, rows.daily()))
 }
 

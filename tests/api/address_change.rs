@@ -1,4 +1,4 @@
-//! Changing the account's address (DESIGN.md §3): the password is asked
+//! Changing the account's address (docs/api-guide.md): the password is asked
 //! for, a link goes to the new address and a notice to the old one, and
 //! the address changes only when the link is used.
 

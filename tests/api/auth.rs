@@ -346,7 +346,7 @@ async fn live_tokens(app: &TestApp, user: &TestUser) -> (i64, i64) {
     (app.count("refresh_tokens", &live).await, families)
 }
 
-/// DESIGN §6: with the default grace, concurrent refreshes with one token
+/// docs/api-guide.md: with the default grace, concurrent refreshes with one token
 /// (a phone racing itself) all get fresh pairs of the same login.
 #[tokio::test]
 async fn concurrent_refreshes_with_one_token_all_succeed_within_the_grace() {

@@ -1,5 +1,5 @@
 //! The authorisation matrix: every route of the application's route table,
-//! called by each of seven callers, answers what DESIGN.md says (401, 403,
+//! called by each of seven callers, answers what docs/ says (401, 403,
 //! 404 or success). Each route gets a fresh world of users and objects, so
 //! a write by one caller never changes what the next one meets. A route
 //! without a row in `sample` fails the test.
@@ -375,7 +375,7 @@ fn is_patient(caller: Caller) -> bool {
     matches!(caller, Caller::Patient | Caller::OtherPatient)
 }
 
-/// (status, problem code) DESIGN.md gives `caller` on route `e`; `None` as
+/// (status, problem code) docs/ gives `caller` on route `e`; `None` as
 /// the status for routes open to anyone (their answer does not depend on
 /// who calls).
 fn expected(e: &Endpoint, sample: &Sample, caller: Caller) -> (Option<u16>, Option<&'static str>) {

@@ -3,8 +3,8 @@
 //! therapists), and a batch of writes is all-or-nothing.
 
 use chrono::Days;
-use painline::auth::{AuthUser, PatientScope};
 use painline::benchdata::{self, Size};
+use painline::domain::access::{AuthUser, PatientScope};
 use painline::domain::{RecordId, Role, UserId};
 use painline::kinds::{PainEntries, PainEntryBody};
 use painline::service::logbook;
@@ -127,7 +127,7 @@ async fn a_batch_with_one_bad_write_stores_nothing() {
         notes: None,
     };
     let today = test_today();
-    let failed = logbook::put_batch(&state, scope, move |batch| {
+    let failed = logbook::put_batch(&state.db, &state.clock, scope, move |batch| {
         batch.put::<PainEntries>(&scope, RecordId(uuid::Uuid::new_v4()), entry(today, 4))?;
         // Pain is 0–10: 422.
         batch.put::<PainEntries>(&scope, RecordId(uuid::Uuid::new_v4()), entry(today, 11))?;
@@ -136,13 +136,15 @@ async fn a_batch_with_one_bad_write_stores_nothing() {
     .await;
     assert!(matches!(
         failed,
-        Err(painline::error::AppError::Unprocessable(_))
+        Err(painline::service::ServiceError::Domain(
+            painline::domain::DomainError::Invalid(_)
+        ))
     ));
     assert_eq!(app.count("records", "1 = 1").await, 0);
     let me = app.get("/v1/me/changes", &patient.access).await;
     assert_eq!(me.body["next_cursor"], "0");
 
-    let written = logbook::put_batch(&state, scope, move |batch| {
+    let written = logbook::put_batch(&state.db, &state.clock, scope, move |batch| {
         batch.put::<PainEntries>(&scope, RecordId(uuid::Uuid::new_v4()), entry(today, 4))?;
         batch.put::<PainEntries>(&scope, RecordId(uuid::Uuid::new_v4()), entry(today, 6))
     })

@@ -17,6 +17,7 @@ mod faults;
 mod fuzz;
 mod hardening;
 mod helpers;
+mod layers;
 mod logbook;
 mod logbook_authz;
 mod logbook_validation;

@@ -1,4 +1,4 @@
-//! The therapist's overview: figures and alerts of DESIGN.md §4 in each
+//! The therapist's overview: figures and alerts of docs/analytics.md in each
 //! patient's time zone, the alert rules, and a constant number of queries
 //! however many patients a page shows.
 

@@ -32,7 +32,7 @@ impl Scheduler {
 
     /// One wake-up: what each due schedule led to.
     async fn run(&self) -> Vec<&'static str> {
-        run_due(&self.0)
+        run_due(&self.0.db, &self.0.clock, &self.0.mail)
             .await
             .unwrap()
             .into_iter()
@@ -42,7 +42,9 @@ impl Scheduler {
 
     /// Sends what is queued.
     async fn send(&self) {
-        painline::mail::sender::send_due(&self.0).await.unwrap();
+        painline::jobs::mail_sender::send_due(&self.0.db, &self.0.clock, &self.0.sender)
+            .await
+            .unwrap();
     }
 }
 
@@ -613,7 +615,7 @@ async fn the_weekly_digest_counts_patients_with_alerts_and_names_none() {
     }
     crate::helpers::link(&app, &therapist, &calm).await;
     crate::helpers::link(&app, &therapist, &careful).await;
-    // Both log steadily; one has a precaution (an alert by DESIGN.md §4).
+    // Both log steadily; one has a precaution (an alert by docs/analytics.md).
     for user in [&calm, &careful] {
         for date in ["2027-01-09", "2027-01-15"] {
             let put = app

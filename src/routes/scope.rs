@@ -1,6 +1,8 @@
-//! Who is calling, and on whose data: [`AuthUser`] from a valid
-//! `Authorization: Bearer` access token, and [`PatientScope`], the one place
-//! that decides whose logbook a request may touch.
+//! Who is calling, and on whose data, decided from the request: the
+//! [`AuthUser`] of a valid `Authorization: Bearer` access token, the
+//! [`Therapist`] routes, and the [`PatientScope`] of a request on a
+//! patient's logbook, the one place that decides whose logbook a request
+//! may touch (it asks `service::care_team` whether a therapist is linked).
 
 use std::future::{ready, Ready};
 
@@ -9,18 +11,10 @@ use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
+use crate::domain::access::{AuthUser, PatientScope};
 use crate::domain::{DomainError, FieldError, Role, UserId};
 use crate::error::{AppError, ErrorCode};
 use crate::state::AppState;
-
-/// The caller, as their access token names them.
-#[derive(Debug, Clone, Copy)]
-pub struct AuthUser {
-    pub id: UserId,
-    pub role: Role,
-    /// The login the access token was issued to (`sid`), when it names one.
-    pub login: Option<uuid::Uuid>,
-}
 
 fn authenticate(req: &HttpRequest) -> Result<AuthUser, AppError> {
     let state = req
@@ -50,16 +44,8 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, AppError> {
 /// does, rather than 200 with nothing in it. (Writes find out under the
 /// patient's lock, in their own transaction.)
 async fn ensure_account(state: &AppState, user: AuthUser) -> Result<AuthUser, AppError> {
-    let id = user.id.to_string();
-    let exists = state
-        .db
-        .run(move |conn| crate::db::accounts::user_exists(conn, &id))
-        .await?;
-    if exists {
-        Ok(user)
-    } else {
-        Err(DomainError::AccountGone.into())
-    }
+    crate::service::account::ensure_exists(&state.db, user.id).await?;
+    Ok(user)
 }
 
 fn is_read(method: &Method) -> bool {
@@ -101,49 +87,6 @@ impl FromRequest for Therapist {
     }
 }
 
-/// How the actor reaches the patient's data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScopeAccess {
-    /// The patient's own logbook (`/v1/me/…`).
-    Own,
-    /// A therapist the patient linked (`/v1/patients/{pid}/…`, with the care
-    /// team); such reads are access-logged.
-    LinkedTherapist,
-}
-
-/// Whose logbook a request acts on, who acts, and how they may. Taken as a
-/// handler's first argument, it decides before anything else of the request
-/// is looked at, so the patient's and a linked therapist's routes share one
-/// handler:
-/// - `/v1/me/…`: the caller's own logbook; only patients have one (403).
-/// - `/v1/patients/{pid}/…`: a therapist (403 for patients) linked to `pid`
-///   now; otherwise 404, as for an id that names nobody. Either way the
-///   request is written to the patient's access log.
-#[derive(Debug, Clone, Copy)]
-pub struct PatientScope {
-    pub patient: UserId,
-    pub actor: AuthUser,
-    pub access: ScopeAccess,
-}
-
-impl PatientScope {
-    /// `/v1/me/…`: the caller's own logbook; only patients have one.
-    pub fn own(user: AuthUser) -> Result<Self, DomainError> {
-        match user.role {
-            Role::Patient => Ok(Self {
-                patient: user.id,
-                actor: user,
-                access: ScopeAccess::Own,
-            }),
-            Role::Therapist => Err(DomainError::PatientsOnly),
-        }
-    }
-
-    pub fn is_own(&self) -> bool {
-        self.access == ScopeAccess::Own
-    }
-}
-
 impl FromRequest for PatientScope {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
@@ -177,7 +120,16 @@ impl FromRequest for PatientScope {
                 )
             })?;
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
-            crate::service::care_team::open_patient(&state, user, patient, action, path).await
+            let scope = crate::service::care_team::open_patient(
+                &state.db,
+                &state.clock,
+                user,
+                patient,
+                action,
+                path,
+            )
+            .await?;
+            Ok(scope)
         })
     }
 }

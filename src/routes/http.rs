@@ -1,30 +1,24 @@
-//! The HTTP side of the offline-first write protocol, shared by every
-//! logbook kind: the `If-Match` and `Idempotency-Key` headers, list
-//! parameters and cursors, and generic handlers that a kind's module turns
-//! into its routes with [`logbook_routes!`]. The decisions themselves are in
-//! `crate::kinds::protocol`, the use cases in `crate::service::logbook`.
+//! The HTTP side of the API's protocol, in one place: the `If-Match`,
+//! `If-None-Match` and `Idempotency-Key` headers, answers with an `ETag`,
+//! list parameters, pages, cursors and date ranges. The version rule itself
+//! is `crate::domain::version`; the write protocol's decisions are in
+//! `crate::kinds::protocol`.
 
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
-use super::input::ApiJson;
-use crate::auth::Scoped;
-use crate::domain::{FieldError, RecordId};
+use crate::domain::version::{etag, IfMatch, IfNoneMatch};
+use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::kinds::protocol::IfMatch;
-use crate::kinds::Kind;
-use crate::service::logbook::{
-    self as service, etag, Found, ListParams, ListPosition, Outcome, Target, Written,
-};
-use crate::state::AppState;
+use crate::service::logbook::{Found, ListParams, ListPosition, Outcome, Written};
 
 // ---------------------------------------------------------------- headers
 
@@ -128,6 +122,16 @@ impl FromRequest for IdempotencyKey {
     }
 }
 
+/// The tags of every `If-None-Match` line (a list may be split over several).
+pub fn if_none_match(req: &HttpRequest) -> IfNoneMatch {
+    let lines: Vec<&str> = req
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    IfNoneMatch::parse(&lines.join(","))
+}
+
 // ---------------------------------------------------------------- answers
 
 /// 201 with `Location` for a created (or restored) object, else 200.
@@ -215,7 +219,7 @@ pub fn check_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> AppResult<
     Ok(())
 }
 
-fn encode_position(p: &ListPosition) -> String {
+pub fn encode_position(p: &ListPosition) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{}", p.date, p.id))
 }
 
@@ -316,280 +320,10 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-// ---------------------------------------------------------------- generic handlers
-
-/// The object addressed by a route (`…/{id}`, after `{pid}` on a
-/// therapist's route).
-#[derive(Debug, Deserialize)]
-pub struct ItemPath {
-    pub id: RecordId,
-}
-
-/// `POST …`: creates with a server id. With an `Idempotency-Key` seen in the
-/// last 24 hours, answers what the first request got and stores nothing.
-pub async fn create<K: Kind>(
-    state: web::Data<AppState>,
-    Scoped(scope, (key, body)): Scoped<(IdempotencyKey, ApiJson<K::Body>)>,
-) -> AppResult<HttpResponse> {
-    let saved = service::post::<K>(&state, scope, key.0, body.0).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, saved.location))
-        .insert_header((header::ETAG, saved.etag))
-        .content_type("application/json")
-        .body(saved.body))
-}
-
-/// `GET …/{id}`.
-pub async fn get<K: Kind>(
-    state: web::Data<AppState>,
-    Scoped(scope, item): Scoped<web::Path<ItemPath>>,
-) -> AppResult<HttpResponse> {
-    let result = service::get::<K>(&state, scope, Target::Id(item.id)).await?;
-    Ok(found(result))
-}
-
-/// `PUT …/{id}`: 201 when the object did not exist (or was deleted), 200 when
-/// replaced or when the same content was sent again (version unchanged).
-pub async fn put<K: Kind>(
-    state: web::Data<AppState>,
-    Scoped(scope, (item, if_match, body)): Scoped<(
-        web::Path<ItemPath>,
-        IfMatchHeader,
-        ApiJson<K::Body>,
-    )>,
-) -> AppResult<HttpResponse> {
-    let result = service::put::<K>(&state, scope, item.id, if_match.0, body.0).await?;
-    Ok(written(result))
-}
-
-/// `DELETE …/{id}`: 204, also when it was already deleted.
-pub async fn delete<K: Kind>(
-    state: web::Data<AppState>,
-    Scoped(scope, (item, if_match)): Scoped<(web::Path<ItemPath>, IfMatchHeader)>,
-) -> AppResult<HttpResponse> {
-    service::delete::<K>(&state, scope, Target::Id(item.id), if_match.0).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// `GET …`: newest date first (ties by id), so that paging while new rows
-/// arrive neither repeats nor skips a row that existed when paging began.
-pub async fn list<K: Kind>(
-    state: web::Data<AppState>,
-    Scoped(scope, query): Scoped<web::Query<ListQuery>>,
-) -> AppResult<HttpResponse> {
-    let params = query.into_inner().params()?;
-    let (items, last) = service::list_by_date::<K>(&state, scope, params).await?;
-    let next_cursor = last.as_ref().map(encode_position);
-    Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
-}
-
-/// The routes of a logbook kind, declared once: each handler's annotation
-/// gives the OpenAPI operation (and its path and method), and `endpoints()`
-/// gives the application and the authorisation tests the same list.
-/// Expands inside the kind's module.
-macro_rules! logbook_routes {
-    (
-        kind: $kind:ident, body: $body:ident, view: $view:ident,
-        one: $one:ident, many: $many:ident, page: $page:ident,
-        collection: $coll:tt, item: $item:tt, a: $a:tt, plural: $plural:tt,
-        patient_collection: $pcoll:tt, patient_item: $pitem:tt
-        $(, also: [$($extra:ident => $access:expr),* $(,)?])? $(,)?
-    ) => {
-        // One page of the list, for the OpenAPI document.
-        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-        pub struct $page {
-            pub items: Vec<$view>,
-            /// Pass as `cursor` for the next page; null on the last page.
-            pub next_cursor: Option<String>,
-        }
-
-        #[utoipa::path(
-            get, path = $coll, tag = "logbook", operation_id = concat!("list_", stringify!($many)),
-            summary = concat!("List your ", $plural, ", newest first"),
-            security(("bearer" = [])), params($crate::routes::records::ListQuery),
-            responses(
-                (status = 200, description = "A page, newest date first (ties by id)", body = $page),
-                (status = 403, description = "The caller is not a patient"),
-            )
-        )]
-        pub async fn list(
-            state: actix_web::web::Data<$crate::state::AppState>,
-            scoped: $crate::auth::Scoped<actix_web::web::Query<$crate::routes::records::ListQuery>>,
-        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::list::<$kind>(state, scoped).await
-        }
-
-        $crate::routes::records::logbook_routes!(@items $kind, $body, $view, $one, $coll, $item, $a);
-
-        #[utoipa::path(
-            get, path = $pcoll, tag = "therapist views",
-            operation_id = concat!("list_patient_", stringify!($many)),
-            summary = concat!("List a linked patient's ", $plural, ", newest first"),
-            security(("bearer" = [])),
-            params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"),
-                   $crate::routes::records::ListQuery),
-            responses(
-                (status = 200, description = "A page, newest date first (ties by id), as the patient sees it", body = $page),
-                (status = 403, description = "The caller is not a therapist"),
-                (status = 404, description = "Not a patient linked to you now (the attempt is in their access log)"),
-            )
-        )]
-        pub async fn list_for_patient(
-            state: actix_web::web::Data<$crate::state::AppState>,
-            scoped: $crate::auth::Scoped<actix_web::web::Query<$crate::routes::records::ListQuery>>,
-        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::list::<$kind>(state, scoped).await
-        }
-
-        #[utoipa::path(
-            get, path = $pitem, tag = "therapist views",
-            operation_id = concat!("get_patient_", stringify!($one)),
-            summary = concat!("Read ", $a, " of a linked patient"),
-            security(("bearer" = [])),
-            params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"),
-                   ("id" = uuid::Uuid, Path)),
-            responses(
-                (status = 200, description = "The object, as the patient sees it", body = $view, headers(("ETag" = String))),
-                (status = 403, description = "The caller is not a therapist"),
-                (status = 404, description = "Not a patient linked to you now, or no such object of theirs"),
-            )
-        )]
-        pub async fn get_for_patient(
-            state: actix_web::web::Data<$crate::state::AppState>,
-            scoped: $crate::auth::Scoped<actix_web::web::Path<$crate::routes::records::ItemPath>>,
-        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::get::<$kind>(state, scoped).await
-        }
-
-        pub fn endpoints() -> Vec<$crate::routes::Endpoint> {
-            use $crate::routes::{endpoint, Access};
-            vec![
-                endpoint!(list, Access::Patient),
-                endpoint!(create, Access::Patient),
-                endpoint!(get, Access::Patient),
-                endpoint!(put, Access::Patient),
-                endpoint!(delete, Access::Patient),
-                endpoint!(list_for_patient, Access::LinkedTherapist),
-                endpoint!(get_for_patient, Access::LinkedTherapist),
-                $($(endpoint!($extra, $access),)*)?
-            ]
-        }
-    };
-    (
-        kind: $kind:ident, body: $body:ident, view: $view:ident, one: $one:ident,
-        collection: $coll:tt, item: $item:tt, a: $a:tt,
-        also: [$($extra:ident => $access:expr),*] $(,)?
-    ) => {
-        $crate::routes::records::logbook_routes!(@items $kind, $body, $view, $one, $coll, $item, $a);
-
-        pub fn endpoints() -> Vec<$crate::routes::Endpoint> {
-            use $crate::routes::endpoint;
-            vec![
-                endpoint!(create, $crate::routes::Access::Patient),
-                endpoint!(get, $crate::routes::Access::Patient),
-                endpoint!(put, $crate::routes::Access::Patient),
-                endpoint!(delete, $crate::routes::Access::Patient),
-                $(endpoint!($extra, $access),)*
-            ]
-        }
-    };
-    (@items $kind:ident, $body:ident, $view:ident, $one:ident, $coll:tt, $item:tt, $a:tt) => {
-        #[utoipa::path(
-            post, path = $coll, tag = "logbook", operation_id = concat!("create_", stringify!($one)),
-            summary = concat!("Record ", $a, " under a server-chosen id"),
-            security(("bearer" = [])), request_body = $body,
-            params(("Idempotency-Key" = Option<String>, Header, description = "Same key within 24 h: the first answer again, nothing stored twice")),
-            responses(
-                (status = 201, description = "Created with a server id", body = $view,
-                 headers(("Location" = String), ("ETag" = String))),
-                (status = 403, description = "The caller is not a patient"),
-                (status = 409, description = "The Idempotency-Key was used for a different request"),
-                (status = 422, description = "A value is out of range"),
-            )
-        )]
-        pub async fn create(
-            state: actix_web::web::Data<$crate::state::AppState>,
-            scoped: $crate::auth::Scoped<(
-                $crate::routes::records::IdempotencyKey,
-                $crate::routes::input::ApiJson<$body>,
-            )>,
-        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::create::<$kind>(state, scoped).await
-        }
-
-        #[utoipa::path(
-            get, path = $item, tag = "logbook", operation_id = concat!("get_", stringify!($one)),
-            summary = concat!("Read ", $a),
-            security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
-            responses(
-                (status = 200, description = "The object", body = $view, headers(("ETag" = String))),
-                (status = 403, description = "The caller is not a patient"),
-                (status = 404, description = "Absent, deleted, or not the caller's"),
-            )
-        )]
-        pub async fn get(
-            state: actix_web::web::Data<$crate::state::AppState>,
-            scoped: $crate::auth::Scoped<actix_web::web::Path<$crate::routes::records::ItemPath>>,
-        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::get::<$kind>(state, scoped).await
-        }
-
-        #[utoipa::path(
-            put, path = $item, tag = "logbook", operation_id = concat!("put_", stringify!($one)),
-            summary = concat!("Create, replace or restore ", $a, " under a client-chosen id"),
-            security(("bearer" = [])), request_body = $body,
-            params(("id" = uuid::Uuid, Path, description = "Chosen by the client"),
-                   ("If-Match" = Option<String>, Header, description = "ETag of the version being replaced")),
-            responses(
-                (status = 200, description = "Replaced, or the same content again (version unchanged)", body = $view, headers(("ETag" = String))),
-                (status = 201, description = "Created (or restored after a delete)", body = $view,
-                 headers(("Location" = String), ("ETag" = String))),
-                (status = 403, description = "The caller is not a patient, or the object was recorded by a therapist"),
-                (status = 404, description = "The id belongs to someone else or to another kind of object"),
-                (status = 409, description = "The id is taken by a built-in object (a stretch of the catalog, for own stretches)"),
-                (status = 412, description = "If-Match does not match the current version"),
-                (status = 422, description = "A value is out of range"),
-            )
-        )]
-        pub async fn put(
-            state: actix_web::web::Data<$crate::state::AppState>,
-            scoped: $crate::auth::Scoped<(
-                actix_web::web::Path<$crate::routes::records::ItemPath>,
-                $crate::routes::records::IfMatchHeader,
-                $crate::routes::input::ApiJson<$body>,
-            )>,
-        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::put::<$kind>(state, scoped).await
-        }
-
-        #[utoipa::path(
-            delete, path = $item, tag = "logbook", operation_id = concat!("delete_", stringify!($one)),
-            summary = concat!("Delete ", $a, " (leaves a tombstone for the sync feed)"),
-            security(("bearer" = [])),
-            params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being deleted")),
-            responses(
-                (status = 204, description = "Deleted (also when it already was)"),
-                (status = 403, description = "The caller is not a patient, or the object was recorded by a therapist"),
-                (status = 404, description = "Never existed, or not the caller's"),
-                (status = 412, description = "If-Match does not match the current version"),
-            )
-        )]
-        pub async fn delete(
-            state: actix_web::web::Data<$crate::state::AppState>,
-            scoped: $crate::auth::Scoped<(
-                actix_web::web::Path<$crate::routes::records::ItemPath>,
-                $crate::routes::records::IfMatchHeader,
-            )>,
-        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
-            $crate::routes::records::delete::<$kind>(state, scoped).await
-        }
-    };
-}
-pub(crate) use logbook_routes;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::RecordId;
 
     #[test]
     fn if_match_accepts_star_and_lists_of_etags() {
