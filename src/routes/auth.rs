@@ -1,22 +1,16 @@
 //! `/v1/auth/*`: registration, login, token refresh and logout.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use super::input::{client_ip, ApiJson};
-use crate::auth::throttle::{PER_ADDRESS, PER_EMAIL};
-use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
-use crate::db::accounts::{self, NewRefreshToken, Rotation};
-use crate::db::logins;
-use crate::db::{Db, DbConnection, DbResult};
-use crate::domain::{Email, Role};
-use crate::error::{AppError, AppResult, ErrorCode};
+use super::input::{client, client_ip, user_agent, ApiJson};
+use crate::domain::Role;
+use crate::error::AppResult;
+use crate::service::account::SignUp;
 pub use crate::service::account::UserResponse;
-use crate::service::account::{self, SignUp};
-use crate::service::account_email;
+pub use crate::service::session::{SessionResponse, TokensResponse};
+use crate::service::{account_email, session};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -51,206 +45,8 @@ pub struct RefreshRequest {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TokensResponse {
-    /// JWT for `Authorization: Bearer`.
-    pub access_token: String,
-    /// Always `Bearer`.
-    #[schema(example = "Bearer")]
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    /// Opaque; exchange it once at `/v1/auth/refresh`.
-    pub refresh_token: String,
-    /// Seconds until the refresh token expires.
-    pub refresh_expires_in: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionResponse {
-    pub user: UserResponse,
-    pub tokens: TokensResponse,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct RefreshResponse {
     pub tokens: TokensResponse,
-}
-
-/// Issues an access token and stores a new refresh token, for login
-/// `family` (a refresh) or for a new login seen from `user_agent`.
-pub fn issue_tokens(
-    conn: &mut DbConnection,
-    state: &AppState,
-    user_id: &str,
-    role: Role,
-    family: Option<&str>,
-    user_agent: Option<&str>,
-    now: NaiveDateTime,
-) -> AppResult<TokensResponse> {
-    let uuid: Uuid = user_id.parse().map_err(AppError::internal)?;
-    let login: Uuid = match family {
-        Some(id) => id.parse().map_err(AppError::internal)?,
-        None => Uuid::new_v4(),
-    };
-    let login_id = login.to_string();
-    let expires_at = now + Duration::seconds(state.tokens.refresh_ttl);
-    match family {
-        // The login ended while this refresh was on its way (ended from
-        // another device, say): no new token joins it.
-        Some(_) => {
-            if !logins::touch(conn, &login_id, user_agent, now, expires_at)? {
-                return Err(invalid_refresh());
-            }
-        }
-        None => logins::start(conn, &login_id, user_id, user_agent, now, expires_at)?,
-    }
-    let access_token = state
-        .tokens
-        .issue_access(uuid, role, login, now.and_utc())
-        .map_err(AppError::internal)?;
-    let (refresh_token, hash) = new_refresh_token();
-    accounts::insert_refresh_token(
-        conn,
-        &NewRefreshToken {
-            id: Uuid::new_v4().to_string(),
-            user_id,
-            family_id: &login_id,
-            token_hash: &hash,
-            created_at: now,
-            expires_at,
-        },
-    )?;
-    Ok(TokensResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: state.tokens.access_ttl,
-        refresh_token,
-        refresh_expires_in: state.tokens.refresh_ttl,
-    })
-}
-
-/// The `User-Agent` a login is shown with: printable, at most 200
-/// characters, `None` when absent or empty. It is what the client says,
-/// for the account's owner to recognise a device, never trusted.
-pub fn user_agent(req: &HttpRequest) -> Option<String> {
-    let raw = req.headers().get(actix_web::http::header::USER_AGENT)?;
-    let text = String::from_utf8_lossy(raw.as_bytes());
-    let clean: String = text
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(USER_AGENT_MAX)
-        .collect();
-    let clean = clean.trim();
-    (!clean.is_empty()).then(|| clean.to_owned())
-}
-
-/// The longest `user_agent` a login keeps, in characters.
-pub const USER_AGENT_MAX: usize = 200;
-
-fn invalid_credentials() -> AppError {
-    AppError::Unauthorized {
-        code: ErrorCode::InvalidCredentials,
-        detail: "The e-mail or password is incorrect.",
-    }
-}
-
-fn invalid_refresh() -> AppError {
-    AppError::Unauthorized {
-        code: ErrorCode::InvalidRefreshToken,
-        detail: "The refresh token is unknown, expired, or was already used.",
-    }
-}
-
-/// Seconds to wait before another login attempt for `email` from `ip`, if throttled.
-fn throttled(
-    conn: &mut DbConnection,
-    email: &str,
-    ip: &str,
-    now: NaiveDateTime,
-) -> AppResult<Option<u64>> {
-    let by_address = accounts::failures_since(conn, email, Some(ip), PER_ADDRESS.start(now))?;
-    let by_email = accounts::failures_since(conn, email, None, PER_EMAIL.start(now))?;
-    Ok(PER_ADDRESS
-        .retry_after(&by_address, now)
-        .max(PER_EMAIL.retry_after(&by_email, now)))
-}
-
-/// A password attempt, counted against the throttle from the moment it
-/// starts so that guesses sent in parallel all count. Its verdict decides
-/// what stays: a wrong password stays a failure; a right one clears the
-/// address's failures; an attempt that ends without a verdict (an error, a
-/// dropped request) was no guess and is taken back.
-pub struct Attempt {
-    db: Db,
-    email: String,
-    ip: String,
-    reserved: Option<String>,
-}
-
-impl Attempt {
-    /// Starts an attempt: 429 when `email` is throttled for `ip`. Call it
-    /// holding a hashing slot, so only attempts that will be hashed are
-    /// counted and a login flood queues on the hashing pool, not on writes.
-    pub async fn begin(state: &AppState, email: &str, ip: &str) -> AppResult<Self> {
-        let (em, addr, now) = (email.to_owned(), ip.to_owned(), state.clock.now_naive());
-        let reserved = state
-            .db
-            .write(move |conn| -> AppResult<_> {
-                accounts::lock_user_by_email(conn, &em)?;
-                if let Some(retry_after_secs) = throttled(conn, &em, &addr, now)? {
-                    return Err(AppError::TooManyRequests {
-                        code: ErrorCode::TooManyAttempts,
-                        retry_after_secs,
-                    });
-                }
-                Ok(accounts::record_failure(conn, &em, &addr, now)?)
-            })
-            .await?;
-        Ok(Self {
-            db: state.db.clone(),
-            email: email.to_owned(),
-            ip: ip.to_owned(),
-            reserved: Some(reserved),
-        })
-    }
-
-    /// The password was wrong: the attempt stays a failure.
-    pub fn failed(mut self) {
-        self.reserved = None;
-    }
-
-    /// The password was right: a function that, run inside the transaction
-    /// completing the request, lets this address start again from zero.
-    /// (The attempt itself stays outside: it must be dropped where it can
-    /// spawn its clean-up.)
-    pub fn acceptance(&self) -> impl FnOnce(&mut DbConnection) -> DbResult<()> + Send + 'static {
-        let (email, ip) = (self.email.clone(), self.ip.clone());
-        move |conn| accounts::clear_failures(conn, &email, &ip)
-    }
-
-    /// The transaction that ran [`Attempt::acceptance`] committed.
-    pub fn accepted(mut self) {
-        self.reserved = None;
-    }
-}
-
-impl Drop for Attempt {
-    fn drop(&mut self) {
-        let Some(id) = self.reserved.take() else {
-            return;
-        };
-        let db = self.db.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    if let Err(e) = db.write(move |conn| accounts::delete_failure(conn, &id)).await {
-                        tracing::warn!(error = %e, "could not take back an undecided password attempt");
-                    }
-                });
-            }
-            Err(_) => tracing::warn!("undecided password attempt left counted: no runtime"),
-        }
-    }
 }
 
 /// Create an account.
@@ -269,33 +65,25 @@ pub async fn register(
     state: web::Data<AppState>,
     body: ApiJson<RegisterRequest>,
 ) -> AppResult<HttpResponse> {
-    let agent = user_agent(&req);
     let body = body.0;
-    let role = body.role;
     let sign_up = SignUp {
         email: &body.email,
         password: body.password,
         display_name: &body.display_name,
-        role,
+        role: body.role,
         timezone: body.timezone.as_deref(),
     };
-    let new = account::prepare(&state.hasher, sign_up).await?;
-    let st = state.clone();
-    let session = state
-        .db
-        .write(move |conn| -> AppResult<_> {
-            let now = st.clock.now_naive();
-            let user = account::create(conn, new, now)?;
-            account_email::queue_verification(conn, &st.mail, &user, now)?;
-            let tokens = issue_tokens(conn, &st, &user.id, role, None, agent.as_deref(), now)?;
-            Ok(SessionResponse {
-                user: UserResponse::from_row(user)?,
-                tokens,
-            })
-        })
-        .await?;
-    state.mail.wake();
-    tracing::info!(user_id = %session.user.id, role = role.as_str(), "account created");
+    let client = client(&req, &state.trusted_proxies);
+    let session = session::sign_up(
+        &state.db,
+        &state.clock,
+        &state.hasher,
+        &state.mail,
+        &state.tokens,
+        sign_up,
+        client,
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", "/v1/me"))
         .json(session))
@@ -322,46 +110,17 @@ pub async fn login(
     body: ApiJson<LoginRequest>,
 ) -> AppResult<HttpResponse> {
     let LoginRequest { email, password } = body.0;
-    let ip = client_ip(&req, &state.trusted_proxies);
-    let agent = user_agent(&req);
-    let slot = state.hasher.slot().await?;
-    // Something that is not an e-mail address cannot name an account; it
-    // gets the same work and the same answer as an unknown one.
-    // Looked up as stored (trimmed, lower-cased) without the sign-up rules:
-    // a rule added later must not lock an existing account out.
-    let Some(email) = Email::normalise_for_lookup(&email) else {
-        slot.verify(password, None).await?;
-        return Err(invalid_credentials());
-    };
-    let attempt = Attempt::begin(&state, &email, &ip).await?;
-    let em = email.clone();
-    let user = state
-        .db
-        .run(move |conn| accounts::find_user_by_email(conn, &em))
-        .await?;
-    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    // Over-long passwords are never truncated; they simply cannot match.
-    let password_ok = slot.verify(password, stored_hash).await?;
-    let Some(user) = user.filter(|_| password_ok) else {
-        attempt.failed();
-        return Err(invalid_credentials());
-    };
-    let st = state.clone();
-    let accept = attempt.acceptance();
-    let session = state
-        .db
-        .write(move |conn| -> AppResult<_> {
-            accept(conn)?;
-            let now = st.clock.now_naive();
-            let role = user.role()?;
-            let tokens = issue_tokens(conn, &st, &user.id, role, None, agent.as_deref(), now)?;
-            Ok(SessionResponse {
-                user: UserResponse::from_row(user)?,
-                tokens,
-            })
-        })
-        .await?;
-    attempt.accepted();
+    let client = client(&req, &state.trusted_proxies);
+    let session = session::sign_in(
+        &state.db,
+        &state.clock,
+        &state.hasher,
+        &state.tokens,
+        &email,
+        password,
+        client,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(session))
 }
 
@@ -386,53 +145,15 @@ pub async fn refresh(
     state: web::Data<AppState>,
     body: ApiJson<RefreshRequest>,
 ) -> AppResult<HttpResponse> {
-    let agent = user_agent(&req);
-    let hash = hash_refresh_token(&body.0.refresh_token);
-    let st = state.clone();
-    let outcome = state
-        .db
-        .write(move |conn| -> AppResult<_> {
-            let now = st.clock.now_naive();
-            // A reuse must commit its revocation, so every outcome is Ok here.
-            let grace = st.tokens.refresh_grace;
-            Ok(
-                match accounts::use_refresh_token(conn, &hash, now, grace)? {
-                    Rotation::Rotated {
-                        user,
-                        family_id,
-                        again,
-                    } => {
-                        if again {
-                            tracing::info!(
-                                "refresh token presented again within the grace; fresh pair issued"
-                            );
-                        }
-                        let role = user.role()?;
-                        Ok(issue_tokens(
-                            conn,
-                            &st,
-                            &user.id,
-                            role,
-                            Some(&family_id),
-                            agent.as_deref(),
-                            now,
-                        )?)
-                    }
-                    Rotation::Reused => Err(true),
-                    Rotation::Invalid => Err(false),
-                },
-            )
-        })
-        .await?;
-    match outcome {
-        Ok(tokens) => Ok(HttpResponse::Ok().json(RefreshResponse { tokens })),
-        Err(reused) => {
-            if reused {
-                tracing::warn!("refresh token reuse detected; token family revoked");
-            }
-            Err(invalid_refresh())
-        }
-    }
+    let tokens = session::refresh(
+        &state.db,
+        &state.clock,
+        &state.tokens,
+        &body.0.refresh_token,
+        user_agent(&req),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(RefreshResponse { tokens }))
 }
 
 /// Sign out: revokes the refresh token and every token rotated from it.
@@ -449,12 +170,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     body: ApiJson<RefreshRequest>,
 ) -> AppResult<HttpResponse> {
-    let hash = hash_refresh_token(&body.0.refresh_token);
-    let now = state.clock.now_naive();
-    state
-        .db
-        .write(move |conn| accounts::revoke_family_of(conn, &hash, now))
-        .await?;
+    session::sign_out(&state.db, &state.clock, &body.0.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -11,6 +11,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::error::{AppError, ErrorCode, FieldError};
+use crate::service::session::Client;
 
 /// How long a body may take to arrive when no state says otherwise.
 const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -350,6 +351,33 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> String {
         }
     }
     peer.to_string()
+}
+
+/// The `User-Agent` a login is shown with: printable, at most
+/// [`USER_AGENT_MAX`] characters, `None` when absent or empty. It is what
+/// the client says, for the account's owner to recognise a device, never
+/// trusted.
+pub fn user_agent(req: &HttpRequest) -> Option<String> {
+    let raw = req.headers().get(header::USER_AGENT)?;
+    let text = String::from_utf8_lossy(raw.as_bytes());
+    let clean: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(USER_AGENT_MAX)
+        .collect();
+    let clean = clean.trim();
+    (!clean.is_empty()).then(|| clean.to_owned())
+}
+
+/// The longest `user_agent` a login keeps, in characters.
+pub const USER_AGENT_MAX: usize = 200;
+
+/// Who is calling, as the sign-in services count and show it.
+pub fn client(req: &HttpRequest, trusted: &[IpAddr]) -> Client {
+    Client {
+        ip: client_ip(req, trusted),
+        user_agent: user_agent(req),
+    }
 }
 
 /// One `X-Forwarded-For` entry as an address: `IP`, `IPv4:port`, `[IPv6]`

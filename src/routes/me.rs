@@ -4,15 +4,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::auth::{Attempt, UserResponse};
-use super::input::client_ip;
-use super::input::ApiJson;
-use crate::db::accounts;
-use crate::db::mail::Purpose;
+use super::auth::{Accepted, UserResponse};
+use super::input::{client_ip, ApiJson};
 use crate::domain::access::AuthUser;
-use crate::domain::{DisplayName, Email, Password, Timezone};
-use crate::error::{AppError, AppResult, FieldError};
-use crate::service::{account_email, schedules};
+use crate::error::AppResult;
+use crate::service::account::{self, ProfileChange};
+use crate::service::account_email;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -46,40 +43,6 @@ pub struct DeleteMe {
     pub password: String,
 }
 
-async fn load_me(state: &AppState, user: AuthUser) -> AppResult<accounts::UserRow> {
-    let id = user.id.to_string();
-    state
-        .db
-        .run(move |conn| accounts::find_user(conn, &id))
-        .await?
-        // The token outlived its account.
-        .ok_or_else(AppError::unauthenticated)
-}
-
-/// Checks the caller's password, counting failures like failed logins so a
-/// stolen access token cannot be used to guess it.
-async fn confirm_password(
-    req: &HttpRequest,
-    state: &AppState,
-    me: &accounts::UserRow,
-    password: String,
-    field: &'static str,
-) -> AppResult<()> {
-    let ip = client_ip(req, &state.trusted_proxies);
-    let slot = state.hasher.slot().await?;
-    let attempt = Attempt::begin(state, &me.email, &ip).await?;
-    if !slot
-        .verify(password, Some(me.password_hash.clone()))
-        .await?
-    {
-        attempt.failed();
-        return Err(AppError::WrongPassword { field });
-    }
-    state.db.write(attempt.acceptance()).await?;
-    attempt.accepted();
-    Ok(())
-}
-
 /// The caller's account.
 #[utoipa::path(
     get, path = "/v1/me",
@@ -88,7 +51,7 @@ async fn confirm_password(
     responses((status = 200, description = "The caller", body = UserResponse))
 )]
 pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> AppResult<HttpResponse> {
-    let me = load_me(&state, user).await?;
+    let me = account::load(&state.db, user.id).await?;
     Ok(HttpResponse::Ok().json(UserResponse::from_row(me)?))
 }
 
@@ -117,72 +80,23 @@ pub async fn update_me(
     body: ApiJson<UpdateMe>,
 ) -> AppResult<HttpResponse> {
     let body = body.0;
-    let mut errors = Vec::new();
-    let name = body
-        .display_name
-        .as_deref()
-        .map(DisplayName::parse)
-        .transpose()
-        .map_err(|m| errors.push(FieldError::new("display_name", m)));
-    let tz = body
-        .timezone
-        .as_deref()
-        .map(Timezone::parse)
-        .transpose()
-        .map_err(|m| errors.push(FieldError::new("timezone", m)));
-    let email = body
-        .email
-        .as_deref()
-        .map(Email::parse)
-        .transpose()
-        .map_err(|m| errors.push(FieldError::new("email", m)));
-    if body.email.is_some() && body.current_password.is_none() {
-        errors.push(FieldError::new(
-            "current_password",
-            "is required to change the e-mail address",
-        ));
-    }
-    let (Ok(name), Ok(tz), Ok(email), true) = (name, tz, email, errors.is_empty()) else {
-        return Err(AppError::Unprocessable(errors));
+    let change = ProfileChange {
+        display_name: body.display_name.as_deref(),
+        timezone: body.timezone.as_deref(),
+        email: body.email.as_deref(),
+        current_password: body.current_password,
     };
-    let me = load_me(&state, user).await?;
-    // The same address again is no change: the password is not checked
-    // (but must come, as with any `email`) and no mail goes out.
-    let new_email = email.filter(|e| e.as_str() != me.email);
-    if let (Some(_), Some(password)) = (&new_email, body.current_password) {
-        confirm_password(&req, &state, &me, password, "current_password").await?;
-        let ip = client_ip(&req, &state.trusted_proxies);
-        account_email::count_address_change(&state.db, &state.clock, me.email.clone(), ip).await?;
-    }
-    let now = state.clock.now_naive();
-    let st = state.clone();
-    let asked = new_email.is_some();
-    let row = state
-        .db
-        .write(move |conn| -> AppResult<_> {
-            if let Some(email) = &new_email {
-                account_email::request_address_change(conn, &st.mail, &me, email.as_str(), now)?;
-            }
-            let name = name.map(DisplayName::into_inner);
-            let row = accounts::update_profile(
-                conn,
-                &me.id,
-                name.as_deref(),
-                tz.map(Timezone::name),
-                now,
-            )?
-            .ok_or_else(AppError::unauthenticated)?;
-            if tz.is_some_and(|tz| tz.name() != me.timezone) {
-                // Reminders and digests come at their time in the new zone.
-                schedules::follow_timezone(conn, &row, st.clock.now())?;
-            }
-            Ok(row)
-        })
-        .await?;
-    if asked {
-        state.mail.wake();
-        tracing::info!(user_id = %user.id, "change of address asked; link sent to the new address");
-    }
+    let ip = client_ip(&req, &state.trusted_proxies);
+    let row = account::update_profile(
+        &state.db,
+        &state.clock,
+        &state.hasher,
+        &state.mail,
+        user.id,
+        change,
+        ip,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(UserResponse::from_row(row)?))
 }
 
@@ -210,23 +124,17 @@ pub async fn change_password(
         current_password,
         new_password,
     } = body.0;
-    let new_password =
-        Password::parse(new_password).map_err(|m| AppError::invalid("new_password", m))?;
-    let me = load_me(&state, user).await?;
-    confirm_password(&req, &state, &me, current_password, "current_password").await?;
-    let hash = state.hasher.hash(new_password.expose().to_owned()).await?;
-    let now = state.clock.now_naive();
-    state
-        .db
-        .write(move |conn| {
-            accounts::update_password_hash(conn, &me.id, &hash, now)?;
-            // A change of address asked for with the old password (maybe by
-            // whoever learnt it) does not go through.
-            crate::db::mail::void_tokens(conn, &me.id, Some(Purpose::ChangeEmail), now)?;
-            accounts::revoke_all_for_user(conn, &me.id, now)
-        })
-        .await?;
-    tracing::info!(user_id = %user.id, "password changed; refresh tokens revoked");
+    let ip = client_ip(&req, &state.trusted_proxies);
+    account::change_password(
+        &state.db,
+        &state.clock,
+        &state.hasher,
+        user.id,
+        current_password,
+        new_password,
+        &ip,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -248,13 +156,16 @@ pub async fn delete_me(
     user: AuthUser,
     body: ApiJson<DeleteMe>,
 ) -> AppResult<HttpResponse> {
-    let me = load_me(&state, user).await?;
-    confirm_password(&req, &state, &me, body.0.password, "password").await?;
-    state
-        .db
-        .write(move |conn| accounts::delete_user(conn, &me))
-        .await?;
-    tracing::info!(user_id = %user.id, "account erased");
+    let ip = client_ip(&req, &state.trusted_proxies);
+    account::delete(
+        &state.db,
+        &state.clock,
+        &state.hasher,
+        user.id,
+        body.0.password,
+        &ip,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -266,7 +177,7 @@ pub async fn delete_me(
     tag = "me",
     security(("bearer" = [])),
     responses(
-        (status = 202, description = "A new link is on its way", body = super::auth::Accepted),
+        (status = 202, description = "A new link is on its way", body = Accepted),
         (status = 409, description = "The address is verified already (`already_verified`)"),
         (status = 429, description = "Too many requests; see Retry-After"),
     )
@@ -277,7 +188,7 @@ pub async fn resend_verification(
     user: AuthUser,
 ) -> AppResult<HttpResponse> {
     let ip = client_ip(&req, &state.trusted_proxies);
-    crate::service::account_email::resend_verification(
+    account_email::resend_verification(
         &state.db,
         &state.clock,
         &state.mail,
@@ -285,5 +196,5 @@ pub async fn resend_verification(
         ip,
     )
     .await?;
-    Ok(HttpResponse::Accepted().json(super::auth::Accepted { status: "accepted" }))
+    Ok(HttpResponse::Accepted().json(Accepted { status: "accepted" }))
 }

@@ -5,13 +5,16 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ServiceError, ServiceResult};
+use super::{account_email, schedules, session, ServiceError, ServiceResult};
 use crate::auth::PasswordHasher;
+use crate::clock::Clock;
 use crate::db::accounts::{self, NewUser, UserRow};
+use crate::db::mail::Purpose;
 use crate::db::{Db, DbConnection, DbError};
 use crate::domain::{
     DisplayName, DomainError, Email, FieldError, Password, Role, Timezone, UserId,
 };
+use crate::mail::MailContext;
 
 /// 401 (`AccountGone`) for a caller whose account was erased since their
 /// token was issued.
@@ -22,6 +25,156 @@ pub async fn ensure_exists(db: &Db, user: UserId) -> ServiceResult<()> {
     } else {
         Err(DomainError::AccountGone.into())
     }
+}
+
+/// The caller's account; 401 when it was erased since their token was issued.
+pub async fn load(db: &Db, user: UserId) -> ServiceResult<UserRow> {
+    let id = user.to_string();
+    db.run(move |conn| accounts::find_user(conn, &id))
+        .await?
+        .ok_or_else(|| DomainError::AccountGone.into())
+}
+
+/// A change to the caller's own account as it arrives: text to be checked.
+pub struct ProfileChange<'a> {
+    pub display_name: Option<&'a str>,
+    pub timezone: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub current_password: Option<String>,
+}
+
+/// Changes the display name or time zone, or asks to change the address
+/// (a link to the new one, a notice to the present one; the address
+/// changes when the link is used). Everything is checked first (422 naming
+/// every bad field) and applied together or not at all.
+pub async fn update_profile(
+    db: &Db,
+    clock: &Clock,
+    hasher: &PasswordHasher,
+    mail: &MailContext,
+    user: UserId,
+    change: ProfileChange<'_>,
+    ip: String,
+) -> ServiceResult<UserRow> {
+    let mut errors = Vec::new();
+    let mut field = |name: &'static str, m: &'static str| errors.push(FieldError::new(name, m));
+    let name = change
+        .display_name
+        .map(DisplayName::parse)
+        .transpose()
+        .map_err(|m| field("display_name", m));
+    let tz = change
+        .timezone
+        .map(Timezone::parse)
+        .transpose()
+        .map_err(|m| field("timezone", m));
+    let email = change
+        .email
+        .map(Email::parse)
+        .transpose()
+        .map_err(|m| field("email", m));
+    if change.email.is_some() && change.current_password.is_none() {
+        field(
+            "current_password",
+            "is required to change the e-mail address",
+        );
+    }
+    let (Ok(name), Ok(tz), Ok(email), true) = (name, tz, email, errors.is_empty()) else {
+        return Err(DomainError::Invalid(errors).into());
+    };
+    let me = load(db, user).await?;
+    // The same address again is no change: the password is not checked
+    // (but must come, as with any `email`) and no mail goes out.
+    let new_email = email.filter(|e| e.as_str() != me.email);
+    if let (Some(_), Some(password)) = (&new_email, change.current_password) {
+        session::confirm_password(db, clock, hasher, &me, password, &ip, "current_password")
+            .await?;
+        account_email::count_address_change(db, clock, me.email.clone(), ip).await?;
+    }
+    let asked = new_email.is_some();
+    let (clock, context) = (clock.clone(), mail.clone());
+    let row = db
+        .write(move |conn| -> ServiceResult<_> {
+            let now = clock.now_naive();
+            if let Some(email) = &new_email {
+                account_email::request_address_change(conn, &context, &me, email.as_str(), now)?;
+            }
+            let name = name.map(DisplayName::into_inner);
+            let row = accounts::update_profile(
+                conn,
+                &me.id,
+                name.as_deref(),
+                tz.map(Timezone::name),
+                now,
+            )?
+            .ok_or(DomainError::AccountGone)?;
+            if tz.is_some_and(|tz| tz.name() != me.timezone) {
+                // Reminders and digests come at their time in the new zone.
+                schedules::follow_timezone(conn, &row, clock.now())?;
+            }
+            Ok(row)
+        })
+        .await?;
+    if asked {
+        mail.wake();
+        tracing::info!(user_id = %user, "change of address asked; link sent to the new address");
+    }
+    Ok(row)
+}
+
+/// Changes the password once the present one is confirmed: every login of
+/// the account ends and a pending change of address is cancelled.
+pub async fn change_password(
+    db: &Db,
+    clock: &Clock,
+    hasher: &PasswordHasher,
+    user: UserId,
+    current_password: String,
+    new_password: String,
+    ip: &str,
+) -> ServiceResult<()> {
+    let new_password = Password::parse(new_password)
+        .map_err(|m| DomainError::Invalid(vec![FieldError::new("new_password", m)]))?;
+    let me = load(db, user).await?;
+    session::confirm_password(
+        db,
+        clock,
+        hasher,
+        &me,
+        current_password,
+        ip,
+        "current_password",
+    )
+    .await?;
+    let hash = hasher.hash(new_password.expose().to_owned()).await?;
+    let now = clock.now_naive();
+    db.write(move |conn| {
+        accounts::update_password_hash(conn, &me.id, &hash, now)?;
+        // A change of address asked for with the old password (maybe by
+        // whoever learnt it) does not go through.
+        crate::db::mail::void_tokens(conn, &me.id, Some(Purpose::ChangeEmail), now)?;
+        accounts::revoke_all_for_user(conn, &me.id, now)
+    })
+    .await?;
+    tracing::info!(user_id = %user, "password changed; refresh tokens revoked");
+    Ok(())
+}
+
+/// Erases the account and all of its data once its password is confirmed.
+pub async fn delete(
+    db: &Db,
+    clock: &Clock,
+    hasher: &PasswordHasher,
+    user: UserId,
+    password: String,
+    ip: &str,
+) -> ServiceResult<()> {
+    let me = load(db, user).await?;
+    session::confirm_password(db, clock, hasher, &me, password, ip, "password").await?;
+    db.write(move |conn| accounts::delete_user(conn, &me))
+        .await?;
+    tracing::info!(user_id = %user, "account erased");
+    Ok(())
 }
 
 /// A sign-up as it arrives: text to be checked.

@@ -11,6 +11,7 @@ pub mod export;
 pub mod logbook;
 pub mod overview;
 pub mod schedules;
+pub mod session;
 pub mod trends;
 
 use chrono::NaiveDateTime;
