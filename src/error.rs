@@ -438,12 +438,6 @@ impl From<DbError> for AppError {
     }
 }
 
-impl From<crate::auth::password::HashError> for AppError {
-    fn from(err: crate::auth::password::HashError) -> Self {
-        ServiceError::from(err).into()
-    }
-}
-
 impl From<ServiceError> for AppError {
     fn from(err: ServiceError) -> Self {
         match err {

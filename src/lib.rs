@@ -10,7 +10,7 @@
 //! | layer | modules | may import |
 //! |---|---|---|
 //! | entry points | `main`, `startup`, `jobs/`, `demo`, `benchdata` | everything below |
-//! | HTTP | `routes/` (with `routes::scope`, who calls and on whose data, and `routes::http`, the protocol's headers, pages and cursors), `dashboard/`, `openapi`, `telemetry`, `state`, `error` | service, auth, kinds, analytics, export, mail, domain, clock, config; `error` alone also maps `db::DbError` |
+//! | HTTP | `routes/` (with `routes::scope`, who calls and on whose data, and `routes::http`, the protocol's headers, pages and cursors), `dashboard/`, `openapi`, `telemetry`, `state`, `error` | service, auth, kinds, analytics, export, mail, domain, clock, config; `error` alone also maps `db::DbError`, and `state` holds the pool handle (`db::Db`) |
 //! | use cases | `service/` | db, kinds, analytics, export, mail, auth, domain, clock, config: never routes, `state`, `error` or actix |
 //! | authentication | `auth/` (password hashing, tokens, the login throttle's windows) | domain, clock, config |
 //! | pure logic | `export/` > `kinds/` > `analytics/`; `mail/` (composing mail, the transport) | what is below them; `kinds` also `db` (the stored record) |

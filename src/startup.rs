@@ -84,8 +84,7 @@ fn metrics_server(
     Ok((server, port))
 }
 
-/// Memory for rendered trends and daily series: about 1,600 two-year
-/// trends answers.
+/// Memory for trends and daily series (figures and their JSON).
 const ANSWER_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Patients whose overview figures are kept (a few hundred bytes each).

@@ -39,21 +39,20 @@ async fn wake_up(
     counter: &IntCounterVec,
 ) -> Result<(), ServiceError> {
     let started = Instant::now();
-    let outcomes = run_due(db, clock, mail).await?;
-    for (kind, outcome) in &outcomes {
+    let (mut due, mut queued) = (0, 0);
+    let ran = run_due(db, clock, mail, |kind, outcome| {
         counter
             .with_label_values(&[kind.as_str(), outcome.as_str()])
             .inc();
-    }
+        due += 1;
+        queued += usize::from(outcome == Outcome::Queued);
+    })
+    .await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-    if outcomes.is_empty() {
+    if due == 0 {
         tracing::debug!(elapsed_ms, "scheduler woke; nothing due");
     } else {
-        let queued = outcomes
-            .iter()
-            .filter(|(_, o)| *o == Outcome::Queued)
-            .count();
-        tracing::info!(due = outcomes.len(), queued, elapsed_ms, "scheduler woke");
+        tracing::info!(due, queued, elapsed_ms, "scheduler woke");
     }
-    Ok(())
+    ran
 }

@@ -60,15 +60,21 @@ async fn respond(
             .insert_header((header::ETAG, etag))
             .finish(),
         Reply::Fresh(answer) => {
-            let body = match answer.figures.as_ref() {
-                Figures::Daily(series) => serde_json::to_vec(series),
-                Figures::Trends(trends) => serde_json::to_vec(trends),
-            }
-            .map_err(AppError::internal)?;
+            let body = match answer.rendered.get() {
+                Some(body) => body,
+                None => {
+                    let body = match answer.figures.as_ref() {
+                        Figures::Daily(series) => serde_json::to_vec(series),
+                        Figures::Trends(trends) => serde_json::to_vec(trends),
+                    }
+                    .map_err(AppError::internal)?;
+                    answer.rendered.get_or_init(|| body)
+                }
+            };
             HttpResponse::Ok()
-                .insert_header((header::ETAG, answer.etag))
+                .insert_header((header::ETAG, answer.etag.as_str()))
                 .content_type(ContentType::json())
-                .body(body)
+                .body(body.clone())
         }
     })
 }

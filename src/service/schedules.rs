@@ -345,13 +345,14 @@ impl Outcome {
 }
 
 /// Handles every schedule due now: claims them in batches, each batch one
-/// transaction. Returns what each led to.
+/// transaction. `committed` hears what each schedule of a batch led to once
+/// the batch has committed (so a later failure loses none of it).
 pub async fn run_due(
     db: &Db,
     clock: &Clock,
     mail: &MailContext,
-) -> ServiceResult<Vec<(Kind, Outcome)>> {
-    let mut all = Vec::new();
+    mut committed: impl FnMut(Kind, Outcome),
+) -> ServiceResult<()> {
     // Bounded: a schedule handled now is due again on a later local date,
     // and catching up after downtime takes at most one more claim each.
     for _ in 0..1_000 {
@@ -387,12 +388,14 @@ pub async fn run_due(
         if outcomes.iter().any(|(_, o)| *o == Outcome::Queued) {
             mail.wake();
         }
-        all.extend(outcomes);
+        for (kind, outcome) in outcomes {
+            committed(kind, outcome);
+        }
         if done {
             break;
         }
     }
-    Ok(all)
+    Ok(())
 }
 
 /// One due schedule, in the claiming transaction; `None` when there was

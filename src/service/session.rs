@@ -383,11 +383,7 @@ struct Attempt {
 }
 
 /// A right password whose request is still to complete.
-struct Clearance {
-    email: String,
-    ip: String,
-    reserved: String,
-}
+struct Clearance(Attempt);
 
 impl Attempt {
     /// Starts an attempt: 429 when `email` is throttled for `ip`. Call it
@@ -419,14 +415,7 @@ impl Attempt {
         check: impl std::future::Future<Output = ServiceResult<Option<T>>>,
     ) -> ServiceResult<Option<(T, Clearance)>> {
         match check.await {
-            Ok(Some(found)) => Ok(Some((
-                found,
-                Clearance {
-                    email: self.email,
-                    ip: self.ip,
-                    reserved: self.reserved,
-                },
-            ))),
+            Ok(Some(found)) => Ok(Some((found, Clearance(self)))),
             Ok(None) => Ok(None),
             Err(err) => {
                 take_back(db, self.reserved).await;
@@ -444,7 +433,11 @@ impl Clearance {
         db: &Db,
         then: impl FnOnce(&mut DbConnection) -> ServiceResult<T> + Send + 'static,
     ) -> ServiceResult<T> {
-        let (email, ip) = (self.email, self.ip);
+        let Attempt {
+            email,
+            ip,
+            reserved,
+        } = self.0;
         let done = db
             .write(move |conn| {
                 accounts_db::clear_failures(conn, &email, &ip)?;
@@ -452,7 +445,7 @@ impl Clearance {
             })
             .await;
         if done.is_err() {
-            take_back(db, self.reserved).await;
+            take_back(db, reserved).await;
         }
         done
     }

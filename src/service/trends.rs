@@ -1,10 +1,11 @@
 //! The daily series and the trends between massage sessions, for the
 //! patient or a linked therapist: one read of the rows, pure analytics.
-//! Rendered answers are kept by what decides them (the patient's change
-//! counter among it), so a repeated read costs one indexed row and a copy,
-//! and a client holding the current `ETag` gets 304.
+//! Answers are kept by what decides them (the patient's change counter
+//! among it), with the caller's rendering of them made once per entry, so a
+//! repeated read costs one indexed row and a copy, and a client holding
+//! the current `ETag` gets 304.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{Days, NaiveDate};
 use quick_cache::sync::Cache;
@@ -117,6 +118,9 @@ pub enum Figures {
 pub struct Answer {
     pub etag: String,
     pub figures: Arc<Figures>,
+    /// The figures as the caller renders them (one form per cache), made
+    /// by the first read of the entry and shared by every later one.
+    pub rendered: Arc<OnceLock<Vec<u8>>>,
 }
 
 #[derive(Clone)]
@@ -126,11 +130,17 @@ impl Weighter<Key, Answer> for FiguresSize {
     fn weight(&self, _: &Key, answer: &Answer) -> u64 {
         // About what the figures take in memory, and the entry's own
         // bookkeeping, so many small answers are counted too.
-        let items = match answer.figures.as_ref() {
-            Figures::Daily(series) => series.days.len() * size_of::<Day>(),
+        // The rendering (JSON text) is counted as large as the figures
+        // again: a day is 80 bytes in memory and about 130 as JSON.
+        let figures = match answer.figures.as_ref() {
+            Figures::Daily(series) => series
+                .days
+                .iter()
+                .map(|d| size_of::<Day>() + d.massage_session_ids.len() * size_of::<uuid::Uuid>())
+                .sum::<usize>(),
             Figures::Trends(trends) => trends.intervals.len() * size_of::<Interval>(),
         };
-        items as u64 + 256
+        2 * figures as u64 + 256
     }
 }
 
@@ -217,6 +227,7 @@ pub async fn answer(
             let answer = Answer {
                 etag,
                 figures: Arc::new(figures),
+                rendered: Arc::default(),
             };
             answers.0.insert(key, answer.clone());
             Ok(Reply::Fresh(answer))

@@ -9,7 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{link, spawn_app, test_today, Reply, TestApp, TestUser, PASSWORD};
+use crate::helpers::{link, spawn_app, Reply, TestApp, TestUser, PASSWORD};
+use crate::logbook_authz::resources;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Caller {
@@ -38,12 +39,6 @@ const CALLERS: [Caller; 7] = [
     Caller::Patient,
 ];
 
-const COLLECTIONS: [&str; 4] = [
-    "pain-entries",
-    "stretch-sessions",
-    "massage-sessions",
-    "assessments",
-];
 const KNEE_TO_CHEST: &str = "5cc4de70-afe9-4d31-8df2-1cc2bd1c45ab";
 
 /// The users, and the objects the routes address.
@@ -64,19 +59,25 @@ struct World {
     login: String,
 }
 
+/// The logbook's collections (`/v1/me/<segment>`), one per kind addressed
+/// by id, from the sample table of `logbook_authz`.
+fn collections() -> Vec<&'static str> {
+    resources(KNEE_TO_CHEST)
+        .iter()
+        .map(|r| r.collection.trim_start_matches("/v1/me/"))
+        .collect()
+}
+
+/// A valid body for a collection (`changed`: another one, for replacing).
 fn body_for(collection: &str, changed: bool) -> Value {
-    let today = test_today().to_string();
-    let level = if changed { 8 } else { 4 };
-    match collection {
-        "pain-entries" => json!({"date": today, "pain_level": level}),
-        "stretch-sessions" => {
-            json!({"date": today, "stretch_id": KNEE_TO_CHEST, "duration_seconds": level * 30})
-        }
-        "massage-sessions" => json!({"date": today, "duration_minutes": level * 10,
-            "technique": "deep_tissue", "areas": [{"muscle": "gluteus_medius", "side": "both", "minutes": 20}]}),
-        "assessments" => json!({"date": today, "instrument": "peg", "answers": [level, 5, 5]}),
-        "stretches" => json!({"name": format!("Doorway stretch {level}")}),
-        other => panic!("no body for {other}"),
+    let r = resources(KNEE_TO_CHEST)
+        .into_iter()
+        .find(|r| r.collection.trim_start_matches("/v1/me/") == collection)
+        .unwrap_or_else(|| panic!("no sample body for {collection}"));
+    if changed {
+        r.changed
+    } else {
+        r.body
     }
 }
 
@@ -93,7 +94,7 @@ async fn world(app: &TestApp) -> World {
     let ended = app.register_therapist().await;
     let invited = app.register_therapist().await;
     let mut objects = Vec::new();
-    for collection in COLLECTIONS.iter().chain(&["stretches"]) {
+    for collection in collections() {
         let path = format!("/v1/me/{collection}");
         let id = created(
             app.post(&path, Some(&patient.access), body_for(collection, false))
@@ -195,19 +196,18 @@ struct Sample {
 fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
     let method = e.method.as_str();
     let pattern = e.path.as_str();
-    let me_item = COLLECTIONS
+    let collections = collections();
+    let me_item = collections
         .iter()
-        .chain(&["stretches"])
         .find(|c| pattern == format!("/v1/me/{c}/{{id}}"));
-    let me_collection = COLLECTIONS
+    let me_collection = collections
         .iter()
-        .chain(&["stretches"])
         .find(|c| pattern == format!("/v1/me/{c}"));
     let theirs = format!("/v1/patients/{}", w.patient.id);
-    let their_collection = COLLECTIONS
+    let their_collection = collections
         .iter()
         .find(|c| pattern == format!("/v1/patients/{{pid}}/{c}"));
-    let their_item = COLLECTIONS
+    let their_item = collections
         .iter()
         .find(|c| pattern == format!("/v1/patients/{{pid}}/{c}/{{id}}"));
     let s = |path: String, body: Option<Value>, owner: u16, others: u16| Sample {

@@ -16,18 +16,20 @@ const CARE_TEAM: &str = "/v1/me/care-team";
 const CATALOG: &str = "/v1/stretches";
 
 /// One logbook resource addressed by id.
-struct Resource {
-    kind: &'static str,
-    collection: &'static str,
+pub(crate) struct Resource {
+    pub(crate) kind: &'static str,
+    pub(crate) collection: &'static str,
     /// Whether `GET collection` lists it (own stretches are listed in the catalog).
     listed: bool,
     /// A valid body.
-    body: Value,
+    pub(crate) body: Value,
     /// Another valid body, for replacing.
-    changed: Value,
+    pub(crate) changed: Value,
 }
 
-fn resources(stretch_id: &str) -> Vec<Resource> {
+/// A sample of every logbook kind addressed by id: the one table a new
+/// kind adds a row to (the route-by-caller matrix reads it too).
+pub(crate) fn resources(stretch_id: &str) -> Vec<Resource> {
     let today = crate::helpers::test_today().to_string();
     vec![
         Resource {
@@ -68,6 +70,23 @@ fn resources(stretch_id: &str) -> Vec<Resource> {
             changed: json!({"name": "Overwritten"}),
         },
     ]
+}
+
+/// The sample of `kind`.
+fn sample<'a>(resources: &'a [Resource], kind: &str) -> &'a Resource {
+    resources
+        .iter()
+        .find(|r| r.kind == kind)
+        .unwrap_or_else(|| panic!("no sample of {kind}"))
+}
+
+/// The object `create_all` made of `kind`.
+fn item<'a>(resources: &[Resource], items: &'a [Item], kind: &str) -> &'a Item {
+    let at = resources
+        .iter()
+        .position(|r| r.kind == kind)
+        .unwrap_or_else(|| panic!("no sample of {kind}"));
+    &items[at]
 }
 
 /// One stored object: where to GET it, and its id.
@@ -290,8 +309,8 @@ async fn logbook_therapists_get_403_on_every_patient_route() {
         .filter(|s| s["custom"] == false)
         .collect();
     assert_eq!(theirs_items.iter().collect::<Vec<_>>(), builtins);
-    assert!(!ids_of(&theirs, "items").contains(&items[4].id));
-    assert!(ids_of(&patients, "items").contains(&items[4].id));
+    assert!(!ids_of(&theirs, "items").contains(&item(&resources, &items, "stretch").id));
+    assert!(ids_of(&patients, "items").contains(&item(&resources, &items, "stretch").id));
 
     // Nothing was stored, changed or deleted.
     assert_eq!(snapshot(&app, &patient, &items).await, before);
@@ -307,7 +326,7 @@ async fn logbook_therapists_get_403_on_every_patient_route() {
         .await,
         0
     );
-    assert_eq!(records_of(&app, &patient).await, 6);
+    assert_eq!(records_of(&app, &patient).await, items.len() as i64);
     assert_eq!(
         app.count(
             "records",
@@ -348,7 +367,7 @@ async fn logbook_routes_need_a_valid_token() {
     }
 
     assert_eq!(snapshot(&app, &patient, &items).await, before);
-    assert_eq!(app.count("records", "1 = 1").await, 6);
+    assert_eq!(app.count("records", "1 = 1").await, items.len() as i64);
 }
 
 #[tokio::test]
@@ -412,7 +431,7 @@ async fn logbook_another_patients_objects_are_invisible_and_untouchable() {
         .unwrap()
         .iter()
         .all(|s| s["custom"] == false));
-    assert!(!ids_of(&catalog, "items").contains(&items[4].id));
+    assert!(!ids_of(&catalog, "items").contains(&item(&resources, &items, "stretch").id));
     let conditions = app.get(CONDITIONS, &b.access).await;
     assert_eq!(conditions.status, StatusCode::OK, "{}", conditions.text);
     assert_eq!(conditions.body["items"], json!([]));
@@ -422,7 +441,7 @@ async fn logbook_another_patients_objects_are_invisible_and_untouchable() {
 
     // B may not use A's own stretch.
     let session = json!({"date": crate::helpers::test_today().to_string(),
-                         "stretch_id": items[4].id, "duration_seconds": 60});
+                         "stretch_id": item(&resources, &items, "stretch").id, "duration_seconds": 60});
     let posted = app
         .post("/v1/me/stretch-sessions", Some(&b.access), session.clone())
         .await;
@@ -456,7 +475,7 @@ async fn logbook_another_patients_objects_are_invisible_and_untouchable() {
         .await;
     assert_eq!(declared.status, StatusCode::CREATED, "{}", declared.text);
     let b_condition = declared.body["id"].as_str().unwrap().to_owned();
-    assert_ne!(b_condition, items[5].id);
+    assert_ne!(b_condition, items[resources.len()].id);
     assert_eq!(
         app.get(CONDITION, &a.access).await.body["note"],
         "mine",
@@ -495,14 +514,13 @@ async fn logbook_ids_are_global_and_kinds_do_not_mix() {
     let before = snapshot(&app, &user, &items).await;
 
     // A pain entry PUT to the id of a massage session of the same patient.
-    let massage = &items[2];
-    assert_eq!(resources[2].kind, "massage_session");
+    let massage = item(&resources, &items, "massage_session");
     let reply = app
         .call(
             Method::PUT,
             &format!("/v1/me/pain-entries/{}", massage.id),
             Some(&user.access),
-            Some(resources[0].body.clone()),
+            Some(sample(&resources, "pain_entry").body.clone()),
         )
         .await;
     assert_not_found(&reply, "pain entry PUT to a massage session's id");
@@ -551,7 +569,7 @@ async fn logbook_ids_are_global_and_kinds_do_not_mix() {
             1
         );
     }
-    assert_eq!(records_of(&app, &user).await, 6);
+    assert_eq!(records_of(&app, &user).await, items.len() as i64);
     let feed = app.get(CHANGES, &user.access).await;
-    assert_eq!(feed.body["changes"].as_array().unwrap().len(), 6);
+    assert_eq!(feed.body["changes"].as_array().unwrap().len(), items.len());
 }

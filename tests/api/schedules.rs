@@ -32,12 +32,13 @@ impl Scheduler {
 
     /// One wake-up: what each due schedule led to.
     async fn run(&self) -> Vec<&'static str> {
-        run_due(&self.0.db, &self.0.clock, &self.0.mail)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(_, outcome)| outcome.as_str())
-            .collect()
+        let mut outcomes = Vec::new();
+        run_due(&self.0.db, &self.0.clock, &self.0.mail, |_, outcome| {
+            outcomes.push(outcome.as_str())
+        })
+        .await
+        .unwrap();
+        outcomes
     }
 
     /// Sends what is queued.
