@@ -59,6 +59,7 @@ error_codes! {
     MethodNotAllowed = "method_not_allowed",
     EmailTaken = "email_taken",
     AlreadyVerified = "already_verified",
+    EmailUnverified = "email_unverified",
     IdTaken = "id_taken",
     IdempotencyKeyReused = "idempotency_key_reused",
     IdempotencyKeyInFlight = "idempotency_key_in_flight",
@@ -411,6 +412,10 @@ impl From<DomainError> for AppError {
             DomainError::AlreadyVerified => Self::Conflict {
                 code: ErrorCode::AlreadyVerified,
                 detail: "This address is verified already.",
+            },
+            DomainError::EmailUnverified => Self::Forbidden {
+                code: ErrorCode::EmailUnverified,
+                detail: "Confirm your e-mail address first: use the link mailed to it, or ask for a new one (POST /v1/me/verify-email).",
             },
             DomainError::CursorAhead => Self::bad_request(
                 ErrorCode::InvalidQuery,

@@ -286,13 +286,14 @@ pub fn revoke_family_of(conn: &mut DbConnection, hash: &str, now: NaiveDateTime)
     Ok(())
 }
 
-/// Ends every login of `user_id` (a new password, a password reset).
+/// Ends every login of `user_id` (a new password, a password reset);
+/// answers how many were open.
 pub fn revoke_all_for_user(
     conn: &mut DbConnection,
     user_id: &str,
     now: NaiveDateTime,
-) -> DbResult<()> {
-    diesel::update(
+) -> DbResult<usize> {
+    let ended = diesel::update(
         logins::table
             .filter(logins::user_id.eq(user_id))
             .filter(logins::ended_at.is_null()),
@@ -306,7 +307,7 @@ pub fn revoke_all_for_user(
     )
     .set(refresh_tokens::revoked_at.eq(now))
     .execute(conn)?;
-    Ok(())
+    Ok(ended)
 }
 
 // ---------------------------------------------------------------- login throttling

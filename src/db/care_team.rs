@@ -243,6 +243,40 @@ pub fn end_link(
     Ok(ended == 1)
 }
 
+/// Ends every active link of `user`, on either side; answers how many.
+pub fn end_all_links(conn: &mut DbConnection, user: UserId, now: NaiveDateTime) -> DbResult<usize> {
+    let id = user.to_string();
+    Ok(diesel::update(
+        care_links::table
+            .filter(
+                care_links::patient_id
+                    .eq(&id)
+                    .or(care_links::therapist_id.eq(&id)),
+            )
+            .filter(care_links::ended_at.is_null()),
+    )
+    .set(care_links::ended_at.eq(now))
+    .execute(conn)?)
+}
+
+/// Withdraws every invitation of `therapist` that is neither used nor
+/// withdrawn nor expired; answers how many.
+pub fn withdraw_open_invitations(
+    conn: &mut DbConnection,
+    therapist: UserId,
+    now: NaiveDateTime,
+) -> DbResult<usize> {
+    Ok(diesel::update(
+        invitations::table
+            .filter(invitations::therapist_id.eq(therapist.to_string()))
+            .filter(invitations::used_at.is_null())
+            .filter(invitations::withdrawn_at.is_null())
+            .filter(invitations::expires_at.gt(now)),
+    )
+    .set(invitations::withdrawn_at.eq(now))
+    .execute(conn)?)
+}
+
 // ---------------------------------------------------------------- wrong codes
 
 /// Times of wrong codes since `since`, oldest first: the user's, or those

@@ -85,6 +85,10 @@ pub enum DomainError {
     /// The address is verified already: no new link is sent.
     #[error("the address is verified already")]
     AlreadyVerified,
+    /// A care-team step (an invitation, a redeem) by an account whose
+    /// address is not proven yet, where mail really reaches people.
+    #[error("the address is not verified")]
+    EmailUnverified,
     /// A sync cursor beyond the account's last change (another account's,
     /// or from before a restore).
     #[error("the sync cursor is ahead of the account's changes")]

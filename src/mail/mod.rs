@@ -22,14 +22,19 @@ pub struct MailContext {
     pub from: String,
     /// Base of links, without a trailing slash.
     pub public_url: String,
+    /// Mail really reaches people (SMTP is configured): then an account
+    /// must prove its address before it joins a care team. With the `.eml`
+    /// folder nobody could, so nothing waits for it.
+    pub delivers: bool,
     wake: Arc<Notify>,
 }
 
 impl MailContext {
-    pub fn new(from: String, public_url: String, wake: Arc<Notify>) -> Self {
+    pub fn new(from: String, public_url: String, delivers: bool, wake: Arc<Notify>) -> Self {
         Self {
             from,
             public_url,
+            delivers,
             wake,
         }
     }

@@ -73,6 +73,7 @@ impl Mailer {
             context: MailContext::new(
                 settings.from.clone(),
                 settings.public_url.clone(),
+                matches!(settings.transport, MailTransportSetting::Smtp(_)),
                 wake.clone(),
             ),
             poll: settings.poll,

@@ -9,8 +9,9 @@ use crate::domain::Role;
 use crate::error::AppResult;
 use crate::service::account::SignUp;
 pub use crate::service::account::UserResponse;
+use crate::service::account_email::{self, Confirmation};
+use crate::service::session;
 pub use crate::service::session::{SessionResponse, TokensResponse};
-use crate::service::{account_email, session};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -236,14 +237,17 @@ pub async fn password_reset(
 /// Set a new password with the token of a reset link.
 ///
 /// Every login of the account ends (its refresh tokens are revoked), and the
-/// address counts as verified. An unknown, used, voided or expired token
-/// gets one identical 400 `invalid_token`.
+/// address counts as verified. When that proves the address for the first
+/// time, every care-team link and open invitation of the account ends too
+/// (the answer counts them): whoever used the account before may not have
+/// owned the address. An unknown, used, voided or expired token gets one
+/// identical 400 `invalid_token`.
 #[utoipa::path(
     post, path = "/v1/auth/password-reset/confirm",
     tag = "auth",
     request_body = PasswordResetConfirm,
     responses(
-        (status = 204, description = "The password is set; sign in with it"),
+        (status = 200, description = "The password is set; sign in with it. `ended` counts what ended", body = Confirmation),
         (status = 400, description = "`invalid_token`, or a malformed body"),
         (status = 422, description = "`new_password` is out of range"),
     )
@@ -256,7 +260,7 @@ pub async fn password_reset_confirm(
         token,
         new_password,
     } = body.0;
-    let user_id = account_email::confirm_password_reset(
+    let (user_id, confirmation) = account_email::confirm_password_reset(
         &state.db,
         &state.clock,
         &state.hasher,
@@ -265,20 +269,23 @@ pub async fn password_reset_confirm(
     )
     .await?;
     tracing::info!(user_id = %user_id, "password reset; refresh tokens revoked");
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::Ok().json(confirmation))
 }
 
 /// Confirm an address with the token of a mailed link.
 ///
 /// The link of a verification mail verifies the account's address; the
-/// link sent to a new address (`PATCH /v1/me` with `email`) makes it the
-/// account's address, verified, and voids the links sent to the old one.
+/// first proof of an address ends every login, care-team link and open
+/// invitation of the account (the answer counts them), since whoever made
+/// them may not own the address. The link sent to a new address (`PATCH
+/// /v1/me` with `email`) makes it the account's address, verified, and
+/// voids the links sent to the old one.
 #[utoipa::path(
     post, path = "/v1/auth/verify-email",
     tag = "auth",
     request_body = VerifyEmailRequest,
     responses(
-        (status = 204, description = "The address is verified (or is now the account's)"),
+        (status = 200, description = "The address is verified (or is now the account's); `ended` counts what ended", body = Confirmation),
         (status = 400, description = "`invalid_token`, or a malformed body"),
         (status = 409, description = "The new address was taken meanwhile (`email_taken`); the link works until it expires"),
     )
@@ -287,6 +294,6 @@ pub async fn verify_email(
     state: web::Data<AppState>,
     body: ApiJson<VerifyEmailRequest>,
 ) -> AppResult<HttpResponse> {
-    account_email::verify_email(&state.db, &state.clock, &body.0.token).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let confirmation = account_email::verify_email(&state.db, &state.clock, &body.0.token).await?;
+    Ok(HttpResponse::Ok().json(confirmation))
 }

@@ -103,7 +103,14 @@ pub async fn create_invitation(
             "must be between 1 and 720",
         ));
     }
-    let invitation = service::invite(&state.db, &state.clock, therapist.0.id, hours).await?;
+    let invitation = service::invite(
+        &state.db,
+        &state.clock,
+        therapist.0.id,
+        hours,
+        state.mail.delivers,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(InvitationCreated {
         id: invitation.id,
         code: invitation.code.display(),
@@ -183,7 +190,15 @@ pub async fn join_care_team(
 ) -> AppResult<HttpResponse> {
     let code = InvitationCode::parse(&body.0.code).map_err(|m| AppError::invalid("code", m))?;
     let ip = client_ip(&req, &state.trusted_proxies);
-    let member = service::redeem(&state.db, &state.clock, scope.patient, code, ip).await?;
+    let member = service::redeem(
+        &state.db,
+        &state.clock,
+        scope.patient,
+        code,
+        ip,
+        state.mail.delivers,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(CareTeamMember::from(member)))
 }
 

@@ -3,6 +3,8 @@
 //! records what the mail is about (the token), then wakes the sender.
 
 use chrono::{Duration, NaiveDateTime};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{ServiceError, ServiceResult};
 use crate::auth::throttle::Window;
@@ -10,9 +12,10 @@ use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::auth::PasswordHasher;
 use crate::clock::Clock;
 use crate::db::accounts::{self, UserRow};
+use crate::db::care_team;
 use crate::db::mail::{self, Purpose};
 use crate::db::{Db, DbConnection, DbError};
-use crate::domain::{DomainError, Email, FieldError, Password};
+use crate::domain::{DomainError, Email, FieldError, Password, UserId};
 use crate::mail::compose::{self, Recipient};
 use crate::mail::MailContext;
 
@@ -170,6 +173,66 @@ pub async fn request_password_reset(
     Ok(())
 }
 
+/// What confirming a mailed link did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Confirmation {
+    pub status: Confirmed,
+    /// What was open on the account and has ended. A reset ends every
+    /// login. A link that proves the account's address for the first time
+    /// also ends every login, care-team link and open invitation: they were
+    /// made by whoever knew the password, who need not own the address.
+    pub ended: Ended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Confirmed {
+    /// A reset link: the new password is set (and the address verified).
+    PasswordSet,
+    /// A verification link: the address is verified.
+    Verified,
+    /// A change-of-address link: the new address is the account's, verified.
+    AddressChanged,
+}
+
+/// Counts of what a first proof of the address ended.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Ended {
+    /// Care-team links, on either side (patients or therapists).
+    pub care_team_links: usize,
+    /// The therapist's invitations not yet redeemed.
+    pub invitations: usize,
+    /// Logins (refresh-token families); the devices sign in again.
+    pub logins: usize,
+}
+
+/// The address of `user_id` is proven by a link to it: when it had never
+/// been (`first`), everything the password holder had opened ends.
+fn proven(
+    conn: &mut DbConnection,
+    user_id: &str,
+    first: bool,
+    now: NaiveDateTime,
+) -> ServiceResult<Ended> {
+    if !first {
+        return Ok(Ended::default());
+    }
+    let user: UserId = user_id.parse().map_err(ServiceError::internal)?;
+    let ended = Ended {
+        care_team_links: care_team::end_all_links(conn, user, now)?,
+        invitations: care_team::withdraw_open_invitations(conn, user, now)?,
+        logins: accounts::revoke_all_for_user(conn, user_id, now)?,
+    };
+    tracing::info!(
+        user_id,
+        links = ended.care_team_links,
+        invitations = ended.invitations,
+        logins = ended.logins,
+        "address proven for the first time; what was open has ended"
+    );
+    Ok(ended)
+}
+
 /// One answer for every token that does not work: unknown, used, expired,
 /// voided by a newer one, or for another purpose.
 fn invalid_token() -> ServiceError {
@@ -184,7 +247,7 @@ pub async fn confirm_password_reset(
     hasher: &PasswordHasher,
     token: &str,
     new_password: String,
-) -> ServiceResult<String> {
+) -> ServiceResult<(String, Confirmation)> {
     let password = Password::parse(new_password)
         .map_err(|m| DomainError::Invalid(vec![FieldError::new("new_password", m)]))?;
     let hash = hash_refresh_token(token);
@@ -199,18 +262,20 @@ pub async fn confirm_password_reset(
     }
     let password_hash = hasher.hash(password.expose().to_owned()).await?;
     let clock = clock.clone();
-    db.write(move |conn| -> ServiceResult<String> {
+    db.write(move |conn| -> ServiceResult<_> {
         let now = clock.now_naive();
         let token = mail::use_token(conn, &hash, &[Purpose::PasswordReset], now)?
             .ok_or_else(invalid_token)?;
         accounts::update_password_hash(conn, &token.user_id, &password_hash, now)?;
-        accounts::revoke_all_for_user(conn, &token.user_id, now)?;
         // Whoever knew the old password may have asked for a change of
         // address: that link, and every other one outstanding, stops.
         mail::void_tokens(conn, &token.user_id, None, now)?;
         // The link reached this address: it is verified.
-        mail::mark_verified(conn, &token.user_id, &token.email, now)?;
-        Ok(token.user_id)
+        let first = mail::mark_verified(conn, &token.user_id, &token.email, now)?;
+        let mut ended = proven(conn, &token.user_id, first, now)?;
+        ended.logins += accounts::revoke_all_for_user(conn, &token.user_id, now)?;
+        let status = Confirmed::PasswordSet;
+        Ok((token.user_id, Confirmation { status, ended }))
     })
     .await
 }
@@ -220,20 +285,26 @@ pub async fn confirm_password_reset(
 /// of a change of address, now the account's address (409 `email_taken`
 /// when another account took it meanwhile; the link then keeps working
 /// until it expires).
-pub async fn verify_email(db: &Db, clock: &Clock, token: &str) -> ServiceResult<()> {
+pub async fn verify_email(db: &Db, clock: &Clock, token: &str) -> ServiceResult<Confirmation> {
     let hash = hash_refresh_token(token);
     let clock = clock.clone();
-    db.write(move |conn| -> ServiceResult<()> {
+    db.write(move |conn| -> ServiceResult<Confirmation> {
         let now = clock.now_naive();
         let purposes = [Purpose::VerifyEmail, Purpose::ChangeEmail];
         let token = mail::use_token(conn, &hash, &purposes, now)?.ok_or_else(invalid_token)?;
         if token.purpose == Purpose::VerifyEmail {
-            mail::mark_verified(conn, &token.user_id, &token.email, now)?;
-            return Ok(());
+            let first = mail::mark_verified(conn, &token.user_id, &token.email, now)?;
+            let ended = proven(conn, &token.user_id, first, now)?;
+            let status = Confirmed::Verified;
+            return Ok(Confirmation { status, ended });
         }
+        let changed = Confirmation {
+            status: Confirmed::AddressChanged,
+            ended: Ended::default(),
+        };
         if let Some(holder) = accounts::find_user_by_email(conn, &token.email)? {
             if holder.id == token.user_id {
-                return Ok(());
+                return Ok(changed);
             }
             return Err(DomainError::EmailTaken.into());
         }
@@ -244,7 +315,7 @@ pub async fn verify_email(db: &Db, clock: &Clock, token: &str) -> ServiceResult<
         // Links sent to the old address stop working.
         mail::void_tokens(conn, &token.user_id, None, now)?;
         tracing::info!(user_id = %token.user_id, "e-mail address changed");
-        Ok(())
+        Ok(changed)
     })
     .await
 }

@@ -135,11 +135,24 @@ pub struct Invitation {
     pub expires_at: NaiveDateTime,
 }
 
+/// 401 for an account erased since its token was issued; 403
+/// `email_unverified` when `proof_required` and its address is not proven.
+fn ensure_proven(conn: &mut DbConnection, user: UserId, proof_required: bool) -> ServiceResult<()> {
+    let row = accounts::find_user(conn, &user.to_string())?.ok_or(DomainError::AccountGone)?;
+    if proof_required && row.email_verified_at.is_none() {
+        return Err(DomainError::EmailUnverified.into());
+    }
+    Ok(())
+}
+
+/// A new invitation of `therapist`, valid `hours`; with `proof_required`
+/// (mail is really delivered) only from a proven address.
 pub async fn invite(
     db: &Db,
     clock: &Clock,
     therapist: UserId,
     hours: i64,
+    proof_required: bool,
 ) -> ServiceResult<Invitation> {
     let now = clock.now_naive();
     let invitation = Invitation {
@@ -148,14 +161,15 @@ pub async fn invite(
         expires_at: now + Duration::hours(hours),
     };
     let (id, hash, expires_at) = (invitation.id, invitation.code.hash(), invitation.expires_at);
-    db.write(move |conn| {
+    db.write(move |conn| -> ServiceResult<()> {
+        ensure_proven(conn, therapist, proof_required)?;
         let new = NewInvitation {
             id,
             therapist,
             code_hash: &hash,
             expires_at,
         };
-        store::insert_invitation(conn, &new, now)
+        Ok(store::insert_invitation(conn, &new, now)?)
     })
     .await?;
     Ok(invitation)
@@ -191,13 +205,15 @@ pub async fn withdraw(db: &Db, clock: &Clock, therapist: UserId, id: Uuid) -> Se
 /// Redeems `code` for `patient`. An unknown, used, withdrawn or expired code
 /// is one identical 404 and counts as a wrong code (throttled per patient and
 /// per address). The patient's own redeem sent again after its answer was
-/// lost gets the same answer.
+/// lost gets the same answer. With `proof_required` (mail is really
+/// delivered) only from a proven address (403, counting no wrong code).
 pub async fn redeem(
     db: &Db,
     clock: &Clock,
     patient: UserId,
     code: InvitationCode,
     client_ip: String,
+    proof_required: bool,
 ) -> ServiceResult<Member> {
     let clock = clock.clone();
     let verdict = db
@@ -208,6 +224,7 @@ pub async fn redeem(
                 DbError::NotFound => ServiceError::from(DomainError::AccountGone),
                 other => other.into(),
             })?;
+            ensure_proven(conn, patient, proof_required)?;
             let now = clock.now_naive();
             let by_user =
                 store::code_failures_since(conn, Some(patient), None, CODES_PER_USER.start(now))?;

@@ -77,7 +77,12 @@ async fn an_address_changes_only_when_the_link_sent_to_it_is_used() {
     let old_reset = smtp.next_about("Reset").await.token("/reset-password");
 
     let used = use_link(&app, &token).await;
-    assert_eq!(used.status, StatusCode::NO_CONTENT, "{}", used.text);
+    assert_eq!(used.status, StatusCode::OK, "{}", used.text);
+    assert_eq!(
+        used.body,
+        json!({"status": "address_changed",
+               "ended": {"care_team_links": 0, "invitations": 0, "logins": 0}})
+    );
     let me = app.get("/v1/me", &user.access).await;
     assert_eq!(
         (&me.body["email"], &me.body["email_verified"]),

@@ -286,7 +286,13 @@ async fn a_forgotten_password_is_reset_through_a_mailed_link() {
     let before = app.get("/v1/me", &user.access).await;
     assert_eq!(before.body["email_verified"], json!(false));
     let done = confirm(&app, &token, "a brand new password 7").await;
-    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.text);
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    // The first proof of the address: the one login ends, nothing else was open.
+    assert_eq!(
+        done.body,
+        json!({"status": "password_set",
+               "ended": {"care_team_links": 0, "invitations": 0, "logins": 1}})
+    );
     // Every login ended; the new password signs in; the address is proven.
     let refreshed = app
         .call(
@@ -472,7 +478,8 @@ async fn registration_sends_a_verification_link() {
     };
     verify(first).await.assert_problem(400, "invalid_token");
     let done = verify(second.clone()).await;
-    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.text);
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert_eq!(done.body["status"], "verified");
     let me = app.get("/v1/me", &user.access).await;
     assert_eq!(me.body["email_verified"], json!(true));
     verify(second).await.assert_problem(400, "invalid_token");

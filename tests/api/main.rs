@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod address_change;
+mod address_proof;
 mod auth;
 mod authz_matrix;
 mod benchdata;

@@ -22,6 +22,21 @@ const EXPLAINED = {
   too_many_attempts: "Too many attempts. Please wait a while and try again.",
 };
 
+// What ended because this link proved the address for the first time, in
+// words; "" when nothing but logins ended.
+function endedNote(answer) {
+  const ended = (answer && answer.ended) || {};
+  const parts = [];
+  const count = (n, one, many) => (n === 1 ? `1 ${one}` : `${n} ${many}`);
+  if (ended.care_team_links > 0) parts.push(count(ended.care_team_links, "care-team link", "care-team links"));
+  if (ended.invitations > 0) parts.push(count(ended.invitations, "open invitation", "open invitations"));
+  if (parts.length === 0) return "";
+  return ` This address had not been confirmed before, so what the account had set up before has ended (${parts.join(" and ")}): whoever set it up may not have been you. Join or invite your care team again in the app.`;
+}
+
+// The JSON answer of the last successful post.
+let lastAnswer = null;
+
 // POSTs `body`; answers null on success, else a sentence for the reader.
 async function post(path, body) {
   let response;
@@ -34,7 +49,10 @@ async function post(path, body) {
   } catch {
     return "The service cannot be reached. Check your connection and try again.";
   }
-  if (response.ok) return null;
+  if (response.ok) {
+    lastAnswer = await response.json().catch(() => null);
+    return null;
+  }
   let problem = {};
   try {
     problem = await response.json();
@@ -80,7 +98,7 @@ function resetPage() {
     }
     form.reset();
     section.hidden = true;
-    say("Your password is set. Sign in with it in the app; every device was signed out.", "notice");
+    say(`Your password is set. Sign in with it in the app; every device was signed out.${endedNote(lastAnswer)}`, "notice");
   });
 }
 
@@ -100,7 +118,7 @@ function verifyPage() {
       return;
     }
     section.hidden = true;
-    say("Thank you: the address is confirmed.", "notice");
+    say(`Thank you: the address is confirmed.${endedNote(lastAnswer)}`, "notice");
   });
 }
 
