@@ -128,6 +128,19 @@ pub fn delete_user(conn: &mut DbConnection, user: &UserRow) -> DbResult<()> {
             .filter(super::schema::mail_schedules::user_id.eq(&user.id)),
     )
     .execute(conn)?;
+    // Mail to the account's address, or to an address it asked to move
+    // to, is the account's data: queued or sent, it goes.
+    let pending_addresses = super::schema::account_tokens::table
+        .filter(super::schema::account_tokens::user_id.eq(&user.id))
+        .select(super::schema::account_tokens::email);
+    diesel::delete(
+        super::schema::mail_outbox::table.filter(
+            super::schema::mail_outbox::recipient
+                .eq(&user.email)
+                .or(super::schema::mail_outbox::recipient.eq_any(pending_addresses)),
+        ),
+    )
+    .execute(conn)?;
     diesel::delete(users::table.filter(users::id.eq(&user.id))).execute(conn)?;
     diesel::delete(login_failures::table.filter(login_failures::email.eq(&user.email)))
         .execute(conn)?;

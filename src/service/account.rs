@@ -151,8 +151,11 @@ pub async fn change_password(
     db.write(move |conn| {
         accounts::update_password_hash(conn, &me.id, &hash, now)?;
         // A change of address asked for with the old password (maybe by
-        // whoever learnt it) does not go through.
-        crate::db::mail::void_tokens(conn, &me.id, Some(Purpose::ChangeEmail), now)?;
+        // whoever learnt it) does not go through, and a reset link asked
+        // for before no longer overrides the password just chosen.
+        for purpose in [Purpose::ChangeEmail, Purpose::PasswordReset] {
+            crate::db::mail::void_tokens(conn, &me.id, Some(purpose), now)?;
+        }
         accounts::revoke_all_for_user(conn, &me.id, now)
     })
     .await?;

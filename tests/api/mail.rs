@@ -612,3 +612,56 @@ async fn a_mail_that_keeps_failing_is_given_up_and_counted() {
     }
     assert!(counted(&metrics), "{metrics}");
 }
+
+/// A new password chosen in the app voids a reset link asked for before
+/// it: the link can no longer override the password just chosen.
+#[tokio::test]
+async fn a_new_password_voids_outstanding_reset_links() {
+    let mut smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    let user = app.register_patient().await;
+    smtp.next_about("Confirm your e-mail").await;
+    assert_eq!(reset(&app, &user.email).await.status, StatusCode::ACCEPTED);
+    let token = smtp.next_about("Reset").await.token("/reset-password");
+    let changed = app
+        .post(
+            "/v1/me/password",
+            Some(&user.access),
+            json!({"current_password": PASSWORD, "new_password": "chosen in the app 42"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.text);
+    confirm(&app, &token, "from the old reset link")
+        .await
+        .assert_problem(400, "invalid_token");
+    let signed_in = app.login(&user.email, "chosen in the app 42").await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text);
+    let old_link = app.login(&user.email, "from the old reset link").await;
+    assert_eq!(old_link.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Erasing the account erases its mail: what was sent (address, name,
+/// link) and what is still queued, which is then never sent.
+#[tokio::test]
+async fn erasure_deletes_the_accounts_mail_queued_or_sent() {
+    let mut down = SmtpServer::start_refusing();
+    let url = down.url();
+    let app = spawn_app_with(|s| polling(s, url)).await;
+    let user = app.register_patient().await;
+    down.refused().await;
+    let mine = format!("recipient = '{}'", user.email);
+    assert_eq!(app.count("mail_outbox", &mine).await, 1);
+    let other = app.register_patient().await;
+    let theirs = format!("recipient = '{}'", other.email);
+    let erased = app
+        .call(
+            reqwest::Method::DELETE,
+            "/v1/me",
+            Some(&user.access),
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(erased.status, StatusCode::NO_CONTENT, "{}", erased.text);
+    assert_eq!(app.count("mail_outbox", &mine).await, 0);
+    assert_eq!(app.count("mail_outbox", &theirs).await, 1);
+}
