@@ -101,7 +101,8 @@ pub async fn update_me(
 }
 
 /// Change the password; every login of the account ends (its refresh
-/// tokens are revoked) and a pending change of address is cancelled.
+/// tokens are revoked), a pending change of address is cancelled and reset
+/// links sent before stop working.
 #[utoipa::path(
     post, path = "/v1/me/password",
     tag = "me",
