@@ -41,6 +41,10 @@ pub struct SettingsArgs {
     /// again gets a fresh pair instead of revoking its login (0 = strict).
     #[arg(long, env = "PAINLINE_REFRESH_GRACE", default_value_t = 10)]
     pub refresh_grace: i64,
+    /// Sign-ups one client (an address; an IPv6 /64) may make within an
+    /// hour; each mails an address it chose.
+    #[arg(long, env = "PAINLINE_SIGNUPS_PER_HOUR", default_value_t = 20)]
+    pub signups_per_hour: u32,
     /// Comma-separated dashboard origins allowed by CORS.
     #[arg(long, env = "PAINLINE_CORS_ORIGINS")]
     pub cors_origins: Option<String>,
@@ -249,6 +253,8 @@ pub struct Settings {
     pub access_ttl: i64,
     pub refresh_ttl: i64,
     pub refresh_grace: i64,
+    /// Sign-ups one client may make within an hour.
+    pub signups_per_hour: u32,
     /// How long a request's head, and then its body, may take to arrive.
     pub request_timeout: std::time::Duration,
     /// Where `/metrics` is served when not on `bind`.
@@ -319,6 +325,12 @@ impl SettingsArgs {
             " seconds",
         )?;
         within("PAINLINE_DB_POOL_SIZE", self.db_pool_size, 1..=200, "")?;
+        within(
+            "PAINLINE_SIGNUPS_PER_HOUR",
+            self.signups_per_hour,
+            1..=1_000_000,
+            "",
+        )?;
         host_port("PAINLINE_BIND", &self.bind)?;
         if let Some(metrics) = &self.metrics_bind {
             host_port("PAINLINE_METRICS_BIND", metrics)?;
@@ -389,6 +401,7 @@ impl SettingsArgs {
             access_ttl: self.access_ttl,
             refresh_ttl: self.refresh_ttl,
             refresh_grace: self.refresh_grace,
+            signups_per_hour: self.signups_per_hour,
             metrics_bind: self.metrics_bind,
             request_timeout: std::time::Duration::from_secs(self.request_timeout),
             cors_origins,

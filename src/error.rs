@@ -60,6 +60,7 @@ error_codes! {
     EmailTaken = "email_taken",
     AlreadyVerified = "already_verified",
     EmailUnverified = "email_unverified",
+    AddressChangePending = "address_change_pending",
     IdTaken = "id_taken",
     IdempotencyKeyReused = "idempotency_key_reused",
     IdempotencyKeyInFlight = "idempotency_key_in_flight",
@@ -412,6 +413,10 @@ impl From<DomainError> for AppError {
             DomainError::AlreadyVerified => Self::Conflict {
                 code: ErrorCode::AlreadyVerified,
                 detail: "This address is verified already.",
+            },
+            DomainError::AddressChangePending => Self::Conflict {
+                code: ErrorCode::AddressChangePending,
+                detail: "Another account is waiting to confirm a change to this address; try again once its link has expired (within 24 hours).",
             },
             DomainError::EmailUnverified => Self::Forbidden {
                 code: ErrorCode::EmailUnverified,

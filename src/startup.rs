@@ -19,6 +19,7 @@ use crate::telemetry::RequestSpan;
 /// Response header carrying the id the request was logged under.
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+use crate::auth::throttle::Window;
 use crate::auth::{PasswordHasher, TokenService};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
@@ -121,6 +122,10 @@ pub fn build_state(settings: &Settings, clock: Clock) -> Result<AppState, Config
         hasher,
         clock,
         trusted_proxies: settings.trusted_proxies.clone(),
+        sign_ups: Window {
+            limit: settings.signups_per_hour as usize,
+            length: chrono::Duration::hours(1),
+        },
         request_timeout: settings.request_timeout,
         answers: AnswerCache::new(ANSWER_CACHE_BYTES),
         overview_figures: FiguresCache::new(OVERVIEW_CACHE_PATIENTS),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use prometheus::IntCounterVec;
 
+use crate::auth::throttle::Window;
 use crate::auth::{PasswordHasher, TokenService};
 use crate::clock::Clock;
 use crate::db::Db;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub clock: Clock,
     pub trusted_proxies: Vec<IpAddr>,
+    /// Sign-ups one client may make (`PAINLINE_SIGNUPS_PER_HOUR`).
+    pub sign_ups: Window,
     /// How long a request's head, and then its body, may take to arrive.
     pub request_timeout: std::time::Duration,
     /// Rendered trends and daily series, owned by `service::trends`.

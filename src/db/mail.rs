@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 use uuid::Uuid;
 
-use super::schema::{account_tokens, mail_outbox, mail_requests, users};
+use super::schema::{account_tokens, mail_budget, mail_outbox, mail_requests, users};
 use super::{DbConnection, DbResult};
 
 /// A composed mail, ready to be queued.
@@ -332,10 +332,31 @@ pub fn prune_tokens(conn: &mut DbConnection, now: NaiveDateTime) -> DbResult<usi
 
 // ------------------------------------------------------------ mail requests
 
-/// Who asked for mail to be sent to an address, for throttling.
+/// Whether an account other than `user_id` waits for a change of address
+/// to `email`: a link sent to it that is neither used nor expired.
+pub fn change_pending_elsewhere(
+    conn: &mut DbConnection,
+    email: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> DbResult<bool> {
+    let pending: i64 = account_tokens::table
+        .filter(account_tokens::email.eq(email))
+        .filter(account_tokens::purpose.eq(Purpose::ChangeEmail.as_str()))
+        .filter(account_tokens::user_id.ne(user_id))
+        .filter(account_tokens::used_at.is_null())
+        .filter(account_tokens::expires_at.gt(now))
+        .count()
+        .get_result(conn)?;
+    Ok(pending > 0)
+}
+
+/// Who asked for mail to be sent to an address (or to sign up with one),
+/// for throttling: `purpose` is the request's kind (`password_reset`,
+/// `verify_email`, `change_email`, `sign_up`), `email` the address's hash.
 pub fn record_request(
     conn: &mut DbConnection,
-    purpose: Purpose,
+    purpose: &str,
     email: &str,
     client_ip: &str,
     now: NaiveDateTime,
@@ -343,7 +364,7 @@ pub fn record_request(
     diesel::insert_into(mail_requests::table)
         .values((
             mail_requests::id.eq(Uuid::new_v4().to_string()),
-            mail_requests::purpose.eq(purpose.as_str()),
+            mail_requests::purpose.eq(purpose),
             mail_requests::email.eq(email),
             mail_requests::client_ip.eq(client_ip),
             mail_requests::at.eq(now),
@@ -356,13 +377,13 @@ pub fn record_request(
 /// (`by_email`) or from one client address.
 pub fn requests_since(
     conn: &mut DbConnection,
-    purpose: Purpose,
+    purpose: &str,
     email: Option<&str>,
     client_ip: Option<&str>,
     since: NaiveDateTime,
 ) -> DbResult<Vec<NaiveDateTime>> {
     let mut query = mail_requests::table
-        .filter(mail_requests::purpose.eq(purpose.as_str()))
+        .filter(mail_requests::purpose.eq(purpose.to_owned()))
         .filter(mail_requests::at.gt(since))
         .select(mail_requests::at)
         .order(mail_requests::at.asc())
@@ -376,7 +397,45 @@ pub fn requests_since(
     Ok(query.load(conn)?)
 }
 
-/// Requests that no window counts any more.
+/// Requests, and account mail counted against an address's budget, that
+/// no window counts any more.
 pub fn prune_requests(conn: &mut DbConnection, before: NaiveDateTime) -> DbResult<usize> {
-    Ok(diesel::delete(mail_requests::table.filter(mail_requests::at.lt(before))).execute(conn)?)
+    let requests =
+        diesel::delete(mail_requests::table.filter(mail_requests::at.lt(before))).execute(conn)?;
+    let budget =
+        diesel::delete(mail_budget::table.filter(mail_budget::at.lt(before))).execute(conn)?;
+    Ok(requests + budget)
+}
+
+// ------------------------------------------------------------ per-address budget
+
+/// When the address with hash `address_hash` was sent account mail since
+/// `since`, oldest first.
+pub fn budget_spent(
+    conn: &mut DbConnection,
+    address_hash: &str,
+    since: NaiveDateTime,
+) -> DbResult<Vec<NaiveDateTime>> {
+    Ok(mail_budget::table
+        .filter(mail_budget::address_hash.eq(address_hash))
+        .filter(mail_budget::at.gt(since))
+        .select(mail_budget::at)
+        .order(mail_budget::at.asc())
+        .load(conn)?)
+}
+
+/// Counts one account mail to the address with hash `address_hash`.
+pub fn spend_budget(
+    conn: &mut DbConnection,
+    address_hash: &str,
+    now: NaiveDateTime,
+) -> DbResult<()> {
+    diesel::insert_into(mail_budget::table)
+        .values((
+            mail_budget::id.eq(Uuid::new_v4().to_string()),
+            mail_budget::address_hash.eq(address_hash),
+            mail_budget::at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

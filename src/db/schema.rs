@@ -217,6 +217,14 @@ diesel::table! {
 }
 
 diesel::joinable!(records -> users (patient_id));
+diesel::table! {
+    mail_budget (id) {
+        id -> Text,
+        address_hash -> Text,
+        at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
@@ -232,6 +240,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
     mail_outbox,
     mail_requests,
+    mail_budget,
     logins,
     mail_schedules,
     unsubscribe_tokens

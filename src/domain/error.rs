@@ -89,6 +89,9 @@ pub enum DomainError {
     /// address is not proven yet, where mail really reaches people.
     #[error("the address is not verified")]
     EmailUnverified,
+    /// Another account waits for a change of address to this address.
+    #[error("a change to this address is pending")]
+    AddressChangePending,
     /// A sync cursor beyond the account's last change (another account's,
     /// or from before a restore).
     #[error("the sync cursor is ahead of the account's changes")]

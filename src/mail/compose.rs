@@ -41,7 +41,9 @@ pub const PRODUCT: &str = "Painline";
 /// Who a mail goes to.
 pub struct Recipient<'a> {
     pub email: &'a str,
-    pub display_name: &'a str,
+    /// The account's name, or `None` for a mail that must carry no text the
+    /// requester chose (one to an address not yet proven).
+    pub display_name: Option<&'a str>,
 }
 
 /// What a mail says: an introduction, perhaps a one-time link, and what
@@ -321,13 +323,21 @@ fn compose(from: &str, to: &Recipient<'_>, mail: Content<'_>) -> Composed {
     };
     // The name as data: lettre encodes it (RFC 2047) and quotes it; line
     // breaks in it are dropped first so it is one line however it is shown.
-    let name: String = to
+    let name: Option<String> = to
         .display_name
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let to_box = Mailbox::new(Some(name.trim().to_owned()), address);
-    let greeting = format!("Hello {},", name.trim());
+        .map(|name| {
+            name.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect::<String>()
+                .trim()
+                .to_owned()
+        })
+        .filter(|name| !name.is_empty());
+    let greeting = match &name {
+        Some(name) => format!("Hello {name},"),
+        None => "Hello,".to_owned(),
+    };
+    let to_box = Mailbox::new(name, address);
     let mut text = format!("{greeting}\n\n{}\n\n", mail.intro);
     let mut html = format!(
         "<!doctype html><html><body style=\"font-family: sans-serif; line-height: 1.5\">\
@@ -460,7 +470,7 @@ mod tests {
     fn raw_reset_for(name: &str) -> String {
         let to = Recipient {
             email: "ana@example.org",
-            display_name: name,
+            display_name: Some(name),
         };
         let at = DateTime::parse_from_rfc3339("2026-12-05T14:30:00Z")
             .unwrap()
@@ -475,6 +485,31 @@ mod tests {
         .unwrap()
         .expect("a mail")
         .message
+    }
+
+    /// Without a name (an address not yet proven), the mail greets no one
+    /// and its `To` is the bare address.
+    #[test]
+    fn a_mail_without_a_name_carries_none() {
+        let at = DateTime::parse_from_rfc3339("2026-12-05T14:30:00Z")
+            .unwrap()
+            .to_utc();
+        let to = Recipient {
+            email: "ana@example.org",
+            display_name: None,
+        };
+        let mail = verify_email(
+            "Painline <no-reply@example.org>",
+            &to,
+            "https://p.example",
+            "T",
+            at,
+        )
+        .unwrap()
+        .expect("a mail")
+        .message;
+        assert!(mail.contains("\r\nTo: ana@example.org\r\n"), "{mail}");
+        assert!(mail.contains("Hello,\r\n"), "{mail}");
     }
 
     #[test]
@@ -516,7 +551,7 @@ mod notice {
     fn a_notice_has_no_link_and_masks_the_new_address() {
         let to = Recipient {
             email: "ana@example.org",
-            display_name: "Ana",
+            display_name: Some("Ana"),
         };
         let mail = address_change_notice(
             "Painline <no-reply@example.org>",
@@ -556,7 +591,7 @@ mod unmailable {
         let stored = crate::domain::Email::parse(&email).unwrap();
         let to = Recipient {
             email: stored.as_str(),
-            display_name: "B",
+            display_name: Some("B"),
         };
         let at = DateTime::parse_from_rfc3339("2026-12-05T14:30:00Z")
             .unwrap()

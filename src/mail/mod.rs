@@ -12,6 +12,7 @@ pub mod transport;
 
 use std::sync::Arc;
 
+use prometheus::IntCounterVec;
 use tokio::sync::Notify;
 
 /// What a use case needs to queue mail: the sender's address, the base of
@@ -26,15 +27,25 @@ pub struct MailContext {
     /// must prove its address before it joins a care team. With the `.eml`
     /// folder nobody could, so nothing waits for it.
     pub delivers: bool,
+    /// Account mail dropped because its address had its budget
+    /// (`painline_mail_dropped_total`, by kind).
+    pub dropped: IntCounterVec,
     wake: Arc<Notify>,
 }
 
 impl MailContext {
-    pub fn new(from: String, public_url: String, delivers: bool, wake: Arc<Notify>) -> Self {
+    pub fn new(
+        from: String,
+        public_url: String,
+        delivers: bool,
+        dropped: IntCounterVec,
+        wake: Arc<Notify>,
+    ) -> Self {
         Self {
             from,
             public_url,
             delivers,
+            dropped,
             wake,
         }
     }

@@ -68,12 +68,21 @@ impl Mailer {
                 .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))
         };
         let wake = Arc::new(Notify::new());
+        let dropped = IntCounterVec::new(
+            Opts::new(
+                "painline_mail_dropped_total",
+                "Account mails not queued because their address had 5 in the hour or 20 in the day, by kind",
+            ),
+            &["kind"],
+        )
+        .map_err(|e| ConfigError::startup(format!("cannot set up metrics: {e}")))?;
         Ok(Self {
             way,
             context: MailContext::new(
                 settings.from.clone(),
                 settings.public_url.clone(),
                 matches!(settings.transport, MailTransportSetting::Smtp(_)),
+                dropped,
                 wake.clone(),
             ),
             poll: settings.poll,
@@ -120,6 +129,7 @@ impl Mailer {
             Box::new(self.counters.sent.clone()),
             Box::new(self.counters.failed.clone()),
             Box::new(self.counters.given_up.clone()),
+            Box::new(self.context.dropped.clone()),
         ]
     }
 

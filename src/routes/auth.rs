@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::input::{client, client_ip, user_agent, ApiJson};
+use super::input::{client, client_key, user_agent, ApiJson};
 use crate::domain::Role;
 use crate::error::AppResult;
 use crate::service::account::SignUp;
@@ -59,6 +59,7 @@ pub struct RefreshResponse {
         (status = 201, description = "Account created and signed in", body = SessionResponse),
         (status = 409, description = "The e-mail is taken"),
         (status = 422, description = "A field is out of range"),
+        (status = 429, description = "Too many sign-ups from this client (`PAINLINE_SIGNUPS_PER_HOUR`, default 20 an hour; a 409 counts too); see Retry-After"),
     )
 )]
 pub async fn register(
@@ -83,6 +84,7 @@ pub async fn register(
         &state.tokens,
         sign_up,
         client,
+        state.sign_ups,
     )
     .await?;
     Ok(HttpResponse::Created()
@@ -228,7 +230,7 @@ pub async fn password_reset(
     state: web::Data<AppState>,
     body: ApiJson<PasswordResetRequest>,
 ) -> AppResult<HttpResponse> {
-    let ip = client_ip(&req, &state.trusted_proxies);
+    let ip = client_key(&req, &state.trusted_proxies);
     account_email::request_password_reset(&state.db, &state.clock, &state.mail, &body.0.email, ip)
         .await?;
     Ok(HttpResponse::Accepted().json(Accepted { status: "accepted" }))

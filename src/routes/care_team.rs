@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::http::{encode_instant_cursor, PageQuery};
-use super::input::client_ip;
+use super::input::client_key;
 use super::input::ApiJson;
 use super::{endpoint, Access, Endpoint};
 use crate::domain::access::PatientScope;
@@ -189,7 +189,7 @@ pub async fn join_care_team(
     body: ApiJson<JoinCareTeam>,
 ) -> AppResult<HttpResponse> {
     let code = InvitationCode::parse(&body.0.code).map_err(|m| AppError::invalid("code", m))?;
-    let ip = client_ip(&req, &state.trusted_proxies);
+    let ip = client_key(&req, &state.trusted_proxies);
     let member = service::redeem(
         &state.db,
         &state.clock,

@@ -362,7 +362,9 @@ pub fn user_agent(req: &HttpRequest) -> Option<String> {
     let text = String::from_utf8_lossy(raw.as_bytes());
     let clean: String = text
         .chars()
-        .filter(|c| !c.is_control())
+        // Bidi overrides and other invisible characters only deceive the
+        // reader of the list (`Painline` shown for `enilniaP`), as in names.
+        .filter(|c| !c.is_control() && !crate::domain::account::is_invisible(*c))
         .take(USER_AGENT_MAX)
         .collect();
     let clean = clean.trim();
@@ -375,8 +377,27 @@ pub const USER_AGENT_MAX: usize = 200;
 /// Who is calling, as the sign-in services count and show it.
 pub fn client(req: &HttpRequest, trusted: &[IpAddr]) -> Client {
     Client {
-        ip: client_ip(req, trusted),
+        key: client_key(req, trusted),
         user_agent: user_agent(req),
+    }
+}
+
+/// What throttles count a client by: its address ([`client_ip`]), except
+/// that IPv6 addresses count by their /64 (`2001:db8:1:2::/64`), the block
+/// one subscriber is usually given, so a client cannot dodge a limit by
+/// walking its own prefix. An IPv4 address mapped into IPv6 counts as the
+/// IPv4 address.
+pub fn client_key(req: &HttpRequest, trusted: &[IpAddr]) -> String {
+    let ip = client_ip(req, trusted);
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+        _ => ip,
     }
 }
 
@@ -441,6 +462,24 @@ mod client_ip_tests {
                 "{raw:?} gave {ip}"
             );
         }
+    }
+
+    /// IPv6 clients count by their /64; IPv4 ones, mapped or not, by their address.
+    #[test]
+    fn the_client_key_of_ipv6_is_its_64() {
+        let key = |forwarded: &str| {
+            let proxy: IpAddr = [10, 0, 0, 1].into();
+            let req = TestRequest::default()
+                .peer_addr((proxy, 40_000).into())
+                .append_header(("x-forwarded-for", forwarded));
+            client_key(&req.to_http_request(), &[proxy])
+        };
+        assert_eq!(key("2001:db8:1:2::5"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:1:2:3"), "2001:db8:1:2::/64");
+        assert_eq!(key("[2001:db8:1:3::5]:443"), "2001:db8:1:3::/64");
+        assert_eq!(key("::ffff:198.51.100.8"), "198.51.100.8");
+        assert_eq!(key("198.51.100.8"), "198.51.100.8");
+        assert_eq!(key("garbage"), "unknown");
     }
 
     fn forwarded_address_in(raw: &str, ip: &str) -> bool {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::auth::{Accepted, UserResponse};
-use super::input::{client_ip, ApiJson};
+use super::input::{client_key, ApiJson};
 use crate::domain::access::AuthUser;
 use crate::error::AppResult;
 use crate::service::account::{self, ProfileChange};
@@ -86,7 +86,7 @@ pub async fn update_me(
         email: body.email.as_deref(),
         current_password: body.current_password,
     };
-    let ip = client_ip(&req, &state.trusted_proxies);
+    let ip = client_key(&req, &state.trusted_proxies);
     let row = account::update_profile(
         &state.db,
         &state.clock,
@@ -125,7 +125,7 @@ pub async fn change_password(
         current_password,
         new_password,
     } = body.0;
-    let ip = client_ip(&req, &state.trusted_proxies);
+    let ip = client_key(&req, &state.trusted_proxies);
     account::change_password(
         &state.db,
         &state.clock,
@@ -157,7 +157,7 @@ pub async fn delete_me(
     user: AuthUser,
     body: ApiJson<DeleteMe>,
 ) -> AppResult<HttpResponse> {
-    let ip = client_ip(&req, &state.trusted_proxies);
+    let ip = client_key(&req, &state.trusted_proxies);
     account::delete(
         &state.db,
         &state.clock,
@@ -188,7 +188,7 @@ pub async fn resend_verification(
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> AppResult<HttpResponse> {
-    let ip = client_ip(&req, &state.trusted_proxies);
+    let ip = client_key(&req, &state.trusted_proxies);
     account_email::resend_verification(
         &state.db,
         &state.clock,

@@ -233,6 +233,10 @@ pub struct Checked {
 }
 
 impl Checked {
+    pub fn email(&self) -> &str {
+        self.email.as_str()
+    }
+
     pub fn with_hash(self, password_hash: String) -> NewAccount {
         NewAccount {
             email: self.email,

@@ -73,7 +73,8 @@ pub fn queue_verification(
         &mail.from,
         &Recipient {
             email: &user.email,
-            display_name: &user.display_name,
+            // The address is not proven: no text the requester chose.
+            display_name: None,
         },
         &mail.public_url,
         &token,
@@ -81,7 +82,7 @@ pub fn queue_verification(
     )?;
     match message {
         Some(message) => {
-            super::enqueue(conn, message, now)?;
+            super::enqueue_account(conn, mail, message, now)?;
         }
         None => {
             tracing::warn!(user_id = %user.id, "no verification mail: the address cannot be mailed")
@@ -99,78 +100,110 @@ fn throttle(window: Window, requests: &[NaiveDateTime], now: NaiveDateTime) -> S
     }
 }
 
-/// Counts a request for mail about `email` from `client_ip`: 429 when
-/// `per_email`, or `per_client` across addresses, is full already; else
-/// it is recorded (a request is counted before it is answered).
-fn count_request(
+/// Counts a request of `kind` (`password_reset`, `verify_email`,
+/// `change_email`, `sign_up`) about `email` from `client`: 429 when
+/// `per_email` (if any), or `per_client` across addresses (if any), is
+/// full already; else it is recorded (a request is counted before it is
+/// answered). The address is kept as its hash.
+pub(super) fn count_request(
     conn: &mut DbConnection,
-    purpose: Purpose,
+    kind: &str,
     email: &str,
-    client_ip: &str,
-    per_email: Window,
+    client: &str,
+    per_email: Option<Window>,
     per_client: Option<Window>,
     now: NaiveDateTime,
 ) -> ServiceResult<()> {
-    let by_email = mail::requests_since(conn, purpose, Some(email), None, per_email.start(now))?;
-    throttle(per_email, &by_email, now)?;
+    let email = super::address_hash(email);
+    if let Some(window) = per_email {
+        let by_email = mail::requests_since(conn, kind, Some(&email), None, window.start(now))?;
+        throttle(window, &by_email, now)?;
+    }
     if let Some(window) = per_client {
-        let by_client =
-            mail::requests_since(conn, purpose, None, Some(client_ip), window.start(now))?;
+        let by_client = mail::requests_since(conn, kind, None, Some(client), window.start(now))?;
         throttle(window, &by_client, now)?;
     }
-    mail::record_request(conn, purpose, email, client_ip, now)?;
+    mail::record_request(conn, kind, &email, client, now)?;
     Ok(())
 }
 
-/// `POST /v1/auth/password-reset`: the same answer, after the same work,
+/// `POST /v1/auth/password-reset`: the same answer at the same moment
 /// whether `raw_email` names an account or not. Throttled per address and
-/// per client, like logins, also for addresses without an account.
+/// per client, like logins, also for addresses without an account; 422 for
+/// text that is no e-mail address. Whether the address has an account is
+/// looked up after the answer, so its timing tells nothing.
 pub async fn request_password_reset(
     db: &Db,
     clock: &Clock,
     mail: &MailContext,
     raw_email: &str,
-    client_ip: String,
+    client: String,
 ) -> ServiceResult<()> {
-    // What cannot be an address is throttled and answered like an unknown one.
-    let email = Email::normalise_for_lookup(raw_email).unwrap_or_else(|| raw_email.to_owned());
-    let (clock, context) = (clock.clone(), mail.clone());
-    let queued = db
-        .write(move |conn| -> ServiceResult<bool> {
-            let now = clock.now_naive();
-            let purpose = Purpose::PasswordReset;
-            let (per_email, per_client) = (RESETS_PER_EMAIL, Some(RESETS_PER_ADDRESS));
-            count_request(
-                conn, purpose, &email, &client_ip, per_email, per_client, now,
-            )?;
-            let Some(user) = accounts::find_user_by_email(conn, &email)? else {
-                return Ok(false);
-            };
-            let (token, hash) = new_refresh_token();
-            let expires = now + RESET_VALID;
-            mail::issue_token(conn, &hash, &user.id, purpose, &user.email, now, expires)?;
-            let message = compose::password_reset(
-                &context.from,
-                &Recipient {
-                    email: &user.email,
-                    display_name: &user.display_name,
-                },
-                &context.public_url,
-                &token,
-                expires.and_utc(),
-            )?;
-            let Some(message) = message else {
-                tracing::warn!(user_id = %user.id, "no reset mail: the address cannot be mailed");
-                return Ok(false);
-            };
-            super::enqueue(conn, message, now)?;
-            Ok(true)
-        })
-        .await?;
-    if queued {
-        mail.wake();
-    }
+    let email = Email::normalise_for_lookup(raw_email).ok_or_else(|| {
+        DomainError::Invalid(vec![FieldError::new("email", "is not an e-mail address")])
+    })?;
+    let now = clock.now_naive();
+    let counted = email.clone();
+    db.write(move |conn| {
+        let kind = Purpose::PasswordReset.as_str();
+        let (per_email, per_client) = (Some(RESETS_PER_EMAIL), Some(RESETS_PER_ADDRESS));
+        count_request(conn, kind, &counted, &client, per_email, per_client, now)
+    })
+    .await?;
+    let (db, clock, context) = (db.clone(), clock.clone(), mail.clone());
+    tokio::spawn(async move {
+        match queue_reset(&db, &clock, &context, email).await {
+            Ok(true) => context.wake(),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "a reset mail could not be queued"),
+        }
+    });
     Ok(())
+}
+
+/// The reset link for the account at `email`, if there is one.
+async fn queue_reset(
+    db: &Db,
+    clock: &Clock,
+    context: &MailContext,
+    email: String,
+) -> ServiceResult<bool> {
+    let (clock, context) = (clock.clone(), context.clone());
+    db.write(move |conn| -> ServiceResult<bool> {
+        let now = clock.now_naive();
+        let Some(user) = accounts::find_user_by_email(conn, &email)? else {
+            return Ok(false);
+        };
+        let (token, hash) = new_refresh_token();
+        let expires = now + RESET_VALID;
+        let purpose = Purpose::PasswordReset;
+        mail::issue_token(conn, &hash, &user.id, purpose, &user.email, now, expires)?;
+        let message = compose::password_reset(
+            &context.from,
+            &Recipient {
+                email: &user.email,
+                display_name: chosen_name(&user),
+            },
+            &context.public_url,
+            &token,
+            expires.and_utc(),
+        )?;
+        let Some(message) = message else {
+            tracing::warn!(user_id = %user.id, "no reset mail: the address cannot be mailed");
+            return Ok(false);
+        };
+        Ok(super::enqueue_account(conn, &context, message, now)?)
+    })
+    .await
+}
+
+/// The account's display name, for a mail to its address once the address
+/// is proven; `None` before: a mail to an address not yet proven carries
+/// no text its requester chose.
+pub(super) fn chosen_name(user: &UserRow) -> Option<&str> {
+    user.email_verified_at
+        .is_some()
+        .then_some(user.display_name.as_str())
 }
 
 /// What confirming a mailed link did.
@@ -333,16 +366,9 @@ pub async fn count_address_change(
     let clock = clock.clone();
     db.write(move |conn| -> ServiceResult<()> {
         let now = clock.now_naive();
-        let purpose = Purpose::ChangeEmail;
-        count_request(
-            conn,
-            purpose,
-            &user_email,
-            &client_ip,
-            CHANGES_PER_ACCOUNT,
-            None,
-            now,
-        )
+        let kind = Purpose::ChangeEmail.as_str();
+        let per_account = Some(CHANGES_PER_ACCOUNT);
+        count_request(conn, kind, &user_email, &client_ip, per_account, None, now)
     })
     .await
 }
@@ -350,7 +376,10 @@ pub async fn count_address_change(
 /// `PATCH /v1/me` with `email` (the password is checked and the request
 /// counted by the caller): in the caller's transaction, a link to
 /// `new_email` that makes it the account's address, and a notice to the
-/// present one. 409 when the address is taken now.
+/// present one. 409 when the address is taken now (`email_taken`), or
+/// when another account waits for a change to it (`address_change_pending`:
+/// one pending change targets an address at a time, so cycling accounts
+/// cannot fill its mailbox).
 pub fn request_address_change(
     conn: &mut DbConnection,
     mail: &MailContext,
@@ -361,6 +390,9 @@ pub fn request_address_change(
     if accounts::find_user_by_email(conn, new_email)?.is_some() {
         return Err(DomainError::EmailTaken.into());
     }
+    if mail::change_pending_elsewhere(conn, new_email, &user.id, now)? {
+        return Err(DomainError::AddressChangePending.into());
+    }
     let purpose = Purpose::ChangeEmail;
     let (token, hash) = new_refresh_token();
     let expires = now + CHANGE_VALID;
@@ -369,7 +401,8 @@ pub fn request_address_change(
         &mail.from,
         &Recipient {
             email: new_email,
-            display_name: &user.display_name,
+            // The new address is not proven: no text the requester chose.
+            display_name: None,
         },
         &mail.public_url,
         &token,
@@ -381,19 +414,19 @@ pub fn request_address_change(
             "is an address no mail can be sent to",
         )])
     })?;
-    super::enqueue(conn, link, now)?;
+    super::enqueue_account(conn, mail, link, now)?;
     let notice = compose::address_change_notice(
         &mail.from,
         &Recipient {
             email: &user.email,
-            display_name: &user.display_name,
+            display_name: chosen_name(user),
         },
         &mail.public_url,
         new_email,
     )?;
     match notice {
         Some(notice) => {
-            super::enqueue(conn, notice, now)?;
+            super::enqueue_account(conn, mail, notice, now)?;
         }
         None => tracing::warn!(user_id = %user.id, "no notice: the old address cannot be mailed"),
     }
@@ -416,9 +449,9 @@ pub async fn resend_verification(
         if user.email_verified_at.is_some() {
             return Err(DomainError::AlreadyVerified.into());
         }
-        let purpose = Purpose::VerifyEmail;
-        let window = VERIFICATIONS_PER_ACCOUNT;
-        count_request(conn, purpose, &user.email, &client_ip, window, None, now)?;
+        let kind = Purpose::VerifyEmail.as_str();
+        let per_account = Some(VERIFICATIONS_PER_ACCOUNT);
+        count_request(conn, kind, &user.email, &client_ip, per_account, None, now)?;
         queue_verification(conn, &context, &user, now)
     })
     .await?;

@@ -14,12 +14,15 @@ pub mod schedules;
 pub mod session;
 pub mod trends;
 
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
 
 use crate::auth::password::HashError;
+use crate::auth::throttle::Window;
+use crate::auth::tokens::hash_refresh_token;
 use crate::db::{self, DbConnection, DbError, DbResult};
 use crate::domain::DomainError;
 use crate::mail::compose::{ComposeError, Mail};
+use crate::mail::MailContext;
 
 /// The cause of an unavailable part or of a broken invariant, kept for the
 /// log (never sent to a client).
@@ -68,6 +71,52 @@ impl From<ComposeError> for ServiceError {
     fn from(err: ComposeError) -> Self {
         Self::internal(err)
     }
+}
+
+/// Account mail (verification, reset, change of address, notices) one
+/// address receives, whatever asked for it: 5 within an hour…
+const ACCOUNT_MAIL_PER_HOUR: Window = Window {
+    limit: 5,
+    length: Duration::hours(1),
+};
+/// …and 20 within a day.
+const ACCOUNT_MAIL_PER_DAY: Window = Window {
+    limit: 20,
+    length: Duration::days(1),
+};
+
+/// An address as throttles and budgets keep it: its SHA-256, not the text.
+fn address_hash(email: &str) -> String {
+    hash_refresh_token(email)
+}
+
+/// Queues an account mail in the caller's transaction, within its
+/// address's budget. Past the budget the mail is dropped and counted in
+/// `/metrics`; the request is answered as if it went, so the budget tells
+/// the requester nothing. Answers whether it was queued.
+fn enqueue_account(
+    conn: &mut DbConnection,
+    context: &MailContext,
+    mail: Mail,
+    now: NaiveDateTime,
+) -> DbResult<bool> {
+    let hash = address_hash(&mail.recipient);
+    let day = db::mail::budget_spent(conn, &hash, ACCOUNT_MAIL_PER_DAY.start(now))?;
+    let hour_start = ACCOUNT_MAIL_PER_HOUR.start(now);
+    let hour: Vec<NaiveDateTime> = day.iter().copied().filter(|at| *at > hour_start).collect();
+    if ACCOUNT_MAIL_PER_HOUR.retry_after(&hour, now).is_some()
+        || ACCOUNT_MAIL_PER_DAY.retry_after(&day, now).is_some()
+    {
+        context.dropped.with_label_values(&[mail.kind]).inc();
+        tracing::info!(
+            kind = mail.kind,
+            "account mail dropped: its address had its budget"
+        );
+        return Ok(false);
+    }
+    db::mail::spend_budget(conn, &hash, now)?;
+    enqueue(conn, mail, now)?;
+    Ok(true)
 }
 
 /// Queues a composed mail in the caller's transaction.

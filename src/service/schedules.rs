@@ -471,7 +471,7 @@ fn handle(
 fn recipient(user: &UserRow) -> Recipient<'_> {
     Recipient {
         email: &user.email,
-        display_name: &user.display_name,
+        display_name: super::account_email::chosen_name(user),
     }
 }
 

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::account::{self, SignUp, UserResponse};
 use super::{account_email, ServiceError, ServiceResult};
-use crate::auth::throttle::{PER_ADDRESS, PER_EMAIL};
+use crate::auth::throttle::{Window, PER_ADDRESS, PER_EMAIL};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::auth::{PasswordHasher, TokenService};
 use crate::clock::Clock;
@@ -97,15 +97,19 @@ fn issue_tokens(
     })
 }
 
-/// Where a request comes from: the client key the throttles count by and
-/// the `User-Agent` a new login is shown with.
+/// Where a request comes from: the key the throttles count it by (its
+/// address, an IPv6 one by its /64) and the `User-Agent` a new login is
+/// shown with.
 pub struct Client {
-    pub ip: String,
+    pub key: String,
     pub user_agent: Option<String>,
 }
 
 /// Creates an account and signs it in; its verification mail is queued in
-/// the same transaction.
+/// the same transaction. Each client may sign up `per_client` times (429
+/// past that), counted before the answer, so a taken address (409) counts
+/// too and cannot be probed for accounts without limit.
+#[allow(clippy::too_many_arguments)]
 pub async fn sign_up(
     db: &Db,
     clock: &Clock,
@@ -114,9 +118,22 @@ pub async fn sign_up(
     tokens: &TokenService,
     sign_up: SignUp<'_>,
     client: Client,
+    per_client: Window,
 ) -> ServiceResult<SessionResponse> {
     let role = sign_up.role;
-    let new = account::prepare(hasher, sign_up).await?;
+    let (checked, password) = account::check(sign_up)?;
+    let (email, key, now) = (
+        checked.email().to_owned(),
+        client.key.clone(),
+        clock.now_naive(),
+    );
+    db.write(move |conn| {
+        let per_client = Some(per_client);
+        account_email::count_request(conn, "sign_up", &email, &key, None, per_client, now)
+    })
+    .await?;
+    let hash = hasher.hash(password.expose().to_owned()).await?;
+    let new = checked.with_hash(hash);
     let (clock, context, tokens) = (clock.clone(), mail.clone(), tokens.clone());
     let session = db
         .write(move |conn| -> ServiceResult<_> {
@@ -157,7 +174,7 @@ pub async fn sign_in(
         slot.verify(password, None).await?;
         return Err(DomainError::InvalidCredentials.into());
     };
-    let attempt = Attempt::begin(db, clock, &email, &client.ip).await?;
+    let attempt = Attempt::begin(db, clock, &email, &client.key).await?;
     let em = email.clone();
     let checked = async {
         let user = db

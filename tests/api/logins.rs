@@ -12,7 +12,10 @@ async fn sign_in(app: &TestApp, user: &TestUser, agent: &str) -> (String, String
     let reply = read(
         app.client
             .post(app.url("/v1/auth/login"))
-            .header("user-agent", agent)
+            .header(
+                "user-agent",
+                reqwest::header::HeaderValue::from_bytes(agent.as_bytes()).unwrap(),
+            )
             .json(&json!({"email": user.email, "password": PASSWORD}))
             .send()
             .await
@@ -296,6 +299,9 @@ async fn a_user_agent_is_kept_printable_and_short() {
         .to_owned();
     assert!(shown.starts_with("Painline/3.0 x"), "{shown}");
     assert_eq!(shown.chars().count(), 200);
+    // Bidi overrides and zero-width characters are dropped, as in names.
+    let (access, _) = sign_in(&app, &user, "Pain\u{202E}line\u{200B}/3.1\u{2066}").await;
+    assert_eq!(logins(&app, &access).await[0]["user_agent"], "Painline/3.1");
 }
 
 /// A refresh that raced the end of its login (its token read as live just

@@ -24,6 +24,7 @@ mod logbook_authz;
 mod logbook_validation;
 mod logins;
 mod mail;
+mod mail_floods;
 mod me;
 mod operations;
 mod overview;
