@@ -353,7 +353,7 @@ impl From<DomainError> for AppError {
             },
             DomainError::PreconditionFailed => Self::PreconditionFailed,
             DomainError::Invalid(errors) => Self::Unprocessable(errors),
-            DomainError::AccountGone => Self::unauthenticated(),
+            DomainError::AccountGone | DomainError::LoginEnded => Self::unauthenticated(),
             DomainError::PatientsOnly => Self::Forbidden {
                 code: ErrorCode::PatientsOnly,
                 detail: "Only patients can use this route.",

@@ -404,6 +404,13 @@ pub fn clear_failures(conn: &mut DbConnection, email: &str, client_ip: &str) -> 
     Ok(())
 }
 
+/// After a password reset, the address's failures from every client go:
+/// the account-wide lockout ends with them.
+pub fn clear_all_failures(conn: &mut DbConnection, email: &str) -> DbResult<()> {
+    diesel::delete(login_failures::table.filter(login_failures::email.eq(email))).execute(conn)?;
+    Ok(())
+}
+
 /// Locks the account with this e-mail, if there is one, until the
 /// transaction ends (a no-op update, portable across both backends), so
 /// that concurrent password attempts on one account are counted one after

@@ -86,6 +86,25 @@ pub fn list(conn: &mut DbConnection, user_id: &str, now: NaiveDateTime) -> DbRes
         .load(conn)?)
 }
 
+/// Whether `id` is a login of `user_id` that has neither ended nor run out
+/// (an erased account has no logins).
+pub fn is_open(
+    conn: &mut DbConnection,
+    id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> DbResult<bool> {
+    let found: Option<String> = logins::table
+        .filter(logins::id.eq(id))
+        .filter(logins::user_id.eq(user_id))
+        .filter(logins::ended_at.is_null())
+        .filter(logins::expires_at.gt(now))
+        .select(logins::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
 /// Whether `id` is a login of `user_id` (ended or not).
 pub fn belongs_to(conn: &mut DbConnection, id: &str, user_id: &str) -> DbResult<bool> {
     let found: Option<String> = logins::table

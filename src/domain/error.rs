@@ -89,6 +89,10 @@ pub enum DomainError {
     /// address is not proven yet, where mail really reaches people.
     #[error("the address is not verified")]
     EmailUnverified,
+    /// The caller's login has ended (or its account is gone): an action
+    /// that needs an open login is refused.
+    #[error("the login has ended")]
+    LoginEnded,
     /// Another account waits for a change of address to this address.
     #[error("a change to this address is pending")]
     AddressChangePending,

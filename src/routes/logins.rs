@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::access::AuthUser;
+use super::scope::OpenLogin;
 use crate::error::AppResult;
 use crate::service::session;
 pub use crate::service::session::Login;
@@ -24,7 +24,10 @@ pub struct LoginList {
     security(("bearer" = [])),
     responses((status = 200, description = "The logins that have not ended", body = LoginList))
 )]
-pub async fn list_logins(state: web::Data<AppState>, user: AuthUser) -> AppResult<HttpResponse> {
+pub async fn list_logins(
+    state: web::Data<AppState>,
+    OpenLogin(user): OpenLogin,
+) -> AppResult<HttpResponse> {
     let items = session::logins(&state.db, &state.clock, user.id, user.login).await?;
     Ok(HttpResponse::Ok().json(LoginList { items }))
 }
@@ -42,7 +45,7 @@ pub async fn list_logins(state: web::Data<AppState>, user: AuthUser) -> AppResul
 )]
 pub async fn end_login(
     state: web::Data<AppState>,
-    user: AuthUser,
+    OpenLogin(user): OpenLogin,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
     session::end_login(&state.db, &state.clock, user.id, id.into_inner()).await?;
@@ -58,7 +61,7 @@ pub async fn end_login(
 )]
 pub async fn end_other_logins(
     state: web::Data<AppState>,
-    user: AuthUser,
+    OpenLogin(user): OpenLogin,
 ) -> AppResult<HttpResponse> {
     session::end_other_logins(&state.db, &state.clock, user.id, user.login).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::auth::{Accepted, UserResponse};
 use super::input::{client_key, ApiJson};
+use super::scope::OpenLogin;
 use crate::domain::access::AuthUser;
 use crate::error::AppResult;
 use crate::service::account::{self, ProfileChange};
@@ -76,7 +77,7 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> AppResult<Htt
 pub async fn update_me(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: AuthUser,
+    OpenLogin(user): OpenLogin,
     body: ApiJson<UpdateMe>,
 ) -> AppResult<HttpResponse> {
     let body = body.0;
@@ -118,7 +119,7 @@ pub async fn update_me(
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: AuthUser,
+    OpenLogin(user): OpenLogin,
     body: ApiJson<ChangePassword>,
 ) -> AppResult<HttpResponse> {
     let ChangePassword {
@@ -154,7 +155,7 @@ pub async fn change_password(
 pub async fn delete_me(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: AuthUser,
+    OpenLogin(user): OpenLogin,
     body: ApiJson<DeleteMe>,
 ) -> AppResult<HttpResponse> {
     let ip = client_key(&req, &state.trusted_proxies);

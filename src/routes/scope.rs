@@ -40,9 +40,9 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, AppError> {
     })
 }
 
-/// Reads answer 401 for a token whose account was erased, as `GET /v1/me`
-/// does, rather than 200 with nothing in it. (Writes find out under the
-/// patient's lock, in their own transaction.)
+/// 401 for a token whose account was erased, as `GET /v1/me` answers,
+/// rather than 200 with nothing in it or a 404. (A patient's writes find
+/// out under the patient's lock, in their own transaction.)
 async fn ensure_account(state: &AppState, user: AuthUser) -> Result<AuthUser, AppError> {
     crate::service::account::ensure_exists(&state.db, user.id).await?;
     Ok(user)
@@ -61,6 +61,30 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// The caller, through a login that is still open (401 otherwise): for
+/// managing logins and the account's security actions (password, address,
+/// erasure). Other routes accept any live access token, whose short life
+/// bounds what an ended login can still do.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenLogin(pub AuthUser);
+
+impl FromRequest for OpenLogin {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let user = authenticate(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let user = user?;
+            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+            crate::service::session::ensure_open(&state.db, &state.clock, user.id, user.login)
+                .await?;
+            Ok(Self(user))
+        })
+    }
+}
+
 /// The caller, who must be a therapist (a patient gets 403).
 #[derive(Debug, Clone, Copy)]
 pub struct Therapist(pub AuthUser);
@@ -74,15 +98,11 @@ impl FromRequest for Therapist {
             Role::Therapist => Ok(user),
             Role::Patient => Err(DomainError::TherapistsOnly.into()),
         });
-        let read = is_read(req.method());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let user = user?;
-            match (read, state) {
-                (true, Some(state)) => Ok(Self(ensure_account(&state, user).await?)),
-                (true, None) => Err(AppError::internal("application state missing")),
-                (false, _) => Ok(Self(user)),
-            }
+            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+            Ok(Self(ensure_account(&state, user).await?))
         })
     }
 }

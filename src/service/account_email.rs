@@ -307,6 +307,9 @@ pub async fn confirm_password_reset(
         let first = mail::mark_verified(conn, &token.user_id, &token.email, now)?;
         let mut ended = proven(conn, &token.user_id, first, now)?;
         ended.logins += accounts::revoke_all_for_user(conn, &token.user_id, now)?;
+        // Whoever guessed at the old password (from many addresses, say)
+        // does not keep the owner, who just proved the address, out.
+        accounts::clear_all_failures(conn, &token.email)?;
         let status = Confirmed::PasswordSet;
         Ok((token.user_id, Confirmation { status, ended }))
     })

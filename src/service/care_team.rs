@@ -309,6 +309,10 @@ pub async fn end_link(
         .write(move |conn| -> ServiceResult<bool> {
             let locked = match records::lock_patient(conn, patient) {
                 Ok(_) => true,
+                // The patient's own token outlived the account.
+                Err(DbError::NotFound) if log_as.is_none() => {
+                    return Err(DomainError::AccountGone.into())
+                }
                 Err(DbError::NotFound) => false,
                 Err(e) => return Err(e.into()),
             };

@@ -260,6 +260,29 @@ pub async fn sign_out(db: &Db, clock: &Clock, refresh_token: &str) -> ServiceRes
     Ok(())
 }
 
+/// 401 unless the login `login` of `user` is still open: managing logins
+/// and the account's security (password, address, erasure) is for a login
+/// that has not been ended, so the access token of an ended login (alive
+/// until it runs out) cannot end the others or lock the owner out.
+pub async fn ensure_open(
+    db: &Db,
+    clock: &Clock,
+    user: UserId,
+    login: Option<Uuid>,
+) -> ServiceResult<()> {
+    // A token naming no login predates the logins list; it is refused here.
+    let login = login.ok_or(DomainError::LoginEnded)?.to_string();
+    let (user, now) = (user.to_string(), clock.now_naive());
+    if db
+        .run(move |conn| logins::is_open(conn, &login, &user, now))
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(DomainError::LoginEnded.into())
+    }
+}
+
 /// One login of the account.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Login {

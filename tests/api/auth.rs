@@ -650,3 +650,62 @@ async fn housekeeping_forgets_expired_rows_only() {
         1
     );
 }
+
+/// Guessing from many addresses locks the account for every address, but
+/// not its owner: a login already open keeps refreshing during the
+/// lockout, and a completed password reset (which proves the address)
+/// lifts it at once, so the new password signs in right away.
+#[tokio::test]
+async fn a_distributed_lockout_does_not_keep_the_owner_out() {
+    let mut smtp = crate::mail::SmtpServer::start();
+    let url = smtp.url();
+    let app = spawn_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.mail.transport = painline::config::MailTransportSetting::Smtp(url);
+    })
+    .await;
+    let user = app.register_patient().await;
+    smtp.next_about("Confirm your e-mail").await;
+    let attempt = |ip: String, password: &str| {
+        let request = app
+            .client
+            .post(app.url("/v1/auth/login"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({"email": user.email, "password": password}));
+        async move { crate::helpers::read(request.send().await.unwrap()).await }
+    };
+    // Five wrong passwords from each of 20 addresses.
+    for client in 0..20 {
+        for _ in 0..5 {
+            let reply = attempt(format!("198.51.100.{client}"), "wrong password 123").await;
+            reply.assert_problem(401, "invalid_credentials");
+        }
+    }
+    attempt("192.0.2.7".into(), PASSWORD)
+        .await
+        .assert_problem(429, "too_many_attempts");
+
+    // The owner's open login keeps refreshing.
+    let refreshed = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": user.refresh}),
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+
+    // A reset proves the address and lifts the account-wide lockout.
+    let asked = crate::mail::reset(&app, &user.email).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED);
+    let token = smtp.next_about("Reset").await.token("/reset-password");
+    let done = crate::mail::confirm(&app, &token, "the owner's new password").await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    let signed_in = attempt("192.0.2.7".into(), "the owner's new password").await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text);
+    assert_eq!(
+        app.count("login_failures", &format!("email = '{}'", user.email))
+            .await,
+        0
+    );
+}

@@ -475,3 +475,67 @@ async fn every_route_times_every_caller_answers_as_designed() {
         CALLERS.len()
     );
 }
+
+/// A token that outlived its account: every route that needs a caller
+/// answers 401 `invalid_token`, whatever its method (reads, writes,
+/// session management), with the same sample requests as the matrix.
+#[tokio::test]
+async fn every_route_refuses_the_token_of_an_erased_account() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let mut erased = Vec::new();
+    for role in ["patient", "therapist"] {
+        let user = app.register_as(role).await;
+        let gone = app
+            .call(
+                Method::DELETE,
+                "/v1/me",
+                Some(&user.access),
+                Some(json!({"password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text);
+        erased.push(user);
+    }
+    let (patient, therapist) = (&erased[0], &erased[1]);
+    let mut checked = 0;
+    for e in endpoints() {
+        let callers: Vec<&TestUser> = match e.access {
+            Access::Anyone => continue,
+            Access::SignedIn => vec![patient, therapist],
+            Access::Patient => vec![patient],
+            Access::Therapist | Access::LinkedTherapist => vec![therapist],
+        };
+        let method = Method::from_bytes(e.method.as_str().as_bytes()).unwrap();
+        let sample =
+            sample(&e, &w).unwrap_or_else(|| panic!("{} {}: no row in `sample`", e.method, e.path));
+        for caller in callers {
+            let reply = app
+                .call(
+                    method.clone(),
+                    &sample.path,
+                    Some(&caller.access),
+                    sample.body.clone(),
+                )
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{} {}: {}",
+                e.method,
+                sample.path,
+                reply.text
+            );
+            reply.assert_problem(401, "invalid_token");
+            checked += 1;
+        }
+    }
+    assert!(checked > 60, "{checked}");
+    // Nothing was stored for the erased accounts.
+    for user in &erased {
+        let mine = format!("patient_id = '{0}' OR author_id = '{0}'", user.id);
+        assert_eq!(app.count("records", &mine).await, 0);
+        let theirs = format!("therapist_id = '{}'", user.id);
+        assert_eq!(app.count("invitations", &theirs).await, 0);
+    }
+}

@@ -284,7 +284,13 @@ async fn a_login_ends_with_sign_out_a_new_password_and_a_reused_token() {
         )
         .await;
     assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.text);
-    assert_eq!(logins(&app, &keeper).await, Vec::<Value>::new());
+    // Every login ended, the keeper's too: its token lists no more.
+    app.get("/v1/me/sessions", &keeper)
+        .await
+        .assert_problem(401, "invalid_token");
+    let again = app.login(&user.email, "a brand new passphrase").await;
+    let access = again.body["tokens"]["access_token"].as_str().unwrap();
+    assert_eq!(logins(&app, access).await.len(), 1);
 }
 
 #[tokio::test]
@@ -332,4 +338,85 @@ async fn no_new_token_joins_an_ended_login() {
             .await,
         1
     );
+}
+
+/// The access token of a login that was ended lives until it runs out,
+/// but it can no longer manage logins or take the account's security
+/// actions (password, address, erasure): it cannot end the owner's other
+/// logins or lock them out. Ordinary reads and writes keep working for
+/// its short life.
+#[tokio::test]
+async fn an_ended_login_cannot_manage_logins_or_the_accounts_security() {
+    let app = spawn_app().await;
+    let user = app.register_patient().await;
+    let (stolen, _) = sign_in(&app, &user, "stolen phone").await;
+    let (owner, _) = sign_in(&app, &user, "owner's laptop").await;
+    let stolen_id = logins(&app, &owner)
+        .await
+        .into_iter()
+        .find(|l| l["user_agent"] == "stolen phone")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ended = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/me/sessions/{stolen_id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT, "{}", ended.text);
+
+    let refused: [(Method, &str, Option<Value>); 6] = [
+        (Method::GET, "/v1/me/sessions", None),
+        (Method::DELETE, "/v1/me/sessions", None),
+        (
+            Method::DELETE,
+            &format!("/v1/me/sessions/{}", uuid::Uuid::new_v4()),
+            None,
+        ),
+        (
+            Method::POST,
+            "/v1/me/password",
+            Some(json!({"current_password": PASSWORD, "new_password": "taken over now 123"})),
+        ),
+        (
+            Method::PATCH,
+            "/v1/me",
+            Some(json!({"email": "thief@example.org", "current_password": PASSWORD})),
+        ),
+        (
+            Method::DELETE,
+            "/v1/me",
+            Some(json!({"password": PASSWORD})),
+        ),
+    ];
+    for (method, path, body) in refused {
+        let reply = app.call(method.clone(), path, Some(&stolen), body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {}",
+            reply.text
+        );
+        reply.assert_problem(401, "invalid_token");
+    }
+    // Nothing changed: the owner's login, password and address stand.
+    let open = logins(&app, &owner).await;
+    assert_eq!(agents(&open), vec![("owner's laptop", true), ("-", false)]);
+    let signed_in = app.login(&user.email, PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text);
+    assert_eq!(app.count("users", &format!("id = '{}'", user.id)).await, 1);
+    assert_eq!(
+        app.count(
+            "account_tokens",
+            &format!("user_id = '{}' AND purpose = 'change_email'", user.id)
+        )
+        .await,
+        0
+    );
+    // Its ordinary reads still work until it runs out.
+    assert_eq!(app.get("/v1/me", &stolen).await.status, StatusCode::OK);
 }
