@@ -45,6 +45,10 @@ pub struct SettingsArgs {
     /// hour; each mails an address it chose.
     #[arg(long, env = "PAINLINE_SIGNUPS_PER_HOUR", default_value_t = 20)]
     pub signups_per_hour: u32,
+    /// Streamed exports (JSON, FHIR) this instance runs at once; more get
+    /// 503 with `Retry-After`. Each holds well under 1 MiB.
+    #[arg(long, env = "PAINLINE_MAX_EXPORTS", default_value_t = 8)]
+    pub max_exports: usize,
     /// Comma-separated dashboard origins allowed by CORS.
     #[arg(long, env = "PAINLINE_CORS_ORIGINS")]
     pub cors_origins: Option<String>,
@@ -255,6 +259,8 @@ pub struct Settings {
     pub refresh_grace: i64,
     /// Sign-ups one client may make within an hour.
     pub signups_per_hour: u32,
+    /// Streamed exports this instance runs at once.
+    pub max_exports: usize,
     /// How long a request's head, and then its body, may take to arrive.
     pub request_timeout: std::time::Duration,
     /// Where `/metrics` is served when not on `bind`.
@@ -325,6 +331,7 @@ impl SettingsArgs {
             " seconds",
         )?;
         within("PAINLINE_DB_POOL_SIZE", self.db_pool_size, 1..=200, "")?;
+        within("PAINLINE_MAX_EXPORTS", self.max_exports, 1..=1_000, "")?;
         within(
             "PAINLINE_SIGNUPS_PER_HOUR",
             self.signups_per_hour,
@@ -402,6 +409,7 @@ impl SettingsArgs {
             refresh_ttl: self.refresh_ttl,
             refresh_grace: self.refresh_grace,
             signups_per_hour: self.signups_per_hour,
+            max_exports: self.max_exports,
             metrics_bind: self.metrics_bind,
             request_timeout: std::time::Duration::from_secs(self.request_timeout),
             cors_origins,

@@ -61,6 +61,7 @@ error_codes! {
     AlreadyVerified = "already_verified",
     EmailUnverified = "email_unverified",
     AddressChangePending = "address_change_pending",
+    TooManyExports = "too_many_exports",
     IdTaken = "id_taken",
     IdempotencyKeyReused = "idempotency_key_reused",
     IdempotencyKeyInFlight = "idempotency_key_in_flight",
@@ -265,7 +266,13 @@ impl AppError {
             Self::TooManyRequests { code, .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 *code,
-                "Too many attempts; retry after the time in Retry-After.".into(),
+                match code {
+                    ErrorCode::TooManyExports => {
+                        "This account runs two exports already; retry after the time in Retry-After."
+                    }
+                    _ => "Too many attempts; retry after the time in Retry-After.",
+                }
+                .into(),
             ),
             Self::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -413,6 +420,10 @@ impl From<DomainError> for AppError {
             DomainError::AlreadyVerified => Self::Conflict {
                 code: ErrorCode::AlreadyVerified,
                 detail: "This address is verified already.",
+            },
+            DomainError::TooManyExports { retry_after_secs } => Self::TooManyRequests {
+                code: ErrorCode::TooManyExports,
+                retry_after_secs,
             },
             DomainError::AddressChangePending => Self::Conflict {
                 code: ErrorCode::AddressChangePending,

@@ -27,6 +27,7 @@ use crate::db::Db;
 use crate::jobs::{self, Jobs};
 use crate::mail::transport::Mailer;
 use crate::routes::{self, input};
+use crate::service::export::ExportSlots;
 use crate::service::overview::FiguresCache;
 use crate::service::trends::AnswerCache;
 use crate::state::AppState;
@@ -127,6 +128,7 @@ pub fn build_state(settings: &Settings, clock: Clock) -> Result<AppState, Config
             length: chrono::Duration::hours(1),
         },
         request_timeout: settings.request_timeout,
+        exports: ExportSlots::new(settings.max_exports),
         answers: AnswerCache::new(ANSWER_CACHE_BYTES),
         overview_figures: FiguresCache::new(OVERVIEW_CACHE_PATIENTS),
         mail: sender.context().clone(),

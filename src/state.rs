@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::mail::transport::Mailer;
 use crate::mail::MailContext;
+use crate::service::export::ExportSlots;
 use crate::service::overview::FiguresCache;
 use crate::service::trends::AnswerCache;
 
@@ -26,6 +27,8 @@ pub struct AppState {
     pub sign_ups: Window,
     /// How long a request's head, and then its body, may take to arrive.
     pub request_timeout: std::time::Duration,
+    /// The streamed exports running here, owned by `service::export`.
+    pub exports: ExportSlots,
     /// Rendered trends and daily series, owned by `service::trends`.
     pub answers: AnswerCache,
     /// Figures of the therapist's overview, owned by `service::overview`.

@@ -93,6 +93,9 @@ pub enum DomainError {
     /// that needs an open login is refused.
     #[error("the login has ended")]
     LoginEnded,
+    /// The caller runs as many streamed exports as one account may.
+    #[error("too many exports at once")]
+    TooManyExports { retry_after_secs: u64 },
     /// Another account waits for a change of address to this address.
     #[error("a change to this address is pending")]
     AddressChangePending,

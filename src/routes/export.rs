@@ -132,7 +132,14 @@ async fn export(
         Document::Json => ("application/json", format!("painline-{today}.json")),
         Document::Fhir => (fhir::CONTENT_TYPE, format!("painline-{today}.fhir.json")),
     };
-    let body = service::document(state.db.clone(), state.clock.clone(), scope, document).await?;
+    let body = service::document(
+        state.db.clone(),
+        state.clock.clone(),
+        &state.exports,
+        scope,
+        document,
+    )
+    .await?;
     let body = futures_util::StreamExt::map(body, |chunk| {
         chunk
             .map(web::Bytes::from)
@@ -162,7 +169,9 @@ async fn chart_svg(
 /// Download your data: everything (JSON), the daily series (CSV), or a FHIR R4 bundle.
 ///
 /// JSON and FHIR are streamed as they are read. A download that ends before
-/// its closing bracket was cut off (the connection failed): fetch it again.
+/// its closing bracket was cut off (the connection failed, or a therapist's
+/// link ended while it ran): fetch it again. An account runs at most two
+/// JSON or FHIR exports at once.
 #[utoipa::path(
     get, path = "/v1/me/export", tag = "exports", operation_id = "export_my_data",
     security(("bearer" = [])), params(ExportQuery),
@@ -174,6 +183,8 @@ async fn chart_svg(
                 (Object = "application/fhir+json"),
             )),
         (status = 403, description = "The caller is not a patient"),
+        (status = 429, description = "This account runs two JSON or FHIR exports already; see Retry-After"),
+        (status = 503, description = "This instance runs as many exports as it may (`PAINLINE_MAX_EXPORTS`); see Retry-After"),
     )
 )]
 pub async fn my_export(
@@ -197,6 +208,8 @@ pub async fn my_export(
             )),
         (status = 403, description = "The caller is not a therapist"),
         (status = 404, description = "Not a patient linked to you now (the attempt is in their access log)"),
+        (status = 429, description = "This account runs two JSON or FHIR exports already; see Retry-After"),
+        (status = 503, description = "This instance runs as many exports as it may (`PAINLINE_MAX_EXPORTS`); see Retry-After"),
     )
 )]
 pub async fn patient_export(

@@ -3,16 +3,23 @@
 //! page of rows at a time, and the daily series as CSV.
 //!
 //! A streamed export reads one page (at most [`PAGE`] rows) per short
-//! database call, so no connection is held while the client downloads; the
-//! channel to the response holds at most two chunks, so a slow client slows
-//! the reads instead of filling memory. A failure after the answer has begun
+//! database call, so no connection is held while the client downloads; it
+//! hands the output on in chunks of about [`CHUNK`] bytes, and the channel to
+//! the response holds at most two, so a slow client slows the reads instead
+//! of filling memory: an export holds about a page of rows and three chunks
+//! (well under 1 MiB) whatever the rows hold. [`ExportSlots`] bounds how many
+//! run at once. A therapist's export checks the link before every page and
+//! stops when the patient has ended it. A failure after the answer has begun
 //! ends the connection early: a cut-off file is not valid JSON, so the client
 //! cannot mistake it for a whole one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use futures_util::Stream;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -24,16 +31,94 @@ use crate::clock::Clock;
 use crate::db::records::{self, ListPosition};
 use crate::db::{access_log, accounts, care_team, Db, DbError};
 use crate::domain::access::PatientScope;
-use crate::domain::DomainError;
+use crate::domain::{DomainError, UserId};
 use crate::export::{csv, fhir};
 use crate::kinds::{self, Listing, Record, RecordKind};
 
-/// Rows per database read.
-pub const PAGE: i64 = 500;
+/// Rows per database read: 100 rows of at most 2,000 characters of notes
+/// each stay under 1 MiB.
+pub const PAGE: i64 = 100;
 /// Bytes gathered before a chunk goes to the client.
 const CHUNK: usize = 32 * 1024;
 /// How long a client may leave a chunk unread before the export stops.
 const STALLED: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Streamed exports one account may run at once.
+const PER_ACCOUNT: usize = 2;
+/// What a caller over [`PER_ACCOUNT`] is told to wait, in seconds.
+const RETRY_AFTER_SECS: u64 = 30;
+
+/// The streamed exports running on this instance: at most [`PER_ACCOUNT`]
+/// per account (429 past that) and a number in all (503 past that), so
+/// downloads that are never read cannot pile up. Clones share the count.
+#[derive(Clone)]
+pub struct ExportSlots(Arc<Slots>);
+
+struct Slots {
+    in_all: Arc<Semaphore>,
+    by_account: Mutex<HashMap<UserId, usize>>,
+}
+
+/// One running export's place; given back when the export ends.
+pub struct ExportSlot {
+    slots: ExportSlots,
+    account: UserId,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl ExportSlots {
+    /// At most `in_all` exports at once on this instance.
+    pub fn new(in_all: usize) -> Self {
+        Self(Arc::new(Slots {
+            in_all: Arc::new(Semaphore::new(in_all)),
+            by_account: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    fn take(&self, account: UserId) -> ServiceResult<ExportSlot> {
+        let mut running = self
+            .0
+            .by_account
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mine = running.entry(account).or_default();
+        if *mine >= PER_ACCOUNT {
+            return Err(DomainError::TooManyExports {
+                retry_after_secs: RETRY_AFTER_SECS,
+            }
+            .into());
+        }
+        let permit = self
+            .0
+            .in_all
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ServiceError::unavailable("every export slot is taken"))?;
+        *mine += 1;
+        Ok(ExportSlot {
+            slots: self.clone(),
+            account,
+            _permit: permit,
+        })
+    }
+}
+
+impl Drop for ExportSlot {
+    fn drop(&mut self) {
+        let mut running = self
+            .slots
+            .0
+            .by_account
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(mine) = running.get_mut(&self.account) {
+            *mine = mine.saturating_sub(1);
+            if *mine == 0 {
+                running.remove(&self.account);
+            }
+        }
+    }
+}
 
 /// A whole-logbook export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +147,8 @@ struct Head {
 enum Stop {
     /// The client went away: stop reading.
     Gone,
+    /// The patient ended the therapist's link while the export ran.
+    Unlinked,
     Failed(ServiceError),
 }
 
@@ -118,30 +205,52 @@ impl Sink {
     }
 }
 
+/// Reads one page with `read`, for the patient's own export, or for a
+/// therapist whose link to the patient is still active (checked in the
+/// same call, so rows written after the patient ended the link are never
+/// read for them).
+async fn page<T: Send + 'static>(
+    db: &Db,
+    scope: &PatientScope,
+    read: impl FnOnce(&mut crate::db::DbConnection) -> crate::db::DbResult<T> + Send + 'static,
+) -> Result<T, Stop> {
+    let (patient, therapist, own) = (scope.patient, scope.actor.id, scope.is_own());
+    let found = db
+        .run(move |conn| {
+            if !own && care_team::active_link(conn, patient, therapist)?.is_none() {
+                return Ok(None);
+            }
+            read(conn).map(Some)
+        })
+        .await?;
+    found.ok_or(Stop::Unlinked)
+}
+
 /// Every live object of one kind, a page at a time (dated kinds newest
 /// first, the others by id), handed to `each`.
 async fn each_record(
     db: &Db,
-    patient: crate::domain::UserId,
+    scope: &PatientScope,
     kind: RecordKind,
     sink: &mut Sink,
     mut each: impl FnMut(&mut Sink, &Record) -> Result<(), Stop>,
 ) -> Result<(), Stop> {
+    let patient = scope.patient;
     let mut after: Option<ListPosition> = None;
     loop {
         let position = after.clone();
-        let page = db
-            .run(move |conn| match kinds::listing(kind) {
-                Listing::ByDate => {
-                    records::list(conn, patient, kind, (None, None), position.as_ref(), PAGE)
-                }
-                Listing::Whole => records::list_undated(conn, patient, kind),
-            })
-            .await?;
+        let page = page(db, scope, move |conn| match kinds::listing(kind) {
+            Listing::ByDate => {
+                records::list(conn, patient, kind, (None, None), position.as_ref(), PAGE)
+            }
+            Listing::Whole => records::list_undated(conn, patient, kind),
+        })
+        .await?;
         for record in &page {
             each(sink, record)?;
+            // A chunk goes as soon as it is full, whatever the rows hold.
+            sink.flush(false).await?;
         }
-        sink.flush(false).await?;
         let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= PAGE;
         match page.last() {
             Some(last) if full && kinds::listing(kind) == Listing::ByDate => {
@@ -181,7 +290,7 @@ async fn write_json(
     }
     for kind in RecordKind::ALL {
         sink.open(&format!(",\"{}\":[", kinds::plural(*kind)));
-        each_record(db, scope.patient, *kind, sink, |sink, record| {
+        each_record(db, &scope, *kind, sink, |sink, record| {
             sink.item(&kinds::render(record)?)
         })
         .await?;
@@ -202,8 +311,8 @@ async fn write_json(
             let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= PAGE;
             for row in page {
                 sink.item(&AccessLogEntry::try_from(row)?)?;
+                sink.flush(false).await?;
             }
-            sink.flush(false).await?;
             if !full {
                 break;
             }
@@ -229,7 +338,7 @@ async fn write_fhir(
         display_name: head.patient.display_name,
         email: head.account.map(|a| a.email),
     }))?;
-    each_record(db, scope.patient, RecordKind::PainEntry, sink, |sink, r| {
+    each_record(db, &scope, RecordKind::PainEntry, sink, |sink, r| {
         let entry = kinds::view::<kinds::PainEntries>(r)?;
         fhir::pain_entry(patient, &entry)
             .iter()
@@ -238,7 +347,7 @@ async fn write_fhir(
     .await?;
     each_record(
         db,
-        scope.patient,
+        &scope,
         RecordKind::Assessment,
         sink,
         |sink, r| match fhir::assessment(patient, &kinds::view::<kinds::Assessments>(r)?) {
@@ -247,16 +356,10 @@ async fn write_fhir(
         },
     )
     .await?;
-    each_record(
-        db,
-        scope.patient,
-        RecordKind::MassageSession,
-        sink,
-        |sink, r| {
-            let session = kinds::view::<kinds::MassageSessions>(r)?;
-            sink.item(&fhir::massage_session(patient, &session))
-        },
-    )
+    each_record(db, &scope, RecordKind::MassageSession, sink, |sink, r| {
+        let session = kinds::view::<kinds::MassageSessions>(r)?;
+        sink.item(&fhir::massage_session(patient, &session))
+    })
     .await?;
     sink.raw(fhir::BUNDLE_TAIL);
     sink.flush(true).await
@@ -315,12 +418,16 @@ async fn head(db: &Db, scope: &PatientScope) -> ServiceResult<Head> {
 pub async fn document(
     db: Db,
     clock: Clock,
+    slots: &ExportSlots,
     scope: PatientScope,
     format: Document,
 ) -> ServiceResult<impl Stream<Item = Result<Vec<u8>, ServiceError>>> {
+    // The caller's place, held until the export ends (read or given up on).
+    let slot = slots.take(scope.actor.id)?;
     let head = head(&db, &scope).await?;
     let (tx, rx) = mpsc::channel(2);
     tokio::spawn(async move {
+        let _slot = slot;
         let mut sink = Sink {
             tx,
             buf: Vec::with_capacity(CHUNK + 4096),
@@ -333,6 +440,10 @@ pub async fn document(
         match written {
             Ok(()) => {}
             Err(Stop::Gone) => tracing::debug!("export: the client went away"),
+            Err(Stop::Unlinked) => {
+                tracing::info!("export stopped: the patient ended the link");
+                let _ = sink.tx.send(Err(DomainError::NotFound.into())).await;
+            }
             Err(Stop::Failed(err)) => {
                 tracing::error!(error = %err, "export failed after it had begun");
                 let _ = sink.tx.send(Err(err)).await;

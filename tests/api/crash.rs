@@ -22,7 +22,7 @@ use crate::helpers::{fresh_database, TEST_SECRET};
 const ROUNDS: usize = 20;
 const CLIENTS: usize = 8;
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("its address").port()
 }
@@ -33,7 +33,7 @@ fn start(database: &DatabaseUrl, folder: &std::path::Path, port: u16) -> Child {
 }
 
 /// `start`, with more settings in the environment.
-fn start_with(
+pub(crate) fn start_with(
     database: &DatabaseUrl,
     folder: &std::path::Path,
     port: u16,

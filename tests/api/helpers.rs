@@ -164,6 +164,7 @@ pub fn base_settings(database: DatabaseUrl) -> Settings {
         // Tests sign many accounts up from one address; the limit has a
         // test of its own with the default (`mail_floods.rs`).
         signups_per_hour: 1_000_000,
+        max_exports: 8,
         metrics_bind: None,
         request_timeout: std::time::Duration::from_secs(10),
         cors_origins: vec!["https://dashboard.example".into()],

@@ -13,6 +13,7 @@ mod crash;
 mod dashboard;
 mod demo;
 mod errors;
+mod export_limits;
 mod exports;
 mod faults;
 mod fuzz;
