@@ -348,6 +348,7 @@ async fn seed_patient(
             login: None,
         },
         access: ScopeAccess::LinkedTherapist,
+        logged_as: None,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
     let (written, week_cursor) = logbook::put_batch(&state.db, &state.clock, own, move |batch| {

@@ -302,6 +302,7 @@ async fn seed_patient(
             login: None,
         },
         access: ScopeAccess::LinkedTherapist,
+        logged_as: None,
     };
     if let Some((condition, note)) = p.condition {
         let body = NamedCondition {

@@ -353,7 +353,7 @@ impl ResponseError for AppError {
 impl From<DomainError> for AppError {
     fn from(err: DomainError) -> Self {
         match err {
-            DomainError::NotFound => Self::NotFound,
+            DomainError::NotFound | DomainError::LinkEnded => Self::NotFound,
             DomainError::NotAuthor => Self::Forbidden {
                 code: ErrorCode::NotAuthor,
                 detail: "Only the author of this object may change it.",

@@ -235,6 +235,16 @@ impl Application {
                             header::X_CONTENT_TYPE_OPTIONS,
                             HeaderValue::from_static("nosniff"),
                         );
+                        // Every answer, a 404 of a mistyped dashboard path
+                        // too: never framed, never leaking its address.
+                        for (name, value) in [
+                            (header::X_FRAME_OPTIONS, "DENY"),
+                            (header::REFERRER_POLICY, "no-referrer"),
+                        ] {
+                            if !headers.contains_key(&name) {
+                                headers.insert(name, HeaderValue::from_static(value));
+                            }
+                        }
                         // Tokens and health data must not stay in a shared or
                         // browser cache; a client revalidates with ETags itself.
                         if api && !headers.contains_key(header::CACHE_CONTROL) {

@@ -32,15 +32,22 @@ struct NewRow<'a> {
     outcome: &'static str,
 }
 
-/// Appends `entries` in one multi-row insert. Each must name an existing patient.
-pub fn append(conn: &mut DbConnection, entries: &[Access<'_>], now: NaiveDateTime) -> DbResult<()> {
+/// Appends `entries` in one multi-row insert; answers their ids, in order.
+/// Each must name an existing patient.
+pub fn append(
+    conn: &mut DbConnection,
+    entries: &[Access<'_>],
+    now: NaiveDateTime,
+) -> DbResult<Vec<Uuid>> {
     if entries.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let ids: Vec<Uuid> = entries.iter().map(|_| Uuid::new_v4()).collect();
     let rows: Vec<NewRow<'_>> = entries
         .iter()
-        .map(|e| NewRow {
-            id: Uuid::new_v4().to_string(),
+        .zip(&ids)
+        .map(|(e, id)| NewRow {
+            id: id.to_string(),
             patient_id: e.patient.to_string(),
             actor_id: e.actor.to_string(),
             at: now,
@@ -76,6 +83,15 @@ pub fn append(conn: &mut DbConnection, entries: &[Access<'_>], now: NaiveDateTim
             query.execute(c)?;
         }
     }
+    Ok(ids)
+}
+
+/// Turns row `id` to `refused`: the request it logged was refused after all
+/// (a write whose link had ended by the time it took the patient's lock).
+pub fn mark_refused(conn: &mut DbConnection, id: Uuid) -> DbResult<()> {
+    diesel::update(access_log::table.filter(access_log::id.eq(id.to_string())))
+        .set(access_log::outcome.eq("refused"))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -250,6 +250,18 @@ pub fn issue_unsubscribe(
     Ok(())
 }
 
+/// Voids every unsubscribe token of `kind` of `user_id`: the mails were
+/// turned on again, so a link from before must not turn them off.
+pub fn void_unsubscribe(conn: &mut DbConnection, user_id: &str, kind: Kind) -> DbResult<()> {
+    diesel::delete(
+        unsubscribe_tokens::table
+            .filter(unsubscribe_tokens::user_id.eq(user_id))
+            .filter(unsubscribe_tokens::kind.eq(kind.as_str())),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Turns off the schedule a token was sent for; its kind, or `None` for a
 /// token that is unknown (or older than `since`).
 pub fn unsubscribe(

@@ -35,6 +35,9 @@ pub struct PatientScope {
     pub patient: UserId,
     pub actor: AuthUser,
     pub access: ScopeAccess,
+    /// The patient's access-log row of this request (a linked therapist's),
+    /// so a write refused later under the patient's lock can say so there.
+    pub logged_as: Option<uuid::Uuid>,
 }
 
 impl PatientScope {
@@ -45,6 +48,7 @@ impl PatientScope {
                 patient: user.id,
                 actor: user,
                 access: ScopeAccess::Own,
+                logged_as: None,
             }),
             Role::Therapist => Err(DomainError::PatientsOnly),
         }

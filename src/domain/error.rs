@@ -89,6 +89,10 @@ pub enum DomainError {
     /// address is not proven yet, where mail really reaches people.
     #[error("the address is not verified")]
     EmailUnverified,
+    /// A linked therapist's write found the link ended when it took the
+    /// patient's lock (after its scope was decided): 404, as for no link.
+    #[error("the link has ended")]
+    LinkEnded,
     /// The caller's login has ended (or its account is gone): an action
     /// that needs an open login is refused.
     #[error("the login has ended")]

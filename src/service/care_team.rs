@@ -71,6 +71,9 @@ impl From<Member> for CareTeamMember {
 pub enum AccessAction {
     Read,
     Write,
+    /// The therapist's weekly digest read the patient's figures to count
+    /// the patients with alerts (no request: `path` is `/v1/me/digest`).
+    Digest,
 }
 
 /// Whether the request was let through.
@@ -113,10 +116,10 @@ impl TryFrom<AccessRow> for AccessLogEntry {
                     .map_err(|_| DbError::corrupt("access log", &row.id, "actor_id"))?,
                 display_name: row.display_name,
             },
-            action: if row.action == "write" {
-                AccessAction::Write
-            } else {
-                AccessAction::Read
+            action: match row.action.as_str() {
+                "write" => AccessAction::Write,
+                "digest" => AccessAction::Digest,
+                _ => AccessAction::Read,
             },
             path: row.path,
             outcome: if row.outcome == "allowed" {
@@ -361,6 +364,7 @@ pub async fn open_patient(
             }
             let linked = store::active_link(conn, patient, therapist.id)?.is_some();
             let is_patient = linked || is_patient(conn, patient)?;
+            let mut logged_as = None;
             if is_patient {
                 let entry = Access {
                     patient,
@@ -369,17 +373,19 @@ pub async fn open_patient(
                     path: &path,
                     allowed: linked,
                 };
-                access_log::append(conn, &[entry], now)?;
+                logged_as = access_log::append(conn, &[entry], now)?.pop();
             }
-            Ok::<_, DbError>(Some(linked))
+            Ok::<_, DbError>(Some((linked, logged_as)))
         })
         .await?
         .ok_or(DomainError::AccountGone)?;
+    let (linked, logged_as) = linked;
     if linked {
         Ok(PatientScope {
             patient,
             actor: therapist,
             access: ScopeAccess::LinkedTherapist,
+            logged_as,
         })
     } else {
         Err(DomainError::NotFound.into())

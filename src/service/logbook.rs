@@ -98,9 +98,31 @@ pub(crate) fn lock(conn: &mut DbConnection, scope: &PatientScope) -> ServiceResu
         other => other.into(),
     })?;
     if !scope.is_own() && care_team::active_link(conn, scope.patient, scope.actor.id)?.is_none() {
-        return Err(DomainError::NotFound.into());
+        return Err(DomainError::LinkEnded.into());
     }
     Ok(lock)
+}
+
+/// A write's answer, with the patient's access log kept true to it: when
+/// the link re-check under the lock refused the write ([`lock`]), the
+/// request's row (written `allowed` when its scope was decided) becomes
+/// `refused`, in a transaction of its own since the write's rolled back.
+pub(crate) async fn logged<T>(
+    db: &Db,
+    scope: &PatientScope,
+    answer: ServiceResult<T>,
+) -> ServiceResult<T> {
+    if let (Err(ServiceError::Domain(DomainError::LinkEnded)), Some(row)) =
+        (&answer, scope.logged_as)
+    {
+        if let Err(e) = db
+            .write(move |conn| crate::db::access_log::mark_refused(conn, row))
+            .await
+        {
+            tracing::warn!(error = %e, "could not mark a refused write in the access log");
+        }
+    }
+    answer
 }
 
 /// Checks `body` against the rules for `patient` (their local today) and
@@ -170,11 +192,13 @@ pub async fn put<K: Kind>(
     body: K::Body,
 ) -> ServiceResult<Written<K::View>> {
     let clock = clock.clone();
-    db.write(move |conn| {
-        let mut lock = lock(conn, &scope)?;
-        put_locked::<K>(conn, &mut lock, &clock, &scope, id, if_match, body)
-    })
-    .await
+    let answer = db
+        .write(move |conn| {
+            let mut lock = lock(conn, &scope)?;
+            put_locked::<K>(conn, &mut lock, &clock, &scope, id, if_match, body)
+        })
+        .await;
+    logged(db, &scope, answer).await
 }
 
 /// Many `PUT`s for one patient in one transaction: each goes through the
@@ -453,10 +477,11 @@ pub async fn post<K: Kind>(
         Err(PostError::KeyTaken) => attempt().await,
         other => other,
     };
-    first.map_err(|e| match e {
+    let answer = first.map_err(|e| match e {
         PostError::KeyTaken => DomainError::IdempotencyKeyInFlight.into(),
         PostError::Failed(e) => e,
-    })
+    });
+    logged(db, &scope, answer).await
 }
 
 /// `DELETE`: leaves a tombstone; deleting a tombstone again changes nothing.
@@ -468,20 +493,22 @@ pub async fn delete<K: Kind>(
     if_match: IfMatch,
 ) -> ServiceResult<()> {
     let now = clock.now_naive();
-    db.write(move |conn| {
-        let mut lock = lock(conn, &scope)?;
-        let stored = find(conn, &scope, K::KIND, &target)?;
-        let decision = protocol::decide_delete(
-            stored.as_ref().map(current).as_ref(),
-            &writer::<K>(&scope),
-            &if_match,
-        )?;
-        if let (DeleteDecision::Tombstone, Some(stored)) = (decision, &stored) {
-            records::tombstone(conn, &mut lock, stored, now)?;
-        }
-        Ok(())
-    })
-    .await
+    let answer = db
+        .write(move |conn| {
+            let mut lock = lock(conn, &scope)?;
+            let stored = find(conn, &scope, K::KIND, &target)?;
+            let decision = protocol::decide_delete(
+                stored.as_ref().map(current).as_ref(),
+                &writer::<K>(&scope),
+                &if_match,
+            )?;
+            if let (DeleteDecision::Tombstone, Some(stored)) = (decision, &stored) {
+                records::tombstone(conn, &mut lock, stored, now)?;
+            }
+            Ok(())
+        })
+        .await;
+    logged(db, &scope, answer).await
 }
 
 /// `GET` one: the patient's live object of this kind, else 404.

@@ -112,7 +112,8 @@ fn row(clock: &crate::clock::Clock, p: store::LinkedPatient) -> ServiceResult<Ro
 
 /// How many of `therapist`'s linked patients have at least one alert now
 /// (each on their own today, with the therapist's rules for them): the
-/// figure of the weekly digest. Read in pages of 500 patients.
+/// figure of the weekly digest. Read in pages of 500 patients; each
+/// patient read gets a row `digest` in their access log.
 pub fn patients_with_alerts(
     conn: &mut crate::db::DbConnection,
     clock: &crate::clock::Clock,
@@ -129,6 +130,22 @@ pub fn patients_with_alerts(
             .into_iter()
             .map(|p| row(clock, p))
             .collect::<ServiceResult<Vec<Row>>>()?;
+        let read = rows
+            .iter()
+            .map(|(p, ..)| {
+                let patient =
+                    p.id.parse()
+                        .map_err(|_| DbError::corrupt("user", &p.id, "id"))?;
+                Ok(Access {
+                    patient,
+                    actor: therapist,
+                    action: "digest",
+                    path: "/v1/me/digest",
+                    allowed: true,
+                })
+            })
+            .collect::<ServiceResult<Vec<Access<'_>>>>()?;
+        access_log::append(conn, &read, clock.now_naive())?;
         let refs: Vec<&Row> = rows.iter().collect();
         count += compute(conn, &refs)?
             .values()
@@ -302,7 +319,8 @@ pub async fn overviews(
                     allowed: true,
                 })
                 .collect();
-            Ok(access_log::append(conn, &entries, clock.now_naive())?)
+            access_log::append(conn, &entries, clock.now_naive())?;
+            Ok(())
         })
         .await?;
     }
@@ -377,32 +395,34 @@ pub async fn save_alert_settings(
     if_match: IfMatch,
 ) -> ServiceResult<AlertSettings> {
     let now = clock.now_naive();
-    db.write(move |conn| -> ServiceResult<AlertSettings> {
-        // One change of a patient's rules at a time, and none once the
-        // link has ended since the scope was decided.
-        super::logbook::lock(conn, &scope)?;
-        let current: AlertSettings =
-            store::alert_settings(conn, scope.actor.id, scope.patient)?.into();
-        // The defaults are served with ETag "0", so they can be named.
-        let matches = if_match.allows(Some(current.version));
-        if current.version > 0 && current.rules == rules {
-            return Ok(current);
-        }
-        if !matches {
-            return Err(DomainError::PreconditionFailed.into());
-        }
-        let narrow = |v: i64| i32::try_from(v).map_err(ServiceError::internal);
-        let row = AlertSettingsRow {
-            pain_threshold: rules.pain_threshold.map(narrow).transpose()?,
-            spike_delta: narrow(rules.spike_delta)?,
-            not_logging_days: narrow(rules.not_logging_days)?,
-            version: current.version + 1,
-        };
-        store::save_alert_settings(conn, scope.actor.id, scope.patient, &row, now)?;
-        Ok(AlertSettings {
-            rules,
-            version: row.version,
+    let answer = db
+        .write(move |conn| -> ServiceResult<AlertSettings> {
+            // One change of a patient's rules at a time, and none once the
+            // link has ended since the scope was decided.
+            super::logbook::lock(conn, &scope)?;
+            let current: AlertSettings =
+                store::alert_settings(conn, scope.actor.id, scope.patient)?.into();
+            // The defaults are served with ETag "0", so they can be named.
+            let matches = if_match.allows(Some(current.version));
+            if current.version > 0 && current.rules == rules {
+                return Ok(current);
+            }
+            if !matches {
+                return Err(DomainError::PreconditionFailed.into());
+            }
+            let narrow = |v: i64| i32::try_from(v).map_err(ServiceError::internal);
+            let row = AlertSettingsRow {
+                pain_threshold: rules.pain_threshold.map(narrow).transpose()?,
+                spike_delta: narrow(rules.spike_delta)?,
+                not_logging_days: narrow(rules.not_logging_days)?,
+                version: current.version + 1,
+            };
+            store::save_alert_settings(conn, scope.actor.id, scope.patient, &row, now)?;
+            Ok(AlertSettings {
+                rules,
+                version: row.version,
+            })
         })
-    })
-    .await
+        .await;
+    super::logbook::logged(db, &scope, answer).await
 }

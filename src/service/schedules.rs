@@ -238,6 +238,10 @@ async fn save(
         if !if_match.allows(Some(version)) {
             return Err(DomainError::PreconditionFailed.into());
         }
+        if plan.enabled && !current.as_ref().is_some_and(|r| r.enabled) {
+            // Turned on (again): links sent before cannot turn it off.
+            schedules::void_unsubscribe(conn, &id, kind)?;
+        }
         let handled = current.and_then(|r| r.handled_date);
         let next = plan.next(&me, handled, now, false)?;
         let time = plan.time.to_text();

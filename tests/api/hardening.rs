@@ -126,13 +126,25 @@ async fn api_answers_are_no_store_and_every_answer_is_nosniff() {
             "{what}"
         );
     }
-    for path in ["/healthz", "/openapi.yaml", "/dashboard/", "/nowhere"] {
+    // Every answer, a 404 of a mistyped dashboard path too, is neither
+    // sniffed nor framed, and leaks no referrer.
+    for path in [
+        "/healthz",
+        "/openapi.yaml",
+        "/dashboard/",
+        "/nowhere",
+        "/reset-password/",
+        "/Dashboard/",
+        "/v1/nothing-here",
+    ] {
         let reply = read(app.client.get(app.url(path)).send().await.unwrap()).await;
-        assert_eq!(
-            reply.header("x-content-type-options"),
-            Some("nosniff"),
-            "{path}"
-        );
+        for (name, value) in [
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "no-referrer"),
+        ] {
+            assert_eq!(reply.header(name), Some(value), "{path} {name}");
+        }
     }
 }
 

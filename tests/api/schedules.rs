@@ -327,6 +327,20 @@ async fn a_reminder_comes_once_at_the_local_time_and_one_click_stops_it() {
     app.post("/v1/unsubscribe?token=not-a-token", None, json!({}))
         .await
         .assert_problem(400, "invalid_token");
+    // Turned on again, the mails stay on: the old link no longer works.
+    let patient = fresh(&app, &patient).await;
+    let on = set(
+        &app,
+        &patient,
+        "/v1/me/reminders",
+        json!({"enabled": true, "local_time": "20:00", "days": ["mon", "sat"]}),
+    )
+    .await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.text);
+    let old_link = crate::helpers::read(click().await.unwrap()).await;
+    old_link.assert_problem(400, "invalid_token");
+    let settings = app.get("/v1/me/reminders", &patient.access).await;
+    assert_eq!(settings.body["enabled"], json!(true), "{}", settings.text);
 }
 
 /// No reminder for a day already logged (the patient's local day, here
@@ -679,6 +693,19 @@ async fn the_weekly_digest_counts_patients_with_alerts_and_names_none() {
     go_to(&app, "2027-01-22T07:00:00Z");
     let careful = fresh(&app, &careful).await;
     let calm = fresh(&app, &calm).await;
+    // The digest read both patients' figures: each access log says so.
+    for user in [&calm, &careful] {
+        let log = app.get("/v1/me/access-log", &user.access).await;
+        let digests: Vec<_> = log.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "digest")
+            .collect();
+        assert_eq!(digests.len(), 1, "{}", log.text);
+        assert_eq!(digests[0]["actor"]["id"], therapist.id.as_str());
+        assert_eq!(digests[0]["path"], "/v1/me/digest");
+    }
     let removed = app
         .call(
             Method::DELETE,

@@ -449,7 +449,8 @@ async fn a_database_made_by_the_previous_release_is_migrated_whole() {
     .issue_access(
         PATIENT.parse().unwrap(),
         Role::Patient,
-        uuid::Uuid::new_v4(),
+        // The phone's login, which the previous release stored.
+        FAMILY.parse().unwrap(),
         app.clock.now(),
     )
     .unwrap();
@@ -652,7 +653,7 @@ async fn a_database_made_by_the_previous_release_is_migrated_whole() {
         logins.body["items"],
         json!([{"id": FAMILY, "created_at": format!("{}T08:00:00Z", test_today()),
                 "last_used_at": format!("{}T08:00:00Z", test_today()),
-                "user_agent": null, "current": false}]),
+                "user_agent": null, "current": true}]),
         "{}",
         logins.text
     );

@@ -473,3 +473,70 @@ async fn a_linked_therapist_records_sessions_only_its_author_changes() {
         .count();
     assert_eq!(writes, 8, "{}", log);
 }
+
+/// A therapist's write whose link ends after its scope was decided (its
+/// body still on the way) is refused under the patient's lock with 404,
+/// and the patient's access log says `refused` for it, as the answer did.
+#[tokio::test]
+async fn a_write_refused_under_the_lock_is_refused_in_the_access_log() {
+    use std::io::{Read, Write};
+
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    link(&app, &therapist, &patient).await;
+    let body = session(20).to_string();
+    let path = format!(
+        "/v1/patients/{}/massage-sessions/{}",
+        patient.id,
+        uuid::Uuid::new_v4()
+    );
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let token = therapist.access.clone();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || {
+        let mut socket = std::net::TcpStream::connect(address).unwrap();
+        write!(
+            socket,
+            "PUT {path} HTTP/1.1\r\nHost: painline\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        wait.recv().unwrap();
+        socket.write_all(body.as_bytes()).unwrap();
+        let mut answer = String::new();
+        socket.read_to_string(&mut answer).unwrap();
+        answer
+    });
+    // The scope is decided, and logged, before the body is read.
+    let logged = format!("patient_id = '{}' AND action = 'write'", patient.id);
+    for _ in 0..10_000 {
+        if app.count("access_log", &logged).await == 1 {
+            break;
+        }
+    }
+    assert_eq!(app.count("access_log", &logged).await, 1);
+    let ended = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/me/care-team/{}", therapist.id),
+            Some(&patient.access),
+            None,
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT, "{}", ended.text);
+    go.send(()).unwrap();
+    let answer = writer.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert_eq!(
+        app.count("access_log", &format!("{logged} AND outcome = 'refused'"))
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("records", &format!("author_id = '{}'", therapist.id))
+            .await,
+        0
+    );
+}
