@@ -128,19 +128,29 @@ pub fn delete_user(conn: &mut DbConnection, user: &UserRow) -> DbResult<()> {
             .filter(super::schema::mail_schedules::user_id.eq(&user.id)),
     )
     .execute(conn)?;
-    // Mail to the account's address, or to an address it asked to move
-    // to, is the account's data: queued or sent, it goes.
-    let pending_addresses = super::schema::account_tokens::table
-        .filter(super::schema::account_tokens::user_id.eq(&user.id))
-        .select(super::schema::account_tokens::email);
-    diesel::delete(
-        super::schema::mail_outbox::table.filter(
-            super::schema::mail_outbox::recipient
-                .eq(&user.email)
-                .or(super::schema::mail_outbox::recipient.eq_any(pending_addresses)),
-        ),
-    )
-    .execute(conn)?;
+    // Mail to the account's address, or to an address it is waiting to
+    // move to (and no other account has), is the account's data: queued or
+    // sent, it goes.
+    use super::schema::{account_tokens, mail_outbox};
+    let pending: Vec<String> = account_tokens::table
+        .filter(account_tokens::user_id.eq(&user.id))
+        .filter(account_tokens::purpose.eq("change_email"))
+        .filter(account_tokens::used_at.is_null())
+        .select(account_tokens::email)
+        .load(conn)?;
+    let others: Vec<String> = users::table
+        .filter(users::email.eq_any(&pending))
+        .filter(users::id.ne(&user.id))
+        .select(users::email)
+        .load(conn)?;
+    let mut addresses: Vec<&str> = pending
+        .iter()
+        .filter(|a| !others.contains(a))
+        .map(String::as_str)
+        .collect();
+    addresses.push(&user.email);
+    diesel::delete(mail_outbox::table.filter(mail_outbox::recipient.eq_any(addresses)))
+        .execute(conn)?;
     diesel::delete(users::table.filter(users::id.eq(&user.id))).execute(conn)?;
     diesel::delete(login_failures::table.filter(login_failures::email.eq(&user.email)))
         .execute(conn)?;

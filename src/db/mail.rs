@@ -409,6 +409,22 @@ pub fn prune_requests(conn: &mut DbConnection, before: NaiveDateTime) -> DbResul
 
 // ------------------------------------------------------------ per-address budget
 
+/// Holds the address with hash `address_hash` until the transaction ends,
+/// so that two requests about one address (its mail budget) count one
+/// after the other. On SQLite, where one transaction writes at a time,
+/// there is nothing to add.
+pub fn lock_address(conn: &mut DbConnection, address_hash: &str) -> DbResult<()> {
+    match conn {
+        DbConnection::Postgres(c) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(address_hash)
+                .execute(c)?;
+        }
+        DbConnection::Sqlite(_) => {}
+    }
+    Ok(())
+}
+
 /// When the address with hash `address_hash` was sent account mail since
 /// `since`, oldest first.
 pub fn budget_spent(

@@ -20,6 +20,7 @@ use crate::service::care_team as service;
 pub use crate::service::care_team::{
     AccessAction, AccessLogEntry, AccessOutcome, Actor, CareTeamMember, TherapistRef,
 };
+use crate::service::session;
 use crate::state::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -103,6 +104,8 @@ pub async fn create_invitation(
             "must be between 1 and 720",
         ));
     }
+    // Opening the care team is for a login that is still open.
+    session::ensure_open(&state.db, &state.clock, therapist.0.id, therapist.0.login).await?;
     let invitation = service::invite(
         &state.db,
         &state.clock,
@@ -189,6 +192,7 @@ pub async fn join_care_team(
     body: ApiJson<JoinCareTeam>,
 ) -> AppResult<HttpResponse> {
     let code = InvitationCode::parse(&body.0.code).map_err(|m| AppError::invalid("code", m))?;
+    session::ensure_open(&state.db, &state.clock, scope.actor.id, scope.actor.login).await?;
     let ip = client_key(&req, &state.trusted_proxies);
     let member = service::redeem(
         &state.db,

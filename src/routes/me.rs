@@ -187,7 +187,7 @@ pub async fn delete_me(
 pub async fn resend_verification(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: AuthUser,
+    OpenLogin(user): OpenLogin,
 ) -> AppResult<HttpResponse> {
     let ip = client_key(&req, &state.trusted_proxies);
     account_email::resend_verification(

@@ -51,13 +51,16 @@ const VERIFICATIONS_PER_ACCOUNT: Window = Window {
 };
 
 /// Queues a verification mail to `user`'s address, in the caller's
-/// transaction; the older links stop working.
+/// transaction, within the address's budget; the older links stop working.
 pub fn queue_verification(
     conn: &mut DbConnection,
     mail: &MailContext,
     user: &UserRow,
     now: NaiveDateTime,
 ) -> ServiceResult<()> {
+    if !super::budget_allows(conn, mail, "verify_email", &user.email, now)? {
+        return Ok(());
+    }
     let (token, hash) = new_refresh_token();
     let expires = now + VERIFY_VALID;
     mail::issue_token(
@@ -81,9 +84,7 @@ pub fn queue_verification(
         expires.and_utc(),
     )?;
     match message {
-        Some(message) => {
-            super::enqueue_account(conn, mail, message, now)?;
-        }
+        Some(message) => super::enqueue_account(conn, message, now)?,
         None => {
             tracing::warn!(user_id = %user.id, "no verification mail: the address cannot be mailed")
         }
@@ -174,6 +175,9 @@ async fn queue_reset(
         let Some(user) = accounts::find_user_by_email(conn, &email)? else {
             return Ok(false);
         };
+        if !super::budget_allows(conn, &context, "password_reset", &user.email, now)? {
+            return Ok(false);
+        }
         let (token, hash) = new_refresh_token();
         let expires = now + RESET_VALID;
         let purpose = Purpose::PasswordReset;
@@ -192,7 +196,8 @@ async fn queue_reset(
             tracing::warn!(user_id = %user.id, "no reset mail: the address cannot be mailed");
             return Ok(false);
         };
-        Ok(super::enqueue_account(conn, &context, message, now)?)
+        super::enqueue_account(conn, message, now)?;
+        Ok(true)
     })
     .await
 }
@@ -396,6 +401,11 @@ pub fn request_address_change(
     if mail::change_pending_elsewhere(conn, new_email, &user.id, now)? {
         return Err(DomainError::AddressChangePending.into());
     }
+    // Past the new address's budget nothing is sent or changed (the link
+    // would void the one sent before); the request is answered alike.
+    if !super::budget_allows(conn, mail, "change_email", new_email, now)? {
+        return Ok(());
+    }
     let purpose = Purpose::ChangeEmail;
     let (token, hash) = new_refresh_token();
     let expires = now + CHANGE_VALID;
@@ -417,7 +427,7 @@ pub fn request_address_change(
             "is an address no mail can be sent to",
         )])
     })?;
-    super::enqueue_account(conn, mail, link, now)?;
+    super::enqueue_account(conn, link, now)?;
     let notice = compose::address_change_notice(
         &mail.from,
         &Recipient {
@@ -428,9 +438,10 @@ pub fn request_address_change(
         new_email,
     )?;
     match notice {
-        Some(notice) => {
-            super::enqueue_account(conn, mail, notice, now)?;
-        }
+        // A security notice to the present address is never dropped: a
+        // flood of resets must not hide a change of address from its owner.
+        // It counts against the budget all the same.
+        Some(notice) => super::enqueue_account(conn, notice, now)?,
         None => tracing::warn!(user_id = %user.id, "no notice: the old address cannot be mailed"),
     }
     Ok(())

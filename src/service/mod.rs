@@ -90,33 +90,39 @@ fn address_hash(email: &str) -> String {
     hash_refresh_token(email)
 }
 
-/// Queues an account mail in the caller's transaction, within its
-/// address's budget. Past the budget the mail is dropped and counted in
-/// `/metrics`; the request is answered as if it went, so the budget tells
-/// the requester nothing. Answers whether it was queued.
-fn enqueue_account(
+/// Whether `address` may receive one more account mail now. Asked before
+/// anything of the mail is made (a token it would carry voids the older
+/// ones), under a lock on the address so that concurrent requests count
+/// one after another. Past the budget the mail of `kind` is dropped and
+/// counted in `/metrics`; the request is answered as if it went, so the
+/// budget tells the requester nothing.
+fn budget_allows(
     conn: &mut DbConnection,
     context: &MailContext,
-    mail: Mail,
+    kind: &'static str,
+    address: &str,
     now: NaiveDateTime,
 ) -> DbResult<bool> {
-    let hash = address_hash(&mail.recipient);
+    let hash = address_hash(address);
+    db::mail::lock_address(conn, &hash)?;
     let day = db::mail::budget_spent(conn, &hash, ACCOUNT_MAIL_PER_DAY.start(now))?;
     let hour_start = ACCOUNT_MAIL_PER_HOUR.start(now);
     let hour: Vec<NaiveDateTime> = day.iter().copied().filter(|at| *at > hour_start).collect();
-    if ACCOUNT_MAIL_PER_HOUR.retry_after(&hour, now).is_some()
-        || ACCOUNT_MAIL_PER_DAY.retry_after(&day, now).is_some()
-    {
-        context.dropped.with_label_values(&[mail.kind]).inc();
-        tracing::info!(
-            kind = mail.kind,
-            "account mail dropped: its address had its budget"
-        );
-        return Ok(false);
+    let allowed = ACCOUNT_MAIL_PER_HOUR.retry_after(&hour, now).is_none()
+        && ACCOUNT_MAIL_PER_DAY.retry_after(&day, now).is_none();
+    if !allowed {
+        context.dropped.with_label_values(&[kind]).inc();
+        tracing::info!(kind, "account mail dropped: its address had its budget");
     }
-    db::mail::spend_budget(conn, &hash, now)?;
+    Ok(allowed)
+}
+
+/// Queues an account mail in the caller's transaction and counts it
+/// against its address's budget ([`budget_allows`] decides whether it may go).
+fn enqueue_account(conn: &mut DbConnection, mail: Mail, now: NaiveDateTime) -> DbResult<()> {
+    db::mail::spend_budget(conn, &address_hash(&mail.recipient), now)?;
     enqueue(conn, mail, now)?;
-    Ok(true)
+    Ok(())
 }
 
 /// Queues a composed mail in the caller's transaction.

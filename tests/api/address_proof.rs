@@ -145,6 +145,20 @@ async fn a_care_link_made_before_the_address_is_proven_ends_with_the_owners_rese
         refresh(&app, &impostor).await.status,
         StatusCode::UNAUTHORIZED
     );
+    // The impostor's access token lives a few minutes more, but its login
+    // has ended: it cannot link the spy again.
+    let again = app
+        .post("/v1/invitations", Some(&spy.access), json!({}))
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    let relinked = app
+        .post(
+            "/v1/me/care-team",
+            Some(&impostor.access),
+            json!({"code": again.body["code"]}),
+        )
+        .await;
+    relinked.assert_problem(401, "invalid_token");
     let care_team = app.get("/v1/me/care-team", victim).await;
     assert_eq!(care_team.body["items"], json!([]), "{}", care_team.text);
     let filter = format!("patient_id = '{}'", impostor.id);
@@ -254,13 +268,20 @@ async fn with_mail_delivered_only_proven_addresses_join_a_care_team() {
     let therapist_link = smtp.next_about("Confirm your e-mail").await;
     let patient = app.register_patient().await;
     let patient_link = smtp.next_about("Confirm your e-mail").await;
-    let verify = |token: String| {
-        let app = &app;
+    // The first proof ends every login: the app signs in again.
+    let verify = |token: String, user: &TestUser| {
+        let (app, email) = (&app, user.email.clone());
         async move {
             let done = app
                 .post("/v1/auth/verify-email", None, json!({"token": token}))
                 .await;
             assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+            assert_eq!(done.body["ended"]["logins"], 1, "{}", done.text);
+            let again = app.login(&email, PASSWORD).await;
+            again.body["tokens"]["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         }
     };
 
@@ -270,9 +291,9 @@ async fn with_mail_delivered_only_proven_addresses_join_a_care_team() {
     refused.assert_problem(403, "email_unverified");
     let filter = format!("therapist_id = '{}'", therapist.id);
     assert_eq!(app.count("invitations", &filter).await, 0);
-    verify(therapist_link.token("/verify-email")).await;
+    let therapist_access = verify(therapist_link.token("/verify-email"), &therapist).await;
     let invited = app
-        .post("/v1/invitations", Some(&therapist.access), json!({}))
+        .post("/v1/invitations", Some(&therapist_access), json!({}))
         .await;
     assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.text);
 
@@ -287,14 +308,14 @@ async fn with_mail_delivered_only_proven_addresses_join_a_care_team() {
             .await,
         0
     );
-    verify(patient_link.token("/verify-email")).await;
+    let patient_access = verify(patient_link.token("/verify-email"), &patient).await;
     let joined = app
-        .post("/v1/me/care-team", Some(&patient.access), code)
+        .post("/v1/me/care-team", Some(&patient_access), code)
         .await;
     assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.text);
     let theirs = format!("/v1/patients/{}", patient.id);
     assert_eq!(
-        app.get(&theirs, &therapist.access).await.status,
+        app.get(&theirs, &therapist_access).await.status,
         StatusCode::OK
     );
 }
