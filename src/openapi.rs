@@ -168,7 +168,10 @@ fn declare_text_rules(components: &mut utoipa::openapi::Components) {
                     p.pattern = Some(name.clone());
                     p.max_length = Some(DisplayName::MAX_LEN);
                 }
-                ("RegisterRequest" | "UpdateMe", "email") => {
+                // A reset looks the address up more leniently (an address
+                // stored before a rule was added still gets its link); the
+                // schema states what any address a client types must be.
+                ("RegisterRequest" | "UpdateMe" | "PasswordResetRequest", "email") => {
                     p.pattern = Some(email.clone());
                     p.max_length = Some(Email::MAX_LEN);
                 }

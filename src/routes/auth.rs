@@ -222,6 +222,7 @@ pub struct VerifyEmailRequest {
     request_body = PasswordResetRequest,
     responses(
         (status = 202, description = "Accepted (whether or not the address has an account)", body = Accepted),
+        (status = 422, description = "`email` is not an e-mail address"),
         (status = 429, description = "Too many requests for this address or from this client; see Retry-After"),
     )
 )]
