@@ -60,6 +60,19 @@ pub fn score(instrument: Instrument, answers: &[Option<i64>]) -> Score {
     }
 }
 
+/// The score as an exact fraction, for comparing changes between two
+/// questionnaires (an ODI over 9 answered sections is in ninths).
+pub(crate) fn exact_score(instrument: Instrument, answers: &[Option<i64>]) -> super::Frac {
+    let values: Vec<i64> = answers.iter().flatten().copied().collect();
+    let sum: i64 = values.iter().sum();
+    let n = i64::try_from(values.len()).unwrap_or(i64::MAX).max(1);
+    match instrument {
+        Instrument::Peg => super::Frac::new(sum, n),
+        Instrument::Odi => super::Frac::new(20 * sum, n),
+        Instrument::Rmdq => super::Frac::new(sum, 1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Pure functions over the patient's data: no I/O, so they are tested
 //! exhaustively with hand-computed expectations.
 
+pub mod clinical;
 pub mod instruments;
 pub mod overview;
 pub mod trends;
@@ -83,6 +84,31 @@ impl Frac {
         }
     }
 
+    /// `self / other`; `None` when `other` is zero.
+    pub(crate) fn ratio(self, other: Self) -> Option<Self> {
+        if let (Self::Exact { num: a, den: b }, Self::Exact { num: c, den: d }) = (self, other) {
+            if c == 0 {
+                return None;
+            }
+            // (a/b) / (c/d) = a·d / (b·c), with a positive denominator.
+            let sign = if c < 0 { -1 } else { 1 };
+            if let (Some(num), Some(den)) = (a.checked_mul(d), b.checked_mul(c)) {
+                let g = gcd(num, den).max(1);
+                return Some(Self::Exact {
+                    num: sign * num / g,
+                    den: sign * den / g,
+                });
+            }
+        }
+        let divisor = other.to_f64();
+        (divisor != 0.0).then(|| Self::Approx(self.to_f64() / divisor))
+    }
+
+    /// self > other, exactly (see [`Frac::at_least`]).
+    pub(crate) fn greater(self, other: Self) -> bool {
+        !other.at_least(self)
+    }
+
     /// self ≥ other: exactly when both are exact and the products fit.
     pub(crate) fn at_least(self, other: Self) -> bool {
         if let (Self::Exact { num: a, den: b }, Self::Exact { num: c, den: d }) = (self, other) {
@@ -91,6 +117,23 @@ impl Frac {
             }
         }
         self.to_f64() >= other.to_f64()
+    }
+}
+
+/// Equal values are equal however they are written (2/4 = 1/2).
+impl PartialEq for Frac {
+    fn eq(&self, other: &Self) -> bool {
+        self.at_least(*other) && other.at_least(*self)
+    }
+}
+
+impl PartialOrd for Frac {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(match (self.at_least(*other), other.at_least(*self)) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            _ => std::cmp::Ordering::Less,
+        })
     }
 }
 

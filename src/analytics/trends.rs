@@ -11,6 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::clinical::{classify, next_session, NextSession, ReliefClass};
 use super::{round3, Frac};
 
 /// A pain entry: its day and level.
@@ -69,6 +70,11 @@ pub struct Interval {
     pub early_pain: Option<f64>,
     /// `baseline_pain − early_pain`: positive is better.
     pub relief: Option<f64>,
+    /// `relief / baseline_pain`; null when either is null or the baseline is 0.
+    pub relief_pct: Option<f64>,
+    /// `substantial` (≥ 50 %), `moderate` (≥ 30 % or ≥ 2 points),
+    /// `minimal` (any fall) or `none`; null without a relief.
+    pub relief_class: Option<ReliefClass>,
     /// Days before pain was back at the baseline; `days` when it never was (censored).
     pub relief_duration_days: Option<i64>,
     pub relief_censored: Option<bool>,
@@ -83,6 +89,13 @@ pub struct Interval {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct TrendSummary {
     pub sessions: i64,
+    /// Intervals whose relief was `moderate` or `substantial`.
+    pub responders: i64,
+    /// Intervals with a relief class (a baseline and early pain).
+    pub classified: i64,
+    /// When the next session is due, from the recent helpful intervals;
+    /// null below 3 of them.
+    pub next_session: Option<NextSession>,
     pub mean_relief: Option<f64>,
     /// Over intervals whose relief ended (uncensored) only.
     pub mean_relief_duration_days: Option<f64>,
@@ -251,13 +264,44 @@ pub fn daily(
 /// summary. `pain` and `stretch` should reach 7 days before `from` (for the
 /// first baselines); rows outside what a figure looks at are ignored.
 pub fn trends(
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
+    today: NaiveDate,
     pain: &[PainPoint],
     stretch: &[StretchPoint],
     sessions: &[Session],
 ) -> Trends {
     let days = Rows::new(pain, stretch);
+    let (intervals, reliefs) = intervals(&days, from, to, sessions);
+    let summary = summary(&days, from, to, today, &intervals, &reliefs);
+    Trends { intervals, summary }
+}
+
+/// The intervals after the sessions dated in `[from, to]`, from pain
+/// already summed by day (the overview's last session and next-session
+/// hint): only the pain figures are meaningful, the stretch ones are 0.
+pub fn relief_intervals(
+    (from, to): (NaiveDate, NaiveDate),
+    pain_days: &[super::overview::PainDay],
+    sessions: &[Session],
+) -> Vec<Interval> {
+    let days = Rows {
+        pain: pain_days
+            .iter()
+            .filter(|d| d.count > 0)
+            .map(|d| (d.date, (d.sum, d.count, d.max)))
+            .collect(),
+        stretch: BTreeMap::new(),
+    };
+    intervals(&days, from, to, sessions).0
+}
+
+/// The intervals, and the exact reliefs (for the summary's mean).
+fn intervals(
+    days: &Rows,
+    from: NaiveDate,
+    to: NaiveDate,
+    sessions: &[Session],
+) -> (Vec<Interval>, Vec<Frac>) {
     let mut ordered: Vec<&Session> = sessions
         .iter()
         .filter(|s| s.date >= from && s.date <= to)
@@ -332,6 +376,7 @@ pub fn trends(
         };
         let relief = baseline.zip(early).map(|(b, e)| b.sub(e));
         reliefs.extend(relief);
+        let (relief_pct, relief_class) = classify(relief, baseline);
         intervals.push(Interval {
             session_id: s.id,
             date: t,
@@ -344,6 +389,8 @@ pub fn trends(
             max_pain: out(values.iter().max_by(by_value).copied()),
             early_pain: out(early),
             relief: out(relief),
+            relief_pct: out(relief_pct),
+            relief_class,
             relief_duration_days: relief_duration,
             relief_censored: censored,
             slope_per_day: slope.map(round3),
@@ -353,6 +400,17 @@ pub fn trends(
         });
     }
 
+    (intervals, reliefs)
+}
+
+fn summary(
+    days: &Rows,
+    from: NaiveDate,
+    to: NaiveDate,
+    today: NaiveDate,
+    intervals: &[Interval],
+    reliefs: &[Frac],
+) -> TrendSummary {
     let in_range = days.logged(from, to);
     let durations: Vec<i64> = intervals
         .iter()
@@ -367,9 +425,18 @@ pub fn trends(
             Some((days.s(d) as f64 / 60.0, next.to_f64()))
         })
         .collect();
-    let summary = TrendSummary {
+    TrendSummary {
         sessions: intervals.len() as i64,
-        mean_relief: out(mean(&reliefs)),
+        responders: intervals
+            .iter()
+            .filter(|i| i.relief_class.is_some_and(ReliefClass::helped))
+            .count() as i64,
+        classified: intervals
+            .iter()
+            .filter(|i| i.relief_class.is_some())
+            .count() as i64,
+        next_session: next_session(intervals, today),
+        mean_relief: out(mean(reliefs)),
         mean_relief_duration_days: (!durations.is_empty())
             .then(|| Frac::new(durations.iter().sum(), durations.len() as i64).round3()),
         logged_days: in_range.len() as i64,
@@ -382,8 +449,7 @@ pub fn trends(
         )
         .map(|s| round3(s * 7.0)),
         stretch_pain_correlation: pearson(&pairs).map(round3),
-    };
-    Trends { intervals, summary }
+    }
 }
 
 #[cfg(test)]
@@ -458,7 +524,13 @@ mod tests {
     #[test]
     fn intervals_between_sessions_by_hand() {
         let (p, s, sessions) = march();
-        let t = trends(d("2026-03-01"), d("2026-03-20"), &p, &s, &sessions);
+        let t = trends(
+            (d("2026-03-01"), d("2026-03-20")),
+            d("2026-03-20"),
+            &p,
+            &s,
+            &sessions,
+        );
         let ids: Vec<u128> = t.intervals.iter().map(|i| i.session_id.as_u128()).collect();
         assert_eq!(ids, vec![1, 3, 2], "same date: no start time first");
 
@@ -479,6 +551,9 @@ mod tests {
                 // 11th..13th: 3 and 4.
                 early_pain: Some(3.5),
                 relief: Some(2.5),
+                // 2.5 of 6: 41.7 %, moderate.
+                relief_pct: Some(0.417),
+                relief_class: Some(ReliefClass::Moderate),
                 // The 14th (t + 4) is back at the baseline (6 ≥ 6): 3 days of relief.
                 relief_duration_days: Some(3),
                 relief_censored: Some(false),
@@ -535,7 +610,13 @@ mod tests {
     #[test]
     fn a_baseline_reaches_before_from_and_sessions_outside_are_ignored() {
         let (p, s, sessions) = march();
-        let t = trends(d("2026-03-10"), d("2026-03-15"), &p, &s, &sessions);
+        let t = trends(
+            (d("2026-03-10"), d("2026-03-15")),
+            d("2026-03-15"),
+            &p,
+            &s,
+            &sessions,
+        );
         // Only the session of the 10th is in range; its baseline uses days
         // before `from`, and its interval ends at `to`, open.
         assert_eq!(t.intervals.len(), 1);
@@ -553,7 +634,7 @@ mod tests {
     fn no_baseline_no_relief_and_few_points_no_slope() {
         let p = pain(&[("2026-05-02", &[4])]);
         let t = trends(
-            d("2026-05-01"),
+            (d("2026-05-01"), d("2026-05-03")),
             d("2026-05-03"),
             &p,
             &[],
@@ -573,7 +654,13 @@ mod tests {
         assert_eq!(t.summary.mean_relief, None);
         assert_eq!(t.summary.mean_relief_duration_days, None);
         // No sessions at all: no intervals, the rest still computed.
-        let none = trends(d("2026-05-01"), d("2026-05-03"), &p, &[], &[]);
+        let none = trends(
+            (d("2026-05-01"), d("2026-05-03")),
+            d("2026-05-03"),
+            &p,
+            &[],
+            &[],
+        );
         assert_eq!((none.intervals.len(), none.summary.sessions), (0, 0));
         assert_eq!(none.summary.mean_pain, Some(4.0));
     }
@@ -588,17 +675,35 @@ mod tests {
             ("2026-04-05", &[8]),
         ]);
         let s = stretch(&[("2026-04-01", 600), ("2026-04-03", 1200)]);
-        let t = trends(d("2026-04-01"), d("2026-04-05"), &p, &s, &[]);
+        let t = trends(
+            (d("2026-04-01"), d("2026-04-05")),
+            d("2026-04-05"),
+            &p,
+            &s,
+            &[],
+        );
         // Pairs (S(d), D(d+1)): (10,4) (0,6) (20,2) (0,8):
         // Sxy = −70, Sxx = 275, Syy = 20, r = −70 / √5500 = −0.944.
         assert_eq!(t.summary.stretch_pain_correlation, Some(-0.944));
         // D on day index 1..4: 4, 6, 2, 8: slope 4 / 5 = 0.8 a day, 5.6 a week.
         assert_eq!(t.summary.slope_per_week, Some(5.6));
         // Zero variance (no stretching at all): no correlation.
-        let flat = trends(d("2026-04-01"), d("2026-04-05"), &p, &[], &[]);
+        let flat = trends(
+            (d("2026-04-01"), d("2026-04-05")),
+            d("2026-04-05"),
+            &p,
+            &[],
+            &[],
+        );
         assert_eq!(flat.summary.stretch_pain_correlation, None);
         // Fewer than 3 pairs: none either.
-        let short = trends(d("2026-04-03"), d("2026-04-05"), &p, &s, &[]);
+        let short = trends(
+            (d("2026-04-03"), d("2026-04-05")),
+            d("2026-04-05"),
+            &p,
+            &s,
+            &[],
+        );
         assert_eq!(short.summary.stretch_pain_correlation, None);
     }
 
@@ -608,7 +713,7 @@ mod tests {
         // session a day of 2, 2, 1 (5/3): equal, so relief lasted 0 days.
         let p = pain(&[("2026-06-09", &[1, 2, 2]), ("2026-06-11", &[2, 2, 1])]);
         let t = trends(
-            d("2026-06-10"),
+            (d("2026-06-10"), d("2026-06-12")),
             d("2026-06-12"),
             &p,
             &[],
@@ -635,7 +740,7 @@ mod tests {
             ("2026-03-11", &[4, 4, 4, 5, 5]),
         ]);
         let t = trends(
-            d("2026-03-10"),
+            (d("2026-03-10"), d("2026-03-12")),
             d("2026-03-12"),
             &p,
             &[],
@@ -720,7 +825,7 @@ mod tests {
                     })
                     .collect();
                 let (from, to) = (on(7), on(44));
-                let t = trends(from, to, &pain, &stretch, &sessions);
+                let t = trends((from, to), to, &pain, &stretch, &sessions);
                 for i in &t.intervals {
                     if let (Some(min), Some(mean), Some(max)) = (i.min_pain, i.mean_pain, i.max_pain) {
                         prop_assert!(min <= mean && mean <= max, "{min} {mean} {max}");
@@ -751,7 +856,7 @@ mod tests {
                 p.shuffle(&mut rng);
                 s.shuffle(&mut rng);
                 m.shuffle(&mut rng);
-                prop_assert_eq!(trends(from, to, &p, &s, &m), t);
+                prop_assert_eq!(trends((from, to), to, &p, &s, &m), t);
                 prop_assert_eq!(daily(from, to, &p, &s, &m), days);
             }
         }

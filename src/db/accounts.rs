@@ -425,6 +425,15 @@ pub fn clear_all_failures(conn: &mut DbConnection, email: &str) -> DbResult<()> 
 /// transaction ends (a no-op update, portable across both backends), so
 /// that concurrent password attempts on one account are counted one after
 /// another. Attempts on an unknown e-mail cannot succeed and need no lock.
+/// Locks the account `id` until the transaction ends (a no-op update);
+/// false when there is no such account.
+pub fn lock_user(conn: &mut DbConnection, id: &str) -> DbResult<bool> {
+    let locked = diesel::update(users::table.filter(users::id.eq(id)))
+        .set(users::change_seq.eq(users::change_seq))
+        .execute(conn)?;
+    Ok(locked > 0)
+}
+
 pub fn lock_user_by_email(conn: &mut DbConnection, email: &str) -> DbResult<()> {
     diesel::update(users::table.filter(users::email.eq(email)))
         .set(users::change_seq.eq(users::change_seq))

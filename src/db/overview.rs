@@ -4,16 +4,17 @@
 //! costs the same number of queries for 1 patient or 1,000.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use diesel::dsl::{count_star, sum};
+use diesel::dsl::{count_star, max, sum};
 use diesel::prelude::*;
 use diesel::sql_types::{Date, Integer, Nullable, Text, Timestamp};
 
-use super::schema::{alert_settings, care_links, records, users};
+use super::schema::{alert_defaults, alert_settings, care_links, records, users};
 use super::{DbConnection, DbResult};
 use crate::domain::logbook::RecordKind;
 use crate::domain::UserId;
 
-/// A linked patient and the therapist's alert rules for them.
+/// A linked patient, the therapist's alert defaults and their overrides
+/// for this patient (null where absent or inherited).
 #[derive(Debug, Clone, Queryable)]
 pub struct LinkedPatient {
     pub id: String,
@@ -22,9 +23,8 @@ pub struct LinkedPatient {
     pub since: NaiveDateTime,
     /// The patient's change counter: moves with every write of their data.
     pub change_seq: i64,
-    pub pain_threshold: Option<i32>,
-    pub spike_delta: Option<i32>,
-    pub not_logging_days: Option<i32>,
+    pub defaults: (Option<i32>, Option<i32>, Option<i32>),
+    pub overrides: (Option<i32>, Option<i32>, Option<i32>),
 }
 
 /// The therapist's active links, by `since` then patient id, after `after`
@@ -43,6 +43,9 @@ pub fn linked_patients(
                 .eq(care_links::patient_id)
                 .and(alert_settings::therapist_id.eq(care_links::therapist_id))),
         )
+        .left_join(
+            alert_defaults::table.on(alert_defaults::therapist_id.eq(care_links::therapist_id)),
+        )
         .filter(care_links::therapist_id.eq(therapist.to_string()))
         .filter(care_links::ended_at.is_null())
         .order((care_links::since.asc(), care_links::patient_id.asc()))
@@ -53,9 +56,16 @@ pub fn linked_patients(
             users::timezone,
             care_links::since,
             users::change_seq,
-            alert_settings::pain_threshold.nullable(),
-            alert_settings::spike_delta.nullable(),
-            alert_settings::not_logging_days.nullable(),
+            (
+                alert_defaults::pain_threshold.nullable(),
+                alert_defaults::spike_delta.nullable(),
+                alert_defaults::not_logging_days.nullable(),
+            ),
+            (
+                alert_settings::pain_threshold.nullable(),
+                alert_settings::spike_delta.nullable(),
+                alert_settings::not_logging_days.nullable(),
+            ),
         ))
         .into_boxed();
     if let Some(patient) = only {
@@ -71,10 +81,12 @@ pub fn linked_patients(
     Ok(query.load(conn)?)
 }
 
-/// One patient's logged day: patient, date, sum and number of pain levels.
-pub type PainDayRow = (String, Option<NaiveDate>, Option<i64>, i64);
+/// One patient's logged day: patient, date, sum, number and highest of
+/// its pain levels.
+pub type PainDayRow = (String, Option<NaiveDate>, Option<i64>, i64, Option<i32>);
 
-/// Per patient and logged day in `[from, to]`: the sum and number of pain levels.
+/// Per patient and logged day in `[from, to]`: the sum, number and highest
+/// of its pain levels.
 pub fn pain_days(
     conn: &mut DbConnection,
     patients: &[String],
@@ -91,6 +103,59 @@ pub fn pain_days(
             records::date,
             sum(records::pain_level),
             count_star(),
+            max(records::pain_level),
+        ))
+        .load(conn)?)
+}
+
+/// A massage session, assessment or pain entry with a note, as the
+/// overview's clinical figures read it.
+#[derive(Debug, Clone, Queryable)]
+pub struct RecentRecord {
+    pub id: String,
+    pub patient_id: String,
+    pub kind: String,
+    pub date: Option<NaiveDate>,
+    pub started_at: Option<NaiveDateTime>,
+    pub recorded_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub data: String,
+}
+
+/// In one query: the massage sessions and assessments dated in `sessions`
+/// (the last year), and the pain entries dated in `notes` (the last week)
+/// that hold a note.
+pub fn recent_records(
+    conn: &mut DbConnection,
+    patients: &[String],
+    sessions: (NaiveDate, NaiveDate),
+    notes: (NaiveDate, NaiveDate),
+) -> DbResult<Vec<RecentRecord>> {
+    Ok(records::table
+        .filter(records::patient_id.eq_any(patients))
+        .filter(records::deleted_at.is_null())
+        .filter(
+            records::kind
+                .eq_any([
+                    RecordKind::MassageSession.as_str(),
+                    RecordKind::Assessment.as_str(),
+                ])
+                .and(records::date.between(sessions.0, sessions.1))
+                .or(records::kind
+                    .eq(RecordKind::PainEntry.as_str())
+                    .and(records::date.between(notes.0, notes.1))
+                    // A note is stored as a JSON string; entries without one are not read.
+                    .and(records::data.like("%\"notes\":\"%"))),
+        )
+        .select((
+            records::id,
+            records::patient_id,
+            records::kind,
+            records::date,
+            records::started_at,
+            records::recorded_at,
+            records::created_at,
+            records::data,
         ))
         .load(conn)?)
 }
@@ -226,13 +291,15 @@ where
     })
 }
 
-// ---------------------------------------------------------------- alert settings
+// ---------------------------------------------------------------- alert rules
 
+/// A therapist's alert rules for one patient: overrides of their defaults,
+/// a null field inherits.
 #[derive(Debug, Clone, Queryable)]
 pub struct AlertSettingsRow {
     pub pain_threshold: Option<i32>,
-    pub spike_delta: i32,
-    pub not_logging_days: i32,
+    pub spike_delta: Option<i32>,
+    pub not_logging_days: Option<i32>,
     pub version: i64,
 }
 
@@ -284,6 +351,57 @@ pub fn save_alert_settings(
                 alert_settings::patient_id.eq(&p),
                 values,
             ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A therapist's alert rules for all their patients.
+#[derive(Debug, Clone, Queryable)]
+pub struct AlertDefaultsRow {
+    pub pain_threshold: Option<i32>,
+    pub spike_delta: i32,
+    pub not_logging_days: i32,
+    pub version: i64,
+}
+
+pub fn alert_defaults(
+    conn: &mut DbConnection,
+    therapist: UserId,
+) -> DbResult<Option<AlertDefaultsRow>> {
+    Ok(alert_defaults::table
+        .filter(alert_defaults::therapist_id.eq(therapist.to_string()))
+        .select((
+            alert_defaults::pain_threshold,
+            alert_defaults::spike_delta,
+            alert_defaults::not_logging_days,
+            alert_defaults::version,
+        ))
+        .first(conn)
+        .optional()?)
+}
+
+/// Stores `row` (its `version` already the new one).
+pub fn save_alert_defaults(
+    conn: &mut DbConnection,
+    therapist: UserId,
+    row: &AlertDefaultsRow,
+    now: NaiveDateTime,
+) -> DbResult<()> {
+    let t = therapist.to_string();
+    let values = (
+        alert_defaults::pain_threshold.eq(row.pain_threshold),
+        alert_defaults::spike_delta.eq(row.spike_delta),
+        alert_defaults::not_logging_days.eq(row.not_logging_days),
+        alert_defaults::version.eq(row.version),
+        alert_defaults::updated_at.eq(now),
+    );
+    let updated = diesel::update(alert_defaults::table.filter(alert_defaults::therapist_id.eq(&t)))
+        .set(values)
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(alert_defaults::table)
+            .values((alert_defaults::therapist_id.eq(&t), values))
             .execute(conn)?;
     }
     Ok(())

@@ -170,6 +170,17 @@ diesel::table! {
         therapist_id -> Text,
         patient_id -> Text,
         pain_threshold -> Nullable<Integer>,
+        spike_delta -> Nullable<Integer>,
+        not_logging_days -> Nullable<Integer>,
+        version -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    alert_defaults (therapist_id) {
+        therapist_id -> Text,
+        pain_threshold -> Nullable<Integer>,
         spike_delta -> Integer,
         not_logging_days -> Integer,
         version -> BigInt,
@@ -237,6 +248,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     code_failures,
     access_log,
     alert_settings,
+    alert_defaults,
     account_tokens,
     mail_outbox,
     mail_requests,

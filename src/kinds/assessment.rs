@@ -29,6 +29,16 @@ pub struct AssessmentDoc {
     answers: Vec<Option<i64>>,
 }
 
+impl AssessmentDoc {
+    pub fn instrument(&self) -> Instrument {
+        self.instrument
+    }
+
+    pub fn into_answers(self) -> Vec<Option<i64>> {
+        self.answers
+    }
+}
+
 /// A scored questionnaire.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Assessment {

@@ -20,11 +20,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use self::assessment::{Assessment, AssessmentBody, Assessments};
+pub use self::assessment::{Assessment, AssessmentBody, AssessmentDoc, Assessments};
 pub use self::condition::{ConditionBody, ConditionItem, Conditions, NamedCondition};
 pub use self::massage_session::{MassageArea, MassageSession, MassageSessionBody, MassageSessions};
 pub use self::own_stretch::{OwnStretchBody, OwnStretches, Stretch};
-pub use self::pain_entry::{PainEntries, PainEntry, PainEntryBody};
+pub use self::pain_entry::{PainEntries, PainEntry, PainEntryBody, PainEntryDoc};
 pub use self::stretch_session::{StretchSession, StretchSessionBody, StretchSessions};
 pub use crate::db::records::{to_column, Author, Columns, Record};
 use crate::db::{DbError, DbResult};

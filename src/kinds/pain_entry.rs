@@ -47,6 +47,13 @@ pub struct PainEntryDoc {
     notes: Option<String>,
 }
 
+impl PainEntryDoc {
+    /// The patient's note, when there is one.
+    pub fn notes(&self) -> Option<&str> {
+        self.notes.as_deref()
+    }
+}
+
 /// A pain entry as stored.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PainEntry {

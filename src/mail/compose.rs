@@ -259,7 +259,7 @@ pub fn reminder(
     )
 }
 
-/// A therapist's weekly digest: how many linked patients have alerts
+/// A therapist's weekly digest: how many linked patients need attention
 /// (at least one), and the way to the dashboard. It names no patient.
 pub fn digest(
     from: &str,
@@ -269,17 +269,20 @@ pub fn digest(
     patients_with_alerts: usize,
 ) -> Composed {
     let who = if patients_with_alerts == 1 {
-        "1 of your patients has".to_owned()
+        "1 of your patients needs".to_owned()
     } else {
-        format!("{patients_with_alerts} of your patients have")
+        format!("{patients_with_alerts} of your patients need")
     };
     compose(
         from,
         to,
         Content {
             kind: "digest",
-            subject: format!("{PRODUCT} this week: {who} alerts"),
-            intro: format!("{who} alerts in {PRODUCT} this week. The dashboard shows who and why."),
+            subject: format!("{PRODUCT} this week: {who} attention"),
+            intro: format!(
+                "{who} attention in {PRODUCT} this week (pain rising, one of your alert rules \
+                 reached, or no recent entries). The dashboard shows who and why."
+            ),
             link: Some(Link {
                 action: "Open the dashboard",
                 url: format!("{public_url}/dashboard/"),

@@ -2,22 +2,29 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::http::{encode_instant_cursor, IfMatchHeader, PageQuery};
+use super::http::{bad_param, check_limit, IfMatchHeader};
 use super::input::ApiJson;
 use super::{endpoint, Access, Endpoint};
-use crate::analytics::overview::{Alert, AlertRules};
+use crate::analytics::clinical::{FunctionChange, NextSession};
+use crate::analytics::overview::{
+    Alert, AlertRules, LastSession, LatestNote, PatientOrder, Rank, RuleOverrides,
+};
 use crate::domain::access::PatientScope;
 use crate::domain::logbook::{Checks, Condition};
 use crate::domain::version::etag;
 use crate::domain::DomainError;
 use crate::error::AppResult;
 use crate::routes::scope::{Scoped, Therapist};
-use crate::service::overview::{self as service, AlertSettings, Overview, Selection};
+use crate::service::overview::{
+    self as service, AlertDefaults, AlertSettings, Overview, Selection,
+};
 use crate::state::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -26,10 +33,13 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(get_patient, Access::LinkedTherapist),
         endpoint!(get_alert_settings, Access::LinkedTherapist),
         endpoint!(put_alert_settings, Access::LinkedTherapist),
+        endpoint!(get_alert_defaults, Access::Therapist),
+        endpoint!(put_alert_defaults, Access::Therapist),
     ]
 }
 
-/// A linked patient at a glance, in the patient's own time zone.
+/// A linked patient at a glance, in the patient's own time zone, with what
+/// the figures mean.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PatientOverview {
     pub id: Uuid,
@@ -44,21 +54,44 @@ pub struct PatientOverview {
     /// Declared precautions (osteoporosis and the like): check before treating.
     pub precautions: Vec<Condition>,
     pub last_entry_date: Option<NaiveDate>,
+    /// Days from `last_entry_date` to `today`.
+    pub days_since_last_entry: Option<i64>,
     /// `pain_level` of the most recent entry (latest date, then `recorded_at`).
     pub last_pain_level: Option<i64>,
-    /// Mean daily pain over the last 7 days, today included (logged days only).
+    /// Mean daily pain (0–10) over the last 7 days, today included (logged days only).
     pub avg_pain_7d: Option<f64>,
     /// The same over the 7 days before those.
     pub avg_pain_prev_7d: Option<f64>,
+    /// `avg_pain_7d − avg_pain_prev_7d` in points of pain (positive: worse);
+    /// null when either week has fewer than 3 logged days.
+    pub pain_change_7d: Option<f64>,
+    /// The highest pain level (0–10) entered in the last 7 days.
+    pub worst_pain_7d: Option<i64>,
     /// Days of the last 7 with a stretch session.
     pub stretch_days_7d: i64,
+    /// The newest note of a pain entry of the last 7 days, in the patient's words.
+    pub latest_note: Option<LatestNote>,
     pub last_massage_date: Option<NaiveDate>,
     pub days_since_last_massage: Option<i64>,
+    /// The latest massage session of the last 365 days and how much it helped.
+    pub last_session: Option<LastSession>,
+    /// When the next session is due, from how long relief usually lasted
+    /// (sessions of the last 365 days); null below 3 helpful intervals.
+    pub next_session: Option<NextSession>,
+    /// The change between the latest two ODI (else RMDQ) questionnaires of
+    /// the last 365 days.
+    pub function_change: Option<FunctionChange>,
+    /// Why the patient needs attention; `precaution` is information only.
     pub alerts: Vec<Alert>,
+    /// An alert other than `precaution`: first in the attention order.
+    pub needs_attention: bool,
+    /// Your alert rules for this patient, as they apply (defaults and overrides).
+    pub rules: AlertRules,
 }
 
 impl From<Overview> for PatientOverview {
     fn from(o: Overview) -> Self {
+        let f = o.figures;
         Self {
             id: o.id.0,
             display_name: o.display_name,
@@ -67,32 +100,75 @@ impl From<Overview> for PatientOverview {
             since: o.since.and_utc(),
             precautions: o.precautions,
             last_entry_date: o.last_entry_date,
+            days_since_last_entry: f.days_since_last_entry,
             last_pain_level: o.last_pain_level,
-            avg_pain_7d: o.figures.avg_pain_7d,
-            avg_pain_prev_7d: o.figures.avg_pain_prev_7d,
-            stretch_days_7d: o.figures.stretch_days_7d,
+            avg_pain_7d: f.avg_pain_7d,
+            avg_pain_prev_7d: f.avg_pain_prev_7d,
+            pain_change_7d: f.pain_change_7d,
+            worst_pain_7d: f.worst_pain_7d,
+            stretch_days_7d: f.stretch_days_7d,
+            latest_note: f.latest_note.clone(),
             last_massage_date: o.last_massage_date,
-            days_since_last_massage: o.figures.days_since_last_massage,
-            alerts: o.figures.alerts,
+            days_since_last_massage: f.days_since_last_massage,
+            last_session: f.last_session.clone(),
+            next_session: f.next_session.clone(),
+            function_change: f.function_change.clone(),
+            needs_attention: f.needs_attention(),
+            alerts: f.alerts,
+            rules: o.rules,
         }
     }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PatientPage {
-    /// In the order patients linked you.
+    /// In the order asked for (`order`, by default who needs attention first).
     pub items: Vec<PatientOverview>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 
-/// Your linked patients with their figures and alerts. Each patient shown
-/// is written to that patient's access log.
+/// A page of the patient list. Unknown parameters are a 400.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PatientListQuery {
+    /// `attention` (default): patients with an alert other than
+    /// `precaution` first, the largest rise of 7-day pain first, then the
+    /// longest without an entry; then the rest; ties by name. `name`: by
+    /// display name. `last_entry`: the most recent entry first, patients
+    /// who never logged last.
+    #[param(value_type = Option<PatientOrder>)]
+    pub order: Option<String>,
+    /// Page size, 1..1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page (of the same order).
+    pub cursor: Option<String>,
+}
+
+fn encode_rank(rank: &Rank) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(rank).unwrap_or_default())
+}
+
+fn decode_rank(raw: &str, order: PatientOrder) -> AppResult<Rank> {
+    URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Rank>(&bytes).ok())
+        .filter(|rank| rank.order == order)
+        .ok_or_else(|| bad_param("cursor", "is not a cursor this API returned for this order"))
+}
+
+/// Your linked patients with their figures, what they mean and their
+/// alerts, who needs attention first. Each patient shown is written to that
+/// patient's access log.
 #[utoipa::path(
     get, path = "/v1/patients", tag = "therapist views", operation_id = "list_patients",
-    security(("bearer" = [])), params(PageQuery),
+    security(("bearer" = [])), params(PatientListQuery),
     responses(
         (status = 200, description = "A page of linked patients", body = PatientPage),
+        (status = 400, description = "A parameter is not valid (named in the problem)"),
         (status = 403, description = "The caller is not a therapist"),
     )
 )]
@@ -100,11 +176,24 @@ pub async fn list_patients(
     req: HttpRequest,
     state: web::Data<AppState>,
     therapist: Therapist,
-    query: web::Query<PageQuery>,
+    query: web::Query<PatientListQuery>,
 ) -> AppResult<HttpResponse> {
-    let (limit, after) = query.into_inner().page()?;
+    let query = query.into_inner();
+    let limit = check_limit(query.limit)?;
+    let order = match query.order.as_deref() {
+        None | Some("") => PatientOrder::default(),
+        Some(raw) => serde_json::from_value(serde_json::Value::String(raw.to_owned()))
+            .map_err(|_| bad_param("order", "must be attention, name or last_entry"))?,
+    };
+    let after = query
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(|c| decode_rank(c, order))
+        .transpose()?;
     let selection = Selection {
         only: None,
+        order,
         after,
         limit,
         log_as: Some(req.path().to_owned()),
@@ -118,7 +207,7 @@ pub async fn list_patients(
     )
     .await?;
     let next_cursor = match page.last() {
-        Some(last) if more => Some(encode_instant_cursor(last.since, &last.id.to_string())),
+        Some(last) if more => Some(encode_rank(&last.rank)),
         _ => None,
     };
     Ok(HttpResponse::Ok().json(PatientPage {
@@ -147,49 +236,82 @@ pub async fn get_patient(
     Ok(HttpResponse::Ok().json(PatientOverview::from(overview)))
 }
 
-/// Your alert rules for one patient (each therapist has their own).
+/// A rule that can be inherited from your defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleField {
+    PainThreshold,
+    SpikeDelta,
+    NotLoggingDays,
+}
+
+/// Your alert rules for one patient: what you set for this patient (a null
+/// field follows your defaults, `/v1/me/alert-defaults`) and what applies.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertSettingsResponse {
-    /// `pain_high` when the latest logged day of the last 7 reaches it; null: off.
+    /// This patient's `pain_high` threshold 0..10; null: your default.
     pub pain_threshold: Option<i64>,
-    /// `pain_spike` when that day is this much above the 7 days before.
-    pub spike_delta: i64,
-    /// `not_logging` when no entry in this many days, today included.
-    pub not_logging_days: i64,
-    /// 0 while the defaults were never changed; also the `ETag`.
+    /// This patient's spike, 1..10 points; null: your default.
+    pub spike_delta: Option<i64>,
+    /// This patient's days without an entry, 1..60; null: your default.
+    pub not_logging_days: Option<i64>,
+    /// The rules as they apply to this patient.
+    pub effective: AlertRules,
+    /// The fields that follow your defaults.
+    pub inherited: Vec<RuleField>,
+    /// 0 while never saved for this patient; also the `ETag`.
     pub version: i64,
 }
 
 impl From<AlertSettings> for AlertSettingsResponse {
     fn from(s: AlertSettings) -> Self {
+        let o = s.overrides;
+        let inherited = [
+            (o.pain_threshold.is_none(), RuleField::PainThreshold),
+            (o.spike_delta.is_none(), RuleField::SpikeDelta),
+            (o.not_logging_days.is_none(), RuleField::NotLoggingDays),
+        ]
+        .into_iter()
+        .filter_map(|(inherits, field)| inherits.then_some(field))
+        .collect();
         Self {
-            pain_threshold: s.rules.pain_threshold,
-            spike_delta: s.rules.spike_delta,
-            not_logging_days: s.rules.not_logging_days,
+            pain_threshold: o.pain_threshold,
+            spike_delta: o.spike_delta,
+            not_logging_days: o.not_logging_days,
+            effective: s.effective(),
+            inherited,
             version: s.version,
         }
     }
 }
 
-/// New alert rules; a field left out takes its default.
+/// Your rules for one patient; a field left out or null follows your defaults.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSettingsBody {
-    /// 0..10; omit or null to turn `pain_high` off.
+    /// 0..10: `pain_high` when the latest logged day of the last 7 reaches it.
     #[schema(minimum = 0, maximum = 10)]
     pub pain_threshold: Option<i64>,
-    /// 1..10 (default 3).
+    /// 1..10: `pain_spike` when that day is this many points above the week before.
     #[schema(minimum = 1, maximum = 10)]
     pub spike_delta: Option<i64>,
-    /// 1..60 (default 7).
+    /// 1..60: `not_logging` after this many days without an entry, today included.
     #[schema(minimum = 1, maximum = 60)]
     pub not_logging_days: Option<i64>,
 }
 
-fn settings_response(settings: AlertSettings) -> HttpResponse {
+fn checked(body: &AlertSettingsBody) -> AppResult<()> {
+    let mut checks = Checks::default();
+    checks.range("pain_threshold", body.pain_threshold, 0, 10);
+    checks.range("spike_delta", body.spike_delta, 1, 10);
+    checks.range("not_logging_days", body.not_logging_days, 1, 60);
+    Ok(DomainError::check(checks.0)?)
+}
+
+fn with_etag<T: Serialize>(version: i64, body: T) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(settings.version)))
-        .json(AlertSettingsResponse::from(settings))
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
 }
 
 /// Your alert rules for this patient.
@@ -199,7 +321,7 @@ fn settings_response(settings: AlertSettings) -> HttpResponse {
     security(("bearer" = [])),
     params(("pid" = Uuid, Path, description = "A patient linked to you")),
     responses(
-        (status = 200, description = "The rules (defaults until changed)", body = AlertSettingsResponse, headers(("ETag" = String))),
+        (status = 200, description = "The rules (your defaults until changed)", body = AlertSettingsResponse, headers(("ETag" = String))),
         (status = 403, description = "The caller is not a therapist"),
         (status = 404, description = "Not a patient linked to you now (the attempt is in their access log)"),
     )
@@ -208,8 +330,10 @@ pub async fn get_alert_settings(
     state: web::Data<AppState>,
     scope: PatientScope,
 ) -> AppResult<HttpResponse> {
-    Ok(settings_response(
-        service::alert_settings(&state.db, scope).await?,
+    let settings = service::alert_settings(&state.db, scope).await?;
+    Ok(with_etag(
+        settings.version,
+        AlertSettingsResponse::from(settings),
     ))
 }
 
@@ -233,18 +357,95 @@ pub async fn put_alert_settings(
     Scoped(scope, (if_match, body)): Scoped<(IfMatchHeader, ApiJson<AlertSettingsBody>)>,
 ) -> AppResult<HttpResponse> {
     let body = body.0;
-    let defaults = AlertRules::default();
+    checked(&body)?;
+    let overrides = RuleOverrides {
+        pain_threshold: body.pain_threshold,
+        spike_delta: body.spike_delta,
+        not_logging_days: body.not_logging_days,
+    };
+    let saved =
+        service::save_alert_settings(&state.db, &state.clock, scope, overrides, if_match.0).await?;
+    Ok(with_etag(saved.version, AlertSettingsResponse::from(saved)))
+}
+
+/// Your alert rules for all your patients.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertDefaultsResponse {
+    /// `pain_high` when the latest logged day of the last 7 reaches it; null: off.
+    pub pain_threshold: Option<i64>,
+    /// `pain_spike` when that day is this many points above the week before.
+    pub spike_delta: i64,
+    /// `not_logging` after this many days without an entry, today included.
+    pub not_logging_days: i64,
+    /// 0 while never saved (the built-in defaults); also the `ETag`.
+    pub version: i64,
+}
+
+impl From<AlertDefaults> for AlertDefaultsResponse {
+    fn from(d: AlertDefaults) -> Self {
+        Self {
+            pain_threshold: d.rules.pain_threshold,
+            spike_delta: d.rules.spike_delta,
+            not_logging_days: d.rules.not_logging_days,
+            version: d.version,
+        }
+    }
+}
+
+/// Your alert rules for all your patients (a patient's own rules override
+/// them field by field).
+#[utoipa::path(
+    get, path = "/v1/me/alert-defaults", tag = "therapist views",
+    operation_id = "get_alert_defaults",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Your defaults (built-in until saved: no pain threshold, a spike of 2, 7 days)", body = AlertDefaultsResponse, headers(("ETag" = String))),
+        (status = 403, description = "The caller is not a therapist"),
+    )
+)]
+pub async fn get_alert_defaults(
+    state: web::Data<AppState>,
+    therapist: Therapist,
+) -> AppResult<HttpResponse> {
+    let defaults = service::alert_defaults(&state.db, therapist.0.id).await?;
+    Ok(with_etag(
+        defaults.version,
+        AlertDefaultsResponse::from(defaults),
+    ))
+}
+
+/// Replace your alert rules for all your patients; a field left out or
+/// null takes its built-in default (`pain_threshold`: off, `spike_delta`:
+/// 2, `not_logging_days`: 7). Patients without their own value of a field
+/// follow at once.
+#[utoipa::path(
+    put, path = "/v1/me/alert-defaults", tag = "therapist views",
+    operation_id = "put_alert_defaults",
+    security(("bearer" = [])), request_body = AlertSettingsBody,
+    params(("If-Match" = Option<String>, Header, description = "ETag of the version being replaced")),
+    responses(
+        (status = 200, description = "Saved (or unchanged)", body = AlertDefaultsResponse, headers(("ETag" = String))),
+        (status = 403, description = "The caller is not a therapist"),
+        (status = 412, description = "If-Match does not match the current version"),
+        (status = 422, description = "A value is out of range"),
+    )
+)]
+pub async fn put_alert_defaults(
+    state: web::Data<AppState>,
+    therapist: Therapist,
+    if_match: IfMatchHeader,
+    body: ApiJson<AlertSettingsBody>,
+) -> AppResult<HttpResponse> {
+    let body = body.0;
+    checked(&body)?;
+    let builtin = AlertRules::default();
     let rules = AlertRules {
         pain_threshold: body.pain_threshold,
-        spike_delta: body.spike_delta.unwrap_or(defaults.spike_delta),
-        not_logging_days: body.not_logging_days.unwrap_or(defaults.not_logging_days),
+        spike_delta: body.spike_delta.unwrap_or(builtin.spike_delta),
+        not_logging_days: body.not_logging_days.unwrap_or(builtin.not_logging_days),
     };
-    let mut checks = Checks::default();
-    checks.range("pain_threshold", rules.pain_threshold, 0, 10);
-    checks.range("spike_delta", Some(rules.spike_delta), 1, 10);
-    checks.range("not_logging_days", Some(rules.not_logging_days), 1, 60);
-    DomainError::check(checks.0)?;
     let saved =
-        service::save_alert_settings(&state.db, &state.clock, scope, rules, if_match.0).await?;
-    Ok(settings_response(saved))
+        service::save_alert_defaults(&state.db, &state.clock, therapist.0.id, rules, if_match.0)
+            .await?;
+    Ok(with_etag(saved.version, AlertDefaultsResponse::from(saved)))
 }

@@ -7,22 +7,28 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Days, NaiveDate, NaiveDateTime};
 use quick_cache::sync::Cache;
 
 use super::{ServiceError, ServiceResult};
+use crate::analytics::clinical::Questionnaire;
+use crate::analytics::instruments::Instrument;
 use crate::analytics::overview::{
-    figures, window_start, AlertRules, Figures, PainDay, PatientData,
+    figures, window_start, AlertRules, Figures, Note, PainDay, PatientData, PatientOrder, Rank,
+    RuleOverrides, SESSIONS_LOOK_BACK_DAYS,
 };
+use crate::analytics::trends::Session;
 use crate::clock::Clock;
 use crate::db::access_log::{self, Access};
-use crate::db::overview::{self as store, AlertSettingsRow, LastEntry};
-use crate::db::Db;
+use crate::db::accounts;
+use crate::db::overview::{self as store, AlertDefaultsRow, AlertSettingsRow, LastEntry};
 use crate::db::DbError;
+use crate::db::{Db, DbConnection};
 use crate::domain::access::{AuthUser, PatientScope};
 use crate::domain::logbook::Condition;
 use crate::domain::version::IfMatch;
-use crate::domain::{DomainError, Timezone, UserId};
+use crate::domain::{DomainError, RecordId, Timezone, UserId};
+use crate::kinds::{AssessmentDoc, PainEntryDoc, RecordKind};
 
 /// One linked patient as the therapist's overview shows them.
 #[derive(Debug, Clone)]
@@ -38,25 +44,46 @@ pub struct Overview {
     pub last_pain_level: Option<i64>,
     pub last_massage_date: Option<NaiveDate>,
     pub figures: Figures,
+    /// The therapist's rules for this patient, as they apply.
+    pub rules: AlertRules,
+    /// Where the patient stands in the order asked for.
+    pub rank: Rank,
 }
 
 /// Which patients, and whether this request is their access-log entry.
 pub struct Selection {
     pub only: Option<UserId>,
-    pub after: Option<(NaiveDateTime, String)>,
-    /// Page size: one more is read, to tell whether there is a next page.
+    pub order: PatientOrder,
+    /// The rank of the last patient of the previous page.
+    pub after: Option<Rank>,
+    /// Page size.
     pub limit: i64,
     /// The path to log one `read` row per patient shown under; `None` when
     /// the request was logged already (by the patient scope).
     pub log_as: Option<String>,
 }
 
-fn rules(settings: (Option<i32>, Option<i32>, Option<i32>)) -> AlertRules {
-    let defaults = AlertRules::default();
-    AlertRules {
-        pain_threshold: settings.0.map(i64::from),
-        spike_delta: settings.1.map_or(defaults.spike_delta, i64::from),
-        not_logging_days: settings.2.map_or(defaults.not_logging_days, i64::from),
+/// The most linked patients one list reads (a therapist's whole caseload:
+/// the attention order needs every patient's figures to sort them).
+const CASELOAD_MAX: i64 = 100_000;
+
+/// A therapist's defaults from their stored row (none: the built-in ones).
+fn defaults_of(row: (Option<i32>, Option<i32>, Option<i32>)) -> AlertRules {
+    match row {
+        (threshold, Some(spike), Some(days)) => AlertRules {
+            pain_threshold: threshold.map(i64::from),
+            spike_delta: spike.into(),
+            not_logging_days: days.into(),
+        },
+        _ => AlertRules::default(),
+    }
+}
+
+fn overrides_of(row: (Option<i32>, Option<i32>, Option<i32>)) -> RuleOverrides {
+    RuleOverrides {
+        pain_threshold: row.0.map(i64::from),
+        spike_delta: row.1.map(i64::from),
+        not_logging_days: row.2.map(i64::from),
     }
 }
 
@@ -106,13 +133,13 @@ fn row(clock: &crate::clock::Clock, p: store::LinkedPatient) -> ServiceResult<Ro
     let tz = Timezone::parse(&p.timezone)
         .map_err(|_| DbError::corrupt("time zone of user", &p.id, "not an IANA zone"))?;
     let today = clock.today_in(tz.tz());
-    let rules = rules((p.pain_threshold, p.spike_delta, p.not_logging_days));
+    let rules = defaults_of(p.defaults).with(overrides_of(p.overrides));
     Ok((p, today, rules))
 }
 
-/// How many of `therapist`'s linked patients have at least one alert now
-/// (each on their own today, with the therapist's rules for them): the
-/// figure of the weekly digest. Read in pages of 500 patients; each
+/// How many of `therapist`'s linked patients need attention now (an alert
+/// other than `precaution`, each on their own today, with the therapist's
+/// rules for them): the figure of the weekly digest. Read in pages of 500 patients; each
 /// patient read gets a row `digest` in their access log.
 pub fn patients_with_alerts(
     conn: &mut crate::db::DbConnection,
@@ -149,11 +176,57 @@ pub fn patients_with_alerts(
         let refs: Vec<&Row> = rows.iter().collect();
         count += compute(conn, &refs)?
             .values()
-            .filter(|f| !f.figures.alerts.is_empty())
+            .filter(|f| f.figures.needs_attention())
             .count();
         if !full {
             return Ok(count);
         }
+    }
+}
+
+/// A patient's sessions, questionnaires and notes, from [`store::recent_records`].
+#[derive(Default)]
+struct Recent {
+    sessions: Vec<Session>,
+    notes: Vec<Note>,
+    questionnaires: Vec<Questionnaire>,
+}
+
+impl Recent {
+    fn add(&mut self, record: store::RecentRecord) -> ServiceResult<()> {
+        let bad = |column| DbError::corrupt("record", &record.id, column);
+        let date = record.date.ok_or_else(|| bad("date"))?;
+        let json = |e: serde_json::Error| DbError::bad_json("record", record.id.clone(), &e);
+        match RecordKind::parse(&record.kind) {
+            Some(RecordKind::MassageSession) => self.sessions.push(Session {
+                id: record.id.parse::<RecordId>().map_err(|_| bad("id"))?.0,
+                date,
+                started_at: record.started_at.map(|t| t.and_utc()),
+            }),
+            Some(RecordKind::Assessment) => {
+                let doc: AssessmentDoc = serde_json::from_str(&record.data).map_err(json)?;
+                if matches!(doc.instrument(), Instrument::Odi | Instrument::Rmdq) {
+                    self.questionnaires.push(Questionnaire {
+                        instrument: doc.instrument(),
+                        date,
+                        stored: record.created_at,
+                        answers: doc.into_answers(),
+                    });
+                }
+            }
+            Some(RecordKind::PainEntry) => {
+                let doc: PainEntryDoc = serde_json::from_str(&record.data).map_err(json)?;
+                if let Some(text) = doc.notes().filter(|t| !t.trim().is_empty()) {
+                    self.notes.push(Note {
+                        date,
+                        at: record.recorded_at.unwrap_or(record.created_at),
+                        text: text.to_owned(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }
 
@@ -177,14 +250,30 @@ fn compute(
         .unwrap_or(NaiveDate::MAX);
 
     let mut pain: HashMap<String, Vec<PainDay>> = HashMap::new();
-    for (patient, date, total, count) in store::pain_days(conn, &ids, (from, to))? {
+    for (patient, date, total, count, max) in store::pain_days(conn, &ids, (from, to))? {
         if let Some(date) = date {
             pain.entry(patient).or_default().push(PainDay {
                 date,
                 sum: total.unwrap_or(0),
                 count,
+                max: max.map_or(0, i64::from),
             });
         }
+    }
+    let earliest_today = rows.iter().map(|(_, today, _)| *today).min().unwrap_or(to);
+    let back = |n: u64| {
+        earliest_today
+            .checked_sub_days(Days::new(n))
+            .unwrap_or(earliest_today)
+    };
+    let year = (back(SESSIONS_LOOK_BACK_DAYS as u64 - 1), to);
+    let week = (back(6), to);
+    let mut recent: HashMap<String, Recent> = HashMap::new();
+    for record in store::recent_records(conn, &ids, year, week)? {
+        recent
+            .entry(record.patient_id.clone())
+            .or_default()
+            .add(record)?;
     }
     let mut stretched: HashMap<String, Vec<NaiveDate>> = HashMap::new();
     for (patient, date) in store::stretch_days(conn, &ids, (from, to))? {
@@ -213,12 +302,16 @@ fn compute(
                 .map(|e| (e.date, i64::from(e.pain_level)));
             let mut conditions = precautions.remove(&p.id).unwrap_or_default();
             conditions.sort_by_key(|c| c.as_str());
+            let recent = recent.remove(&p.id).unwrap_or_default();
             let data = PatientData {
                 pain_days: pain.remove(&p.id).unwrap_or_default(),
                 stretch_days: stretched.remove(&p.id).unwrap_or_default(),
                 last_entry_date: last.map(|(date, _)| date),
                 last_massage_date: massages.get(&p.id).copied(),
                 has_precautions: !conditions.is_empty(),
+                sessions: recent.sessions,
+                notes: recent.notes,
+                questionnaires: recent.questionnaires,
             };
             let computed = PatientFigures {
                 figures: figures(&data, *today, *rules),
@@ -244,15 +337,8 @@ pub async fn overviews(
     let cache = overview_figures.clone();
     let reader_clock = clock.clone();
     let read = move |conn: &mut crate::db::DbConnection| -> ServiceResult<(Vec<Overview>, bool)> {
-        let mut patients = store::linked_patients(
-            conn,
-            therapist.id,
-            selection.only,
-            selection.after,
-            selection.limit + 1,
-        )?;
-        let more = patients.len() > usize::try_from(selection.limit).unwrap_or(usize::MAX);
-        patients.truncate(usize::try_from(selection.limit).unwrap_or(usize::MAX));
+        let patients =
+            store::linked_patients(conn, therapist.id, selection.only, None, CASELOAD_MAX)?;
         let page = patients
             .into_iter()
             .map(|p| row(&reader_clock, p))
@@ -280,12 +366,13 @@ pub async fn overviews(
             }
         }
         known.extend(computed);
-        let overviews = page
+        let mut ranked = page
             .into_iter()
-            .map(|(p, today, _)| {
+            .map(|(p, today, rules)| {
                 let f = known.remove(&p.id).ok_or_else(|| {
                     ServiceError::internal("a patient of the page has no figures")
                 })?;
+                let rank = Rank::new(selection.order, &f.figures, &p.display_name, &p.id);
                 Ok(Overview {
                     id: parse_id(&p.id)?,
                     display_name: p.display_name,
@@ -297,10 +384,26 @@ pub async fn overviews(
                     last_pain_level: f.last_pain_level,
                     last_massage_date: f.last_massage_date,
                     figures: f.figures,
+                    rules,
+                    rank,
                 })
             })
             .collect::<ServiceResult<Vec<_>>>()?;
-        Ok((overviews, more))
+        ranked.sort_by(|a, b| a.rank.compare(&b.rank));
+        let limit = usize::try_from(selection.limit).unwrap_or(usize::MAX);
+        let mut shown: Vec<Overview> = ranked
+            .into_iter()
+            .filter(|o| {
+                selection
+                    .after
+                    .as_ref()
+                    .is_none_or(|after| o.rank.compare(after) == std::cmp::Ordering::Greater)
+            })
+            .take(limit.saturating_add(1))
+            .collect();
+        let more = shown.len() > limit;
+        shown.truncate(limit);
+        Ok((shown, more))
     };
     let clock = clock.clone();
     let (page, more) = db.run(read).await?;
@@ -340,6 +443,7 @@ pub async fn overview(
 ) -> ServiceResult<Overview> {
     let selection = Selection {
         only: Some(scope.patient),
+        order: PatientOrder::Attention,
         after: None,
         limit: 1,
         log_as: None,
@@ -352,46 +456,85 @@ pub async fn overview(
         .ok_or_else(|| DomainError::NotFound.into())
 }
 
-/// A therapist's alert rules for a patient; version 0 while never saved.
+/// A therapist's rules for one patient: their overrides (a null field
+/// inherits), the defaults they inherit from, and the overrides' version
+/// (0 while never saved).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlertSettings {
+    pub overrides: RuleOverrides,
+    pub defaults: AlertRules,
+    pub version: i64,
+}
+
+impl AlertSettings {
+    /// The rules as they apply to the patient.
+    pub fn effective(&self) -> AlertRules {
+        self.defaults.with(self.overrides)
+    }
+}
+
+/// A therapist's rules for all their patients; version 0 while never saved
+/// (the built-in defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertDefaults {
     pub rules: AlertRules,
     pub version: i64,
 }
 
-impl From<Option<AlertSettingsRow>> for AlertSettings {
-    fn from(row: Option<AlertSettingsRow>) -> Self {
-        match row {
-            Some(row) => Self {
-                rules: rules((
+fn read_defaults(conn: &mut DbConnection, therapist: UserId) -> ServiceResult<AlertDefaults> {
+    Ok(match store::alert_defaults(conn, therapist)? {
+        Some(row) => AlertDefaults {
+            rules: defaults_of((
+                row.pain_threshold,
+                Some(row.spike_delta),
+                Some(row.not_logging_days),
+            )),
+            version: row.version,
+        },
+        None => AlertDefaults {
+            rules: AlertRules::default(),
+            version: 0,
+        },
+    })
+}
+
+fn read_settings(conn: &mut DbConnection, scope: PatientScope) -> ServiceResult<AlertSettings> {
+    let defaults = read_defaults(conn, scope.actor.id)?.rules;
+    Ok(
+        match store::alert_settings(conn, scope.actor.id, scope.patient)? {
+            Some(row) => AlertSettings {
+                overrides: overrides_of((
                     row.pain_threshold,
-                    Some(row.spike_delta),
-                    Some(row.not_logging_days),
+                    row.spike_delta,
+                    row.not_logging_days,
                 )),
+                defaults,
                 version: row.version,
             },
-            None => Self {
-                rules: AlertRules::default(),
+            None => AlertSettings {
+                overrides: RuleOverrides::default(),
+                defaults,
                 version: 0,
             },
-        }
-    }
+        },
+    )
+}
+
+fn narrow(value: i64) -> ServiceResult<i32> {
+    i32::try_from(value).map_err(ServiceError::internal)
 }
 
 pub async fn alert_settings(db: &Db, scope: PatientScope) -> ServiceResult<AlertSettings> {
-    let row = db
-        .run(move |conn| store::alert_settings(conn, scope.actor.id, scope.patient))
-        .await?;
-    Ok(row.into())
+    db.run(move |conn| read_settings(conn, scope)).await
 }
 
-/// Replaces the rules (values already checked); `If-Match` as for any
-/// versioned resource. Saving the same rules again changes nothing.
+/// Replaces the overrides (values already checked); `If-Match` as for any
+/// versioned resource. Saving the same overrides again changes nothing.
 pub async fn save_alert_settings(
     db: &Db,
     clock: &Clock,
     scope: PatientScope,
-    rules: AlertRules,
+    overrides: RuleOverrides,
     if_match: IfMatch,
 ) -> ServiceResult<AlertSettings> {
     let now = clock.now_naive();
@@ -400,29 +543,71 @@ pub async fn save_alert_settings(
             // One change of a patient's rules at a time, and none once the
             // link has ended since the scope was decided.
             super::logbook::lock(conn, &scope)?;
-            let current: AlertSettings =
-                store::alert_settings(conn, scope.actor.id, scope.patient)?.into();
+            let current = read_settings(conn, scope)?;
             // The defaults are served with ETag "0", so they can be named.
             let matches = if_match.allows(Some(current.version));
-            if current.version > 0 && current.rules == rules {
+            if current.version > 0 && current.overrides == overrides {
                 return Ok(current);
             }
             if !matches {
                 return Err(DomainError::PreconditionFailed.into());
             }
-            let narrow = |v: i64| i32::try_from(v).map_err(ServiceError::internal);
             let row = AlertSettingsRow {
-                pain_threshold: rules.pain_threshold.map(narrow).transpose()?,
-                spike_delta: narrow(rules.spike_delta)?,
-                not_logging_days: narrow(rules.not_logging_days)?,
+                pain_threshold: overrides.pain_threshold.map(narrow).transpose()?,
+                spike_delta: overrides.spike_delta.map(narrow).transpose()?,
+                not_logging_days: overrides.not_logging_days.map(narrow).transpose()?,
                 version: current.version + 1,
             };
             store::save_alert_settings(conn, scope.actor.id, scope.patient, &row, now)?;
             Ok(AlertSettings {
-                rules,
+                overrides,
                 version: row.version,
+                ..current
             })
         })
         .await;
     super::logbook::logged(db, &scope, answer).await
+}
+
+pub async fn alert_defaults(db: &Db, therapist: UserId) -> ServiceResult<AlertDefaults> {
+    db.run(move |conn| read_defaults(conn, therapist)).await
+}
+
+/// Replaces the therapist's defaults (values already checked); `If-Match`
+/// as for any versioned resource. Saving the same rules again changes
+/// nothing. Every patient without an override of a field follows it at once.
+pub async fn save_alert_defaults(
+    db: &Db,
+    clock: &Clock,
+    therapist: UserId,
+    rules: AlertRules,
+    if_match: IfMatch,
+) -> ServiceResult<AlertDefaults> {
+    let now = clock.now_naive();
+    db.write(move |conn| -> ServiceResult<AlertDefaults> {
+        // One change at a time: the account's row is the lock.
+        if !accounts::lock_user(conn, &therapist.to_string())? {
+            return Err(DomainError::AccountGone.into());
+        }
+        let current = read_defaults(conn, therapist)?;
+        let matches = if_match.allows(Some(current.version));
+        if current.version > 0 && current.rules == rules {
+            return Ok(current);
+        }
+        if !matches {
+            return Err(DomainError::PreconditionFailed.into());
+        }
+        let row = AlertDefaultsRow {
+            pain_threshold: rules.pain_threshold.map(narrow).transpose()?,
+            spike_delta: narrow(rules.spike_delta)?,
+            not_logging_days: narrow(rules.not_logging_days)?,
+            version: current.version + 1,
+        };
+        store::save_alert_defaults(conn, therapist, &row, now)?;
+        Ok(AlertDefaults {
+            rules,
+            version: row.version,
+        })
+    })
+    .await
 }

@@ -38,6 +38,8 @@ pub const MAX_DAYS: i64 = 1096;
 pub struct Rows {
     pub from: NaiveDate,
     pub to: NaiveDate,
+    /// The patient's today (whether the next session is due).
+    pub today: NaiveDate,
     pub pain: Vec<PainPoint>,
     pub stretch: Vec<StretchPoint>,
     pub sessions: Vec<Session>,
@@ -53,7 +55,7 @@ pub enum View {
 /// Bump when the definition of any figure or the answer's shape changes
 /// within a release (the crate version is part of the tag as well):
 /// answers of an older build then no longer match the `ETag`s clients hold.
-const FIGURES_REVISION: u32 = 1;
+const FIGURES_REVISION: u32 = 2;
 
 /// What decides an answer: the patient, their change counter (every write
 /// of their data moves it, in the write's own transaction, on every
@@ -64,6 +66,8 @@ struct Key {
     change_seq: i64,
     from: NaiveDate,
     to: NaiveDate,
+    /// The patient's today: the next-session hint says whether it is due.
+    today: NaiveDate,
     view: View,
 }
 
@@ -72,12 +76,13 @@ impl Key {
     fn etag(&self) -> String {
         let mut digest = Sha256::new();
         digest.update(format!(
-            "{}:{FIGURES_REVISION}:{}:{}:{}:{}:{:?}",
+            "{}:{FIGURES_REVISION}:{}:{}:{}:{}:{}:{:?}",
             env!("CARGO_PKG_VERSION"),
             self.patient,
             self.change_seq,
             self.from,
             self.to,
+            self.today,
             self.view
         ));
         let hash = digest.finalize();
@@ -184,12 +189,13 @@ pub async fn answer(
     let cache = answers.clone();
     let found = db
         .run(move |conn| -> ServiceResult<Found> {
-            let (patient, from, to) = in_calendar(conn, &clock, scope, from, to)?;
+            let (patient, today, from, to) = in_calendar(conn, &clock, scope, from, to)?;
             let key = Key {
                 patient: scope.patient.0,
                 change_seq: patient.change_seq,
                 from,
                 to,
+                today,
                 view,
             };
             let etag = key.etag();
@@ -200,14 +206,15 @@ pub async fn answer(
                 return Ok(Found::Cached(answer));
             }
             let rows = read_rows(conn, scope, from, to)?;
-            Ok(Found::Rows(key, etag, from, to, rows))
+            Ok(Found::Rows(key, etag, rows))
         })
         .await?;
     match found {
         Found::NotModified(etag) => Ok(Reply::NotModified(etag)),
         Found::Cached(answer) => Ok(Reply::Fresh(answer)),
-        Found::Rows(key, etag, from, to, rows) => {
-            let rows = split(from, to, rows)?;
+        Found::Rows(key, etag, rows) => {
+            let (from, to) = (key.from, key.to);
+            let rows = split((from, to), key.today, rows)?;
             let figures = match view {
                 View::Daily => Figures::Daily(DailySeries {
                     from,
@@ -238,21 +245,22 @@ pub async fn answer(
 enum Found {
     NotModified(String),
     Cached(Answer),
-    Rows(Key, String, NaiveDate, NaiveDate, Vec<TrendRow>),
+    Rows(Key, String, Vec<TrendRow>),
 }
 
-/// The patient's row, and `from`/`to` resolved in their calendar.
+/// The patient's row, their today, and `from`/`to` resolved in their calendar.
 fn in_calendar(
     conn: &mut DbConnection,
     clock: &Clock,
     scope: PatientScope,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-) -> ServiceResult<(UserRow, NaiveDate, NaiveDate)> {
+) -> ServiceResult<(UserRow, NaiveDate, NaiveDate, NaiveDate)> {
     let patient =
         accounts::find_user(conn, &scope.patient.to_string())?.ok_or(DomainError::NotFound)?;
-    let (from, to) = resolve(clock.today_in(patient.timezone()?.tz()), from, to)?;
-    Ok((patient, from, to))
+    let today = clock.today_in(patient.timezone()?.tz());
+    let (from, to) = resolve(today, from, to)?;
+    Ok((patient, today, from, to))
 }
 
 /// The rows of `[from − 7, to]`: the first baselines look back a week.
@@ -301,17 +309,21 @@ async fn rows(
     to: Option<NaiveDate>,
 ) -> ServiceResult<Rows> {
     let clock = clock.clone();
-    let (from, to, rows) = db
+    let (today, from, to, rows) = db
         .run(move |conn| -> ServiceResult<_> {
-            let (_, from, to) = in_calendar(conn, &clock, scope, from, to)?;
-            Ok((from, to, read_rows(conn, scope, from, to)?))
+            let (_, today, from, to) = in_calendar(conn, &clock, scope, from, to)?;
+            Ok((today, from, to, read_rows(conn, scope, from, to)?))
         })
         .await?;
-    split(from, to, rows)
+    split((from, to), today, rows)
 }
 
 /// The stored rows as the analytics' points.
-fn split(from: NaiveDate, to: NaiveDate, rows: Vec<TrendRow>) -> ServiceResult<Rows> {
+fn split(
+    (from, to): (NaiveDate, NaiveDate),
+    today: NaiveDate,
+    rows: Vec<TrendRow>,
+) -> ServiceResult<Rows> {
     let (mut pain, mut stretch, mut sessions) = (Vec::new(), Vec::new(), Vec::new());
     for row in rows {
         let Some(date) = row.date else { continue };
@@ -339,6 +351,7 @@ fn split(from: NaiveDate, to: NaiveDate, rows: Vec<TrendRow>) -> ServiceResult<R
     Ok(Rows {
         from,
         to,
+        today,
         pain,
         stretch,
         sessions,
@@ -370,8 +383,8 @@ impl Rows {
 
     pub fn trends(&self) -> Trends {
         trends::trends(
-            self.from,
-            self.to,
+            (self.from, self.to),
+            self.today,
             &self.pain,
             &self.stretch,
             &self.sessions,

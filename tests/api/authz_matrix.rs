@@ -313,6 +313,11 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
             200,
             200,
         ),
+        // Each therapist's own alert defaults.
+        ("GET", "/v1/me/alert-defaults") => s(pattern.into(), None, 200, 200),
+        ("PUT", "/v1/me/alert-defaults") => {
+            s(pattern.into(), Some(json!({"pain_threshold": 5})), 200, 200)
+        }
         ("POST", "/v1/invitations") => s(pattern.into(), Some(json!({})), 201, 201),
         ("DELETE", "/v1/invitations/{id}") => {
             s(format!("/v1/invitations/{}", w.invitation), None, 204, 404)

@@ -239,10 +239,16 @@ async fn alert_rules_are_each_therapists_own_and_checked() {
         }
     };
 
+    let all = ["pain_threshold", "spike_delta", "not_logging_days"];
     let defaults = app.get(&path, &therapist.access).await;
     assert_eq!(
         defaults.body,
-        json!({"pain_threshold": null, "spike_delta": 3, "not_logging_days": 7, "version": 0})
+        json!({
+            "pain_threshold": null, "spike_delta": null, "not_logging_days": null,
+            "effective": {"pain_threshold": null, "spike_delta": 2, "not_logging_days": 7},
+            "inherited": all,
+            "version": 0
+        })
     );
     assert_eq!(defaults.header("etag"), Some("\"0\""));
     let saved = put(
@@ -254,7 +260,12 @@ async fn alert_rules_are_each_therapists_own_and_checked() {
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
     assert_eq!(
         saved.body,
-        json!({"pain_threshold": 6, "spike_delta": 3, "not_logging_days": 3, "version": 1})
+        json!({
+            "pain_threshold": 6, "spike_delta": null, "not_logging_days": 3,
+            "effective": {"pain_threshold": 6, "spike_delta": 2, "not_logging_days": 3},
+            "inherited": ["spike_delta"],
+            "version": 1
+        })
     );
     // The same rules again change nothing, whatever If-Match says.
     let again = put(
@@ -375,12 +386,12 @@ async fn the_patient_list_costs_the_same_queries_for_5_or_200_patients() {
         costs.push(after - before);
     }
     assert_eq!(costs[0], costs[1], "queries for 5 and for 200 patients");
-    // The links, five aggregates and the precautions on one pooled
-    // connection; the access-log rows in one insert on another (the
-    // writer's): two checkouts, two transactions.
-    // Plus the check that the therapist's account still exists (a pool
-    // checkout and one indexed read).
-    assert!(costs[0] <= 15, "{} queries", costs[0]);
+    // The links, five aggregates, the recent sessions, questionnaires and
+    // notes, and the precautions on one pooled connection; the access-log
+    // rows in one insert on another (the writer's): two checkouts, two
+    // transactions. Plus the check that the therapist's account still
+    // exists (a pool checkout and one indexed read).
+    assert!(costs[0] <= 16, "{} queries", costs[0]);
 }
 
 /// The overview read again is answered from kept figures, and each thing

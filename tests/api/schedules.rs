@@ -630,9 +630,13 @@ async fn the_weekly_digest_counts_patients_with_alerts_and_names_none() {
     }
     crate::helpers::link(&app, &therapist, &calm).await;
     crate::helpers::link(&app, &therapist, &careful).await;
-    // Both log steadily; one has a precaution (an alert by docs/analytics.md).
-    for user in [&calm, &careful] {
-        for date in ["2027-01-09", "2027-01-15"] {
+    // The calm one logs steadily and has a precaution (information, not
+    // attention); the other stopped logging 8 days ago (not_logging).
+    for (user, dates) in [
+        (&calm, ["2027-01-09", "2027-01-15"]),
+        (&careful, ["2027-01-01", "2027-01-07"]),
+    ] {
+        for date in dates {
             let put = app
                 .call(
                     Method::PUT,
@@ -648,7 +652,7 @@ async fn the_weekly_digest_counts_patients_with_alerts_and_names_none() {
         .call(
             Method::PUT,
             "/v1/me/conditions/osteoporosis",
-            Some(&careful.access),
+            Some(&calm.access),
             Some(json!({"note": "T-score -2.7"})),
         )
         .await;
@@ -673,7 +677,7 @@ async fn the_weekly_digest_counts_patients_with_alerts_and_names_none() {
     assert_eq!(mail.to, vec![therapist.email.clone()]);
     let subject = mail.header("Subject").unwrap();
     assert!(
-        subject.contains("1 of your patients has alerts"),
+        subject.contains("1 of your patients needs attention"),
         "{subject}"
     );
     assert!(mail.header("List-Unsubscribe").is_some());
@@ -706,15 +710,7 @@ async fn the_weekly_digest_counts_patients_with_alerts_and_names_none() {
         assert_eq!(digests[0]["actor"]["id"], therapist.id.as_str());
         assert_eq!(digests[0]["path"], "/v1/me/digest");
     }
-    let removed = app
-        .call(
-            Method::DELETE,
-            "/v1/me/conditions/osteoporosis",
-            Some(&careful.access),
-            None,
-        )
-        .await;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    // Both log again; the calm one's precaution alone asks no attention.
     for user in [&calm, &careful] {
         let put = app
             .call(

@@ -827,3 +827,105 @@ async fn timestamps_must_be_ones_both_backends_can_hold() {
     let path = entry.header("location").unwrap().to_owned();
     assert_eq!(app.get(&path, &user.access).await.body, entry.body);
 }
+
+/// Applies every migration before the one whose name holds `first_new`, as
+/// a database made by the release before it has them.
+fn release_before<DB, C>(conn: &mut C, migrations: EmbeddedMigrations, first_new: &str)
+where
+    DB: diesel::backend::Backend,
+    C: MigrationHarness<DB>,
+    EmbeddedMigrations: MigrationSource<DB>,
+{
+    // Creates diesel's bookkeeping table, as the first run of a release did.
+    assert!(conn.applied_migrations().unwrap().is_empty());
+    let mut all = MigrationSource::<DB>::migrations(&migrations).unwrap();
+    all.sort_by_key(|m| m.name().to_string());
+    let before: Vec<_> = all
+        .iter()
+        .take_while(|m| !m.name().to_string().contains(first_new))
+        .collect();
+    assert!(before.len() < all.len(), "no migration named {first_new}");
+    for migration in before {
+        conn.run_migration(&**migration).unwrap();
+    }
+}
+
+const RULES_THERAPIST: &str = "2c000000-0000-4000-8000-000000000001";
+const RULES_PATIENT: &str = "2c000000-0000-4000-8000-000000000002";
+
+/// A therapist and a linked patient, with per-patient rules saved before
+/// therapist-wide defaults existed (no threshold, a spike of 3, 10 days).
+fn rules_of_the_previous_release(database: &DatabaseUrl) {
+    let hash = painline::auth::password::hash_blocking(crate::helpers::PASSWORD).unwrap();
+    let user = |id: &str, role: &str| {
+        format!(
+            "INSERT INTO users (id, email, password_hash, display_name, role, timezone, change_seq, created_at, updated_at) \
+             VALUES ('{id}', '{role}-{id}@example.org', '{hash}', 'Before', '{role}', 'UTC', 0, '2026-11-01 08:00:00', '2026-11-01 08:00:00');\n"
+        )
+    };
+    let rows = [
+        user(RULES_THERAPIST, "therapist"),
+        user(RULES_PATIENT, "patient"),
+        format!("INSERT INTO care_links (patient_id, therapist_id, since) VALUES ('{RULES_PATIENT}', '{RULES_THERAPIST}', '2026-11-02 08:00:00');\n"),
+        format!("INSERT INTO alert_settings (therapist_id, patient_id, pain_threshold, spike_delta, not_logging_days, version, updated_at) \
+                 VALUES ('{RULES_THERAPIST}', '{RULES_PATIENT}', NULL, 3, 10, 2, '2026-11-03 08:00:00');\n"),
+    ]
+    .concat();
+    match database {
+        DatabaseUrl::Sqlite(path) => {
+            let mut conn =
+                diesel::sqlite::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+            release_before(&mut conn, painline::db::SQLITE_MIGRATIONS, "alert_defaults");
+            conn.batch_execute(&rows).unwrap();
+        }
+        DatabaseUrl::Postgres(url) => {
+            let mut conn = diesel::pg::PgConnection::establish(url).unwrap();
+            release_before(
+                &mut conn,
+                painline::db::POSTGRES_MIGRATIONS,
+                "alert_defaults",
+            );
+            conn.batch_execute(&rows).unwrap();
+        }
+    }
+}
+
+/// Rules a therapist saved for one patient before therapist-wide defaults
+/// keep applying after the upgrade, as that patient's overrides.
+#[tokio::test]
+async fn alert_rules_saved_before_the_defaults_become_overrides() {
+    let app = spawn_app_after(rules_of_the_previous_release).await;
+    let login = app
+        .login(
+            &format!("therapist-{RULES_THERAPIST}@example.org"),
+            crate::helpers::PASSWORD,
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    let token = login.body["tokens"]["access_token"].as_str().unwrap();
+    let rules = app
+        .get(
+            &format!("/v1/patients/{RULES_PATIENT}/alert-settings"),
+            token,
+        )
+        .await;
+    assert_eq!(rules.status, StatusCode::OK, "{}", rules.text);
+    assert_eq!(
+        rules.body,
+        json!({
+            "pain_threshold": null, "spike_delta": 3, "not_logging_days": 10,
+            "effective": {"pain_threshold": null, "spike_delta": 3, "not_logging_days": 10},
+            "inherited": ["pain_threshold"],
+            "version": 2
+        })
+    );
+    assert_eq!(rules.header("etag"), Some("\"2\""));
+    let overview = app
+        .get(&format!("/v1/patients/{RULES_PATIENT}"), token)
+        .await;
+    assert_eq!(
+        overview.body["rules"],
+        json!({"pain_threshold": null, "spike_delta": 3, "not_logging_days": 10})
+    );
+    assert_eq!(app.count("alert_defaults", "1 = 1").await, 0);
+}
