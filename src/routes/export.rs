@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::http::{bad_param, check_range};
-use super::trends::RangeQuery;
 use super::{endpoint, Access, Endpoint};
 use crate::domain::access::PatientScope;
 use crate::error::AppResult;
@@ -107,6 +106,7 @@ async fn export(
         Some(_) => return Err(bad_param("format", "must be json, csv or fhir")),
     };
     let today = state.clock.now().date_naive();
+    let stem = service::file_stem(&state.db, scope).await?;
     let document = match format {
         ExportFormat::Csv => {
             check_range(from, to)?;
@@ -115,7 +115,7 @@ async fn export(
             return Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8; header=present")
                 .insert_header(no_store())
-                .insert_header(attachment(format!("painline-daily-{from}-{to}.csv")))
+                .insert_header(attachment(format!("painline-{stem}-daily-{from}-{to}.csv")))
                 .body(body));
         }
         ExportFormat::Json => Document::Json,
@@ -129,8 +129,11 @@ async fn export(
         ));
     }
     let (content_type, name) = match document {
-        Document::Json => ("application/json", format!("painline-{today}.json")),
-        Document::Fhir => (fhir::CONTENT_TYPE, format!("painline-{today}.fhir.json")),
+        Document::Json => ("application/json", format!("painline-{stem}-{today}.json")),
+        Document::Fhir => (
+            fhir::CONTENT_TYPE,
+            format!("painline-{stem}-{today}.fhir.json"),
+        ),
     };
     let body = service::document(
         state.db.clone(),
@@ -152,18 +155,47 @@ async fn export(
         .streaming(body))
 }
 
+/// A chart's range, and the screen it is drawn for. Unknown parameters are a 400.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ChartQuery {
+    /// First day (YYYY-MM-DD); default `to` − 89 days.
+    pub from: Option<NaiveDate>,
+    /// Last day; default the patient's today. At most 1,096 days after `from`.
+    pub to: Option<NaiveDate>,
+    /// `wide` (default, 600 units wide) or `phone` (360 units wide: the same
+    /// text is larger on a phone, and the chart at least 240 px tall on a
+    /// 360 px screen).
+    #[param(value_type = Option<String>, pattern = "^(wide|phone)$")]
+    pub layout: Option<String>,
+}
+
 async fn chart_svg(
     state: web::Data<AppState>,
     scope: PatientScope,
-    query: RangeQuery,
+    query: ChartQuery,
 ) -> AppResult<HttpResponse> {
-    let RangeQuery { from, to } = query;
+    let ChartQuery { from, to, layout } = query;
     check_range(from, to)?;
-    let (from, to, days) = trends_service::daily(&state.db, &state.clock, scope, from, to).await?;
+    let layout = match layout.as_deref() {
+        None | Some("" | "wide") => chart::Layout::Wide,
+        Some("phone") => chart::Layout::Phone,
+        Some(_) => return Err(bad_param("layout", "must be wide or phone")),
+    };
+    let rows = trends_service::rows(&state.db, &state.clock, scope, from, to).await?;
+    let (days, intervals) = (rows.daily(), rows.trends().intervals);
     Ok(HttpResponse::Ok()
         .content_type(chart::CONTENT_TYPE)
         .insert_header(no_store())
-        .body(chart::render(from, to, &days)))
+        .body(chart::render(&chart::Chart {
+            from: rows.from,
+            to: rows.to,
+            today: rows.today,
+            days: &days,
+            intervals: &intervals,
+            layout,
+        })))
 }
 
 /// Download your data: everything (JSON), the daily series (CSV), or a FHIR R4 bundle.
@@ -221,12 +253,14 @@ pub async fn patient_export(
 
 /// Your pain, stretching and massage sessions as an SVG chart.
 ///
-/// Daily pain is a line with gaps on unlogged days, each massage session a
-/// dashed vertical line with its date, stretch minutes bars on the right
-/// axis. Labelled for screen readers; scales to its container.
+/// Daily pain is a line with gaps on unlogged days; each massage session a
+/// dashed vertical line with its date above the plot, the week before it as
+/// a grey segment at its mean pain and its first three days shaded;
+/// stretching a strip under the plot (darker for more minutes); today a
+/// solid line. Labelled for screen readers; scales to its container.
 #[utoipa::path(
     get, path = "/v1/me/trends/chart.svg", tag = "trends", operation_id = "get_my_chart",
-    security(("bearer" = [])), params(RangeQuery),
+    security(("bearer" = [])), params(ChartQuery),
     responses(
         (status = 200, description = "The chart", content_type = "image/svg+xml", body = String),
         (status = 403, description = "The caller is not a patient"),
@@ -234,7 +268,7 @@ pub async fn patient_export(
 )]
 pub async fn my_chart(
     state: web::Data<AppState>,
-    Scoped(scope, query): Scoped<web::Query<RangeQuery>>,
+    Scoped(scope, query): Scoped<web::Query<ChartQuery>>,
 ) -> AppResult<HttpResponse> {
     chart_svg(state, scope, query.into_inner()).await
 }
@@ -243,7 +277,7 @@ pub async fn my_chart(
 #[utoipa::path(
     get, path = "/v1/patients/{pid}/trends/chart.svg", tag = "trends", operation_id = "get_patient_chart",
     security(("bearer" = [])),
-    params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"), RangeQuery),
+    params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"), ChartQuery),
     responses(
         (status = 200, description = "The chart, in the patient's calendar", content_type = "image/svg+xml", body = String),
         (status = 403, description = "The caller is not a therapist"),
@@ -252,7 +286,7 @@ pub async fn my_chart(
 )]
 pub async fn patient_chart(
     state: web::Data<AppState>,
-    Scoped(scope, query): Scoped<web::Query<RangeQuery>>,
+    Scoped(scope, query): Scoped<web::Query<ChartQuery>>,
 ) -> AppResult<HttpResponse> {
     chart_svg(state, scope, query.into_inner()).await
 }

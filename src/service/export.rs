@@ -457,6 +457,15 @@ pub async fn document(
 
 /// The daily series of `[from, to]` as CSV (the same defaults and limits
 /// as `…/daily`).
+/// The patient's part of a download's file name ([`crate::export::file_stem`]).
+pub async fn file_stem(db: &Db, scope: PatientScope) -> ServiceResult<String> {
+    let patient = db
+        .run(move |conn| accounts::find_user(conn, &scope.patient.to_string()))
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    Ok(crate::export::file_stem(&patient.display_name))
+}
+
 pub async fn daily_csv(
     db: &Db,
     clock: &Clock,

@@ -301,7 +301,7 @@ fn resolve(
 
 /// The rows of `[from − 7, to]` with `from`/`to` defaulted, uncached (the
 /// chart, whose answer is not JSON).
-async fn rows(
+pub async fn rows(
     db: &Db,
     clock: &Clock,
     scope: PatientScope,

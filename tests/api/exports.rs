@@ -126,9 +126,14 @@ async fn the_json_export_holds_everything_stored_about_the_patient() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(reply.header("cache-control"), Some("no-store"));
+    // The registered name "patient N", and the day of the export.
     let disposition = reply.header("content-disposition").unwrap();
     assert!(
-        disposition.starts_with("attachment; filename=\"painline-"),
+        disposition.starts_with("attachment; filename=\"painline-patient-"),
+        "{disposition}"
+    );
+    assert!(
+        disposition.ends_with(&format!("-{}.json\"", test_today())),
         "{disposition}"
     );
     let doc = &reply.body;
@@ -245,6 +250,15 @@ async fn a_long_logbook_is_exported_whole_across_pages() {
 async fn the_csv_is_the_daily_series() {
     let app = spawn_app().await;
     let patient = app.register_patient().await;
+    let renamed = app
+        .call(
+            reqwest::Method::PATCH,
+            "/v1/me",
+            Some(&patient.access),
+            Some(json!({"display_name": "Åsa O'Brien-Núñez \"Ziggy\""})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text);
     let ids = logbook(&app, &patient).await;
     let query = format!("?format=csv&from={}&to={}", day(6), day(2));
     let reply = app
@@ -259,7 +273,7 @@ async fn the_csv_is_the_daily_series() {
         reply.header("content-disposition"),
         Some(
             format!(
-                "attachment; filename=\"painline-daily-{}-{}.csv\"",
+                "attachment; filename=\"painline-asa-o-brien-nunez-ziggy-daily-{}-{}.csv\"",
                 day(6),
                 day(2)
             )
@@ -383,6 +397,13 @@ async fn the_fhir_bundle_names_every_entry_and_session() {
         )
         .await;
     assert_eq!(theirs.status, StatusCode::OK);
+    // The therapist's download is named after the patient.
+    let disposition = theirs.header("content-disposition").unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"painline-patient-")
+            && disposition.ends_with(&format!("-{}.fhir.json\"", test_today())),
+        "{disposition}"
+    );
     let their_entries = theirs.body["entry"].as_array().unwrap();
     assert_eq!(their_entries.len(), entries.len());
     assert!(their_entries[0]["resource"].get("telecom").is_none());
@@ -427,7 +448,13 @@ async fn the_chart_is_well_formed_svg_with_what_it_shows() {
         Some("http://www.w3.org/2000/svg")
     );
     assert_eq!(root.attribute("role"), Some("img"));
-    assert_eq!(root.attribute("viewBox"), Some("0 0 600 330"));
+    let view: Vec<f64> = root
+        .attribute("viewBox")
+        .unwrap()
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(view[..3], [0.0, 0.0, 600.0]);
     let title = elements(&doc, "title", None)[0].text().unwrap();
     assert!(title.contains("Lower-back pain"), "{title}");
     let desc = elements(&doc, "desc", None)[0].text().unwrap();
@@ -442,7 +469,7 @@ async fn the_chart_is_well_formed_svg_with_what_it_shows() {
         "the session and the legend's"
     );
     assert_eq!(
-        elements(&doc, "rect", Some("bar")).len(),
+        elements(&doc, "rect", Some("strip")).len(),
         1 + 1,
         "the day and the legend's"
     );
@@ -462,4 +489,163 @@ async fn the_chart_is_well_formed_svg_with_what_it_shows() {
         )
         .await;
     bad.assert_problem(400, "invalid_query");
+    let layout = app
+        .get("/v1/me/trends/chart.svg?layout=poster", &patient.access)
+        .await;
+    layout.assert_problem(400, "invalid_query");
+    assert_eq!(layout.error_fields(), ["layout"]);
+}
+
+/// A session date as the chart draws it: its centre, its baseline (the
+/// row), and the x of its own session line.
+struct Label {
+    centre: f64,
+    row_y: f64,
+    session_x: f64,
+    text: String,
+}
+
+fn labels(doc: &roxmltree::Document) -> Vec<Label> {
+    elements(doc, "text", Some("session-label"))
+        .iter()
+        .map(|n| Label {
+            centre: n.attribute("x").unwrap().parse().unwrap(),
+            row_y: n.attribute("y").unwrap().parse().unwrap(),
+            session_x: n.attribute("data-session-x").unwrap().parse().unwrap(),
+            text: n.text().unwrap().to_owned(),
+        })
+        .collect()
+}
+
+/// Every session has its date, the latest too; dates in one row keep apart;
+/// each sits over its own line; no session line reaches the rows of dates.
+fn assert_labels_clear(doc: &roxmltree::Document, sessions: usize) {
+    let found = labels(doc);
+    assert_eq!(found.len(), sessions, "one date per session");
+    let width = painline::export::chart::LABEL_W;
+    for (i, a) in found.iter().enumerate() {
+        assert!(
+            (a.centre - width / 2.0..=a.centre + width / 2.0).contains(&a.session_x),
+            "{} is not over its line",
+            a.text
+        );
+        for b in &found[i + 1..] {
+            if a.row_y == b.row_y {
+                assert!(
+                    (a.centre - b.centre).abs() >= width,
+                    "{} and {} touch",
+                    a.text,
+                    b.text
+                );
+            }
+        }
+    }
+    let lowest_label = found.iter().map(|l| l.row_y).fold(f64::MIN, f64::max);
+    for line in doc
+        .descendants()
+        // The sessions' marks (each with its title), not the legend's swatch.
+        .filter(|n| n.attribute("class") == Some("session"))
+        .filter(|g| g.children().any(|c| c.has_tag_name("title")))
+        .flat_map(|g| g.children().filter(|c| c.has_tag_name("line")))
+    {
+        let top: f64 = line.attribute("y1").unwrap().parse().unwrap();
+        assert!(
+            top > lowest_label || found.is_empty(),
+            "a session line reaches the dates"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_session_is_labelled_and_no_label_touches_another() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    link(&app, &therapist, &patient).await;
+    // The demo's shape: a session every 14 days, the latest 6 days ago.
+    for back in (6..90).step_by(14) {
+        put(
+            &app,
+            &patient,
+            "massage-sessions",
+            json!({"date": day(back), "duration_minutes": 60, "technique": "swedish", "areas": []}),
+        )
+        .await;
+    }
+    for back in 0..90 {
+        put(
+            &app,
+            &patient,
+            "pain-entries",
+            json!({"date": day(back), "pain_level": 3 + (back % 4) as i64}),
+        )
+        .await;
+    }
+    let chart = |layout: &'static str| {
+        let app = &app;
+        let token = patient.access.clone();
+        async move {
+            let reply = app
+                .get(&format!("/v1/me/trends/chart.svg?layout={layout}"), &token)
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+            reply.text
+        }
+    };
+    for layout in ["wide", "phone"] {
+        let svg = chart(layout).await;
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        assert_labels_clear(&doc, 6);
+        assert!(
+            labels(&doc).iter().any(|l| l.text == short(6)),
+            "the latest"
+        );
+        // Every interval's week before drawn, its first days shaded, today marked.
+        assert_eq!(elements(&doc, "line", Some("baseline")).len(), 6 + 1);
+        assert_eq!(elements(&doc, "rect", Some("early")).len(), 6 + 1);
+        assert_eq!(
+            elements(&doc, "g", Some("today")).len(),
+            2,
+            "the marker and the legend's"
+        );
+    }
+    // On a phone (360 units wide) at least 240 px tall at 360 px.
+    let phone = chart("phone").await;
+    let doc = roxmltree::Document::parse(&phone).unwrap();
+    let view: Vec<f64> = doc
+        .root_element()
+        .attribute("viewBox")
+        .unwrap()
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(view[2], 360.0);
+    assert!(view[3] >= 240.0, "{view:?}");
+
+    // Sessions two days apart, and one today at the right edge: all labelled,
+    // staggered, none against another's line.
+    for back in [0, 2, 4] {
+        let reply = app
+            .post(
+                &format!("/v1/patients/{}/massage-sessions", patient.id),
+                Some(&therapist.access),
+                json!({"date": day(back), "duration_minutes": 30, "technique": "swedish", "areas": []}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    }
+    for layout in ["wide", "phone"] {
+        let svg = chart(layout).await;
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        assert_labels_clear(&doc, 9);
+        assert!(labels(&doc).iter().any(|l| l.text == short(0)), "today's");
+    }
+}
+
+fn short(back: u64) -> String {
+    test_today()
+        .checked_sub_days(chrono::Days::new(back))
+        .unwrap()
+        .format("%-d %b")
+        .to_string()
 }
