@@ -3,19 +3,23 @@
 //! trends at once. Everything is written through the services, as the API
 //! would write it.
 //!
-//! The data is a function of the calendar: each object's id and content are
-//! derived from the patient and the date, so running the command again
-//! replays identical writes (nothing is duplicated, the sync feed does not
+//! The data is a function of the calendar: each object's id is derived from
+//! the patient and the date, and an object already stored is left as it is,
+//! so running the command again writes nothing (the sync feed does not
 //! move), and running it on a later day adds the days since.
 //!
-//! The three patients:
+//! The three patients, each with a story of the last weeks (told relative
+//! to the day of the first run, so a new demo shows it at once):
 //! - **Alex** (Europe/Berlin): deep-tissue sessions every two weeks bring
 //!   clear relief that fades over about five days; stretching helps the
-//!   next day.
-//! - **Sam** (America/New_York): sessions every three weeks help for a few
-//!   days; stretching makes no difference.
+//!   next day. This week he carried boxes: a flare-up (pain rising), and a
+//!   session during it did not help.
+//! - **Sam** (America/New_York): sessions every three weeks help for about
+//!   a week; stretching makes no difference. No session for over ten days:
+//!   the next one is due.
 //! - **Maria** (Europe/London): osteoporosis, so light Swedish massage only;
-//!   modest relief, slight help from stretching.
+//!   modest relief, slight help from stretching. Monthly Oswestry
+//!   questionnaires; the latest is 12 points worse (function worse).
 
 use chrono::{Datelike, Days, NaiveDate, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
@@ -70,7 +74,27 @@ struct Profile {
     technique: Technique,
     pressure: Pressure,
     condition: Option<(Condition, &'static str)>,
+    story: Story,
+    /// Every n-th session (by the calendar) brings no relief.
+    no_help_every: Option<i32>,
 }
+
+/// What happened lately, relative to the patient's today on the first run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Story {
+    /// Pain 2 points up over the last 7 days; a session then brings nothing.
+    FlareUp,
+    /// No session in the last 10 days.
+    SessionDue,
+    /// Monthly ODI, the one 3 days ago 12 points worse than the one before.
+    FunctionWorse,
+}
+
+/// The flare-up's days (the last 7) and how much it adds.
+const FLARE_DAYS: i64 = 7;
+const FLARE: f64 = 2.5;
+/// Days before today without a session (the `SessionDue` story).
+const NO_SESSION_DAYS: i64 = 10;
 
 const PATIENTS: [Profile; 3] = [
     Profile {
@@ -87,14 +111,16 @@ const PATIENTS: [Profile; 3] = [
         technique: Technique::DeepTissue,
         pressure: Pressure::Firm,
         condition: None,
+        story: Story::FlareUp,
+        no_help_every: None,
     },
     Profile {
         email: "sam@demo.painline.example",
         name: "Sam Okafor (demo)",
         timezone: "America/New_York",
         base_pain: 5.8,
-        relief: 2.6,
-        fade_days: 3.0,
+        relief: 3.2,
+        fade_days: 4.0,
         stretch_effect: 0.0,
         stretch_chance: 0.5,
         session_every: 21,
@@ -102,6 +128,8 @@ const PATIENTS: [Profile; 3] = [
         technique: Technique::DeepTissue,
         pressure: Pressure::Medium,
         condition: None,
+        story: Story::SessionDue,
+        no_help_every: None,
     },
     Profile {
         email: "maria@demo.painline.example",
@@ -120,6 +148,8 @@ const PATIENTS: [Profile; 3] = [
             Condition::Osteoporosis,
             "Osteoporosis of the lumbar spine (DEXA 2026). Light pressure only; no deep work over the spine.",
         )),
+        story: Story::FunctionWorse,
+        no_help_every: Some(3),
     },
 ];
 
@@ -137,6 +167,16 @@ impl Profile {
         date.num_days_from_ce().rem_euclid(self.session_every) == self.session_phase
     }
 
+    /// A session written on `date`, the story's today being `today`.
+    fn has_session(&self, date: NaiveDate, today: NaiveDate) -> bool {
+        self.is_session_day(date)
+            && !(self.story == Story::SessionDue && (today - date).num_days() < NO_SESSION_DAYS)
+    }
+
+    fn in_flare(&self, date: NaiveDate, today: NaiveDate) -> bool {
+        self.story == Story::FlareUp && (today - date).num_days() < FLARE_DAYS
+    }
+
     /// The same numbers for the same patient, day and purpose, every run.
     fn rng(&self, date: NaiveDate, purpose: &str) -> ChaCha8Rng {
         let digest = Sha256::digest(format!("{}/{date}/{purpose}", self.email));
@@ -150,17 +190,34 @@ impl Profile {
     }
 
     /// Days since the last session before `date` (None if none in 60 days).
-    fn days_since_session(&self, date: NaiveDate) -> Option<f64> {
+    /// The last session before `date` (within 60 days): how long ago, and
+    /// how much it helps (`relief`, or for every third of a patient whose
+    /// sessions sometimes do not help, a little soreness instead).
+    fn last_session(&self, date: NaiveDate, today: NaiveDate) -> Option<(f64, f64)> {
         (1..=60u64).find_map(|back| {
             let day = date.checked_sub_days(Days::new(back))?;
-            self.is_session_day(day).then_some(back as f64)
+            if !self.has_session(day, today) {
+                return None;
+            }
+            let index = day.num_days_from_ce().div_euclid(self.session_every);
+            let helps = match self.no_help_every {
+                Some(n) if index.rem_euclid(n) == 0 => -0.8,
+                _ => self.relief,
+            };
+            Some((back as f64, helps))
         })
     }
 
-    fn pain(&self, date: NaiveDate, draw: f64) -> i64 {
-        let relief = self.days_since_session(date).map_or(0.0, |days| {
-            self.relief * (-(days - 1.0) / self.fade_days).exp()
-        });
+    fn pain(&self, date: NaiveDate, today: NaiveDate, draw: f64) -> i64 {
+        // In a flare-up a session brings nothing, and pain is up.
+        let flare = self.in_flare(date, today);
+        let relief = self
+            .last_session(date, today)
+            .filter(|_| !flare)
+            .map_or(0.0, |(days, helps)| {
+                helps * (-(days - 1.0) / self.fade_days).exp()
+            });
+        let relief = relief - if flare { FLARE } else { 0.0 };
         let stretch = date
             .pred_opt()
             .filter(|yesterday| self.stretched(*yesterday))
@@ -256,6 +313,8 @@ pub(crate) async fn link_once(
     Ok(true)
 }
 
+/// Writes the object unless it is stored already (whatever it holds: the
+/// recent story was told relative to the day it was first written).
 async fn put<K: Kind>(
     state: &AppState,
     scope: &PatientScope,
@@ -263,6 +322,15 @@ async fn put<K: Kind>(
     body: K::Body,
     summary: &mut Summary,
 ) -> ServiceResult<()> {
+    let stored = state
+        .db
+        .run(move |conn| crate::db::records::find(conn, id))
+        .await?
+        .is_some_and(|r| !r.is_deleted());
+    if stored {
+        summary.objects_unchanged += 1;
+        return Ok(());
+    }
     let written =
         logbook::put::<K>(&state.db, &state.clock, *scope, id, IfMatch::Absent, body).await?;
     match written.outcome {
@@ -320,14 +388,14 @@ async fn seed_patient(
     while date <= today {
         let mut rng = p.rng(date, "day");
         // Massage first: a session is in the morning, the rating at night.
-        if p.is_session_day(date) {
+        if p.has_session(date, today) {
             let start = tz
                 .from_local_datetime(&date.and_hms_opt(10, 0, 0).unwrap_or_default())
                 .earliest()
                 .map(|t| t.with_timezone(&Utc));
             // What the day would have been without the session: a function
             // of the date alone, so a later run writes the same session.
-            let before = (p.pain(date, 0.0) + 1).min(10);
+            let before = (p.pain(date, today, 0.0) + 1).min(10);
             let (ql, glute) = match p.pressure {
                 Pressure::Light => (15, 15),
                 _ => (20, 20),
@@ -372,7 +440,7 @@ async fn seed_patient(
         if rng.gen_bool(0.9) {
             let entries = if rng.gen_bool(0.12) { 2 } else { 1 };
             for n in 0..entries {
-                let level = p.pain(date, rng.gen_range(-1.0..1.0));
+                let level = p.pain(date, today, rng.gen_range(-1.0..1.0));
                 let regions = REGIONS
                     .iter()
                     .copied()
@@ -386,7 +454,12 @@ async fn seed_patient(
                     regions,
                     enjoyment_interference: peg.then(|| (level - 1).clamp(0, 10)),
                     activity_interference: peg.then(|| level.clamp(0, 10)),
-                    notes: None,
+                    // The flare-up, in the patient's words.
+                    notes: (p.in_flare(date, today) && (today - date).num_days() == 2 && n == 0)
+                        .then(|| {
+                            "Carried boxes at the weekend; sore since, worst when bending."
+                                .to_owned()
+                        }),
                 };
                 put::<PainEntries>(state, &own, p.id("pain", date, n), body, summary).await?;
             }
@@ -409,13 +482,37 @@ async fn seed_patient(
         }
         // A PEG questionnaire every four weeks.
         if date.num_days_from_ce().rem_euclid(28) == 0 {
-            let level = p.pain(date, 0.0);
+            let level = p.pain(date, today, 0.0);
             let body = AssessmentBody {
                 date,
                 instrument: Instrument::Peg,
                 answers: vec![Some(level), Some((level - 1).max(0)), Some(level)],
             };
             put::<Assessments>(state, &own, p.id("peg", date, 0), body, summary).await?;
+        }
+        // Monthly Oswestry questionnaires: steady at 36, then 48 three days ago.
+        if p.story == Story::FunctionWorse {
+            let back = (today - date).num_days();
+            let answers = if back == 3 {
+                Some([3, 3, 3, 2, 2, 3, 2, 2, 2, 2])
+            } else {
+                (back > 3 && date.num_days_from_ce().rem_euclid(28) == 14)
+                    .then_some([2, 2, 2, 2, 2, 2, 2, 2, 1, 1])
+            };
+            if let Some(answers) = answers {
+                let body = AssessmentBody {
+                    date,
+                    instrument: Instrument::Odi,
+                    answers: answers.into_iter().map(Some).collect(),
+                };
+                // The worse one is written once, on the first run.
+                let id = if back == 3 {
+                    p.id("odi-worse", NaiveDate::MIN, 0)
+                } else {
+                    p.id("odi", date, 0)
+                };
+                put::<Assessments>(state, &own, id, body, summary).await?;
+            }
         }
         match date.succ_opt() {
             Some(next) => date = next,

@@ -1,12 +1,15 @@
 //! `/v1/auth/*`: registration, login, token refresh and logout.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder};
+use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::input::{client, client_key, user_agent, ApiJson};
 use crate::domain::Role;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::service::account::SignUp;
 pub use crate::service::account::UserResponse;
 use crate::service::account_email::{self, Confirmation};
@@ -48,6 +51,87 @@ pub struct RefreshRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RefreshResponse {
     pub tokens: TokensResponse,
+}
+
+// ---------------------------------------------------------------- the dashboard's cookie
+
+/// A browser dashboard asks for its refresh token as a cookie with this
+/// request header (value `cookie`). A cross-site form cannot send a custom
+/// header, and the CORS policy lets no other origin's script send it, so
+/// the cookie is only ever used by the dashboard's own requests.
+pub const SESSION_HEADER: &str = "x-painline-session";
+/// The cookie holding a dashboard's refresh token: `HttpOnly` (no script
+/// reads it), `SameSite=Strict`, `Secure` whenever the public URL is https.
+pub const REFRESH_COOKIE: &str = "painline_refresh";
+/// The only routes the cookie is sent to.
+const COOKIE_PATHS: [&str; 2] = ["/v1/auth/refresh", "/v1/auth/logout"];
+
+fn wants_cookie(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("cookie"))
+}
+
+/// The cookies for both routes: holding `token`, or clearing it.
+fn refresh_cookies(state: &AppState, token: Option<&str>, max_age: i64) -> Vec<Cookie<'static>> {
+    let secure = state.mail.public_url.starts_with("https://");
+    COOKIE_PATHS
+        .iter()
+        .map(|path| {
+            Cookie::build(REFRESH_COOKIE, token.unwrap_or_default().to_owned())
+                .path(*path)
+                .http_only(true)
+                .same_site(SameSite::Strict)
+                .secure(secure)
+                .max_age(time::Duration::seconds(if token.is_some() {
+                    max_age
+                } else {
+                    0
+                }))
+                .finish()
+        })
+        .collect()
+}
+
+/// When the request asked for a cookie, moves the refresh token out of
+/// `tokens` (the answer's body) into the cookie of `answer`.
+fn keep_in_cookie(
+    req: &HttpRequest,
+    state: &AppState,
+    answer: &mut HttpResponseBuilder,
+    tokens: &mut TokensResponse,
+) {
+    if wants_cookie(req) {
+        let token = tokens.refresh_token.take();
+        for cookie in refresh_cookies(state, token.as_deref(), tokens.refresh_expires_in) {
+            answer.cookie(cookie);
+        }
+    }
+}
+
+/// The refresh token a request presents: in the JSON body (apps), or in the
+/// cookie with the session header (the dashboard; the body is not read).
+pub enum Presented {
+    Body(String),
+    Cookie(Option<String>),
+}
+
+impl FromRequest for Presented {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if wants_cookie(req) {
+            let token = req
+                .cookie(REFRESH_COOKIE)
+                .map(|c| c.value().to_owned())
+                .filter(|t| !t.is_empty());
+            return Box::pin(std::future::ready(Ok(Self::Cookie(token))));
+        }
+        let body = ApiJson::<RefreshRequest>::from_request(req, payload);
+        Box::pin(async move { Ok(Self::Body(body.await?.0.refresh_token)) })
+    }
 }
 
 /// Create an account.
@@ -101,8 +185,11 @@ pub async fn register(
     post, path = "/v1/auth/login",
     tag = "auth",
     request_body = LoginRequest,
+    params(("X-Painline-Session" = Option<String>, Header,
+        description = "`cookie` (browser dashboards): the refresh token is set as an HttpOnly, SameSite=Strict cookie for `/v1/auth/refresh` and `/v1/auth/logout` instead of being in the body")),
     responses(
-        (status = 200, description = "Signed in", body = SessionResponse),
+        (status = 200, description = "Signed in", body = SessionResponse,
+            headers(("Set-Cookie" = String, description = "With `X-Painline-Session: cookie` only: `painline_refresh`, once for each of the two paths"))),
         (status = 401, description = "Unknown e-mail or wrong password"),
         (status = 429, description = "Too many failures; see Retry-After"),
     )
@@ -124,7 +211,10 @@ pub async fn login(
         client,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(session))
+    let mut session = session;
+    let mut answer = HttpResponse::Ok();
+    keep_in_cookie(&req, &state, &mut answer, &mut session.tokens);
+    Ok(answer.json(session))
 }
 
 /// Exchange a refresh token for new tokens.
@@ -138,25 +228,37 @@ pub async fn login(
     post, path = "/v1/auth/refresh",
     tag = "auth",
     request_body = RefreshRequest,
+    params(("X-Painline-Session" = Option<String>, Header,
+        description = "`cookie` (browser dashboards): the refresh token is read from the `painline_refresh` cookie, not the body, and the new one is set as that cookie. Without this header the cookie is ignored")),
     responses(
-        (status = 200, description = "New tokens", body = RefreshResponse),
+        (status = 200, description = "New tokens", body = RefreshResponse,
+            headers(("Set-Cookie" = String, description = "With `X-Painline-Session: cookie` only: the new refresh token"))),
+        (status = 204, description = "With `X-Painline-Session: cookie` and no cookie: no session to resume"),
         (status = 401, description = "Unknown, expired, used or revoked refresh token"),
     )
 )]
 pub async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: ApiJson<RefreshRequest>,
+    presented: Presented,
 ) -> AppResult<HttpResponse> {
-    let tokens = session::refresh(
+    let token = match presented {
+        Presented::Body(token) | Presented::Cookie(Some(token)) => token,
+        // A dashboard opened without a session: nothing to resume (not an
+        // error, so a first visit logs none in the browser).
+        Presented::Cookie(None) => return Ok(HttpResponse::NoContent().finish()),
+    };
+    let mut tokens = session::refresh(
         &state.db,
         &state.clock,
         &state.tokens,
-        &body.0.refresh_token,
+        &token,
         user_agent(&req),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(RefreshResponse { tokens }))
+    let mut answer = HttpResponse::Ok();
+    keep_in_cookie(&req, &state, &mut answer, &mut tokens);
+    Ok(answer.json(RefreshResponse { tokens }))
 }
 
 /// Sign out: revokes the refresh token and every token rotated from it.
@@ -167,14 +269,26 @@ pub async fn refresh(
     post, path = "/v1/auth/logout",
     tag = "auth",
     request_body = RefreshRequest,
-    responses((status = 204, description = "Signed out"))
+    params(("X-Painline-Session" = Option<String>, Header,
+        description = "`cookie` (browser dashboards): the refresh token is read from the `painline_refresh` cookie, not the body, and the cookie is cleared")),
+    responses((status = 204, description = "Signed out",
+        headers(("Set-Cookie" = String, description = "With `X-Painline-Session: cookie` only: the cleared cookie"))))
 )]
-pub async fn logout(
-    state: web::Data<AppState>,
-    body: ApiJson<RefreshRequest>,
-) -> AppResult<HttpResponse> {
-    session::sign_out(&state.db, &state.clock, &body.0.refresh_token).await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn logout(state: web::Data<AppState>, presented: Presented) -> AppResult<HttpResponse> {
+    let mut answer = HttpResponse::NoContent();
+    let token = match presented {
+        Presented::Body(token) => Some(token),
+        Presented::Cookie(token) => {
+            for cookie in refresh_cookies(&state, None, 0) {
+                answer.cookie(cookie);
+            }
+            token
+        }
+    };
+    if let Some(token) = token {
+        session::sign_out(&state.db, &state.clock, &token).await?;
+    }
+    Ok(answer.finish())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

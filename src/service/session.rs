@@ -33,8 +33,10 @@ pub struct TokensResponse {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-    /// Opaque; exchange it once at `/v1/auth/refresh`.
-    pub refresh_token: String,
+    /// Opaque; exchange it once at `/v1/auth/refresh`. Absent when the
+    /// request asked for it as a cookie (`X-Painline-Session: cookie`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     /// Seconds until the refresh token expires.
     pub refresh_expires_in: i64,
 }
@@ -92,7 +94,7 @@ fn issue_tokens(
         access_token,
         token_type: "Bearer",
         expires_in: tokens.access_ttl,
-        refresh_token,
+        refresh_token: Some(refresh_token),
         refresh_expires_in: tokens.refresh_ttl,
     })
 }

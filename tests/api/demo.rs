@@ -116,9 +116,55 @@ async fn the_demo_shows_trends_and_running_it_twice_duplicates_nothing() {
     );
     for summary in [&alex, &sam, &maria] {
         assert!(summary["sessions"].as_i64().unwrap() >= 8, "{summary}");
-        assert!(summary["mean_relief"].as_f64().unwrap() > 0.5, "{summary}");
+        // Every third of Maria's sessions does not help: her mean is lowest.
+        assert!(summary["mean_relief"].as_f64().unwrap() > 0.3, "{summary}");
         assert!(summary["logged_days"].as_i64().unwrap() > 140, "{summary}");
     }
+    // What the figures mean, on this day: Alex's flare-up is pain rising,
+    // Sam's next session is due, Maria's latest questionnaire is worse.
+    let alerts = |part: &str| named(part)["alerts"].clone();
+    assert!(alerts("Alex")
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("pain_rising")));
+    assert!(named("Alex")["latest_note"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("boxes"));
+    assert_eq!(
+        named("Sam")["next_session"]["due"],
+        true,
+        "{}",
+        named("Sam")
+    );
+    let sam_last = named("Sam")["last_massage_date"].as_str().unwrap();
+    assert!(sam_last < "2026-11-21", "{sam_last}");
+    assert_eq!(named("Maria")["function_change"]["important"], true);
+    assert!(alerts("Maria")
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("function_worse")));
+    // Every relief class shows in the 90 days the dashboard draws.
+    let mut classes = std::collections::BTreeSet::new();
+    for part in ["Alex", "Sam", "Maria"] {
+        let path = format!(
+            "/v1/patients/{}/trends",
+            named(part)["id"].as_str().unwrap()
+        );
+        for interval in app.get(&path, &token).await.body["intervals"]
+            .as_array()
+            .unwrap()
+        {
+            if let Some(class) = interval["relief_class"].as_str() {
+                classes.insert(class.to_owned());
+            }
+        }
+    }
+    assert_eq!(
+        classes.into_iter().collect::<Vec<_>>(),
+        ["minimal", "moderate", "none", "substantial"]
+    );
+
     // Stretching helps Alex and not Sam; Maria's gentle sessions help least.
     let r = |s: &Value| s["stretch_pain_correlation"].as_f64().unwrap();
     assert!(r(&alex) < -0.25, "{alex}");

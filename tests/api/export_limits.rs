@@ -114,7 +114,9 @@ async fn exports_are_limited_per_account_and_per_instance() {
     for therapist in &therapists {
         link(&app, therapist, &patient).await;
     }
-    seed(&app.client, &app.address, &patient, 300).await;
+    // 12 MB each: more than the loopback socket buffers hold, so an unread
+    // download cannot finish (and give its place back) on its own.
+    seed(&app.client, &app.address, &patient, 1_000).await;
     let open = |user: &TestUser, own: bool| {
         app.client
             .get(export_url(&app.address, &patient, own))

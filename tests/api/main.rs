@@ -12,6 +12,7 @@ mod concurrency;
 mod contract;
 mod crash;
 mod dashboard;
+mod dashboard_session;
 mod demo;
 mod errors;
 mod export_limits;

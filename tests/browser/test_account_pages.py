@@ -49,6 +49,7 @@ def test_a_password_is_reset_through_the_page_behind_the_link(server, browser):
     repeat.send_keys(NEW_PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "#reset-form button").click()
     text_in(browser, "#outcome", "Your password is set")
+    assert "therapists on the dashboard" in browser.find_element(By.ID, "outcome").text
 
     # Stored: the new password signs in, the old does not, the address is proven.
     status, body = server.call("POST", "/v1/auth/login", {"email": email, "password": NEW_PASSWORD})
@@ -61,7 +62,10 @@ def test_a_password_is_reset_through_the_page_behind_the_link(server, browser):
     browser.find_element(By.ID, "new-password").send_keys("yet another long password")
     browser.find_element(By.ID, "repeat-password").send_keys("yet another long password")
     browser.find_element(By.CSS_SELECTOR, "#reset-form button").click()
-    text_in(browser, "#outcome", "unknown, used or expired")
+    text_in(browser, "#outcome", "This reset link was used already or has expired")
+    # A spent link: the form is gone, the words are the reset page's own.
+    assert not browser.find_element(By.ID, "reset").is_displayed()
+    assert "turn these mails off" not in browser.find_element(By.ID, "outcome").text
 
 
 def test_an_address_is_confirmed_by_a_click_on_the_page(server, browser):

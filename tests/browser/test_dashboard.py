@@ -1,6 +1,8 @@
 """The reference dashboard in a real browser (headless Chromium), against
-the real service on the demo data: the therapist's whole story, hostile
-text, an ended session, refusals, and a phone-sized screen."""
+the real service on the demo data: the therapist's whole story (triage,
+a patient's page in words, recording a session), staying signed in across a
+reload, hostile text, an ended session, refusals, a cross-site form, and
+phone-sized screens."""
 
 import re
 import uuid
@@ -46,8 +48,15 @@ def sign_in(driver, server, email=THERAPIST, password=PASSWORD):
 
 
 def patient_rows(driver):
-    visible(driver, "table#patients")
-    return driver.find_elements(By.CSS_SELECTOR, "table#patients tbody tr")
+    """The patient cards, in the order shown: who needs attention first."""
+    visible(driver, "ol.patients li.patient")
+    return driver.find_elements(By.CSS_SELECTOR, "ol.patients li.patient")
+
+
+def no_sideways_scrolling(driver, where):
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    viewport = driver.execute_script("return window.innerWidth")
+    assert width <= viewport, f"{where}: the page is {width}px wide in {viewport}px"
 
 
 def demo_patient(server, token, part):
@@ -57,16 +66,30 @@ def demo_patient(server, token, part):
 
 def test_the_therapists_whole_story(server, browser, screenshots):
     token = server.login(THERAPIST)
+    _, listed = server.call("GET", "/v1/patients", token=token)
     sign_in(browser, server)
     rows = patient_rows(browser)
     assert len(rows) == 3
-    has_alerts = [bool(r.find_elements(By.CSS_SELECTOR, ".badge")) for r in rows]
-    assert has_alerts == sorted(has_alerts, reverse=True), "patients with alerts come first"
-    assert "Maria" in rows[0].text and "Precaution" in rows[0].text
+    # The attention order: the API's, attention patients in their own list.
+    assert [r.get_attribute("data-patient") for r in rows] == [p["id"] for p in listed["items"]]
+    attention = browser.find_elements(By.CSS_SELECTOR, "ol#attention li.patient")
+    assert len(attention) == sum(p["needs_attention"] for p in listed["items"]) >= 2
+    # Alex's flare-up: first, with the reason in words and an arrow, not colour alone.
+    assert "Alex" in rows[0].text
+    why = rows[0].find_element(By.CSS_SELECTOR, ".why").text
+    assert re.search(r"↑ Pain up \d+(\.\d)? points this week", why), why
+    assert "Last massage" in rows[0].text and "helped" in rows[0].text
+    # Maria: why she needs attention (function), her precaution as information.
+    maria_row = next(r for r in rows if "Maria" in r.text)
+    assert "Function worse: ODI 36 → 48" in maria_row.text
+    assert maria_row.find_element(By.CSS_SELECTOR, ".chip").text == "Osteoporosis"
+    # Sam's next session is due, said in words.
+    sam_row = next(r for r in rows if "Sam" in r.text)
+    assert re.search(r"Relief usually lasts [\d.]+ days: next session (was due around|due today)", sam_row.text), sam_row.text
     browser.save_screenshot(str(screenshots / "patients.png"))
 
     # The osteoporosis patient: the precaution is written, in the first screen.
-    rows[0].find_element(By.CSS_SELECTOR, "a.patient-link").click()
+    maria_row.find_element(By.CSS_SELECTOR, "a.patient-link").click()
     banner = visible(browser, "#precautions")
     assert "Osteoporosis" in banner.text
     top = browser.execute_script("return arguments[0].getBoundingClientRect().top", banner)
@@ -74,12 +97,32 @@ def test_the_therapists_whole_story(server, browser, screenshots):
     chart = visible(browser, "img#chart")
     wait(browser, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", chart))
     assert "massage sessions" in chart.get_attribute("alt")
-    intervals = browser.find_elements(By.CSS_SELECTOR, "table#intervals tbody tr")
-    assert len(intervals) >= 5  # 90 days, a session every 14
-    assert len(browser.find_elements(By.CSS_SELECTOR, "table#daily tbody tr")) == 90
+    # Each interval as a sentence.
+    sentences = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "ol#intervals li")]
+    assert len(sentences) >= 5, sentences  # 90 days, a session every 14
+    assert all(t.startswith("After the massage on ") for t in sentences), sentences
+    assert any(re.search(r"pain fell from [\d.]+ to [\d.]+ \(−[\d.]+, (minimal|moderate|substantial)\)", t) for t in sentences)
+    browser.execute_script("window.scrollTo(0, 0)")
+    browser.save_screenshot(str(screenshots / "patient.png"))
+    # The correlation and the slope are details, not headlines.
+    details = browser.find_element(By.ID, "trend-details")
+    assert details.get_attribute("open") is None
+    assert not browser.find_element(By.CSS_SELECTOR, "#trend-details [data-explains=correlation]").is_displayed()
+    # Every figure's explanation opens, and says what it is.
+    browser.find_element(By.CSS_SELECTOR, "#trend-details > summary").click()
+    for box in browser.find_elements(By.CSS_SELECTOR, "details.explain"):
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+        box.find_element(By.TAG_NAME, "summary").click()
+        wait(browser, lambda d: box.get_attribute("open") is not None)
+        text = box.find_element(By.TAG_NAME, "p")
+        assert text.is_displayed() and len(text.text) > 40, box.get_attribute("data-explains")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "details.explain[open]")) >= 12
+    # The sessions as recorded: who, technique, areas, pain before and after.
+    first_session = visible(browser, "ol#sessions li")
+    assert "recorded by you" in first_session.text and "Swedish" in first_session.text
+    assert "Quadratus lumborum (left) 15 min" in first_session.text
     # Light pressure is offered first for osteoporosis.
     assert Select(browser.find_element(By.ID, "pressure")).first_selected_option.get_attribute("value") == "light"
-    browser.save_screenshot(str(screenshots / "patient.png"))
 
     maria = demo_patient(server, token, "Maria")
     path = f"/v1/patients/{maria['id']}/massage-sessions?limit=1000"
@@ -88,13 +131,14 @@ def test_the_therapists_whole_story(server, browser, screenshots):
 
     assert console_errors(browser) == [], "the happy path logs no error"
 
-    # Area minutes over the duration: the API's own message, nothing stored.
+    # Area minutes over the duration: the form's words, nothing stored.
     minutes = browser.find_element(By.CSS_SELECTOR, "#areas .area input[name=minutes]")
     minutes.clear()
     minutes.send_keys("50")
     browser.find_element(By.CSS_SELECTOR, "#session-form button[type=submit]").click()
     errors = visible(browser, "#session-errors")
-    assert "minutes add up to 90, more than duration_minutes (60)" in errors.text
+    assert "minutes add up to 90, more than the duration (60)" in errors.text, errors.text
+    assert "duration_minutes" not in errors.text and "areas[" not in errors.text
     assert len(server.call("GET", path, token=token)[1]["items"]) == stored
     browser.save_screenshot(str(screenshots / "session-refused.png"))
 
@@ -109,12 +153,28 @@ def test_the_therapists_whole_story(server, browser, screenshots):
     assert len(sessions) == stored + 1
     new = next(s for s in sessions if s["id"] not in known)
     assert new["date"] == maria["today"]
-    assert visible(browser, f"table#intervals tbody tr[data-session='{new['id']}']")
     assert new["technique"] == "swedish" and new["pressure"] == "light"
     assert [(a["muscle"], a["side"], a["minutes"]) for a in new["areas"]] == [
         ("quadratus_lumborum", "left", 20), ("quadratus_lumborum", "right", 20), ("gluteus_medius", "both", 20)]
     assert new["pain_before"] == 6
     assert new["recorded_by"]["role"] == "therapist"
+    # Without a reload: in the sessions, the intervals, the card and the chart.
+    listed = visible(browser, f"ol#sessions li[data-session='{new['id']}']")
+    assert "Gentle work only" in listed.text and "Pain before 6" in listed.text
+    assert visible(browser, f"ol#intervals li[data-session='{new['id']}']")
+    today_words = browser.execute_script(
+        "const [y, m, d] = arguments[0].split('-').map(Number);"
+        "return new Date(Date.UTC(y, m - 1, d)).toLocaleDateString(undefined, {day: 'numeric', month: 'short', timeZone: 'UTC'});",
+        maria["today"])
+    wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#last-massage dd").text.startswith(f"{today_words}:"))
+    y, m, d = (int(x) for x in maria["today"].split("-"))
+    long_today = f"{d} {['Jan','Feb','Mar','Apr','May','Jun','Jul','Aug','Sep','Oct','Nov','Dec'][m - 1]} {y}:"
+    wait(browser, lambda d: long_today in d.find_element(By.ID, "chart").get_attribute("alt"))
+
+    # And on the patient list, without a reload.
+    browser.find_element(By.LINK_TEXT, "Patients").click()
+    maria_row = next(r for r in patient_rows(browser) if "Maria" in r.text)
+    assert f"Last massage {today_words}: too soon to tell" in maria_row.text, maria_row.text
 
     # Invitations: create one, see the code, withdraw it.
     browser.find_element(By.LINK_TEXT, "Invitations").click()
@@ -136,10 +196,111 @@ def test_the_therapists_whole_story(server, browser, screenshots):
     browser.find_element(By.ID, "sign-out").click()
     visible(browser, "form#sign-in-form")
     text_in(browser, "#sign-in-message", "You are signed out.")
+    # Information, not an error; and no navigation on the sign-in screen.
+    assert browser.find_element(By.ID, "sign-in-message").get_attribute("class") == "notice"
+    assert not browser.find_element(By.ID, "nav").is_displayed()
     assert browser.execute_script("return window.localStorage.length + window.sessionStorage.length") == 0
     # The only error since is the browser's note of the refused request.
     others = [e for e in console_errors(browser) if "(Unprocessable Entity)" not in e["message"]]
     assert others == [], others
+
+
+def test_a_reload_keeps_the_session_and_sign_out_ends_it(server, browser):
+    token = server.login(THERAPIST)
+    alex = demo_patient(server, token, "Alex")
+    sign_in(browser, server)
+    patient_rows(browser)
+    browser.execute_script(f"location.hash = '#/patients/{alex['id']}'")
+    visible(browser, "#patient-name")
+    # A reload: still signed in, on the same page; the access token was in
+    # memory only, the HttpOnly cookie brought the session back.
+    browser.refresh()
+    assert visible(browser, "#patient-name").text == alex["display_name"]
+    assert browser.execute_script("return document.cookie") == "", "no script sees the refresh cookie"
+    assert browser.find_element(By.ID, "nav").is_displayed()
+    # Signed out: a reload asks to sign in again, and the cookie is spent.
+    browser.find_element(By.ID, "sign-out").click()
+    visible(browser, "form#sign-in-form")
+    browser.refresh()
+    visible(browser, "form#sign-in-form")
+    assert not browser.find_element(By.ID, "nav").is_displayed()
+    assert console_errors(browser) == []
+
+
+def test_a_cross_site_form_posting_to_the_refresh_route_gets_nothing(server, browser, tmp_path):
+    sign_in(browser, server)
+    patient_rows(browser)
+    refreshed = server.metric("painline_http_requests_total", endpoint="/v1/auth/refresh", status="200")
+    # Another site's page, in the same browser, submits a form to the refresh route.
+    page = tmp_path / "evil.html"
+    page.write_text(f"""<!doctype html><form id=f method=post action="{server.base}/v1/auth/refresh">
+        <input name=refresh_token value=x></form><script>document.getElementById('f').submit()</script>""")
+    browser.get(page.as_uri())
+    wait(browser, lambda d: d.current_url.startswith(server.base))
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "access_token" not in body and "unsupported_media_type" in body, body
+    assert server.metric("painline_http_requests_total", endpoint="/v1/auth/refresh", status="200") == refreshed
+    # The dashboard's own session is untouched.
+    browser.get(server.base + "/dashboard/")
+    patient_rows(browser)
+
+
+def test_every_screen_fits_a_phone(server, phone, screenshots):
+    phone.get(server.base + "/dashboard/")
+    visible(phone, "form#sign-in-form")
+    no_sideways_scrolling(phone, "sign-in")
+    assert not phone.find_element(By.ID, "nav").is_displayed()
+    sign_in(phone, server)
+    patient_rows(phone)
+    no_sideways_scrolling(phone, "patients")
+    for screen, ready in [("#/alert-defaults", "form#defaults-form"), ("#/invitations", "form#invite-form")]:
+        phone.execute_script(f"location.hash = '{screen}'")
+        visible(phone, ready)
+        no_sideways_scrolling(phone, screen)
+    phone.execute_script("location.hash = '#/patients'")
+    link = patient_rows(phone)[0].find_element(By.CSS_SELECTOR, "a.patient-link")
+    link.click()
+    visible(phone, "ol#intervals")
+    chart = visible(phone, "img#chart")
+    wait(phone, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", chart))
+    assert chart.size["height"] >= 240, chart.size
+    no_sideways_scrolling(phone, "patient")
+    assert console_errors(phone) == []
+
+
+def test_alert_defaults_apply_to_every_patient_and_overrides_are_named(server, browser):
+    token = server.login(THERAPIST)
+    sam = demo_patient(server, token, "Sam")
+    sign_in(browser, server)
+    patient_rows(browser)
+    browser.find_element(By.LINK_TEXT, "Alert rules").click()
+    field = visible(browser, "#defaults-form-pain_threshold")
+    field.send_keys("3")
+    browser.find_element(By.CSS_SELECTOR, "#defaults-form button[type=submit]").click()
+    text_in(browser, "#defaults-form-status", "Defaults saved.")
+    _, defaults = server.call("GET", "/v1/me/alert-defaults", token=token)
+    assert defaults["pain_threshold"] == 3
+    # Sam follows the default at once: on the attention list.
+    browser.find_element(By.LINK_TEXT, "Patients").click()
+    row = next(r for r in patient_rows(browser) if r.get_attribute("data-patient") == sam["id"])
+    assert "Pain at or above your limit of 3" in row.text
+    assert row.find_element(By.XPATH, "..").get_attribute("id") == "attention"
+    # His page says where each rule comes from.
+    browser.execute_script(f"location.hash = '#/patients/{sam['id']}'")
+    rule = visible(browser, "#effective-rules li[data-rule=pain_threshold]")
+    assert "at 3 or more" in rule.text and "(your default)" in rule.text
+    field = browser.find_element(By.ID, "rules-form-pain_threshold")
+    field.send_keys("9")
+    browser.find_element(By.CSS_SELECTOR, "#rules-form button[type=submit]").click()
+    text_in(browser, "#rules-form-status", "Alert rules saved.")
+    rule = visible(browser, "#effective-rules li[data-rule=pain_threshold]")
+    assert "at 9 or more" in rule.text and "(this patient only)" in rule.text
+    # A refused value is named with the form's label.
+    field = browser.find_element(By.ID, "rules-form-spike_delta")
+    field.send_keys("40")
+    browser.find_element(By.CSS_SELECTOR, "#rules-form button[type=submit]").click()
+    error = visible(browser, "#rules-form .error")
+    assert "Spike above last week by" in error.text and "spike_delta" not in error.text, error.text
 
 
 def test_patient_written_text_is_shown_as_text(server, browser):
@@ -161,7 +322,7 @@ def test_patient_written_text_is_shown_as_text(server, browser):
     rows = patient_rows(browser)
     links = [r.find_element(By.CSS_SELECTOR, "a.patient-link") for r in rows]
     assert hostile in [link.text for link in links]
-    assert browser.find_elements(By.CSS_SELECTOR, "table#patients img") == []
+    assert browser.find_elements(By.CSS_SELECTOR, "ol.patients img") == []
     next(link for link in links if link.text == hostile).click()
     assert visible(browser, "#patient-name").text == hostile
     banner = visible(browser, "#precautions")
@@ -199,19 +360,15 @@ def test_refusals_are_explained(server, browser):
     text_in(browser, "#sign-in-message", "This dashboard is for therapists.")
     sign_in(browser, server)
     patient_rows(browser)
+    # A new page load on an unknown patient: still signed in, and told why.
     browser.get(f"{server.base}/dashboard/#/patients/{uuid.uuid4()}")
-    # A new page load has no session: back to sign-in, then to the unknown patient.
-    sign_in(browser, server)
-    patient_rows(browser)
-    browser.execute_script(f"location.hash = '#/patients/{uuid.uuid4()}'")
     text_in(browser, "main .error", "not linked to you")
 
 
 def test_a_phone_sized_screen_and_the_keyboard(server, phone, screenshots):
     sign_in(phone, server)
     patient_rows(phone)
-    width = phone.execute_script("return document.documentElement.scrollWidth")
-    assert width <= 375, f"the page is {width}px wide"
+    no_sideways_scrolling(phone, "patients")
     phone.save_screenshot(str(screenshots / "phone-patients.png"))
     # To the first patient with the keyboard alone.
     link = phone.find_element(By.CSS_SELECTOR, "a.patient-link")
@@ -221,10 +378,9 @@ def test_a_phone_sized_screen_and_the_keyboard(server, phone, screenshots):
         phone.switch_to.active_element.send_keys(Keys.TAB)
     assert phone.switch_to.active_element == link
     phone.switch_to.active_element.send_keys(Keys.ENTER)
-    visible(phone, "#precautions")
+    visible(phone, "#figures")
     visible(phone, "img#chart")
-    width = phone.execute_script("return document.documentElement.scrollWidth")
-    assert width <= 375, f"the page is {width}px wide"
+    no_sideways_scrolling(phone, "patient")
     phone.save_screenshot(str(screenshots / "phone-patient.png"))
     assert console_errors(phone) == []
 
@@ -235,24 +391,25 @@ def test_a_change_made_elsewhere_is_a_412_and_the_latest_rules_are_shown(server,
     sign_in(browser, server)
     patient_rows(browser)
     browser.execute_script(f"location.hash = '#/patients/{alex['id']}'")
-    field = visible(browser, "#rules-form #spike_delta")
+    field = visible(browser, "#rules-form-spike_delta")
     # Another dashboard saves first.
     status, _ = server.call("PUT", f"/v1/patients/{alex['id']}/alert-settings", {"spike_delta": 5}, token)
     assert status == 200
     field.clear()
-    field.send_keys("2")
+    field.send_keys("3")
     browser.find_element(By.CSS_SELECTOR, "#rules-form button[type=submit]").click()
-    text_in(browser, "#notice", "Someone changed this in the meantime")
-    wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#rules-form #spike_delta").get_attribute("value") == "5")
+    # Said beside the button that was pressed.
+    text_in(browser, "#rules-form-status", "Someone changed this in the meantime")
+    wait(browser, lambda d: d.find_element(By.ID, "rules-form-spike_delta").get_attribute("value") == "5")
     _, rules = server.call("GET", f"/v1/patients/{alex['id']}/alert-settings", token=token)
     assert rules["spike_delta"] == 5, "the other dashboard's change is kept"
     # Saving again, on the version now shown, works.
-    field = browser.find_element(By.CSS_SELECTOR, "#rules-form #spike_delta")
+    field = browser.find_element(By.ID, "rules-form-spike_delta")
     field.clear()
-    field.send_keys("2")
+    field.send_keys("3")
     browser.find_element(By.CSS_SELECTOR, "#rules-form button[type=submit]").click()
-    text_in(browser, "#notice", "Alert rules saved.")
-    assert server.call("GET", f"/v1/patients/{alex['id']}/alert-settings", token=token)[1]["spike_delta"] == 2
+    text_in(browser, "#rules-form-status", "Alert rules saved.")
+    assert server.call("GET", f"/v1/patients/{alex['id']}/alert-settings", token=token)[1]["spike_delta"] == 3
 
 
 def test_throttled_sign_in_and_an_unavailable_database_are_explained(server, browser):

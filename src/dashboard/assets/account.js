@@ -16,11 +16,22 @@ function say(text, kind) {
   outcome.hidden = false;
 }
 
+// What each page says about a link that no longer works.
+const PAGE = location.pathname;
+const SPENT = {
+  "/reset-password": "This reset link was used already or has expired: each one works once, for a short time. Ask for a new one with \"Forgot your password?\" in the Painline app.",
+  "/unsubscribe": "This link is unknown or was replaced by a newer mail. You can turn these mails off in Painline's settings at any time.",
+  "/verify-email": "This confirmation link was used already or has expired. Ask for a new one in the Painline app.",
+};
 const EXPLAINED = {
-  invalid_token: "This link is unknown, used or expired. Ask for a new one in the Painline app, or change the setting there.",
+  invalid_token: SPENT[PAGE] || SPENT["/verify-email"],
   email_taken: "That address belongs to another account now, so it cannot become yours.",
   too_many_attempts: "Too many attempts. Please wait a while and try again.",
 };
+
+// The code of the last refusal (invalid_token: the link is spent, so the
+// page's form goes away).
+let lastCode = null;
 
 // What ended because this link proved the address for the first time, in
 // words; "" when nothing but logins ended.
@@ -59,6 +70,7 @@ async function post(path, body) {
   } catch {
     // not a problem document: the generic sentence below
   }
+  lastCode = problem.code || null;
   const field = (problem.errors || []).find((e) => e.field === "new_password");
   if (field) return `The new password ${field.message}.`;
   return EXPLAINED[problem.code] || problem.detail || "Something went wrong. Please try again later.";
@@ -93,12 +105,17 @@ function resetPage() {
     });
     busy(button, false);
     if (failure) {
+      // A spent link cannot work with another password: no form to fill again.
+      if (lastCode === "invalid_token") {
+        form.reset();
+        section.hidden = true;
+      }
       say(failure, "error");
       return;
     }
     form.reset();
     section.hidden = true;
-    say(`Your password is set. Sign in with it in the app; every device was signed out.${endedNote(lastAnswer)}`, "notice");
+    say(`Your password is set, and every device was signed out. Sign in with the new password: patients in the Painline app, therapists on the dashboard.${endedNote(lastAnswer)}`, "notice");
   });
 }
 
@@ -114,6 +131,7 @@ function verifyPage() {
     const failure = await post("/v1/auth/verify-email", { token });
     busy(button, false);
     if (failure) {
+      if (lastCode === "invalid_token") section.hidden = true;
       say(failure, "error");
       return;
     }
@@ -132,6 +150,7 @@ function unsubscribePage() {
     const failure = await post(`/v1/unsubscribe?token=${encodeURIComponent(token)}`, {});
     busy(button, false);
     if (failure) {
+      if (lastCode === "invalid_token") section.hidden = true;
       say(failure, "error");
       return;
     }
@@ -142,9 +161,9 @@ function unsubscribePage() {
 
 if (!token) {
   say("This page needs the whole link from the e-mail. Open the link again, or ask for a new one.", "error");
-} else if (location.pathname === "/reset-password") {
+} else if (PAGE === "/reset-password") {
   resetPage();
-} else if (location.pathname === "/unsubscribe") {
+} else if (PAGE === "/unsubscribe") {
   unsubscribePage();
 } else {
   verifyPage();

@@ -1,10 +1,14 @@
-// A careful client of the Painline API. The tokens live in this module's
-// memory only, never in the browser's storage: a reload signs the
-// therapist out.
+// A careful client of the Painline API. The access token lives in this
+// module's memory only, never in the browser's storage; the refresh token
+// is a cookie no script can read (HttpOnly), sent only to the refresh and
+// sign-out routes and honoured only with the X-Painline-Session header,
+// which a cross-site form cannot send. A reload resumes the session with it.
 // One refresh runs at a time and every caller waits for it; a refresh the
 // server refuses ends the session once, with a message, and never loops.
 
 const JSON_TYPE = "application/json";
+/** Asks for the refresh token as a cookie, and for the cookie to be used. */
+const COOKIE_SESSION = { "X-Painline-Session": "cookie" };
 /** Refresh this long before the access token runs out. */
 const EARLY_MS = 60_000;
 
@@ -58,6 +62,8 @@ export class Api {
   constructor(base = "/v1") {
     this.base = base;
     this.session = null;
+    /** The signed-in user (`GET /v1/me`), for "recorded by you". */
+    this.user = null;
     this.refreshing = null;
     /** Called once when the session ends against the user's will. */
     this.onSessionEnd = () => {};
@@ -73,23 +79,24 @@ export class Api {
   keep(tokens) {
     this.session = {
       access: tokens.access_token,
-      refresh: tokens.refresh_token,
       expiresAt: Date.now() + tokens.expires_in * 1000,
     };
   }
 
+  /** A POST of the session routes, with the cookie header (and a JSON body, if any). */
   async post(path, body) {
-    let response;
+    const headers = { Accept: JSON_TYPE, ...COOKIE_SESSION };
+    if (body !== undefined) headers["Content-Type"] = JSON_TYPE;
     try {
-      response = await fetch(this.base + path, {
+      return await fetch(this.base + path, {
         method: "POST",
-        headers: { "Content-Type": JSON_TYPE, Accept: JSON_TYPE },
-        body: JSON.stringify(body),
+        headers,
+        credentials: "same-origin",
+        body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {
       throw offline();
     }
-    return response;
   }
 
   async signIn(email, password) {
@@ -100,19 +107,32 @@ export class Api {
     }
     const body = await response.json();
     this.keep(body.tokens);
+    this.user = body.user;
     return body.user;
   }
 
-  /** Ends the session here and on the server (best effort). */
+  /** After a reload: the session the cookie still holds, as its user; null without one. */
+  async resume() {
+    const response = await this.post("/auth/refresh");
+    if (response.status !== 200) return null;
+    this.keep((await response.json()).tokens);
+    try {
+      this.user = await this.get("/me");
+    } catch (error) {
+      this.session = null;
+      throw error;
+    }
+    return this.user;
+  }
+
+  /** Ends the session here and on the server (best effort); the cookie is cleared. */
   async signOut() {
-    const session = this.session;
     this.session = null;
-    if (session) {
-      try {
-        await this.post("/auth/logout", { refresh_token: session.refresh });
-      } catch {
-        // The tokens are gone from memory; the refresh token expires on its own.
-      }
+    this.user = null;
+    try {
+      await this.post("/auth/logout");
+    } catch {
+      // Gone from memory; the server ends the login when the refresh token expires.
     }
   }
 
@@ -135,14 +155,14 @@ export class Api {
   async rotate() {
     const session = this.session;
     if (!session) throw new ApiError(401, explain(401));
-    const response = await this.post("/auth/refresh", { refresh_token: session.refresh });
-    if (response.ok) {
+    const response = await this.post("/auth/refresh");
+    if (response.status === 200) {
       const body = await response.json();
       if (this.session === session) this.keep(body.tokens);
       return;
     }
     const error = await failure(response);
-    if (response.status === 400 || response.status === 401) {
+    if (response.status === 204 || response.status === 400 || response.status === 401) {
       this.end(explain(401));
       throw new ApiError(401, explain(401));
     }
@@ -219,5 +239,13 @@ export class Api {
   async blob(path, accept) {
     const response = await this.request("GET", path, { accept });
     return response.blob();
+  }
+
+  /** A download: the blob and the file name the server gave it. */
+  async download(path, accept) {
+    const response = await this.request("GET", path, { accept });
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || "painline-export";
+    return { blob: await response.blob(), name };
   }
 }

@@ -1,5 +1,6 @@
-// The dashboard's shell: sign-in, the router (#/patients, #/patients/ID,
-// #/invitations), notices, and what happens when a session ends.
+// The dashboard's shell: sign-in (and resuming the session after a reload),
+// the router (#/patients, #/patients/ID, #/alert-defaults, #/invitations),
+// notices, and what happens when a session ends.
 
 import { Api, ApiError } from "./api.js";
 import { h, fill } from "./dom.js";
@@ -20,11 +21,14 @@ function notice(message) {
   noticeBox.hidden = !message;
 }
 
-function showSignIn(message = "") {
+/** The sign-in screen, with a message: a refusal (`error`) or information. */
+function showSignIn(message = "", kind = "error") {
   nav.hidden = true;
   notice("");
   fill(main, signInSection);
   signInMessage.textContent = message;
+  signInMessage.className = kind;
+  signInMessage.setAttribute("role", kind === "error" ? "alert" : "status");
   signInMessage.hidden = !message;
   signInForm.elements.password.value = "";
   if (location.hash) history.replaceState(null, "", location.pathname);
@@ -42,7 +46,7 @@ let navigation = 0;
 async function route() {
   const mine = ++navigation;
   if (!api.signedIn) {
-    showSignIn(signInMessage.hidden ? "" : signInMessage.textContent);
+    showSignIn(signInMessage.hidden ? "" : signInMessage.textContent, signInMessage.className || "error");
     return;
   }
   nav.hidden = false;
@@ -59,6 +63,9 @@ async function route() {
     } else if (hash === "#/invitations") {
       await views.invitations(api, view, notice);
       title = "Invitations";
+    } else if (hash === "#/alert-defaults") {
+      await views.alertDefaults(api, view);
+      title = "Alert rules";
     } else {
       await views.patients(api, view);
       title = "Patients";
@@ -107,7 +114,7 @@ signInForm.addEventListener("submit", async (event) => {
 
 document.getElementById("sign-out").addEventListener("click", async () => {
   await api.signOut();
-  showSignIn("You are signed out.");
+  showSignIn("You are signed out.", "notice");
 });
 
 window.addEventListener("hashchange", () => {
@@ -115,4 +122,21 @@ window.addEventListener("hashchange", () => {
   route();
 });
 
-showSignIn();
+/** A reload: the session goes on when the cookie still holds one. */
+async function start() {
+  fill(main, h("p", { class: "loading" }, "Loading…"));
+  let user = null;
+  try {
+    user = await api.resume();
+  } catch {
+    user = null;
+  }
+  if (user && user.role === "therapist") {
+    await route();
+  } else {
+    if (user) await api.signOut();
+    showSignIn();
+  }
+}
+
+start();

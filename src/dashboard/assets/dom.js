@@ -52,6 +52,16 @@ export function day(date) {
   });
 }
 
+/** A recent calendar day, short: "25 Nov" (with the year when it is not `year`). */
+export function shortDay(date, today) {
+  if (!date) return "–";
+  const [y, m, d] = date.split("-").map(Number);
+  const sameYear = today && Number(today.slice(0, 4)) === y;
+  return new Date(Date.UTC(y, m - 1, d)).toLocaleDateString(undefined, {
+    day: "numeric", month: "short", year: sameYear ? undefined : "numeric", timeZone: "UTC",
+  });
+}
+
 /** An instant in the patient's time zone. */
 export function instant(iso, timeZone) {
   if (!iso) return "–";

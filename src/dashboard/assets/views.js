@@ -1,14 +1,9 @@
 // The screens: the patient list, a patient's page, the invitations. Each
 // takes the API client and the element to draw into, and draws text only.
 
-import { h, fill, figure, percent, day, instant, words } from "./dom.js";
+import { h, fill, figure, day, instant, shortDay, words } from "./dom.js";
+import { EXPLAIN, hintWords, intervalSentence, points, reasons, reliefWords, weekChange } from "./meaning.js";
 
-const ALERTS = {
-  pain_high: "Pain high",
-  pain_spike: "Pain spike",
-  not_logging: "Not logging",
-  precaution: "Precaution",
-};
 const TECHNIQUES = ["deep_tissue", "swedish", "sports", "trigger_point", "myofascial_release", "other"];
 const PRESSURES = ["light", "medium", "firm"];
 const SIDES = ["left", "right", "both"];
@@ -19,44 +14,66 @@ const MUSCLES = [
 /** Precautions in the order a therapist must read them. */
 const URGENT = ["osteoporosis", "spinal_fracture", "anticoagulant_medication", "recent_surgery", "pregnancy", "cancer", "disc_herniation", "skin_condition", "other"];
 
-function badges(alerts) {
-  if (!alerts.length) return h("span", { class: "muted" }, "None");
-  return alerts.map((a) => h("span", { class: `badge badge-${a}` }, ALERTS[a] || words(a)));
+/** A short explanation the reader can open: what it is, its unit, how it is computed. */
+function explained(key) {
+  return h("details", { class: "explain", "data-explains": key },
+    h("summary", {}, h("span", { class: "visually-hidden" }, "What is this?"), h("span", { "aria-hidden": "true" }, "?")),
+    h("p", {}, EXPLAIN[key]));
 }
 
-function table(caption, headers, rows, attrs = {}) {
-  // Each cell is labelled with its column, for the stacked layout on phones.
-  for (const row of rows) {
-    [...row.children].forEach((cell, i) => cell.setAttribute("data-label", headers[i]));
-  }
-  return h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": caption },
-    h("table", attrs,
-      h("caption", {}, caption),
-      h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
-      h("tbody", {}, rows)));
+/** A figure card: its name, its value in words, and its explanation. */
+function fact(label, value, key, attrs = {}) {
+  return h("div", { class: "fact", ...attrs },
+    h("dt", {}, label, key ? explained(key) : null),
+    h("dd", {}, value));
 }
 
-/** The patient list: patients with alerts first, then in the API's order. */
+function trendBadge(p) {
+  const t = weekChange(p);
+  return h("span", { class: `trend trend-${t.tone}` }, h("span", { class: "arrow", "aria-hidden": "true" }, t.arrow), " ", t.text);
+}
+
+function precautionChips(precautions) {
+  if (!precautions.length) return null;
+  return h("span", { class: "chips" }, precautions.map((c) => h("span", { class: "chip", title: "Precaution: check before treating" }, words(c))));
+}
+
+function patientCard(p) {
+  const why = reasons(p);
+  const hint = hintWords(p.next_session, p.today);
+  // A rise that matters is the first reason already.
+  const trend = p.alerts.includes("pain_rising") ? null : h("li", {}, trendBadge(p));
+  return h("li", { class: `patient${p.needs_attention ? " attention" : ""}`, "data-patient": p.id },
+    h("div", { class: "who" },
+      h("a", { href: `#/patients/${p.id}`, class: "patient-link" }, p.display_name),
+      precautionChips(p.precautions)),
+    why.length ? h("p", { class: "why" }, why.join(" · ")) : null,
+    h("ul", { class: "facts plain" },
+      trend,
+      h("li", { class: "relief" }, reliefWords(p.last_session, p.today)),
+      hint ? h("li", { class: `hint${p.next_session.due ? " due" : ""}` }, hint) : null,
+      h("li", { class: "muted" },
+        p.last_entry_date ? `Last entry ${shortDay(p.last_entry_date, p.today)}` : "No entries yet",
+        p.worst_pain_7d !== null ? ` · worst this week ${p.worst_pain_7d}/10` : "",
+        ` · stretched ${p.stretch_days_7d} of 7 days`)));
+}
+
+/** The patient list as triage: who needs attention first, and why, in words. */
 export async function patients(api, main) {
   const items = await api.all("/patients?limit=200");
-  const sorted = [...items.filter((p) => p.alerts.length), ...items.filter((p) => !p.alerts.length)];
-  const rows = sorted.map((p) => h("tr", { "data-patient": p.id },
-    h("th", { scope: "row" }, h("a", { href: `#/patients/${p.id}`, class: "patient-link" }, p.display_name)),
-    h("td", {}, badges(p.alerts)),
-    h("td", {}, p.precautions.length ? p.precautions.map(words).join(", ") : "–"),
-    h("td", {}, day(p.last_entry_date)),
-    h("td", { class: "num" }, figure(p.last_pain_level)),
-    h("td", { class: "num" }, figure(p.avg_pain_7d)),
-    h("td", { class: "num" }, figure(p.avg_pain_prev_7d)),
-    h("td", { class: "num" }, `${p.stretch_days_7d} / 7`),
-    h("td", {}, p.last_massage_date ? `${day(p.last_massage_date)} (${p.days_since_last_massage} d)` : "–")));
+  const attention = items.filter((p) => p.needs_attention);
+  const others = items.filter((p) => !p.needs_attention);
+  const group = (id, title, list, empty) => h("section", { "aria-labelledby": `${id}-title` },
+    h("h2", { id: `${id}-title` }, `${title} (${list.length})`),
+    list.length ? h("ol", { class: "patients plain", id }, list.map(patientCard)) : h("p", { class: "muted" }, empty));
   fill(main,
     h("h1", {}, "Patients"),
     items.length
-      ? table("Your patients, those with alerts first",
-        ["Patient", "Alerts", "Precautions", "Last entry", "Last pain", "Pain, 7 days", "Previous 7 days", "Stretching", "Last massage"],
-        rows, { id: "patients" })
-      : h("p", {}, "No patients yet. Create an invitation code and give it to a patient."));
+      ? [group("attention", "Needs attention", attention, "Nobody needs attention now."),
+        group("others", "Everyone else", others, "Everyone needs attention.")]
+      : h("p", {}, "No patients yet. Create an invitation code and give it to a patient."),
+    h("p", { class: "muted" }, "Who needs attention, and why, follows your alert rules: ",
+      h("a", { href: "#/alert-defaults" }, "defaults for all my patients"), "."));
 }
 
 function precautionBanner(conditions) {
@@ -69,20 +86,45 @@ function precautionBanner(conditions) {
       c.note ? ` — ${c.note}` : ""))));
 }
 
-function intervalsTable(trends) {
-  const rows = [...trends.intervals].reverse().map((i) => h("tr", { "data-date": i.date, "data-session": i.session_id },
-    h("td", {}, day(i.date)),
-    h("td", { class: "num" }, figure(i.baseline_pain)),
-    h("td", { class: "num" }, figure(i.relief)),
-    h("td", { class: "num" }, i.relief_duration_days === null ? "–"
-      : i.relief_censored ? `≥ ${i.relief_duration_days} d` : `${i.relief_duration_days} d`),
-    h("td", { class: "num" }, percent(i.stretch_adherence))));
-  const s = trends.summary;
+/** The overview's figures, each in words with its explanation. */
+function glance(overview) {
+  const f = overview.function_change;
+  const hint = hintWords(overview.next_session, overview.today);
+  const why = reasons(overview);
   return [
-    h("p", { class: "summary" },
-      `${s.sessions} sessions · mean relief ${figure(s.mean_relief)} · relief lasts ${figure(s.mean_relief_duration_days)} days on average · `
-      + `pain trend ${figure(s.slope_per_week, 2)} a week · stretching vs next-day pain r = ${figure(s.stretch_pain_correlation, 2)}`),
-    table("Between massage sessions, newest first", ["Session", "Baseline", "Relief", "Relief lasted", "Stretch adherence"], rows, { id: "intervals" }),
+    why.length ? h("p", { class: "why", id: "why" }, why.join(" · ")) : null,
+    h("dl", { class: "figures", id: "figures" },
+      fact("This week", trendBadge(overview), "change_7d"),
+      fact("Pain, 7 days", `${figure(overview.avg_pain_7d)} / 10 (week before ${figure(overview.avg_pain_prev_7d)})`, "pain_7d"),
+      fact("Worst, 7 days", overview.worst_pain_7d === null ? "–" : `${overview.worst_pain_7d} / 10`, "worst_7d"),
+      fact("Stretching", `${overview.stretch_days_7d} of 7 days`, "stretching"),
+      fact("Last entry", overview.last_entry_date ? day(overview.last_entry_date) : "No entries yet", "last_entry"),
+      fact("Last massage", reliefWords(overview.last_session, overview.today).replace(/^Last massage /, ""), "last_massage", { id: "last-massage" }),
+      fact("Next session", hint || "Not enough sessions that helped to say", "next_session"),
+      fact("Function", f
+        ? `${f.instrument.toUpperCase()} ${figure(f.previous)} → ${figure(f.latest)} (${f.change > 0 ? "+" : ""}${figure(f.change)}${f.important ? ", important" : ", small"})`
+        : "No two ODI or RMDQ questionnaires this year", "function")),
+    overview.latest_note
+      ? h("blockquote", { class: "note" }, h("p", {}, overview.latest_note.text),
+        h("footer", {}, `The patient's note of ${day(overview.latest_note.date)}`))
+      : null,
+  ];
+}
+
+function intervalsPart(trends) {
+  const s = trends.summary;
+  const items = [...trends.intervals].reverse().map((i) => h("li", { "data-date": i.date, "data-session": i.session_id, class: `interval relief-${i.relief_class || "unknown"}` },
+    intervalSentence(i, trends.to)));
+  return [
+    items.length ? h("ol", { id: "intervals", class: "sentences plain" }, items) : h("p", {}, "No massage sessions in these 90 days."),
+    h("details", { class: "details", id: "trend-details" },
+      h("summary", {}, "Details: averages, trend and stretching"),
+      h("dl", { class: "figures" },
+        fact("Mean relief", s.mean_relief === null ? "–" : `${figure(s.mean_relief)} points`, "mean_relief"),
+        fact("Relief lasts", s.mean_relief_duration_days === null ? "–" : `${figure(s.mean_relief_duration_days)} days on average`, "relief_lasts"),
+        fact("Sessions that helped", `${s.responders} of ${s.classified}`, "responders"),
+        fact("Pain trend", s.slope_per_week === null ? "–" : `${s.slope_per_week > 0 ? "+" : ""}${figure(s.slope_per_week, 2)} points a week`, "slope"),
+        fact("Stretching and next-day pain", s.stretch_pain_correlation === null ? "Not enough data" : `r = ${figure(s.stretch_pain_correlation, 2)}`, "correlation"))),
   ];
 }
 
@@ -95,6 +137,65 @@ function dailyTable(daily) {
     h("td", { class: "num" }, figure(d.stretch_minutes, 0)),
     h("td", { class: "num" }, d.massage_session_ids.length || "")));
   return table("Day by day, last 90 days", ["Day", "Mean pain", "Highest", "Entries", "Stretching (min)", "Massage"], rows, { id: "daily" });
+}
+
+function table(caption, headers, rows, attrs = {}) {
+  for (const row of rows) {
+    [...row.children].forEach((cell, i) => cell.setAttribute("data-label", headers[i]));
+  }
+  return h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": caption },
+    h("table", attrs,
+      h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {}, rows)));
+}
+
+/** Who recorded a session, as the reader knows them. */
+function recorder(session, me) {
+  if (session.recorded_by.role === "patient") return "the patient";
+  return me && session.recorded_by.id === me.id ? "you" : "another therapist";
+}
+
+function sessionsList(sessions, me) {
+  if (!sessions.length) return h("p", {}, "No massage sessions recorded yet.");
+  return h("ol", { id: "sessions", class: "sessions plain" }, sessions.map((s) => h("li", { "data-session": s.id },
+    h("p", { class: "session-head" }, h("strong", {}, day(s.date)), ` · ${words(s.technique)}`,
+      s.pressure ? `, ${s.pressure} pressure` : "", `, ${s.duration_minutes} min · recorded by ${recorder(s, me)}`),
+    s.areas.length
+      ? h("p", {}, s.areas.map((a) => `${words(a.muscle)} (${a.side}) ${a.minutes} min`).join(" · "))
+      : null,
+    s.pain_before !== null || s.pain_after !== null
+      ? h("p", {}, `Pain before ${figure(s.pain_before)}, after ${figure(s.pain_after)}`)
+      : null,
+    s.notes ? h("p", { class: "note-text" }, s.notes) : null)));
+}
+
+/** Export buttons: each downloads the file the API names. */
+function exportsPart(api, pid, notice) {
+  const button = (format, label, accept) => h("button", { type: "button", class: "secondary", "data-format": format, onclick: async (event) => {
+    const el = event.currentTarget;
+    el.disabled = true;
+    try {
+      const { blob, name } = await api.download(`/patients/${pid}/export?format=${format}`, accept);
+      const url = URL.createObjectURL(blob);
+      const link = h("a", { href: url, download: name, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (error) {
+      notice(error.message);
+    } finally {
+      el.disabled = false;
+    }
+  } }, label);
+  return h("section", { "aria-labelledby": "exports-title", class: "card", id: "exports" },
+    h("h2", { id: "exports-title" }, "Download"),
+    h("p", { class: "muted" }, "The patient's data as a file; the download is in the patient's access log."),
+    h("div", { class: "buttons" },
+      button("csv", "Daily series (CSV)", "text/csv"),
+      button("fhir", "FHIR bundle", "application/fhir+json"),
+      button("json", "Everything (JSON)", "application/json")));
 }
 
 function select(name, values, chosen, label) {
@@ -123,6 +224,38 @@ function invalid(form, areas, field) {
     ? areas.querySelectorAll(".area")[Number(area[1])]?.querySelector(`[name=${area[2]}]`)
     : form.elements[field];
   if (el && el.setAttribute) el.setAttribute("aria-invalid", "true");
+}
+
+/** The form's own words for the API's field names. */
+const SESSION_LABELS = {
+  date: "Date", duration_minutes: "Duration", technique: "Technique", pressure: "Pressure",
+  pain_before: "Pain before", pain_after: "Pain after", notes: "Notes", areas: "Areas worked",
+};
+const RULE_LABELS = { pain_threshold: "Pain high at", spike_delta: "Spike above last week by", not_logging_days: "Not logging after" };
+const AREA_PARTS = { muscle: "muscle", side: "side", minutes: "minutes" };
+
+function fieldLabel(field, labels) {
+  const area = field.match(/^areas\[(\d+)\]\.(\w+)$/);
+  if (area) return `Area ${Number(area[1]) + 1}, ${AREA_PARTS[area[2]] || "value"}`;
+  return labels[field] || "This field";
+}
+
+/** A message with the API's field names replaced by the form's labels. */
+function humanize(message, labels) {
+  let text = String(message);
+  for (const key of Object.keys(labels).sort((a, b) => b.length - a.length)) {
+    text = text.replaceAll(key, `the ${labels[key].toLowerCase()}`);
+  }
+  return text;
+}
+
+/** A refused form: what to fix, in the form's words. */
+function showErrors(box, error, labels) {
+  const fields = error.fields || [];
+  const headline = fields.length ? "Please check:" : humanize(error.message, labels);
+  fill(box, h("p", {}, headline),
+    fields.length ? h("ul", {}, fields.map((f) => h("li", {}, `${fieldLabel(f.field, labels)}: ${humanize(f.message, labels)}`))) : null);
+  box.hidden = false;
 }
 
 function number(form, name) {
@@ -195,11 +328,8 @@ function sessionForm(api, patient, osteoporosis, done) {
       key = crypto.randomUUID();
       form.reset();
     } catch (error) {
-      const fields = error.fields || [];
-      fill(errors, h("p", {}, error.message),
-        fields.length ? h("ul", {}, fields.map((f) => h("li", {}, `${words(f.field)}: ${f.message}`))) : null);
-      for (const f of fields) invalid(form, areas, f.field);
-      errors.hidden = false;
+      showErrors(errors, error, SESSION_LABELS);
+      for (const f of error.fields || []) invalid(form, areas, f.field);
     } finally {
       button.disabled = false;
       button.textContent = "Record session";
@@ -212,56 +342,108 @@ function sessionForm(api, patient, osteoporosis, done) {
     h("h2", { id: "record-title" }, "Record a massage session"), form);
 }
 
-function alertRules(api, pid, notice) {
-  const section = h("section", { "aria-labelledby": "rules-title", class: "card" },
+function ruleValue(field, value) {
+  if (field === "pain_threshold") return value === null ? "off" : `at ${value} or more`;
+  if (field === "spike_delta") return `${points(value)} above last week`;
+  return `after ${value} days without an entry`;
+}
+
+/** A rules form (three numbers; empty is `null`) with its status line. */
+function rulesForm(id, values, placeholders, save) {
+  const status = h("p", { class: "status", role: "status", id: `${id}-status` });
+  const errors = h("div", { class: "error", role: "alert", hidden: true });
+  const field = (name, min, max) => h("div", {},
+    h("label", { for: `${id}-${name}` }, `${RULE_LABELS[name]} (${min}–${max})`),
+    h("input", { id: `${id}-${name}`, name, type: "number", inputmode: "numeric", min, max,
+      value: values[name] ?? "", placeholder: placeholders[name] }));
+  const button = h("button", { type: "submit" }, "Save rules");
+  const form = h("form", { id, novalidate: true },
+    h("div", { class: "grid" }, field("pain_threshold", 0, 10), field("spike_delta", 1, 10), field("not_logging_days", 1, 60)),
+    errors, h("div", { class: "actions" }, button, status));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (button.disabled) return;
+    const value = (n) => (form.elements[n].value === "" ? null : Number(form.elements[n].value));
+    button.disabled = true;
+    button.textContent = "Saving…";
+    errors.hidden = true;
+    status.textContent = "";
+    try {
+      await save({ pain_threshold: value("pain_threshold"), spike_delta: value("spike_delta"), not_logging_days: value("not_logging_days") }, status);
+    } catch (error) {
+      showErrors(errors, error, RULE_LABELS);
+    } finally {
+      button.disabled = false;
+      button.textContent = "Save rules";
+    }
+  });
+  return form;
+}
+
+function alertRules(api, pid) {
+  const section = h("section", { "aria-labelledby": "rules-title", class: "card", id: "rules" },
     h("h2", { id: "rules-title" }, "Alert rules for this patient"), h("p", {}, "Loading…"));
-  const load = async () => {
-    const { body, etag } = await api.json("GET", `/patients/${pid}/alert-settings`);
-    const errors = h("div", { class: "error", role: "alert", hidden: true });
-    const field = (name, label, value, min, max) => h("div", {},
-      h("label", { for: name }, label),
-      h("input", { id: name, name, type: "number", inputmode: "numeric", min, max, value: value ?? "" }));
-    const form = h("form", { id: "rules-form", novalidate: true },
-      h("div", { class: "grid" },
-        field("pain_threshold", "Pain high at (0–10, empty: off)", body.pain_threshold, 0, 10),
-        field("spike_delta", "Spike above the week before by", body.spike_delta, 1, 10),
-        field("not_logging_days", "Not logging after (days)", body.not_logging_days, 1, 60)),
-      errors, h("button", { type: "submit" }, "Save rules"));
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const value = (n) => (form.elements[n].value === "" ? null : Number(form.elements[n].value));
-      const button = form.querySelector("button[type=submit]");
-      if (button.disabled) return;
-      button.disabled = true;
-      button.textContent = "Saving…";
+  const load = async (said = "") => {
+    const [{ body, etag }, defaults] = await Promise.all([
+      api.json("GET", `/patients/${pid}/alert-settings`),
+      api.get("/me/alert-defaults"),
+    ]);
+    const placeholders = {
+      pain_threshold: defaults.pain_threshold === null ? "Default: off" : `Default: ${defaults.pain_threshold}`,
+      spike_delta: `Default: ${defaults.spike_delta}`,
+      not_logging_days: `Default: ${defaults.not_logging_days}`,
+    };
+    const form = rulesForm("rules-form", body, placeholders, async (values, status) => {
       try {
-        await api.json("PUT", `/patients/${pid}/alert-settings`, {
-          body: { pain_threshold: value("pain_threshold"), spike_delta: value("spike_delta"), not_logging_days: value("not_logging_days") },
-          ifMatch: etag,
-        });
-        notice("Alert rules saved.");
-        await load();
+        await api.json("PUT", `/patients/${pid}/alert-settings`, { body: values, ifMatch: etag });
+        await load("Alert rules saved.");
       } catch (error) {
-        if (error.status === 412) {
-          notice(error.message);
-          await load();
-          return;
-        }
-        const fields = error.fields || [];
-        fill(errors, error.message, fields.length ? h("ul", {}, fields.map((f) => h("li", {}, `${words(f.field)}: ${f.message}`))) : null);
-        errors.hidden = false;
-      } finally {
-        button.disabled = false;
-        button.textContent = "Save rules";
+        if (error.status !== 412) throw error;
+        await load(error.message);
       }
+      return status;
     });
-    fill(section, h("h2", { id: "rules-title" }, "Alert rules for this patient"), form);
+    fill(section, h("h2", { id: "rules-title" }, "Alert rules for this patient"),
+      h("ul", { id: "effective-rules", class: "plain" }, Object.keys(RULE_LABELS).map((f) => h("li", { "data-rule": f },
+        h("strong", {}, `${RULE_LABELS[f]}: `), ruleValue(f, body.effective[f]),
+        h("span", { class: "source" }, body.inherited.includes(f) ? " (your default)" : " (this patient only)")))),
+      h("p", { class: "muted" }, "Change a rule for this patient below; an empty field follows ",
+        h("a", { href: "#/alert-defaults" }, "your defaults for all patients"), "."),
+      form);
+    form.querySelector(".status").textContent = said;
   };
   return { section, load };
 }
 
+/** Your alert rules for all your patients. */
+export async function alertDefaults(api, main) {
+  const section = h("section", { class: "card" });
+  const load = async (said = "") => {
+    const { body, etag } = await api.json("GET", "/me/alert-defaults");
+    const form = rulesForm("defaults-form", body, { pain_threshold: "Off", spike_delta: "2", not_logging_days: "7" }, async (values) => {
+      try {
+        await api.json("PUT", "/me/alert-defaults", { body: values, ifMatch: etag });
+        await load("Defaults saved. Patients without their own rules follow them now.");
+      } catch (error) {
+        if (error.status !== 412) throw error;
+        await load(error.message);
+      }
+    });
+    fill(section, h("h2", {}, "Rules"),
+      h("p", {}, "An empty field takes the built-in default: pain high off, a spike of 2 points, 7 days without an entry. ",
+        "Pain rising (2 points, or 30 % and 1 point, in a week), worse function and not logging always count."),
+      form);
+    form.querySelector(".status").textContent = said;
+  };
+  fill(main, h("h1", {}, "Defaults for all my patients"),
+    h("p", {}, "These rules decide who is on your attention list. A patient's own rules, on their page, override them field by field."),
+    section);
+  await load();
+}
+
 async function chart(api, pid) {
-  const blob = await api.blob(`/patients/${pid}/trends/chart.svg`, "image/svg+xml");
+  const phone = window.matchMedia("(max-width: 480px)").matches;
+  const blob = await api.blob(`/patients/${pid}/trends/chart.svg?layout=${phone ? "phone" : "wide"}`, "image/svg+xml");
   // The chart's own title and description become the image's text
   // alternative (read as text: parsing the SVG here would apply its styles
   // to no purpose, which the page's Content-Security-Policy forbids).
@@ -272,32 +454,44 @@ async function chart(api, pid) {
   };
   const alt = [part("chart-title"), part("chart-desc")].filter(Boolean).join(". ");
   const url = URL.createObjectURL(blob);
-  const img = h("img", { id: "chart", src: url, alt, width: 600, height: 330 });
+  const img = h("img", { id: "chart", src: url, alt });
   img.addEventListener("load", () => URL.revokeObjectURL(url), { once: true });
   return img;
 }
 
-/** A patient's page: precautions first, then how pain moved between sessions. */
+/** A patient's page: precautions first, then what the figures mean, the
+ * sessions, and the rules. */
 export async function patient(api, main, pid, notice) {
   const [overview, conditions] = await Promise.all([
     api.get(`/patients/${pid}`),
     api.get(`/patients/${pid}/conditions`),
   ]);
   const osteoporosis = conditions.items.some((c) => c.condition === "osteoporosis");
+  const glanceArea = h("section", { "aria-label": "At a glance", id: "glance" }, glance(overview));
   const trendsArea = h("section", { "aria-labelledby": "trends-title" },
-    h("h2", { id: "trends-title" }, "Between massage sessions"), h("p", { class: "loading" }, "Loading…"));
-  const dailyArea = h("section", { "aria-labelledby": "daily-title" },
-    h("h2", { id: "daily-title" }, "The last 90 days"), h("p", { class: "loading" }, "Loading…"));
-  const rules = alertRules(api, pid, notice);
+    h("h2", { id: "trends-title" }, "How pain moved between massage sessions"), h("p", { class: "loading" }, "Loading…"));
+  const sessionsArea = h("section", { "aria-labelledby": "sessions-title" },
+    h("h2", { id: "sessions-title" }, "Massage sessions"), h("p", { class: "loading" }, "Loading…"));
+  const dailyArea = h("details", { class: "details", id: "daily-details" },
+    h("summary", {}, "Day by day, the last 90 days"), h("p", { class: "loading" }, "Loading…"));
+  const rules = alertRules(api, pid);
+  const drawGlance = async () => {
+    fill(glanceArea, glance(await api.get(`/patients/${pid}`)));
+  };
   const drawTrends = async () => {
     const [trends, daily, image] = await Promise.all([
       api.get(`/patients/${pid}/trends`),
       api.get(`/patients/${pid}/daily`),
       chart(api, pid),
     ]);
-    fill(trendsArea, h("h2", { id: "trends-title" }, "Between massage sessions"),
-      h("figure", { class: "chart" }, image), intervalsTable(trends));
-    fill(dailyArea, h("h2", { id: "daily-title" }, "The last 90 days"), dailyTable(daily));
+    fill(trendsArea, h("h2", { id: "trends-title" }, "How pain moved between massage sessions"),
+      h("figure", { class: "chart" }, image), intervalsPart(trends));
+    fill(dailyArea, h("summary", {}, "Day by day, the last 90 days"), dailyTable(daily));
+  };
+  const drawSessions = async () => {
+    const list = await api.get(`/patients/${pid}/massage-sessions?limit=8`);
+    fill(sessionsArea, h("h2", { id: "sessions-title" }, "Massage sessions"), sessionsList(list.items, api.user),
+      list.next_cursor ? h("p", { class: "muted" }, "The latest 8; the downloads below hold every one.") : null);
   };
   // A section that cannot be shown says so in place; the rest of the page
   // (the precautions first) stays.
@@ -307,40 +501,43 @@ export async function patient(api, main, pid, notice) {
     } catch (error) {
       if (!api.signedIn) return;
       for (const area of areas) {
-        const title = area.querySelector("h2");
+        const title = area.querySelector("h2, summary");
         fill(area, title, h("p", { class: "error", role: "alert" }, error.message || "This part could not be shown."));
       }
     }
   };
   const recorded = async (message) => {
     notice(message);
-    await guarded(drawTrends, trendsArea, dailyArea);
+    await Promise.all([
+      guarded(drawGlance, glanceArea),
+      guarded(drawTrends, trendsArea, dailyArea),
+      guarded(drawSessions, sessionsArea),
+    ]);
   };
   fill(main,
     h("p", {}, h("a", { href: "#/patients" }, "← All patients")),
     h("h1", { id: "patient-name" }, overview.display_name),
     precautionBanner(conditions.items),
     h("p", { class: "muted" }, `Linked since ${instant(overview.since, overview.timezone)} · dates in the patient's time zone (${overview.timezone}) · today there is ${day(overview.today)}`),
-    h("dl", { class: "figures" },
-      h("div", {}, h("dt", {}, "Alerts"), h("dd", {}, badges(overview.alerts))),
-      h("div", {}, h("dt", {}, "Last entry"), h("dd", {}, day(overview.last_entry_date))),
-      h("div", {}, h("dt", {}, "Last pain"), h("dd", {}, figure(overview.last_pain_level))),
-      h("div", {}, h("dt", {}, "Pain, 7 days"), h("dd", {}, figure(overview.avg_pain_7d))),
-      h("div", {}, h("dt", {}, "Previous 7 days"), h("dd", {}, figure(overview.avg_pain_prev_7d))),
-      h("div", {}, h("dt", {}, "Stretching"), h("dd", {}, `${overview.stretch_days_7d} of 7 days`)),
-      h("div", {}, h("dt", {}, "Last massage"), h("dd", {}, day(overview.last_massage_date)))),
+    glanceArea,
     trendsArea,
+    sessionsArea,
     sessionForm(api, overview, osteoporosis, recorded),
+    exportsPart(api, pid, notice),
     dailyArea,
     rules.section);
-  await Promise.all([guarded(drawTrends, trendsArea, dailyArea), guarded(rules.load, rules.section)]);
+  await Promise.all([
+    guarded(drawTrends, trendsArea, dailyArea),
+    guarded(drawSessions, sessionsArea),
+    guarded(rules.load, rules.section),
+  ]);
 }
 
 /** Invitation codes: create one for a new patient, withdraw open ones. */
 export async function invitations(api, main, notice) {
   const created = h("div", { id: "new-code", "aria-live": "polite" });
   const list = h("div", {});
-  const errors = h("p", { class: "error", role: "alert", hidden: true });
+  const errors = h("div", { class: "error", role: "alert", hidden: true });
   const draw = async () => {
     const { body } = await api.json("GET", "/invitations");
     fill(list, body.items.length
@@ -377,9 +574,7 @@ export async function invitations(api, main, notice) {
         h("p", { class: "muted" }, `Valid until ${instant(body.expires_at)}.`));
       await draw();
     } catch (error) {
-      const fields = error.fields || [];
-      fill(errors, error.message, fields.length ? ` (${fields.map((f) => `${words(f.field)}: ${f.message}`).join("; ")})` : "");
-      errors.hidden = false;
+      showErrors(errors, error, { expires_in_hours: "Valid for" });
     } finally {
       button.disabled = false;
       button.textContent = "Create invitation code";
