@@ -146,7 +146,7 @@ const PATIENTS: [Profile; 3] = [
         pressure: Pressure::Light,
         condition: Some((
             Condition::Osteoporosis,
-            "Osteoporosis of the lumbar spine (DEXA 2026). Light pressure only; no deep work over the spine.",
+            "Lumbar spine, DEXA scan 2026. Light pressure only; no deep work over the spine.",
         )),
         story: Story::FunctionWorse,
         no_help_every: Some(3),

@@ -23,7 +23,14 @@ Errors are application/problem+json (RFC 9457) with a stable `code`. \
 Patterns are ECMA-262 regular expressions in Unicode mode (the `u` flag).",
         license(name = "AGPL-3.0-or-later"),
     ),
-    components(schemas(Problem, FieldError, routes::export::ExportFormat)),
+    components(schemas(
+        Problem,
+        FieldError,
+        routes::export::ExportFormat,
+        // Named by parameters only: utoipa adds them to no component by itself.
+        crate::analytics::overview::PatientOrder,
+        routes::auth::SessionMode,
+    )),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "me", description = "The caller's own account"),

@@ -38,10 +38,11 @@ impl Default for AlertRules {
     }
 }
 
-/// A patient's overrides of the therapist's defaults: a null field inherits.
+/// A patient's overrides of the therapist's defaults: `None` inherits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct RuleOverrides {
-    pub pain_threshold: Option<i64>,
+    /// `Some(None)`: pain_high off for this patient.
+    pub pain_threshold: Option<Option<i64>>,
     pub spike_delta: Option<i64>,
     pub not_logging_days: Option<i64>,
 }
@@ -50,7 +51,7 @@ impl AlertRules {
     /// These rules with `overrides` applied.
     pub fn with(self, overrides: RuleOverrides) -> Self {
         Self {
-            pain_threshold: overrides.pain_threshold.or(self.pain_threshold),
+            pain_threshold: overrides.pain_threshold.unwrap_or(self.pain_threshold),
             spike_delta: overrides.spike_delta.unwrap_or(self.spike_delta),
             not_logging_days: overrides.not_logging_days.unwrap_or(self.not_logging_days),
         }
@@ -317,9 +318,8 @@ pub enum PatientOrder {
     LastEntry,
 }
 
-/// Where a patient stands in a [`PatientOrder`]: the list is sorted by it,
-/// and a page's cursor holds the last one shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Where a patient stands in a [`PatientOrder`]: the list is sorted by it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rank {
     pub order: PatientOrder,
     /// 0 before 1: needs attention (attention order); 0 otherwise.
@@ -743,6 +743,12 @@ mod tests {
             spike_delta: Some(5),
             ..RuleOverrides::default()
         });
+        // Off for one patient, whatever the default.
+        let off = defaults.with(RuleOverrides {
+            pain_threshold: Some(None),
+            ..RuleOverrides::default()
+        });
+        assert_eq!(off.pain_threshold, None);
         assert_eq!(
             rules,
             AlertRules {

@@ -94,7 +94,8 @@ pub struct TrendSummary {
     /// Intervals with a relief class (a baseline and early pain).
     pub classified: i64,
     /// When the next session is due, from the recent helpful intervals;
-    /// null below 3 of them.
+    /// null below 3 of them, and for a range that ends before the patient's
+    /// today (it cannot see the sessions since).
     pub next_session: Option<NextSession>,
     pub mean_relief: Option<f64>,
     /// Over intervals whose relief ended (uncensored) only.
@@ -435,7 +436,12 @@ fn summary(
             .iter()
             .filter(|i| i.relief_class.is_some())
             .count() as i64,
-        next_session: next_session(intervals, today),
+        // Only a range that reaches today knows the latest session.
+        next_session: if to >= today {
+            next_session(intervals, today)
+        } else {
+            None
+        },
         mean_relief: out(mean(reliefs)),
         mean_relief_duration_days: (!durations.is_empty())
             .then(|| Frac::new(durations.iter().sum(), durations.len() as i64).round3()),

@@ -24,7 +24,8 @@ pub struct LinkedPatient {
     /// The patient's change counter: moves with every write of their data.
     pub change_seq: i64,
     pub defaults: (Option<i32>, Option<i32>, Option<i32>),
-    pub overrides: (Option<i32>, Option<i32>, Option<i32>),
+    /// Threshold, pain_high off, spike, days (null without a row).
+    pub overrides: (Option<i32>, Option<bool>, Option<i32>, Option<i32>),
 }
 
 /// The therapist's active links, by `since` then patient id, after `after`
@@ -63,6 +64,7 @@ pub fn linked_patients(
             ),
             (
                 alert_settings::pain_threshold.nullable(),
+                alert_settings::pain_high_off.nullable(),
                 alert_settings::spike_delta.nullable(),
                 alert_settings::not_logging_days.nullable(),
             ),
@@ -298,6 +300,8 @@ where
 #[derive(Debug, Clone, Queryable)]
 pub struct AlertSettingsRow {
     pub pain_threshold: Option<i32>,
+    /// pain_high off for this patient, whatever the defaults say.
+    pub pain_high_off: bool,
     pub spike_delta: Option<i32>,
     pub not_logging_days: Option<i32>,
     pub version: i64,
@@ -313,6 +317,7 @@ pub fn alert_settings(
         .filter(alert_settings::patient_id.eq(patient.to_string()))
         .select((
             alert_settings::pain_threshold,
+            alert_settings::pain_high_off,
             alert_settings::spike_delta,
             alert_settings::not_logging_days,
             alert_settings::version,
@@ -332,6 +337,7 @@ pub fn save_alert_settings(
     let (t, p) = (therapist.to_string(), patient.to_string());
     let values = (
         alert_settings::pain_threshold.eq(row.pain_threshold),
+        alert_settings::pain_high_off.eq(row.pain_high_off),
         alert_settings::spike_delta.eq(row.spike_delta),
         alert_settings::not_logging_days.eq(row.not_logging_days),
         alert_settings::version.eq(row.version),

@@ -170,6 +170,7 @@ diesel::table! {
         therapist_id -> Text,
         patient_id -> Text,
         pain_threshold -> Nullable<Integer>,
+        pain_high_off -> Bool,
         spike_delta -> Nullable<Integer>,
         not_logging_days -> Nullable<Integer>,
         version -> BigInt,

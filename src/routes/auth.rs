@@ -73,9 +73,16 @@ fn wants_cookie(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("cookie"))
 }
 
-/// The cookies for both routes: holding `token`, or clearing it.
-fn refresh_cookies(state: &AppState, token: Option<&str>, max_age: i64) -> Vec<Cookie<'static>> {
-    let secure = state.mail.public_url.starts_with("https://");
+/// The cookies for both routes: holding `token`, or clearing it. `Secure`
+/// when the service is public over https or this request came over https.
+fn refresh_cookies(
+    req: &HttpRequest,
+    state: &AppState,
+    token: Option<&str>,
+    max_age: i64,
+) -> Vec<Cookie<'static>> {
+    let secure =
+        state.mail.public_url.starts_with("https://") || req.connection_info().scheme() == "https";
     COOKIE_PATHS
         .iter()
         .map(|path| {
@@ -104,10 +111,18 @@ fn keep_in_cookie(
 ) {
     if wants_cookie(req) {
         let token = tokens.refresh_token.take();
-        for cookie in refresh_cookies(state, token.as_deref(), tokens.refresh_expires_in) {
+        for cookie in refresh_cookies(req, state, token.as_deref(), tokens.refresh_expires_in) {
             answer.cookie(cookie);
         }
     }
+}
+
+/// The one value of `X-Painline-Session`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionMode {
+    /// The refresh token travels in the `painline_refresh` cookie.
+    Cookie,
 }
 
 /// The refresh token a request presents: in the JSON body (apps), or in the
@@ -185,7 +200,7 @@ pub async fn register(
     post, path = "/v1/auth/login",
     tag = "auth",
     request_body = LoginRequest,
-    params(("X-Painline-Session" = Option<String>, Header,
+    params(("X-Painline-Session" = Option<SessionMode>, Header,
         description = "`cookie` (browser dashboards): the refresh token is set as an HttpOnly, SameSite=Strict cookie for `/v1/auth/refresh` and `/v1/auth/logout` instead of being in the body")),
     responses(
         (status = 200, description = "Signed in", body = SessionResponse,
@@ -228,7 +243,7 @@ pub async fn login(
     post, path = "/v1/auth/refresh",
     tag = "auth",
     request_body = RefreshRequest,
-    params(("X-Painline-Session" = Option<String>, Header,
+    params(("X-Painline-Session" = Option<SessionMode>, Header,
         description = "`cookie` (browser dashboards): the refresh token is read from the `painline_refresh` cookie, not the body, and the new one is set as that cookie. Without this header the cookie is ignored")),
     responses(
         (status = 200, description = "New tokens", body = RefreshResponse,
@@ -248,14 +263,26 @@ pub async fn refresh(
         // error, so a first visit logs none in the browser).
         Presented::Cookie(None) => return Ok(HttpResponse::NoContent().finish()),
     };
-    let mut tokens = session::refresh(
+    let refreshed = session::refresh(
         &state.db,
         &state.clock,
         &state.tokens,
         &token,
         user_agent(&req),
     )
-    .await?;
+    .await;
+    let mut tokens = match refreshed {
+        Ok(tokens) => tokens,
+        // A dead cookie is cleared, so a reload does not present it again.
+        Err(error) if wants_cookie(&req) => {
+            let mut answer = actix_web::ResponseError::error_response(&AppError::from(error));
+            for cookie in refresh_cookies(&req, &state, None, 0) {
+                answer.add_cookie(&cookie).map_err(AppError::internal)?;
+            }
+            return Ok(answer);
+        }
+        Err(error) => return Err(error.into()),
+    };
     let mut answer = HttpResponse::Ok();
     keep_in_cookie(&req, &state, &mut answer, &mut tokens);
     Ok(answer.json(RefreshResponse { tokens }))
@@ -269,17 +296,21 @@ pub async fn refresh(
     post, path = "/v1/auth/logout",
     tag = "auth",
     request_body = RefreshRequest,
-    params(("X-Painline-Session" = Option<String>, Header,
+    params(("X-Painline-Session" = Option<SessionMode>, Header,
         description = "`cookie` (browser dashboards): the refresh token is read from the `painline_refresh` cookie, not the body, and the cookie is cleared")),
     responses((status = 204, description = "Signed out",
         headers(("Set-Cookie" = String, description = "With `X-Painline-Session: cookie` only: the cleared cookie"))))
 )]
-pub async fn logout(state: web::Data<AppState>, presented: Presented) -> AppResult<HttpResponse> {
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    presented: Presented,
+) -> AppResult<HttpResponse> {
     let mut answer = HttpResponse::NoContent();
     let token = match presented {
         Presented::Body(token) => Some(token),
         Presented::Cookie(token) => {
-            for cookie in refresh_cookies(&state, None, 0) {
+            for cookie in refresh_cookies(&req, &state, None, 0) {
                 answer.cookie(cookie);
             }
             token

@@ -179,7 +179,7 @@ async fn chart_svg(
     let ChartQuery { from, to, layout } = query;
     check_range(from, to)?;
     let layout = match layout.as_deref() {
-        None | Some("" | "wide") => chart::Layout::Wide,
+        None | Some("wide") => chart::Layout::Wide,
         Some("phone") => chart::Layout::Phone,
         Some(_) => return Err(bad_param("layout", "must be wide or phone")),
     };

@@ -14,16 +14,16 @@ use super::input::ApiJson;
 use super::{endpoint, Access, Endpoint};
 use crate::analytics::clinical::{FunctionChange, NextSession};
 use crate::analytics::overview::{
-    Alert, AlertRules, LastSession, LatestNote, PatientOrder, Rank, RuleOverrides,
+    Alert, AlertRules, LastSession, LatestNote, PatientOrder, RuleOverrides,
 };
 use crate::domain::access::PatientScope;
 use crate::domain::logbook::{Checks, Condition};
 use crate::domain::version::etag;
-use crate::domain::DomainError;
+use crate::domain::{DomainError, FieldError};
 use crate::error::AppResult;
 use crate::routes::scope::{Scoped, Therapist};
 use crate::service::overview::{
-    self as service, AlertDefaults, AlertSettings, Overview, Selection,
+    self as service, After, AlertDefaults, AlertSettings, Overview, Selection,
 };
 use crate::state::AppState;
 
@@ -143,20 +143,44 @@ pub struct PatientListQuery {
     /// Page size, 1..1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page (of the same order).
+    /// `next_cursor` of the previous page (of the same order). It names the
+    /// page's last patient: the next page goes on after them wherever they
+    /// stand now.
     pub cursor: Option<String>,
 }
 
-fn encode_rank(rank: &Rank) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(rank).unwrap_or_default())
+fn order_name(order: PatientOrder) -> &'static str {
+    match order {
+        PatientOrder::Attention => "attention",
+        PatientOrder::Name => "name",
+        PatientOrder::LastEntry => "last_entry",
+    }
 }
 
-fn decode_rank(raw: &str, order: PatientOrder) -> AppResult<Rank> {
+/// The order, the last patient's place and id: opaque, and without health data.
+fn encode_after(order: PatientOrder, last: &Overview) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "{}:{}:{}",
+        order_name(order),
+        last.position,
+        last.id
+    ))
+}
+
+fn decode_after(raw: &str, order: PatientOrder) -> AppResult<After> {
     URL_SAFE_NO_PAD
         .decode(raw)
         .ok()
-        .and_then(|bytes| serde_json::from_slice::<Rank>(&bytes).ok())
-        .filter(|rank| rank.order == order)
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| {
+            let mut parts = text.splitn(3, ':');
+            let (name, position, id) = (parts.next()?, parts.next()?, parts.next()?);
+            (name == order_name(order)).then_some(())?;
+            Some(After {
+                position: position.parse().ok().filter(|p: &usize| *p < 1_000_000)?,
+                id: id.parse().ok()?,
+            })
+        })
         .ok_or_else(|| bad_param("cursor", "is not a cursor this API returned for this order"))
 }
 
@@ -181,7 +205,7 @@ pub async fn list_patients(
     let query = query.into_inner();
     let limit = check_limit(query.limit)?;
     let order = match query.order.as_deref() {
-        None | Some("") => PatientOrder::default(),
+        None => PatientOrder::default(),
         Some(raw) => serde_json::from_value(serde_json::Value::String(raw.to_owned()))
             .map_err(|_| bad_param("order", "must be attention, name or last_entry"))?,
     };
@@ -189,7 +213,7 @@ pub async fn list_patients(
         .cursor
         .as_deref()
         .filter(|c| !c.is_empty())
-        .map(|c| decode_rank(c, order))
+        .map(|c| decode_after(c, order))
         .transpose()?;
     let selection = Selection {
         only: None,
@@ -207,7 +231,7 @@ pub async fn list_patients(
     )
     .await?;
     let next_cursor = match page.last() {
-        Some(last) if more => Some(encode_rank(&last.rank)),
+        Some(last) if more => Some(encode_after(order, last)),
         _ => None,
     };
     Ok(HttpResponse::Ok().json(PatientPage {
@@ -245,12 +269,27 @@ pub enum RuleField {
     NotLoggingDays,
 }
 
+/// `"off"`: no `pain_high` for this patient, whatever your default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Off {
+    Off,
+}
+
+/// A patient's own `pain_high` threshold: 0..10, or `"off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ThresholdOverride {
+    Level(i64),
+    Off(Off),
+}
+
 /// Your alert rules for one patient: what you set for this patient (a null
 /// field follows your defaults, `/v1/me/alert-defaults`) and what applies.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertSettingsResponse {
-    /// This patient's `pain_high` threshold 0..10; null: your default.
-    pub pain_threshold: Option<i64>,
+    /// This patient's `pain_high` threshold 0..10, or `"off"`; null: your default.
+    pub pain_threshold: Option<ThresholdOverride>,
     /// This patient's spike, 1..10 points; null: your default.
     pub spike_delta: Option<i64>,
     /// This patient's days without an entry, 1..60; null: your default.
@@ -275,7 +314,10 @@ impl From<AlertSettings> for AlertSettingsResponse {
         .filter_map(|(inherits, field)| inherits.then_some(field))
         .collect();
         Self {
-            pain_threshold: o.pain_threshold,
+            pain_threshold: o.pain_threshold.map(|t| match t {
+                Some(level) => ThresholdOverride::Level(level),
+                None => ThresholdOverride::Off(Off::Off),
+            }),
             spike_delta: o.spike_delta,
             not_logging_days: o.not_logging_days,
             effective: s.effective(),
@@ -292,6 +334,22 @@ pub struct AlertSettingsBody {
     /// 0..10: `pain_high` when the latest logged day of the last 7 reaches it.
     #[schema(minimum = 0, maximum = 10)]
     pub pain_threshold: Option<i64>,
+    /// 1..10: `pain_spike` when that day is this many points above the week before.
+    #[schema(minimum = 1, maximum = 10)]
+    pub spike_delta: Option<i64>,
+    /// 1..60: `not_logging` after this many days without an entry, today included.
+    #[schema(minimum = 1, maximum = 60)]
+    pub not_logging_days: Option<i64>,
+}
+
+/// Your rules for one patient; a field left out or null follows your defaults.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientRulesBody {
+    /// 0..10: `pain_high` when the latest logged day of the last 7 reaches
+    /// it; `"off"`: no `pain_high` for this patient, whatever your default.
+    #[schema(value_type = Option<ThresholdOverride>)]
+    pub pain_threshold: Option<serde_json::Value>,
     /// 1..10: `pain_spike` when that day is this many points above the week before.
     #[schema(minimum = 1, maximum = 10)]
     pub spike_delta: Option<i64>,
@@ -341,7 +399,7 @@ pub async fn get_alert_settings(
 #[utoipa::path(
     put, path = "/v1/patients/{pid}/alert-settings", tag = "therapist views",
     operation_id = "put_alert_settings",
-    security(("bearer" = [])), request_body = AlertSettingsBody,
+    security(("bearer" = [])), request_body = PatientRulesBody,
     params(("pid" = Uuid, Path, description = "A patient linked to you"),
            ("If-Match" = Option<String>, Header, description = "ETag of the version being replaced")),
     responses(
@@ -354,12 +412,30 @@ pub async fn get_alert_settings(
 )]
 pub async fn put_alert_settings(
     state: web::Data<AppState>,
-    Scoped(scope, (if_match, body)): Scoped<(IfMatchHeader, ApiJson<AlertSettingsBody>)>,
+    Scoped(scope, (if_match, body)): Scoped<(IfMatchHeader, ApiJson<PatientRulesBody>)>,
 ) -> AppResult<HttpResponse> {
     let body = body.0;
-    checked(&body)?;
+    let threshold = match &body.pain_threshold {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(word)) if word == "off" => Ok(Some(None)),
+        Some(value) => match value.as_i64() {
+            Some(level) => Ok(Some(Some(level))),
+            None => Err(FieldError::new(
+                "pain_threshold",
+                "must be a whole number from 0 to 10, \"off\" or null",
+            )),
+        },
+    };
+    let mut checks = Checks::default();
+    match &threshold {
+        Ok(level) => checks.range("pain_threshold", level.flatten(), 0, 10),
+        Err(error) => checks.0.push(error.clone()),
+    }
+    checks.range("spike_delta", body.spike_delta, 1, 10);
+    checks.range("not_logging_days", body.not_logging_days, 1, 60);
+    DomainError::check(checks.0)?;
     let overrides = RuleOverrides {
-        pain_threshold: body.pain_threshold,
+        pain_threshold: threshold.ok().flatten(),
         spike_delta: body.spike_delta,
         not_logging_days: body.not_logging_days,
     };

@@ -455,8 +455,6 @@ pub async fn document(
     }))
 }
 
-/// The daily series of `[from, to]` as CSV (the same defaults and limits
-/// as `…/daily`).
 /// The patient's part of a download's file name ([`crate::export::file_stem`]).
 pub async fn file_stem(db: &Db, scope: PatientScope) -> ServiceResult<String> {
     let patient = db
@@ -466,6 +464,8 @@ pub async fn file_stem(db: &Db, scope: PatientScope) -> ServiceResult<String> {
     Ok(crate::export::file_stem(&patient.display_name))
 }
 
+/// The daily series of `[from, to]` as CSV (the same defaults and limits
+/// as `…/daily`).
 pub async fn daily_csv(
     db: &Db,
     clock: &Clock,

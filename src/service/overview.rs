@@ -48,14 +48,24 @@ pub struct Overview {
     pub rules: AlertRules,
     /// Where the patient stands in the order asked for.
     pub rank: Rank,
+    /// Their place in the whole ordered list (0 first).
+    pub position: usize,
+}
+
+/// Where the previous page ended: its last patient and their place then.
+/// Only an id and a number, so no health data travels in a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    pub position: usize,
+    pub id: UserId,
 }
 
 /// Which patients, and whether this request is their access-log entry.
 pub struct Selection {
     pub only: Option<UserId>,
     pub order: PatientOrder,
-    /// The rank of the last patient of the previous page.
-    pub after: Option<Rank>,
+    /// Where the previous page ended.
+    pub after: Option<After>,
     /// Page size.
     pub limit: i64,
     /// The path to log one `read` row per patient shown under; `None` when
@@ -79,11 +89,16 @@ fn defaults_of(row: (Option<i32>, Option<i32>, Option<i32>)) -> AlertRules {
     }
 }
 
-fn overrides_of(row: (Option<i32>, Option<i32>, Option<i32>)) -> RuleOverrides {
+fn overrides_of(row: (Option<i32>, Option<bool>, Option<i32>, Option<i32>)) -> RuleOverrides {
+    let (threshold, off, spike, days) = row;
     RuleOverrides {
-        pain_threshold: row.0.map(i64::from),
-        spike_delta: row.1.map(i64::from),
-        not_logging_days: row.2.map(i64::from),
+        pain_threshold: if off == Some(true) {
+            Some(None)
+        } else {
+            threshold.map(|t| Some(i64::from(t)))
+        },
+        spike_delta: spike.map(i64::from),
+        not_logging_days: days.map(i64::from),
     }
 }
 
@@ -386,19 +401,27 @@ pub async fn overviews(
                     figures: f.figures,
                     rules,
                     rank,
+                    position: 0,
                 })
             })
             .collect::<ServiceResult<Vec<_>>>()?;
         ranked.sort_by(|a, b| a.rank.compare(&b.rank));
+        for (position, overview) in ranked.iter_mut().enumerate() {
+            overview.position = position;
+        }
+        // After the previous page's last patient where they stand now; when
+        // their link has ended, from their old place (the list is one shorter).
+        let start = match &selection.after {
+            None => 0,
+            Some(after) => ranked
+                .iter()
+                .position(|o| o.id == after.id)
+                .map_or(after.position.min(ranked.len()), |p| p + 1),
+        };
         let limit = usize::try_from(selection.limit).unwrap_or(usize::MAX);
         let mut shown: Vec<Overview> = ranked
             .into_iter()
-            .filter(|o| {
-                selection
-                    .after
-                    .as_ref()
-                    .is_none_or(|after| o.rank.compare(after) == std::cmp::Ordering::Greater)
-            })
+            .skip(start)
             .take(limit.saturating_add(1))
             .collect();
         let more = shown.len() > limit;
@@ -505,6 +528,7 @@ fn read_settings(conn: &mut DbConnection, scope: PatientScope) -> ServiceResult<
             Some(row) => AlertSettings {
                 overrides: overrides_of((
                     row.pain_threshold,
+                    Some(row.pain_high_off),
                     row.spike_delta,
                     row.not_logging_days,
                 )),
@@ -553,7 +577,8 @@ pub async fn save_alert_settings(
                 return Err(DomainError::PreconditionFailed.into());
             }
             let row = AlertSettingsRow {
-                pain_threshold: overrides.pain_threshold.map(narrow).transpose()?,
+                pain_threshold: overrides.pain_threshold.flatten().map(narrow).transpose()?,
+                pain_high_off: overrides.pain_threshold == Some(None),
                 spike_delta: overrides.spike_delta.map(narrow).transpose()?,
                 not_logging_days: overrides.not_logging_days.map(narrow).transpose()?,
                 version: current.version + 1,

@@ -135,6 +135,15 @@ async fn relief_classes_and_the_next_session_hint_in_trends_and_overview() {
     let hint =
         json!({"typical_relief_days": 3.0, "based_on": 3, "suggested_date": day(3), "due": true});
     assert_eq!(summary["next_session"], hint);
+    // A range that ends before today cannot know the sessions since: no hint.
+    let past = app
+        .get(
+            &format!("/v1/me/trends?from={}&to={}", day(40), day(1)),
+            &patient.access,
+        )
+        .await;
+    assert_eq!(past.body["summary"]["responders"], 4);
+    assert_eq!(past.body["summary"]["next_session"], json!(null));
 
     let overview = app
         .get(&format!("/v1/patients/{}", patient.id), &therapist.access)
@@ -375,6 +384,25 @@ async fn therapist_wide_defaults_apply_to_every_patient_without_an_override() {
         maria_now.body["effective"],
         json!({"pain_threshold": 8, "spike_delta": 2, "not_logging_days": 14})
     );
+    // Off for her alone, whatever the default.
+    let off = put(&maria_rules, json!({"pain_threshold": "off"}), None).await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+    assert_eq!(off.body["pain_threshold"], "off");
+    assert_eq!(off.body["effective"]["pain_threshold"], json!(null));
+    assert_eq!(
+        off.body["inherited"],
+        json!(["spike_delta", "not_logging_days"])
+    );
+    assert_eq!(
+        app.count("alert_settings", "pain_high_off AND pain_threshold IS NULL")
+            .await,
+        1
+    );
+    for bad in [json!("sometimes"), json!(4.5), json!([4])] {
+        let refused = put(&maria_rules, json!({"pain_threshold": bad}), None).await;
+        refused.assert_problem(422, "validation_failed");
+        assert_eq!(refused.error_fields(), ["pain_threshold"]);
+    }
     // Clearing the override: she inherits the threshold again.
     let cleared = put(&maria_rules, json!({}), None).await;
     assert_eq!(cleared.body["inherited"].as_array().unwrap().len(), 3);

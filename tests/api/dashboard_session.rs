@@ -122,8 +122,11 @@ async fn the_dashboard_keeps_its_refresh_token_in_a_strict_http_only_cookie() {
     assert!(cleared
         .iter()
         .all(|c| c.starts_with("painline_refresh=;") && c.contains("Max-Age=0")));
-    let (after, _) = send(refresh_with(&app, &third).header(HEADER, "cookie")).await;
+    // A dead cookie presented again is refused and cleared.
+    let (after, dead) = send(refresh_with(&app, &third).header(HEADER, "cookie")).await;
     after.assert_problem(401, "invalid_refresh_token");
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(dead.iter().all(|c| c.contains("Max-Age=0")));
     assert_eq!(
         app.count(
             "refresh_tokens",

@@ -910,12 +910,14 @@ async fn alert_rules_saved_before_the_defaults_become_overrides() {
         )
         .await;
     assert_eq!(rules.status, StatusCode::OK, "{}", rules.text);
+    // Saved without a threshold: pain_high was off for this patient, and
+    // stays off whatever defaults the therapist sets later.
     assert_eq!(
         rules.body,
         json!({
-            "pain_threshold": null, "spike_delta": 3, "not_logging_days": 10,
+            "pain_threshold": "off", "spike_delta": 3, "not_logging_days": 10,
             "effective": {"pain_threshold": null, "spike_delta": 3, "not_logging_days": 10},
-            "inherited": ["pain_threshold"],
+            "inherited": [],
             "version": 2
         })
     );
@@ -928,4 +930,23 @@ async fn alert_rules_saved_before_the_defaults_become_overrides() {
         json!({"pain_threshold": null, "spike_delta": 3, "not_logging_days": 10})
     );
     assert_eq!(app.count("alert_defaults", "1 = 1").await, 0);
+    let defaults = app
+        .call(
+            Method::PUT,
+            "/v1/me/alert-defaults",
+            Some(token),
+            Some(json!({"pain_threshold": 2, "not_logging_days": 30})),
+        )
+        .await;
+    assert_eq!(defaults.status, StatusCode::OK, "{}", defaults.text);
+    let after = app
+        .get(
+            &format!("/v1/patients/{RULES_PATIENT}/alert-settings"),
+            token,
+        )
+        .await;
+    assert_eq!(
+        after.body["effective"],
+        json!({"pain_threshold": null, "spike_delta": 3, "not_logging_days": 10})
+    );
 }

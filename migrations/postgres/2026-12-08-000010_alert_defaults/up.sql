@@ -10,8 +10,15 @@ CREATE TABLE alert_defaults (
 );
 
 -- A patient's rules become overrides of the therapist's defaults: a null
--- field inherits. Saved rows keep their values, now as overrides, so every
+-- field inherits, and `pain_high_off` turns pain_high off for this patient
+-- whatever the default. Saved rows keep their values, now as overrides, and
+-- a saved row without a threshold (pain_high off, then) stays off, so every
 -- patient's effective rules stay what they were.
 ALTER TABLE alert_settings
     ALTER COLUMN spike_delta DROP NOT NULL,
-    ALTER COLUMN not_logging_days DROP NOT NULL;
+    ALTER COLUMN not_logging_days DROP NOT NULL,
+    ADD COLUMN pain_high_off BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE alert_settings SET pain_high_off = (pain_threshold IS NULL);
+ALTER TABLE alert_settings
+    ADD CONSTRAINT alert_settings_off_has_no_threshold
+    CHECK (NOT (pain_high_off AND pain_threshold IS NOT NULL));

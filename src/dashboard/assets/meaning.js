@@ -15,7 +15,15 @@ function daysText(n) {
   return n === 1 ? "1 day" : `${n} days`;
 }
 
-const INSTRUMENTS = { odi: "ODI", rmdq: "RMDQ", peg: "PEG" };
+/** The disability questionnaires, as a therapist names them. */
+export const INSTRUMENTS = { odi: "Oswestry", rmdq: "Roland-Morris", peg: "PEG" };
+const MATTERS = { odi: 10, rmdq: 5 };
+
+/** One decimal, always, with a real minus sign. */
+export function one(value) {
+  const text = Math.abs(value).toFixed(1);
+  return value < 0 && text !== "0.0" ? `−${text}` : text;
+}
 
 /** Why the patient is on the attention list: one sentence per alert. */
 export function reasons(p) {
@@ -24,17 +32,17 @@ export function reasons(p) {
   for (const alert of p.alerts) {
     switch (alert) {
       case "pain_rising":
-        out.push(`↑ Pain up ${points(p.pain_change_7d)} this week (${figure(p.avg_pain_prev_7d)} → ${figure(p.avg_pain_7d)} out of 10)`);
+        out.push(`↑ Pain up ${points(p.pain_change_7d)} this week (${one(p.avg_pain_prev_7d)} → ${one(p.avg_pain_7d)} out of 10)`);
         break;
       case "pain_high":
         out.push(`Pain at or above your limit of ${p.rules.pain_threshold} on the latest day`);
         break;
       case "pain_spike":
-        out.push(`A spike: the latest day ${points(p.rules.spike_delta)} or more above last week (${figure(p.avg_pain_prev_7d)})`);
+        out.push(`A spike: the latest day ${points(p.rules.spike_delta)} or more above last week's average of ${one(p.avg_pain_prev_7d)}`);
         break;
       case "function_worse": {
         const f = p.function_change;
-        out.push(`Function worse: ${INSTRUMENTS[f.instrument]} ${figure(f.previous)} → ${figure(f.latest)} since ${day(f.previous_date)}`);
+        out.push(`Disability score worse: ${INSTRUMENTS[f.instrument]} ${figure(f.previous)} → ${figure(f.latest)} since ${day(f.previous_date)}`);
         break;
       }
       case "not_logging":
@@ -58,8 +66,9 @@ export function weekChange(p) {
     return { arrow: "→", text: `About the same as last week (${c >= 0 ? "+" : "−"}${figure(Math.abs(c))})`, tone: "same" };
   }
   if (c > 0) {
-    const rising = p.alerts.includes("pain_rising");
-    return { arrow: "↑", text: `Pain up ${points(c)} this week`, tone: rising ? "worse" : "up" };
+    if (p.alerts.includes("pain_rising")) return { arrow: "↑", text: `Pain up ${points(c)} this week`, tone: "worse" };
+    if (c < 1) return { arrow: "↗", text: `Slightly up this week (+${figure(c)})`, tone: "same" };
+    return { arrow: "↑", text: `Pain up ${points(c)} this week`, tone: "up" };
   }
   return { arrow: "↓", text: `Pain down ${points(c)} this week`, tone: "better" };
 }
@@ -108,8 +117,10 @@ export function intervalSentence(i, today) {
       ? `${when}: another session followed the same or the next day.`
       : `${when}: no entries in the 3 days after, so no comparison.`;
   }
-  const before = figure(i.baseline_pain);
-  const after = figure(i.early_pain);
+  // The fall shown is that of the numbers shown, so the sentence adds up.
+  const before = one(i.baseline_pain);
+  const after = one(i.early_pain);
+  const fall = one(Number(before) - Number(after));
   if (i.relief_class === "none") {
     return `${when} pain did not fall (${before} in the week before, ${after} in the 3 days after).`;
   }
@@ -122,7 +133,28 @@ export function intervalSentence(i, today) {
   } else {
     lasted = ` and stayed below usual until the next session (${daysText(n)})`;
   }
-  return `${when} pain fell from ${before} to ${after} (−${figure(i.relief)}, ${CLASSES[i.relief_class]})${lasted}.`;
+  return `${when} pain fell from ${before} to ${after} (−${fall}, ${CLASSES[i.relief_class]})${lasted}.`;
+}
+
+/** A change in a disability score, in words. */
+export function functionWords(f) {
+  if (!f) return "No two disability questionnaires this year to compare";
+  const sign = f.change > 0 ? "+" : f.change < 0 ? "−" : "±";
+  const verdict = f.important
+    ? `${f.change > 0 ? "worse" : "better"} by at least the ${MATTERS[f.instrument]} points that matter`
+    : "a small change";
+  return `${INSTRUMENTS[f.instrument]} ${figure(f.previous)} → ${figure(f.latest)} (${sign}${figure(Math.abs(f.change))}: ${verdict})`;
+}
+
+/** A correlation in words, with its value. */
+export function correlationWords(r) {
+  if (r === null || r === undefined) return "Not enough days to tell";
+  const size = Math.abs(r);
+  const value = `r = ${r < 0 ? "−" : ""}${Math.abs(r).toFixed(2)}`;
+  if (size < 0.1) return `No visible link (${value})`;
+  const strength = size < 0.3 ? "A weak link" : size < 0.5 ? "A moderate link" : "A strong link";
+  const direction = r < 0 ? "more stretching, less pain the next day" : "more stretching, more pain the next day";
+  return `${strength}: ${direction} (${value})`;
 }
 
 /** What each figure is, its unit, and how it is computed, in one line each. */
@@ -132,12 +164,12 @@ export const EXPLAIN = {
   worst_7d: "The highest single rating (0–10) entered in the last 7 days: clinicians look at worst pain first.",
   stretching: "Days of the last 7 with at least one stretch session.",
   last_entry: "The day of the latest pain entry, in the patient's calendar.",
-  last_massage: "Relief is the mean pain of the 7 days before a session minus the mean of the 3 days after, in points. Substantial: at least 50 % of the pain before; moderate: at least 30 % or 2 points; minimal: any fall. These bands come from pain trials (IMMPACT); around one massage they are guidance, not a verdict.",
-  next_session: "The median number of days relief lasted after the latest sessions that helped moderately or more (up to 6 of them, at least 3 needed), counted from the last session.",
-  function: "The Oswestry Disability Index (0–100) or the Roland-Morris questionnaire (0–24): higher means more disabled. A change of 10 ODI points or 5 RMDQ points is the smallest that matters.",
+  last_massage: "Relief is the mean pain of the 7 days before a session minus the mean of the 3 days after, in points. Substantial: at least 50 % of the pain before; moderate: at least 30 % or 2 points; minimal: any fall. These bands come from pain research (the IMMPACT recommendations for pain trials); around one massage they are guidance, not a verdict. Back to usual: the first day with pain at or above the week before's mean.",
+  next_session: "The typical (middle) number of days relief lasted after the latest sessions that helped moderately or more, up to 6 of them over the last year (at least 3 needed), counted from the last session.",
+  function: "The patient's disability questionnaires: the Oswestry Disability Index (0–100) or the Roland-Morris questionnaire (0–24); higher means more disabled. The latest two of the year are compared: a change of 10 Oswestry points or 5 Roland-Morris points is the smallest that matters.",
   mean_relief: "The mean relief of the sessions shown, in points of pain: the week before minus the 3 days after.",
   relief_lasts: "The mean number of days before pain was back at the level of the week before, over sessions where it came back before the next session.",
   responders: "Sessions whose relief was moderate or substantial, out of those with entries before and after.",
   slope: "The straight-line trend of daily pain over these 90 days, in points per week: negative means pain is falling.",
-  correlation: "How a day's stretching goes with the next day's pain, from −1 to 1 (Pearson's r). Negative: more stretching, less pain the next day. Near 0: no visible link. It shows a link, not a cause.",
+  correlation: "How a day's stretching goes with the next day's pain, from −1 to 1 (a correlation, Pearson's r). Negative: more stretching, less pain the next day; near 0: no visible link. It shows a link, not a cause.",
 };

@@ -2,7 +2,9 @@
 // takes the API client and the element to draw into, and draws text only.
 
 import { h, fill, figure, day, instant, shortDay, words } from "./dom.js";
-import { EXPLAIN, hintWords, intervalSentence, points, reasons, reliefWords, weekChange } from "./meaning.js";
+import {
+  EXPLAIN, correlationWords, functionWords, hintWords, intervalSentence, one, points, reasons, reliefWords, weekChange,
+} from "./meaning.js";
 
 const TECHNIQUES = ["deep_tissue", "swedish", "sports", "trigger_point", "myofascial_release", "other"];
 const PRESSURES = ["light", "medium", "firm"];
@@ -88,22 +90,20 @@ function precautionBanner(conditions) {
 
 /** The overview's figures, each in words with its explanation. */
 function glance(overview) {
-  const f = overview.function_change;
   const hint = hintWords(overview.next_session, overview.today);
   const why = reasons(overview);
   return [
     why.length ? h("p", { class: "why", id: "why" }, why.join(" · ")) : null,
     h("dl", { class: "figures", id: "figures" },
       fact("This week", trendBadge(overview), "change_7d"),
-      fact("Pain, 7 days", `${figure(overview.avg_pain_7d)} / 10 (week before ${figure(overview.avg_pain_prev_7d)})`, "pain_7d"),
+      fact("Pain, 7 days", overview.avg_pain_7d === null ? "No entries this week"
+        : `${one(overview.avg_pain_7d)} / 10 (week before ${overview.avg_pain_prev_7d === null ? "–" : one(overview.avg_pain_prev_7d)})`, "pain_7d"),
       fact("Worst, 7 days", overview.worst_pain_7d === null ? "–" : `${overview.worst_pain_7d} / 10`, "worst_7d"),
       fact("Stretching", `${overview.stretch_days_7d} of 7 days`, "stretching"),
       fact("Last entry", overview.last_entry_date ? day(overview.last_entry_date) : "No entries yet", "last_entry"),
       fact("Last massage", reliefWords(overview.last_session, overview.today).replace(/^Last massage /, ""), "last_massage", { id: "last-massage" }),
       fact("Next session", hint || "Not enough sessions that helped to say", "next_session"),
-      fact("Function", f
-        ? `${f.instrument.toUpperCase()} ${figure(f.previous)} → ${figure(f.latest)} (${f.change > 0 ? "+" : ""}${figure(f.change)}${f.important ? ", important" : ", small"})`
-        : "No two ODI or RMDQ questionnaires this year", "function")),
+      fact("Disability score", functionWords(overview.function_change), "function")),
     overview.latest_note
       ? h("blockquote", { class: "note" }, h("p", {}, overview.latest_note.text),
         h("footer", {}, `The patient's note of ${day(overview.latest_note.date)}`))
@@ -123,8 +123,8 @@ function intervalsPart(trends) {
         fact("Mean relief", s.mean_relief === null ? "–" : `${figure(s.mean_relief)} points`, "mean_relief"),
         fact("Relief lasts", s.mean_relief_duration_days === null ? "–" : `${figure(s.mean_relief_duration_days)} days on average`, "relief_lasts"),
         fact("Sessions that helped", `${s.responders} of ${s.classified}`, "responders"),
-        fact("Pain trend", s.slope_per_week === null ? "–" : `${s.slope_per_week > 0 ? "+" : ""}${figure(s.slope_per_week, 2)} points a week`, "slope"),
-        fact("Stretching and next-day pain", s.stretch_pain_correlation === null ? "Not enough data" : `r = ${figure(s.stretch_pain_correlation, 2)}`, "correlation"))),
+        fact("Pain trend", s.slope_per_week === null ? "–" : `${s.slope_per_week > 0 ? "+" : s.slope_per_week < 0 ? "−" : ""}${Math.abs(s.slope_per_week).toFixed(2)} points a week`, "slope"),
+        fact("Stretching and next-day pain", correlationWords(s.stretch_pain_correlation), "correlation"))),
   ];
 }
 
@@ -135,7 +135,7 @@ function dailyTable(daily) {
     h("td", { class: "num" }, figure(d.max_pain)),
     h("td", { class: "num" }, d.entries),
     h("td", { class: "num" }, figure(d.stretch_minutes, 0)),
-    h("td", { class: "num" }, d.massage_session_ids.length || "")));
+    h("td", { class: "num" }, d.massage_session_ids.length === 0 ? "" : d.massage_session_ids.length === 1 ? "✓" : `✓ ×${d.massage_session_ids.length}`)));
   return table("Day by day, last 90 days", ["Day", "Mean pain", "Highest", "Entries", "Stretching (min)", "Massage"], rows, { id: "daily" });
 }
 
@@ -165,7 +165,7 @@ function sessionsList(sessions, me) {
       ? h("p", {}, s.areas.map((a) => `${words(a.muscle)} (${a.side}) ${a.minutes} min`).join(" · "))
       : null,
     s.pain_before !== null || s.pain_after !== null
-      ? h("p", {}, `Pain before ${figure(s.pain_before)}, after ${figure(s.pain_after)}`)
+      ? h("p", {}, `Pain on the table: ${figure(s.pain_before)} before, ${figure(s.pain_after)} after`)
       : null,
     s.notes ? h("p", { class: "note-text" }, s.notes) : null)));
 }
@@ -191,10 +191,10 @@ function exportsPart(api, pid, notice) {
   } }, label);
   return h("section", { "aria-labelledby": "exports-title", class: "card", id: "exports" },
     h("h2", { id: "exports-title" }, "Download"),
-    h("p", { class: "muted" }, "The patient's data as a file; the download is in the patient's access log."),
+    h("p", { class: "muted" }, "The patient's data as a file. The patient can see in their access log that you downloaded it."),
     h("div", { class: "buttons" },
-      button("csv", "Daily series (CSV)", "text/csv"),
-      button("fhir", "FHIR bundle", "application/fhir+json"),
+      button("csv", "Pain and stretching by day (CSV, for spreadsheets)", "text/csv"),
+      button("fhir", "Health record (FHIR, for clinical systems)", "application/fhir+json"),
       button("json", "Everything (JSON)", "application/json")));
 }
 
@@ -232,6 +232,8 @@ const SESSION_LABELS = {
   pain_before: "Pain before", pain_after: "Pain after", notes: "Notes", areas: "Areas worked",
 };
 const RULE_LABELS = { pain_threshold: "Pain high at", spike_delta: "Spike above last week by", not_logging_days: "Not logging after" };
+const RULE_FIELDS = { pain_threshold: "Pain high at (0–10)", spike_delta: "Spike above last week by (points, 1–10)", not_logging_days: "Not logging after (days, 1–60)" };
+const RULE_NAMES = { pain_threshold: "Pain high", spike_delta: "Spike", not_logging_days: "Not logging" };
 const AREA_PARTS = { muscle: "muscle", side: "side", minutes: "minutes" };
 
 function fieldLabel(field, labels) {
@@ -242,7 +244,13 @@ function fieldLabel(field, labels) {
 
 /** A message with the API's field names replaced by the form's labels. */
 function humanize(message, labels) {
-  let text = String(message);
+  let text = String(message)
+    // What the JSON reader says about a value of the wrong kind.
+    .replace(/^invalid type: floating point `[^`]*`, expected (i64|u64|i32|u32).*$/, "must be a whole number")
+    .replace(/^invalid type: .*$/, "has a value of the wrong kind")
+    .replace(/^missing field `[^`]*`.*$/, "is required")
+    // Dates as a therapist writes them.
+    .replace(/\b(\d{4}-\d{2}-\d{2})\b/g, (iso) => day(iso));
   for (const key of Object.keys(labels).sort((a, b) => b.length - a.length)) {
     text = text.replaceAll(key, `the ${labels[key].toLowerCase()}`);
   }
@@ -254,7 +262,12 @@ function showErrors(box, error, labels) {
   const fields = error.fields || [];
   const headline = fields.length ? "Please check:" : humanize(error.message, labels);
   fill(box, h("p", {}, headline),
-    fields.length ? h("ul", {}, fields.map((f) => h("li", {}, `${fieldLabel(f.field, labels)}: ${humanize(f.message, labels)}`))) : null);
+    fields.length ? h("ul", {}, fields.map((f) => {
+      // "missing field `x`" names its field in the message.
+      const named = String(f.message).match(/missing field `([^`]+)`/);
+      const field = named && labels[named[1]] ? named[1] : f.field;
+      return h("li", {}, `${fieldLabel(field, labels)}: ${humanize(f.message, labels)}`);
+    })) : null);
   box.hidden = false;
 }
 
@@ -299,7 +312,8 @@ function sessionForm(api, patient, osteoporosis, done) {
   checkPressure();
   // One key per filled-in form, so a retry after a lost answer is not a second session.
   let key = crypto.randomUUID();
-  form.addEventListener("input", () => { key = crypto.randomUUID(); });
+  let touched = false;
+  form.addEventListener("input", () => { key = crypto.randomUUID(); touched = true; });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");
@@ -327,6 +341,7 @@ function sessionForm(api, patient, osteoporosis, done) {
       errors.hidden = true;
       key = crypto.randomUUID();
       form.reset();
+      touched = false;
     } catch (error) {
       showErrors(errors, error, SESSION_LABELS);
       for (const f of error.fields || []) invalid(form, areas, f.field);
@@ -338,28 +353,45 @@ function sessionForm(api, patient, osteoporosis, done) {
     // would record the session twice).
     if (saved) await done(`Session of ${day(body.date)} recorded.`);
   });
-  return h("section", { "aria-labelledby": "record-title", class: "card" },
-    h("h2", { id: "record-title" }, "Record a massage session"), form);
+  const source = h("p", { class: "muted", id: "session-source" });
+  /** Fills the form from the patient's latest session, unless the therapist started typing. */
+  const prefill = (last) => {
+    if (!last || touched) return;
+    form.elements.technique.value = last.technique;
+    if (last.pressure) form.elements.pressure.value = last.pressure;
+    form.elements.duration_minutes.value = last.duration_minutes;
+    if (last.areas.length) fill(areas, last.areas.map((a) => areaRow(a)));
+    checkPressure();
+    source.textContent = `Filled in from the last session (${day(last.date)}); change what differs.`;
+  };
+  const section = h("section", { "aria-labelledby": "record-title", class: "card" },
+    h("h2", { id: "record-title" }, "Record a massage session"), source, form);
+  return { section, prefill };
 }
 
 function ruleValue(field, value) {
   if (field === "pain_threshold") return value === null ? "off" : `at ${value} or more`;
-  if (field === "spike_delta") return `${points(value)} above last week`;
+  if (field === "spike_delta") return `${points(value)} above last week's average`;
   return `after ${value} days without an entry`;
 }
 
 /** A rules form (three numbers; empty is `null`) with its status line. */
-function rulesForm(id, values, placeholders, save) {
+function rulesForm(id, values, placeholders, save, offOption = false) {
   const status = h("p", { class: "status", role: "status", id: `${id}-status` });
   const errors = h("div", { class: "error", role: "alert", hidden: true });
+  const off = values.pain_threshold === "off";
   const field = (name, min, max) => h("div", {},
-    h("label", { for: `${id}-${name}` }, `${RULE_LABELS[name]} (${min}–${max})`),
-    h("input", { id: `${id}-${name}`, name, type: "number", inputmode: "numeric", min, max,
-      value: values[name] ?? "", placeholder: placeholders[name] }));
+    h("label", { for: `${id}-${name}` }, RULE_FIELDS[name]),
+    h("input", { id: `${id}-${name}`, name, type: "number", inputmode: "numeric", min, max, step: 1,
+      value: off && name === "pain_threshold" ? "" : values[name] ?? "", placeholder: placeholders[name] }));
+  const offBox = offOption
+    ? h("label", { class: "check", for: `${id}-off` },
+      h("input", { type: "checkbox", id: `${id}-off`, name: "off", checked: off }), " No \"pain high\" alert for this patient")
+    : null;
   const button = h("button", { type: "submit" }, "Save rules");
   const form = h("form", { id, novalidate: true },
     h("div", { class: "grid" }, field("pain_threshold", 0, 10), field("spike_delta", 1, 10), field("not_logging_days", 1, 60)),
-    errors, h("div", { class: "actions" }, button, status));
+    offBox, errors, h("div", { class: "actions" }, button, status));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (button.disabled) return;
@@ -368,8 +400,9 @@ function rulesForm(id, values, placeholders, save) {
     button.textContent = "Saving…";
     errors.hidden = true;
     status.textContent = "";
+    const threshold = offOption && form.elements.off.checked ? "off" : value("pain_threshold");
     try {
-      await save({ pain_threshold: value("pain_threshold"), spike_delta: value("spike_delta"), not_logging_days: value("not_logging_days") }, status);
+      await save({ pain_threshold: threshold, spike_delta: value("spike_delta"), not_logging_days: value("not_logging_days") }, status);
     } catch (error) {
       showErrors(errors, error, RULE_LABELS);
     } finally {
@@ -402,10 +435,10 @@ function alertRules(api, pid) {
         await load(error.message);
       }
       return status;
-    });
+    }, true);
     fill(section, h("h2", { id: "rules-title" }, "Alert rules for this patient"),
-      h("ul", { id: "effective-rules", class: "plain" }, Object.keys(RULE_LABELS).map((f) => h("li", { "data-rule": f },
-        h("strong", {}, `${RULE_LABELS[f]}: `), ruleValue(f, body.effective[f]),
+      h("ul", { id: "effective-rules", class: "plain" }, Object.keys(RULE_NAMES).map((f) => h("li", { "data-rule": f },
+        h("strong", {}, `${RULE_NAMES[f]}: `), ruleValue(f, body.effective[f]),
         h("span", { class: "source" }, body.inherited.includes(f) ? " (your default)" : " (this patient only)")))),
       h("p", { class: "muted" }, "Change a rule for this patient below; an empty field follows ",
         h("a", { href: "#/alert-defaults" }, "your defaults for all patients"), "."),
@@ -430,8 +463,8 @@ export async function alertDefaults(api, main) {
       }
     });
     fill(section, h("h2", {}, "Rules"),
-      h("p", {}, "An empty field takes the built-in default: pain high off, a spike of 2 points, 7 days without an entry. ",
-        "Pain rising (2 points, or 30 % and 1 point, in a week), worse function and not logging always count."),
+      h("p", {}, "An empty field takes the built-in default: no \"pain high\" alert, a spike of 2 points, 7 days without an entry. ",
+        "Two alerts need no rule: pain rising (up 2 points, or 30 % and at least 1 point, in a week) and a disability score worse by the amount that matters."),
       form);
     form.querySelector(".status").textContent = said;
   };
@@ -488,8 +521,10 @@ export async function patient(api, main, pid, notice) {
       h("figure", { class: "chart" }, image), intervalsPart(trends));
     fill(dailyArea, h("summary", {}, "Day by day, the last 90 days"), dailyTable(daily));
   };
+  const record = sessionForm(api, overview, osteoporosis, async (message) => recorded(message));
   const drawSessions = async () => {
     const list = await api.get(`/patients/${pid}/massage-sessions?limit=8`);
+    record.prefill(list.items[0]);
     fill(sessionsArea, h("h2", { id: "sessions-title" }, "Massage sessions"), sessionsList(list.items, api.user),
       list.next_cursor ? h("p", { class: "muted" }, "The latest 8; the downloads below hold every one.") : null);
   };
@@ -518,11 +553,11 @@ export async function patient(api, main, pid, notice) {
     h("p", {}, h("a", { href: "#/patients" }, "← All patients")),
     h("h1", { id: "patient-name" }, overview.display_name),
     precautionBanner(conditions.items),
-    h("p", { class: "muted" }, `Linked since ${instant(overview.since, overview.timezone)} · dates in the patient's time zone (${overview.timezone}) · today there is ${day(overview.today)}`),
+    h("p", { class: "muted" }, `Linked since ${day(overview.since.slice(0, 10))} · dates are the patient's (time zone ${overview.timezone}; their today: ${day(overview.today)})`),
     glanceArea,
     trendsArea,
     sessionsArea,
-    sessionForm(api, overview, osteoporosis, recorded),
+    record.section,
     exportsPart(api, pid, notice),
     dailyArea,
     rules.section);
