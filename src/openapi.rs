@@ -73,6 +73,23 @@ fn problem(description: &str) -> RefOr<Response> {
 
 fn add_common_errors(op: &mut Operation) {
     declare_header_rules(op);
+    // The refresh token travels in the body, or (a dashboard, with
+    // `X-Painline-Session: cookie`) in a cookie: then there is no body.
+    let session_header = op
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.name == "X-Painline-Session");
+    let refresh_body = op.request_body.as_ref().is_some_and(|body| {
+        body.content.values().any(|c| {
+            matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/RefreshRequest"))
+        })
+    });
+    if session_header && refresh_body {
+        if let Some(body) = op.request_body.as_mut() {
+            body.required = Some(utoipa::openapi::Required::False);
+        }
+    }
     let responses = &mut op.responses.responses;
     // Route-specific error answers are declared without a body; give them the problem schema.
     for (status, response) in responses.iter_mut() {
@@ -135,6 +152,8 @@ fn declare_header_rules(op: &mut Operation) {
         let pattern = match parameter.name.as_str() {
             "If-Match" => routes::http::IF_MATCH_PATTERN,
             "Idempotency-Key" => routes::http::IDEMPOTENCY_KEY_PATTERN,
+            // `cookie`, any case, blanks around it (routes::auth::session_mode).
+            "X-Painline-Session" => "^[ \\t]*[Cc][Oo][Oo][Kk][Ii][Ee][ \\t]*$",
             _ => continue,
         };
         parameter.schema = Some(text(pattern));
@@ -152,6 +171,9 @@ fn declare_text_rules(components: &mut utoipa::openapi::Components) {
     components
         .schemas
         .insert("Timezone".to_owned(), timezone_schema());
+    components
+        .schemas
+        .insert("ThresholdOverride".to_owned(), threshold_override_schema());
     for (schema_name, schema) in components.schemas.iter_mut() {
         let RefOr::T(Schema::Object(object)) = schema else {
             continue;
@@ -207,6 +229,19 @@ fn declare_text_rules(components: &mut utoipa::openapi::Components) {
 /// named schema. `x-enum-varnames` gives generated clients a distinct
 /// constant for each, since `Etc/GMT+1` and `Etc/GMT-1` would both become
 /// `ETC_GMT1`.
+/// A patient's own threshold: 0..10 or `"off"` (the derive cannot bound an
+/// untagged enum's integer).
+fn threshold_override_schema() -> RefOr<Schema> {
+    let schema = serde_json::json!({
+        "description": "A patient's own `pain_high` threshold: 0..10, or `\"off\"`.",
+        "oneOf": [
+            {"type": "integer", "format": "int64", "minimum": 0, "maximum": 10},
+            {"type": "string", "enum": ["off"]},
+        ],
+    });
+    serde_json::from_value(schema).unwrap_or_else(|_| RefOr::T(Schema::default()))
+}
+
 fn timezone_schema() -> RefOr<Schema> {
     let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
     let constants: Vec<String> = names.iter().map(|name| zone_constant(name)).collect();
@@ -310,13 +345,52 @@ pub fn yaml() -> &'static str {
     YAML.get_or_init(|| {
         document()
             .to_yaml()
+            .map(|text| quote_yaml11_booleans(&text))
             .unwrap_or_else(|e| format!("# could not render the OpenAPI document: {e}\n"))
     })
+}
+
+/// Quotes the plain scalars YAML 1.1 reads as booleans (`off`, `on`, `yes`,
+/// `no`, `y`, `n`): the writer follows YAML 1.2, where they are strings, but
+/// clients loading the document with a YAML 1.1 parser (PyYAML) would turn
+/// `"off"` into `false`.
+fn quote_yaml11_booleans(yaml: &str) -> String {
+    const WORDS: [&str; 6] = ["off", "on", "yes", "no", "y", "n"];
+    let mut out = String::with_capacity(yaml.len() + 64);
+    for line in yaml.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let value_at = body.rfind(": ").map(|i| i + 2).or_else(|| {
+            body.trim_start()
+                .starts_with("- ")
+                .then(|| body.find("- ").map_or(0, |i| i + 2))
+        });
+        match value_at {
+            Some(at) if WORDS.contains(&body[at..].to_ascii_lowercase().as_str()) => {
+                out.push_str(&body[..at]);
+                out.push('\'');
+                out.push_str(&body[at..]);
+                out.push('\'');
+                out.push_str(&line[body.len()..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yaml_11_booleans_are_quoted() {
+        let text = "enum:\n- off\n- 'on'\n- offline\nkey: no\ntext: no way\n  - Y\n";
+        assert_eq!(
+            quote_yaml11_booleans(text),
+            "enum:\n- 'off'\n- 'on'\n- offline\nkey: 'no'\ntext: no way\n  - 'Y'\n"
+        );
+        assert!(yaml().contains("- 'off'"));
+    }
 
     /// Two types with one schema name would overwrite each other when the
     /// endpoints' documents merge (a weekday `Day` once replaced the daily

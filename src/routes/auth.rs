@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::input::{client, client_key, user_agent, ApiJson};
-use crate::domain::Role;
+use crate::domain::{DomainError, Role};
 use crate::error::{AppError, AppResult};
 use crate::service::account::SignUp;
 pub use crate::service::account::UserResponse;
@@ -66,11 +66,24 @@ pub const REFRESH_COOKIE: &str = "painline_refresh";
 /// The only routes the cookie is sent to.
 const COOKIE_PATHS: [&str; 2] = ["/v1/auth/refresh", "/v1/auth/logout"];
 
+/// Whether the request asks for the cookie; a value other than `cookie` is
+/// a 400 naming the header.
+fn session_mode(req: &HttpRequest) -> AppResult<bool> {
+    match req.headers().get(SESSION_HEADER) {
+        None => Ok(false),
+        Some(value) => match value.to_str().map(str::trim) {
+            Ok(v) if v.eq_ignore_ascii_case("cookie") => Ok(true),
+            _ => Err(super::http::bad_header(
+                "X-Painline-Session",
+                "X-Painline-Session may only be cookie.",
+                "must be cookie, or be left out",
+            )),
+        },
+    }
+}
+
 fn wants_cookie(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("cookie"))
+    matches!(session_mode(req), Ok(true))
 }
 
 /// The cookies for both routes: holding `token`, or clearing it. `Secure`
@@ -130,6 +143,8 @@ pub enum SessionMode {
 pub enum Presented {
     Body(String),
     Cookie(Option<String>),
+    /// Neither a body nor the header: nothing to refresh or end.
+    Nothing,
 }
 
 impl FromRequest for Presented {
@@ -137,15 +152,39 @@ impl FromRequest for Presented {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        if wants_cookie(req) {
-            let token = req
-                .cookie(REFRESH_COOKIE)
-                .map(|c| c.value().to_owned())
-                .filter(|t| !t.is_empty());
-            return Box::pin(std::future::ready(Ok(Self::Cookie(token))));
+        let cookie_mode = match session_mode(req) {
+            Ok(mode) => mode,
+            Err(refused) => return Box::pin(std::future::ready(Err(refused))),
+        };
+        let cookie = req
+            .cookie(REFRESH_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|t| !t.is_empty());
+        let empty = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .is_none()
+            && req
+                .headers()
+                .get(actix_web::http::header::CONTENT_LENGTH)
+                .is_none_or(|length| length.as_bytes() == b"0");
+        match (cookie_mode, empty) {
+            (true, true) => Box::pin(std::future::ready(Ok(Self::Cookie(cookie)))),
+            (false, true) => Box::pin(std::future::ready(Ok(Self::Nothing))),
+            // A body sent with the header must still be a well-formed one;
+            // the cookie is what counts.
+            (true, false) => {
+                let body = ApiJson::<RefreshRequest>::from_request(req, payload);
+                Box::pin(async move {
+                    body.await?;
+                    Ok(Self::Cookie(cookie))
+                })
+            }
+            (false, false) => {
+                let body = ApiJson::<RefreshRequest>::from_request(req, payload);
+                Box::pin(async move { Ok(Self::Body(body.await?.0.refresh_token)) })
+            }
         }
-        let body = ApiJson::<RefreshRequest>::from_request(req, payload);
-        Box::pin(async move { Ok(Self::Body(body.await?.0.refresh_token)) })
     }
 }
 
@@ -205,6 +244,7 @@ pub async fn register(
     responses(
         (status = 200, description = "Signed in", body = SessionResponse,
             headers(("Set-Cookie" = String, description = "With `X-Painline-Session: cookie` only: `painline_refresh`, once for each of the two paths"))),
+        (status = 400, description = "X-Painline-Session is something other than `cookie`"),
         (status = 401, description = "Unknown e-mail or wrong password"),
         (status = 429, description = "Too many failures; see Retry-After"),
     )
@@ -215,6 +255,7 @@ pub async fn login(
     body: ApiJson<LoginRequest>,
 ) -> AppResult<HttpResponse> {
     let LoginRequest { email, password } = body.0;
+    session_mode(&req)?;
     let client = client(&req, &state.trusted_proxies);
     let session = session::sign_in(
         &state.db,
@@ -249,6 +290,7 @@ pub async fn login(
         (status = 200, description = "New tokens", body = RefreshResponse,
             headers(("Set-Cookie" = String, description = "With `X-Painline-Session: cookie` only: the new refresh token"))),
         (status = 204, description = "With `X-Painline-Session: cookie` and no cookie: no session to resume"),
+        (status = 400, description = "X-Painline-Session is something other than `cookie`"),
         (status = 401, description = "Unknown, expired, used or revoked refresh token"),
     )
 )]
@@ -262,6 +304,7 @@ pub async fn refresh(
         // A dashboard opened without a session: nothing to resume (not an
         // error, so a first visit logs none in the browser).
         Presented::Cookie(None) => return Ok(HttpResponse::NoContent().finish()),
+        Presented::Nothing => return Err(DomainError::InvalidRefreshToken.into()),
     };
     let refreshed = session::refresh(
         &state.db,
@@ -298,8 +341,11 @@ pub async fn refresh(
     request_body = RefreshRequest,
     params(("X-Painline-Session" = Option<SessionMode>, Header,
         description = "`cookie` (browser dashboards): the refresh token is read from the `painline_refresh` cookie, not the body, and the cookie is cleared")),
-    responses((status = 204, description = "Signed out",
-        headers(("Set-Cookie" = String, description = "With `X-Painline-Session: cookie` only: the cleared cookie"))))
+    responses(
+        (status = 204, description = "Signed out",
+            headers(("Set-Cookie" = String, description = "With `X-Painline-Session: cookie` only: the cleared cookie"))),
+        (status = 400, description = "X-Painline-Session is something other than `cookie`"),
+    )
 )]
 pub async fn logout(
     req: HttpRequest,
@@ -309,6 +355,7 @@ pub async fn logout(
     let mut answer = HttpResponse::NoContent();
     let token = match presented {
         Presented::Body(token) => Some(token),
+        Presented::Nothing => None,
         Presented::Cookie(token) => {
             for cookie in refresh_cookies(&req, &state, None, 0) {
                 answer.cookie(cookie);

@@ -87,7 +87,7 @@ impl FromRequest for IfMatchHeader {
     }
 }
 
-fn bad_header(name: &str, detail: &str, message: &str) -> AppError {
+pub fn bad_header(name: &str, detail: &str, message: &str) -> AppError {
     AppError::bad_request(
         ErrorCode::InvalidHeader,
         detail,

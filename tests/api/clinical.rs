@@ -19,17 +19,7 @@ fn ago(back: u64) -> NaiveDate {
 }
 
 async fn named(app: &TestApp, name: &str) -> TestUser {
-    let patient = app.register_patient().await;
-    let reply = app
-        .call(
-            Method::PATCH,
-            "/v1/me",
-            Some(&patient.access),
-            Some(json!({"display_name": name})),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    patient
+    crate::helpers::patient_with(app, json!({"display_name": name})).await
 }
 
 async fn pain(app: &TestApp, patient: &TestUser, back: u64, level: i64, notes: Option<&str>) {
@@ -277,6 +267,33 @@ async fn the_patient_list_puts_who_needs_attention_first_and_says_why() {
         }
     }
     assert_eq!(seen, ["Alex", "Carl", "Dora", "bea"]);
+    // The cursor holds no health data: just the order, a place and an id.
+    let first_two = app.get("/v1/patients?limit=2", &therapist.access).await;
+    let cursor = first_two.body["next_cursor"].as_str().unwrap().to_owned();
+    let raw =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &cursor).unwrap();
+    assert_eq!(
+        String::from_utf8(raw).unwrap(),
+        format!("attention:1:{}", carl.id)
+    );
+    // The page's last patient ends the link: the next page goes on from
+    // their old place, skipping nobody.
+    let ended = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/me/care-team/{}", therapist.id),
+            Some(&carl.access),
+            None,
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT);
+    let rest = app
+        .get(
+            &format!("/v1/patients?limit=2&cursor={cursor}"),
+            &therapist.access,
+        )
+        .await;
+    assert_eq!(names(&rest), ["Dora", "bea"]);
 
     // A cursor of another order, and an unknown order, name the parameter.
     let first = app.get("/v1/patients?limit=1", &therapist.access).await;

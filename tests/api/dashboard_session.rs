@@ -153,6 +153,30 @@ async fn the_dashboard_keeps_its_refresh_token_in_a_strict_http_only_cookie() {
     )
     .await;
     assert_eq!(bare.status, StatusCode::NO_CONTENT);
+    // Neither a body nor the header: nothing presented.
+    let (nothing, _) = send(app.client.post(app.url("/v1/auth/refresh"))).await;
+    nothing.assert_problem(401, "invalid_refresh_token");
+    let (bare_out, _) = send(app.client.post(app.url("/v1/auth/logout"))).await;
+    assert_eq!(bare_out.status, StatusCode::NO_CONTENT);
+    // Any other value of the header is refused, naming it.
+    let login = json!({"email": therapist.email, "password": PASSWORD});
+    let token = json!({"refresh_token": "x"});
+    for (path, body) in [
+        ("/v1/auth/login", &login),
+        ("/v1/auth/refresh", &token),
+        ("/v1/auth/logout", &token),
+    ] {
+        let (odd, set) = send(
+            app.client
+                .post(app.url(path))
+                .header(HEADER, "cookies please")
+                .json(body),
+        )
+        .await;
+        odd.assert_problem(400, "invalid_header");
+        assert_eq!(odd.error_fields(), ["X-Painline-Session"], "{path}");
+        assert!(set.is_empty());
+    }
 }
 
 #[tokio::test]

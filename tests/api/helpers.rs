@@ -446,6 +446,21 @@ pub async fn read(response: reqwest::Response) -> Reply {
 
 /// Links `therapist` to `patient` the way they would: an invitation code,
 /// redeemed by the patient.
+/// A new patient whose profile (`/v1/me`) is then patched with `profile`.
+pub async fn patient_with(app: &TestApp, profile: Value) -> TestUser {
+    let patient = app.register_patient().await;
+    let reply = app
+        .call(
+            Method::PATCH,
+            "/v1/me",
+            Some(&patient.access),
+            Some(profile),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    patient
+}
+
 pub async fn link(app: &TestApp, therapist: &TestUser, patient: &TestUser) {
     let invited = app
         .post("/v1/invitations", Some(&therapist.access), json!({}))

@@ -12,17 +12,7 @@ use crate::helpers::{link, spawn_app, test_today, Reply, TestApp, TestUser, PASS
 const KNEE_TO_CHEST: &str = "5cc4de70-afe9-4d31-8df2-1cc2bd1c45ab";
 
 async fn patient_in(app: &TestApp, timezone: &str) -> TestUser {
-    let patient = app.register_patient().await;
-    let reply = app
-        .call(
-            Method::PATCH,
-            "/v1/me",
-            Some(&patient.access),
-            Some(json!({"timezone": timezone})),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    patient
+    crate::helpers::patient_with(app, json!({"timezone": timezone})).await
 }
 
 async fn post(app: &TestApp, user: &TestUser, path: &str, body: Value) {
