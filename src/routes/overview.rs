@@ -327,7 +327,8 @@ impl From<AlertSettings> for AlertSettingsResponse {
     }
 }
 
-/// Your rules for one patient; a field left out or null follows your defaults.
+/// Your rules for all your patients; a field left out or null takes its
+/// built-in default.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSettingsBody {
@@ -358,12 +359,18 @@ pub struct PatientRulesBody {
     pub not_logging_days: Option<i64>,
 }
 
-fn checked(body: &AlertSettingsBody) -> AppResult<()> {
-    let mut checks = Checks::default();
-    checks.range("pain_threshold", body.pain_threshold, 0, 10);
-    checks.range("spike_delta", body.spike_delta, 1, 10);
-    checks.range("not_logging_days", body.not_logging_days, 1, 60);
-    Ok(DomainError::check(checks.0)?)
+/// The ranges of the three rules, for the defaults and a patient's own
+/// (`found` holds what was refused before, e.g. a threshold of the wrong kind).
+fn check_rules(
+    mut found: Checks,
+    threshold: Option<i64>,
+    spike_delta: Option<i64>,
+    not_logging_days: Option<i64>,
+) -> AppResult<()> {
+    found.range("pain_threshold", threshold, 0, 10);
+    found.range("spike_delta", spike_delta, 1, 10);
+    found.range("not_logging_days", not_logging_days, 1, 60);
+    Ok(DomainError::check(found.0)?)
 }
 
 fn with_etag<T: Serialize>(version: i64, body: T) -> HttpResponse {
@@ -426,14 +433,12 @@ pub async fn put_alert_settings(
             )),
         },
     };
-    let mut checks = Checks::default();
-    match &threshold {
-        Ok(level) => checks.range("pain_threshold", level.flatten(), 0, 10),
-        Err(error) => checks.0.push(error.clone()),
+    let mut found = Checks::default();
+    if let Err(error) = &threshold {
+        found.0.push(error.clone());
     }
-    checks.range("spike_delta", body.spike_delta, 1, 10);
-    checks.range("not_logging_days", body.not_logging_days, 1, 60);
-    DomainError::check(checks.0)?;
+    let level = threshold.as_ref().ok().copied().flatten().flatten();
+    check_rules(found, level, body.spike_delta, body.not_logging_days)?;
     let overrides = RuleOverrides {
         pain_threshold: threshold.ok().flatten(),
         spike_delta: body.spike_delta,
@@ -513,7 +518,12 @@ pub async fn put_alert_defaults(
     body: ApiJson<AlertSettingsBody>,
 ) -> AppResult<HttpResponse> {
     let body = body.0;
-    checked(&body)?;
+    check_rules(
+        Checks::default(),
+        body.pain_threshold,
+        body.spike_delta,
+        body.not_logging_days,
+    )?;
     let builtin = AlertRules::default();
     let rules = AlertRules {
         pain_threshold: body.pain_threshold,
