@@ -15,13 +15,20 @@
 # history below it is kept) and leaves
 # the raw lines in target/bench/.
 #
+# PostgreSQL is the benchmark's own: a cluster it creates in PG_DIR and
+# starts on PG_PORT with pg_stat_statements loaded (the statements' calls
+# and times are reported per scenario), from Debian's postgresql package,
+# as the postgres user when run as root. PG_URL=… uses a running server
+# instead (without statement figures unless it loads pg_stat_statements).
+#
 # Knobs (environment): THERAPISTS=50 PATIENTS_PER=20 DAYS=730 STEP=4
-# STATED=10 ONLY=all PG_URL=postgres://postgres@127.0.0.1:5432/postgres
+# STATED=10 ONLY=all PG_DIR=/var/tmp/painline-bench-pg PG_PORT=55432
 # KEEP=1: seed once into target/bench/keep/ and the database
-# painline_bench_keep, keep them, and reuse them on later runs (seeding
-# PostgreSQL takes about 10 minutes; the PUT scenarios add a few thousand
-# entries to the kept data each run).
-# Needs: cargo, curl, python3; psql and pgbench for PostgreSQL; oha (optional).
+# painline_bench_keep, keep them (and the cluster), and reuse them on later
+# runs (seeding PostgreSQL takes about 10 minutes; the PUT scenarios add a
+# few thousand entries to the kept data each run).
+# BIN=path: serve with that build instead of building (before/after runs).
+# Needs: cargo, curl, python3; PostgreSQL's server, psql and pgbench; oha (optional).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKENDS=${1:-both}
@@ -32,7 +39,9 @@ STEP=${STEP:-4}
 STATED=${STATED:-10}
 ONLY=${ONLY:-all}
 KEEP=${KEEP:-}
-PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_URL=${PG_URL:-}
+PG_DIR=${PG_DIR:-/var/tmp/painline-bench-pg}
+PG_PORT=${PG_PORT:-55432}
 PORT=${PORT:-18390}
 BASE="http://127.0.0.1:$PORT"
 SECRET=bench-secret-bench-secret-bench-secret-0123
@@ -47,8 +56,12 @@ for tool in cargo curl python3; do
 done
 echo "bench: building the release binary and the load generator"
 cargo build --release --quiet --bin painline --example loadgen
-BIN=$PWD/target/release/painline
+BIN=${BIN:-$PWD/target/release/painline}
 LOADGEN=$PWD/target/release/examples/loadgen
+[ "$BIN" = "$PWD/target/release/painline" ] || COMMAND="BIN=$BIN $COMMAND"
+# Every scenario, in order; ONLY picks some.
+SCENARIOS="floor put_64 put_1 put_closed trends_2y trends_2y_cold overview_20 sync_week me me_login_flood mix_90_9_1"
+[ "$ONLY" = all ] || SCENARIOS=${ONLY//,/ }
 
 SERVER_PID=
 stop_server() {
@@ -57,7 +70,45 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
 }
-trap stop_server EXIT
+
+# The benchmark's own PostgreSQL (see the top of this file).
+PG_STARTED=
+AS_PG=()
+[ "$(id -u)" != 0 ] || AS_PG=(runuser -u postgres --)
+start_own_pg() {
+    local bindir
+    bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [ -x "$bindir/initdb" ] || { echo "bench: PostgreSQL's server is not installed (Debian: postgresql); skipped" >&2; return 1; }
+    if [ ! -s "$PG_DIR/PG_VERSION" ]; then
+        mkdir -p "$PG_DIR"
+        [ "$(id -u)" != 0 ] || chown postgres: "$PG_DIR"
+        "${AS_PG[@]}" "$bindir/initdb" -D "$PG_DIR" -U postgres --auth=trust -E UTF8 >/dev/null
+    fi
+    "${AS_PG[@]}" "$bindir/pg_ctl" -D "$PG_DIR" -l "$PG_DIR/server.log" -w start -o \
+        "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=200 \
+         -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" >/dev/null
+    PG_STARTED=$bindir
+    PG_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres
+    psql "$PG_URL" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" 2>/dev/null
+}
+stop_own_pg() {
+    [ -n "$PG_STARTED" ] || return 0
+    "${AS_PG[@]}" "$PG_STARTED/pg_ctl" -D "$PG_DIR" -w stop -m fast >/dev/null || true
+    [ -n "$KEEP" ] || rm -rf "$PG_DIR"
+    PG_STARTED=
+}
+trap 'stop_server; stop_own_pg' EXIT
+
+# statements DB SCENARIO: the statements PostgreSQL ran in database DB
+# during the scenario, by total time (pg_stat_statements, installed in the
+# cluster's postgres database; nothing when it is not loaded).
+statements() {
+    psql "$PG_URL" -Atqc "SELECT jsonb_build_object('statements', jsonb_build_object('scenario', '$2', 'top', coalesce(jsonb_agg(t), '[]'))) FROM (
+        SELECT regexp_replace(left(query, 160), '\s+', ' ', 'g') AS query, calls,
+               round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 4) AS mean_ms
+        FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$1')
+        ORDER BY total_exec_time DESC LIMIT 8) t" 2>/dev/null || true
+}
 
 start_server() { # URL LOG
     DATABASE_URL=$1 PAINLINE_JWT_SECRET=$SECRET PAINLINE_SIGNUPS_PER_HOUR=1000000 PAINLINE_BIND=127.0.0.1:$PORT \
@@ -104,10 +155,18 @@ bench_backend() { # NAME URL JSONL MANIFEST
         sqlite*) python3 -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)'); c.close()" "${url#sqlite://}" ;;
     esac
     start_server "$url" "$OUT/server-$name.log"
-    echo "bench: $name: scenarios"
-    "$LOADGEN" scenarios --base "$BASE" --manifest "$manifest" \
-        --server-pid "$SERVER_PID" --only "$ONLY" --step-seconds "$STEP" \
-        --stated-seconds "$STATED" | tee -a "$jsonl"
+    local db_pid=()
+    if [ -n "$PG_STARTED" ] && [[ $url == postgres* ]]; then
+        db_pid=(--db-pid "$(head -1 "$PG_DIR/postmaster.pid")")
+    fi
+    for scenario in $SCENARIOS; do
+        echo "bench: $name: $scenario"
+        [[ $url != postgres* ]] || psql "$PG_URL" -Atqc "SELECT pg_stat_statements_reset()" >/dev/null 2>&1 || true
+        "$LOADGEN" scenarios --base "$BASE" --manifest "$manifest" \
+            --server-pid "$SERVER_PID" "${db_pid[@]}" --only "$scenario" --step-seconds "$STEP" \
+            --stated-seconds "$STATED" | tee -a "$jsonl"
+        [[ $url != postgres* ]] || statements "${url##*/}" "$scenario" >>"$jsonl"
+    done
     floor_oha "$jsonl"
     stop_server
 }
@@ -133,7 +192,8 @@ if [ "$BACKENDS" = both ] || [ "$BACKENDS" = sqlite ]; then
 fi
 
 if [ "$BACKENDS" = both ] || [ "$BACKENDS" = postgres ]; then
-    if psql "$PG_URL" -Atqc 'SELECT 1' >/dev/null 2>&1; then
+    [ -n "$PG_URL" ] || start_own_pg || true
+    if [ -n "$PG_URL" ] && psql "$PG_URL" -Atqc 'SELECT 1' >/dev/null 2>&1; then
         if [ -n "$KEEP" ]; then
             db=painline_bench_keep
             manifest=$OUT/keep/manifest-postgres.json
@@ -150,7 +210,7 @@ if [ "$BACKENDS" = both ] || [ "$BACKENDS" = postgres ]; then
         db_url="${PG_URL%/*}/$db"
         psql "$db_url" -qc "DROP TABLE IF EXISTS bench_raw" -qc "CREATE TABLE bench_raw (id text PRIMARY KEY, patient text NOT NULL, data text NOT NULL)"
         : >"$OUT/limits-postgres.jsonl"
-        for clients in 10 64; do
+        for clients in 10 16 64; do
             echo "bench: pgbench ceiling, $clients clients"
             tps=$(pgbench -n -c "$clients" -j 2 -T 5 -f bench/pgbench_insert.sql "$db_url" 2>/dev/null |
                 awk '/^tps/ {print int($3)}')

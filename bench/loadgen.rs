@@ -42,29 +42,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Drive a running server through the scenarios.
-    Scenarios {
-        #[arg(long)]
-        base: String,
-        /// The manifest written by `painline seed-bench`.
-        #[arg(long)]
-        manifest: PathBuf,
-        /// The server's process id, for its CPU time and peak RSS.
-        #[arg(long)]
-        server_pid: u32,
-        /// Comma-separated scenario names, or `all`.
-        #[arg(long, default_value = "all")]
-        only: String,
-        /// Seconds per step of the search for the highest rate.
-        #[arg(long, default_value_t = 4.0)]
-        step_seconds: f64,
-        /// Seconds of the run at the stated rate.
-        #[arg(long, default_value_t = 10.0)]
-        stated_seconds: f64,
-        /// Skip the search and run at this rate instead of the stated one
-        /// (for profiling one scenario).
-        #[arg(long)]
-        fixed_rate: Option<f64>,
-    },
+    Scenarios(ScenarioArgs),
     /// Single-row inserts, one per transaction, into a fresh SQLite file
     /// with the service's pragmas (WAL, synchronous=FULL).
     RawSqlite {
@@ -73,6 +51,35 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
+}
+
+#[derive(clap::Args)]
+struct ScenarioArgs {
+    #[arg(long)]
+    base: String,
+    /// The manifest written by `painline seed-bench`.
+    #[arg(long)]
+    manifest: PathBuf,
+    /// The server's process id, for its CPU time and peak RSS.
+    #[arg(long)]
+    server_pid: u32,
+    /// The PostgreSQL postmaster's process id: the CPU time of it and
+    /// its children (the backends) is reported per request too.
+    #[arg(long)]
+    db_pid: Option<u32>,
+    /// Comma-separated scenario names, or `all`.
+    #[arg(long, default_value = "all")]
+    only: String,
+    /// Seconds per step of the search for the highest rate.
+    #[arg(long, default_value_t = 4.0)]
+    step_seconds: f64,
+    /// Seconds of the run at the stated rate.
+    #[arg(long, default_value_t = 10.0)]
+    stated_seconds: f64,
+    /// Skip the search and run at this rate instead of the stated one
+    /// (for profiling one scenario).
+    #[arg(long)]
+    fixed_rate: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -191,27 +198,11 @@ async fn run(base: &str, rate: f64, seconds: f64, connections: usize, make: Gene
                     tokio::time::Instant::now()
                 };
                 let call = make(i);
-                let mut request = client.request(call.method, format!("{base}{}", call.path));
-                if let Some(token) = &call.token {
-                    request = request.header(AUTHORIZATION, token.as_ref().clone());
-                }
-                if let Some(body) = call.body {
-                    request = request.header(CONTENT_TYPE, "application/json").body(body);
-                }
-                let status = match request.send().await {
-                    Ok(response) => {
-                        let status = response.status().as_u16();
-                        // Read the whole body: the answer is not complete before.
-                        if response.bytes().await.is_err() {
-                            out.errors += 1;
-                        }
-                        status
-                    }
-                    Err(_) => 0,
-                };
+                let login = call.login;
+                let status = send(&client, &base, call, &mut out).await;
                 let latency = tokio::time::Instant::now().saturating_duration_since(sent_from);
                 let micros = (latency.as_micros() as u64).max(1);
-                let hist = if call.login {
+                let hist = if login {
                     &mut out.logins
                 } else {
                     &mut out.hist
@@ -235,6 +226,118 @@ async fn run(base: &str, rate: f64, seconds: f64, connections: usize, make: Gene
         }
     }
     all
+}
+
+/// Closed loop: each of `connections` sends its next request as soon as
+/// the previous answer is in, for `seconds`; latency from sending. The
+/// throughput is what the server and database sustain, not a chosen rate.
+async fn run_closed(base: &str, seconds: f64, connections: usize, make: Generator) -> Outcome {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(seconds);
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (make, base, counter) = (make.clone(), base.to_owned(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut out = Outcome::new();
+            let Ok(client) = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .timeout(Duration::from_secs(30))
+                .build()
+            else {
+                out.errors += 1;
+                return out;
+            };
+            while tokio::time::Instant::now() < deadline {
+                let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let sent = tokio::time::Instant::now();
+                let status = send(&client, &base, make(i), &mut out).await;
+                let micros = (sent.elapsed().as_micros() as u64).max(1);
+                out.hist.saturating_record(micros);
+                out.sent += 1;
+                *out.statuses.entry(status).or_default() += 1;
+                if !(200..300).contains(&status) {
+                    out.errors += 1;
+                }
+            }
+            out
+        }));
+    }
+    let mut all = Outcome::new();
+    for task in tasks {
+        if let Ok(out) = task.await {
+            all.merge(out);
+        }
+    }
+    all.elapsed = started.elapsed();
+    all
+}
+
+/// Sends `call` and reads the whole answer; its status (0: no answer).
+async fn send(client: &reqwest::Client, base: &str, call: Call, out: &mut Outcome) -> u16 {
+    let mut request = client.request(call.method, format!("{base}{}", call.path));
+    if let Some(token) = &call.token {
+        request = request.header(AUTHORIZATION, token.as_ref().clone());
+    }
+    if let Some(body) = call.body {
+        request = request.header(CONTENT_TYPE, "application/json").body(body);
+    }
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            // Read the whole body: the answer is not complete before.
+            if response.bytes().await.is_err() {
+                out.errors += 1;
+            }
+            status
+        }
+        Err(_) => 0,
+    }
+}
+
+/// CPU seconds of a process and its children (a postmaster and its
+/// backends); NaN without a process.
+fn tree_cpu_seconds(pid: Option<u32>) -> f64 {
+    let Some(pid) = pid else { return f64::NAN };
+    let mut total = cpu_seconds(pid);
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let parent = std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let after = stat.rsplit_once(')')?.1.to_owned();
+                    after.split_whitespace().nth(1)?.parse::<u32>().ok()
+                });
+            if parent == Some(pid) {
+                total += cpu_seconds(child);
+            }
+        }
+    }
+    total
+}
+
+/// A counter of the server's `/metrics` (NaN when it cannot be read).
+async fn metric(base: &str, name: &str) -> f64 {
+    let Ok(response) = reqwest::get(format!("{base}/metrics")).await else {
+        return f64::NAN;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(f64::NAN)
 }
 
 /// CPU seconds (user + system) the process has used so far.
@@ -307,6 +410,8 @@ struct Scenario {
     stated_rate: f64,
     make: Generator,
     beside: Option<(f64, usize, Generator)>,
+    /// Closed loop (no rate: as fast as answers come) for the stated seconds.
+    closed: bool,
 }
 
 fn pick<T: Clone>(items: &[T], i: u64) -> T {
@@ -405,6 +510,7 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
                 login: false,
             }),
             beside: None,
+            closed: false,
         });
     }
     if want("put_64") {
@@ -421,6 +527,7 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
                 put_entry(&p, t, i)
             }),
             beside: None,
+            closed: false,
         });
     }
     if want("put_1") {
@@ -437,6 +544,24 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
                 put_entry(&p, t, i)
             }),
             beside: None,
+            closed: false,
+        });
+    }
+    if want("put_closed") {
+        let writers = Arc::new(cohort(base, m, 0, 64).await?);
+        list.push(Scenario {
+            name: "put_closed",
+            what: "PUT a new pain entry, 64 patients, 32 connections, closed loop".into(),
+            connections: 32,
+            first_rate: 0.0,
+            ceiling: 0.0,
+            stated_rate: 0.0,
+            make: Arc::new(move |i| {
+                let (p, t) = pick(&writers, i);
+                put_entry(&p, t, i)
+            }),
+            beside: None,
+            closed: true,
         });
     }
     if want("trends_2y") {
@@ -456,6 +581,7 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
                 )
             }),
             beside: None,
+            closed: false,
         });
     }
     if want("trends_2y_cold") {
@@ -485,6 +611,7 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
                 get(format!("/v1/me/trends?from={from}&to={to}"), t)
             }),
             beside: None,
+            closed: false,
         });
     }
     if want("overview_20") {
@@ -499,6 +626,7 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
             stated_rate: 500.0,
             make: Arc::new(move |i| get("/v1/patients".into(), pick(&therapists, i))),
             beside: None,
+            closed: false,
         });
     }
     if want("sync_week") {
@@ -518,6 +646,7 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
                 )
             }),
             beside: None,
+            closed: false,
         });
     }
     let me = Arc::new(if want("me") || want("me_login_flood") {
@@ -542,6 +671,7 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
             stated_rate: 1000.0,
             make: Arc::new(move |i| get("/v1/me".into(), pick(&me_alone, i).1)),
             beside: None,
+            closed: false,
         });
     }
     if want("me_login_flood") {
@@ -559,6 +689,7 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
                 16,
                 Arc::new(move |i| login_call(&pick(&flood_emails, i), &flood_password)),
             )),
+            closed: false,
         });
     }
     if want("mix_90_9_1") {
@@ -586,6 +717,7 @@ async fn scenarios(base: &str, m: &Manifest, wanted: &[&str]) -> Result<Vec<Scen
             }
         }),
         beside: None,
+        closed: false,
     });
     }
     Ok(list)
@@ -603,6 +735,9 @@ const WARM_UP_SECONDS: f64 = 2.0;
 /// login flood) alongside; the side's failures count, its latencies are
 /// the `logins` histogram.
 async fn run_scenario(base: &str, s: &Scenario, rate: f64, seconds: f64) -> Outcome {
+    if s.closed {
+        return run_closed(base, seconds, s.connections, s.make.clone()).await;
+    }
     let main = run(base, rate, seconds, s.connections, s.make.clone());
     match &s.beside {
         None => main.await,
@@ -666,15 +801,17 @@ fn step_json(rate: f64, out: &Outcome, ok: bool) -> serde_json::Value {
     })
 }
 
-async fn scenarios_main(
-    base: String,
-    manifest: PathBuf,
-    pid: u32,
-    only: String,
-    step: f64,
-    stated: f64,
-    fixed_rate: Option<f64>,
-) -> Result<(), BoxError> {
+async fn scenarios_main(args: ScenarioArgs) -> Result<(), BoxError> {
+    let ScenarioArgs {
+        base,
+        manifest,
+        server_pid: pid,
+        db_pid,
+        only,
+        step_seconds: step,
+        stated_seconds: stated,
+        fixed_rate,
+    } = args;
     let m: Manifest = serde_json::from_slice(&std::fs::read(&manifest)?)?;
     let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
     let mut list = scenarios(&base, &m, &wanted).await?;
@@ -690,14 +827,18 @@ async fn scenarios_main(
         let _ = run_scenario(&base, s, s.first_rate, WARM_UP_SECONDS).await;
         reset_peak_rss(pid);
         let (max_rate, steps) = match fixed_rate {
+            _ if s.closed => (None, Vec::new()),
             Some(_) => (None, Vec::new()),
             None => search(&base, s, step).await,
         };
-        let cpu_before = cpu_seconds(pid);
+        let statements_before = metric(&base, "painline_db_queries_total").await;
+        let (cpu_before, db_before) = (cpu_seconds(pid), tree_cpu_seconds(db_pid));
         let started = Instant::now();
         let out = run_scenario(&base, s, s.stated_rate, stated).await;
         let wall = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds(pid) - cpu_before;
+        let db_cpu = tree_cpu_seconds(db_pid) - db_before;
+        let statements = metric(&base, "painline_db_queries_total").await - statements_before;
         let requests = out.sent + out.logins.len();
         let line = json!({
             "scenario": s.name,
@@ -714,6 +855,9 @@ async fn scenarios_main(
             "logins": out.logins.len(),
             "cpu_s_per_1k": if requests > 0 { cpu / requests as f64 * 1000.0 } else { f64::NAN },
             "server_cpu_cores": cpu / wall,
+            "db_cpu_s_per_1k": if requests > 0 && db_cpu.is_finite() { Some(db_cpu / requests as f64 * 1000.0) } else { None },
+            "closed_loop": s.closed,
+            "statements_per_request": if requests > 0 && statements.is_finite() { Some(statements / requests as f64) } else { None },
             "peak_rss_mib": peak_rss_mib(pid),
             "errors": out.errors,
             "statuses": out.statuses,
@@ -756,25 +900,9 @@ fn raw_sqlite(file: PathBuf, seconds: f64) -> Result<(), BoxError> {
 fn main() -> Result<(), BoxError> {
     match Cli::parse().command {
         Command::RawSqlite { file, seconds } => raw_sqlite(file, seconds),
-        Command::Scenarios {
-            base,
-            manifest,
-            server_pid,
-            only,
-            step_seconds,
-            stated_seconds,
-            fixed_rate,
-        } => tokio::runtime::Builder::new_current_thread()
+        Command::Scenarios(args) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
-            .block_on(scenarios_main(
-                base,
-                manifest,
-                server_pid,
-                only,
-                step_seconds,
-                stated_seconds,
-                fixed_rate,
-            )),
+            .block_on(scenarios_main(args)),
     }
 }

@@ -58,8 +58,8 @@ pub struct SettingsArgs {
     /// Comma-separated addresses of reverse proxies whose `X-Forwarded-For` is believed.
     #[arg(long, env = "PAINLINE_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
-    /// Database connections per instance.
-    #[arg(long, env = "PAINLINE_DB_POOL_SIZE", default_value_t = 10)]
+    /// Database connections per instance (0: from the machine's cores).
+    #[arg(long, env = "PAINLINE_DB_POOL_SIZE", default_value_t = 0)]
     pub db_pool_size: u32,
     /// HTTP worker threads (0 = one per core).
     #[arg(long, env = "PAINLINE_WORKERS", default_value_t = 0)]
@@ -330,7 +330,7 @@ impl SettingsArgs {
             0..=300,
             " seconds",
         )?;
-        within("PAINLINE_DB_POOL_SIZE", self.db_pool_size, 1..=200, "")?;
+        within("PAINLINE_DB_POOL_SIZE", self.db_pool_size, 0..=200, "")?;
         within("PAINLINE_MAX_EXPORTS", self.max_exports, 1..=1_000, "")?;
         within(
             "PAINLINE_SIGNUPS_PER_HOUR",
@@ -401,9 +401,12 @@ impl SettingsArgs {
                 ))
             }
         };
+        let db_pool_size = match self.db_pool_size {
+            0 => default_pool_size(cores(), matches!(database, DatabaseUrl::Postgres(_))),
+            n => n,
+        };
         Ok(Settings {
             bind: self.bind,
-            database,
             jwt_secret,
             access_ttl: self.access_ttl,
             refresh_ttl: self.refresh_ttl,
@@ -411,11 +414,12 @@ impl SettingsArgs {
             signups_per_hour: self.signups_per_hour,
             max_exports: self.max_exports,
             metrics_bind: self.metrics_bind,
+            database,
             request_timeout: std::time::Duration::from_secs(self.request_timeout),
             cors_origins,
             log: self.log,
             trusted_proxies,
-            db_pool_size: self.db_pool_size,
+            db_pool_size,
             workers: self.workers,
             dashboard,
             mail,
@@ -518,9 +522,49 @@ fn load_or_create_secret(db_path: &Path) -> Result<JwtSecret, ConfigError> {
     }
 }
 
+/// The machine's cores (2 when it cannot be told).
+fn cores() -> u32 {
+    std::thread::available_parallelism().map_or(2, |n| u32::try_from(n.get()).unwrap_or(2))
+}
+
+/// Connections per instance when `PAINLINE_DB_POOL_SIZE` is 0. PostgreSQL:
+/// 8 per core, at least 16 and at most 64 (a write holds its connection
+/// while PostgreSQL waits for the disk, and commits that wait together
+/// share one flush, so the pool needs more connections than cores;
+/// measured in bench/RESULTS.md). SQLite: 2 per core, at least 4 (readers
+/// only, in-process; writes have a thread of their own).
+pub fn default_pool_size(cores: u32, postgres: bool) -> u32 {
+    if postgres {
+        cores.saturating_mul(8).clamp(16, 64)
+    } else {
+        cores.saturating_mul(2).clamp(4, 32)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pool_is_sized_from_the_cores() {
+        // PostgreSQL: 8 a core, 16 to 64; SQLite: 2 a core, 4 to 32.
+        for (cores, postgres, size) in [
+            (1, true, 16),
+            (2, true, 16),
+            (4, true, 32),
+            (16, true, 64),
+            (1, false, 4),
+            (2, false, 4),
+            (8, false, 16),
+            (64, false, 32),
+        ] {
+            assert_eq!(
+                default_pool_size(cores, postgres),
+                size,
+                "{cores} {postgres}"
+            );
+        }
+    }
 
     #[test]
     fn database_urls_pick_the_backend_from_the_scheme() {

@@ -331,8 +331,16 @@ async fn put<K: Kind>(
         summary.objects_unchanged += 1;
         return Ok(());
     }
-    let written =
-        logbook::put::<K>(&state.db, &state.clock, *scope, id, IfMatch::Absent, body).await?;
+    let written = logbook::put::<K>(
+        &state.db,
+        &state.clock,
+        &state.zones,
+        *scope,
+        id,
+        IfMatch::Absent,
+        body,
+    )
+    .await?;
     match written.outcome {
         logbook::Outcome::Unchanged => summary.objects_unchanged += 1,
         _ => summary.objects_written += 1,

@@ -28,6 +28,7 @@ use crate::jobs::{self, Jobs};
 use crate::mail::transport::Mailer;
 use crate::routes::{self, input};
 use crate::service::export::ExportSlots;
+use crate::service::logbook::ZoneHints;
 use crate::service::overview::FiguresCache;
 use crate::service::trends::AnswerCache;
 use crate::state::AppState;
@@ -91,6 +92,8 @@ const ANSWER_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Patients whose overview figures are kept (a few hundred bytes each).
 const OVERVIEW_CACHE_PATIENTS: usize = 50_000;
+/// Patients whose time zone is kept as a hint for their writes (a few MiB).
+const ZONE_HINTS: usize = 100_000;
 
 /// Connects to the database and applies the embedded migrations.
 pub fn connect_and_migrate(settings: &Settings) -> Result<Db, ConfigError> {
@@ -131,6 +134,7 @@ pub fn build_state(settings: &Settings, clock: Clock) -> Result<AppState, Config
         exports: ExportSlots::new(settings.max_exports),
         answers: AnswerCache::new(ANSWER_CACHE_BYTES),
         overview_figures: FiguresCache::new(OVERVIEW_CACHE_PATIENTS),
+        zones: ZoneHints::new(ZONE_HINTS),
         mail: sender.context().clone(),
         sender: std::sync::Arc::new(sender),
         schedule_outcomes: jobs::scheduler::outcomes_counter()

@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::mail::transport::Mailer;
 use crate::mail::MailContext;
 use crate::service::export::ExportSlots;
+use crate::service::logbook::ZoneHints;
 use crate::service::overview::FiguresCache;
 use crate::service::trends::AnswerCache;
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub answers: AnswerCache,
     /// Figures of the therapist's overview, owned by `service::overview`.
     pub overview_figures: FiguresCache,
+    /// Patients' time zones as last read, owned by `service::logbook`.
+    pub zones: ZoneHints,
     /// What services need to queue account e-mail.
     pub mail: MailContext,
     /// The outbox sender (`jobs::mail_sender`): transport and counters.

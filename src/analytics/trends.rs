@@ -4,8 +4,6 @@
 //! comparisons with the baseline are exact, and figures are rounded only
 //! for output.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -115,56 +113,173 @@ pub struct Trends {
     pub summary: TrendSummary,
 }
 
-/// The patient's rows, indexed by day.
-struct Rows {
-    /// Per logged day: (sum, count, max) of pain levels.
-    pain: BTreeMap<NaiveDate, (i64, i64, i64)>,
-    /// Per day with stretching: (seconds, sessions).
-    stretch: BTreeMap<NaiveDate, (i64, i64)>,
+/// What a day holds, summed: the figures need nothing else of the rows, so
+/// storage can sum them (exactly: whole pain levels and seconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DaySums {
+    /// Sum, count and highest of the day's pain levels (`count` 0: unlogged).
+    pub pain_sum: i64,
+    pub pain_count: i64,
+    pub pain_max: i64,
+    /// Seconds and number of the day's stretch sessions.
+    pub stretch_seconds: i64,
+    pub stretch_sessions: i64,
 }
 
-impl Rows {
-    fn new(pain: &[PainPoint], stretch: &[StretchPoint]) -> Self {
-        let mut by_day = BTreeMap::new();
-        for p in pain {
-            let e = by_day.entry(p.date).or_insert((0, 0, i64::MIN));
-            e.0 += p.level;
-            e.1 += 1;
-            e.2 = e.2.max(p.level);
-        }
-        let mut stretched = BTreeMap::new();
-        for s in stretch {
-            let e = stretched.entry(s.date).or_insert((0, 0));
-            e.0 += s.seconds;
-            e.1 += 1;
-        }
+/// The sums of every calendar day of a span, one slot per day (one
+/// allocation; a day is found by its offset). Days outside the span are
+/// not kept: a span of `[from − 7, to]` is all the figures of `[from, to]`
+/// look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaySpan {
+    first: NaiveDate,
+    sums: Vec<DaySums>,
+}
+
+impl DaySpan {
+    /// `[first, last]` with nothing logged (empty when `last < first`).
+    pub fn new(first: NaiveDate, last: NaiveDate) -> Self {
+        let len = usize::try_from((last - first).num_days() + 1).unwrap_or(0);
         Self {
-            pain: by_day,
-            stretch: stretched,
+            first,
+            sums: vec![DaySums::default(); len],
         }
+    }
+
+    /// The span `[from − 7, to]` that the trends of `[from, to]` need.
+    pub fn for_trends(from: NaiveDate, to: NaiveDate) -> Self {
+        Self::new(plus(from, -7), to)
+    }
+
+    fn slot(&self, day: NaiveDate) -> Option<usize> {
+        usize::try_from((day - self.first).num_days())
+            .ok()
+            .filter(|i| *i < self.sums.len())
+    }
+
+    fn at(&self, day: NaiveDate) -> Option<&DaySums> {
+        self.slot(day).map(|i| &self.sums[i])
+    }
+
+    /// Adds pain levels summed elsewhere (`count` entries, their `sum` and `max`).
+    pub fn add_pain(&mut self, day: NaiveDate, sum: i64, count: i64, max: i64) {
+        if let Some(i) = self.slot(day) {
+            let d = &mut self.sums[i];
+            d.pain_max = if d.pain_count == 0 {
+                max
+            } else {
+                d.pain_max.max(max)
+            };
+            d.pain_sum += sum;
+            d.pain_count += count;
+        }
+    }
+
+    /// Adds `sessions` stretch sessions of `seconds` in all.
+    pub fn add_stretch(&mut self, day: NaiveDate, seconds: i64, sessions: i64) {
+        if let Some(i) = self.slot(day) {
+            self.sums[i].stretch_seconds += seconds;
+            self.sums[i].stretch_sessions += sessions;
+        }
+    }
+
+    /// The span from single rows.
+    pub fn of_points(
+        (first, last): (NaiveDate, NaiveDate),
+        pain: &[PainPoint],
+        stretch: &[StretchPoint],
+    ) -> Self {
+        let mut span = Self::new(first, last);
+        for p in pain {
+            span.add_pain(p.date, p.level, 1, p.level);
+        }
+        for s in stretch {
+            span.add_stretch(s.date, s.seconds, 1);
+        }
+        span
+    }
+
+    /// The slots of `[from, to]` inside the span, with the first one's day.
+    fn window(&self, from: NaiveDate, to: NaiveDate) -> (NaiveDate, &[DaySums]) {
+        if from > to {
+            return (from, &[]);
+        }
+        let lo = (from - self.first).num_days().max(0);
+        let hi = ((to - self.first).num_days() + 1).min(self.sums.len() as i64);
+        if hi <= lo {
+            return (from, &[]);
+        }
+        (plus(self.first, lo), &self.sums[lo as usize..hi as usize])
     }
 
     /// `D(d)`, exactly; `None` for an unlogged day.
     fn d(&self, day: NaiveDate) -> Option<Frac> {
-        self.pain
-            .get(&day)
-            .map(|(sum, count, _)| Frac::new(*sum, *count))
+        self.at(day)
+            .filter(|s| s.pain_count > 0)
+            .map(|s| Frac::new(s.pain_sum, s.pain_count))
     }
 
     /// Stretch seconds of a day (`S(d)` × 60).
     fn s(&self, day: NaiveDate) -> i64 {
-        self.stretch.get(&day).map_or(0, |(seconds, _)| *seconds)
+        self.at(day).map_or(0, |s| s.stretch_seconds)
     }
 
-    /// Logged days in `[from, to]` with their `D`.
-    fn logged(&self, from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, Frac)> {
-        if from > to {
-            return Vec::new();
+    /// Logged days in `[from, to]`: their offset from `from` and their sums.
+    fn logged(&self, from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = (i64, &DaySums)> {
+        let (start, slots) = self.window(from, to);
+        let skip = (start - from).num_days();
+        slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.pain_count > 0)
+            .map(move |(i, s)| (skip + i as i64, s))
+    }
+
+    /// The exact mean of `D` over the logged days of `[from, to]`.
+    fn mean_d(&self, from: NaiveDate, to: NaiveDate) -> Option<Frac> {
+        let mut mean = MeanOfDays::default();
+        for (_, s) in self.logged(from, to) {
+            mean.add(s);
         }
-        self.pain
-            .range(from..=to)
-            .map(|(day, (sum, count, _))| (*day, Frac::new(*sum, *count)))
-            .collect()
+        mean.value()
+    }
+}
+
+/// The mean of daily means `Σ (sum / count) / n`, in integers until the
+/// end: the sums of the days with one entry, with two, … are kept apart
+/// and become fractions once (a day rarely holds more than a few entries).
+#[derive(Default)]
+struct MeanOfDays {
+    /// `by_count[c]`: the sum of pain levels of the days with `c` entries.
+    by_count: [i64; 8],
+    /// Days with more entries, as fractions.
+    rest: Option<Frac>,
+    days: i64,
+}
+
+impl MeanOfDays {
+    fn add(&mut self, s: &DaySums) {
+        match usize::try_from(s.pain_count) {
+            Ok(c) if c > 0 && c < self.by_count.len() => self.by_count[c] += s.pain_sum,
+            _ => {
+                let d = Frac::new(s.pain_sum, s.pain_count);
+                self.rest = Some(self.rest.map_or(d, |r| r.add(d)));
+            }
+        }
+        self.days += 1;
+    }
+
+    fn value(&self) -> Option<Frac> {
+        if self.days == 0 {
+            return None;
+        }
+        let mut total = self.rest.unwrap_or(Frac::new(0, 1));
+        for (count, sum) in (1..).zip(&self.by_count[1..]) {
+            if *sum != 0 {
+                total = total.add(Frac::new(*sum, count));
+            }
+        }
+        Some(total.div(self.days))
     }
 }
 
@@ -236,26 +351,39 @@ pub fn daily(
     stretch: &[StretchPoint],
     sessions: &[Session],
 ) -> Vec<Day> {
-    let days = Rows::new(pain, stretch);
-    let mut ordered: Vec<&Session> = sessions.iter().collect();
+    daily_of(
+        from,
+        to,
+        &DaySpan::of_points((from, to), pain, stretch),
+        sessions,
+    )
+}
+
+/// [`daily`] from days already summed (`span` should cover `[from, to]`).
+pub fn daily_of(from: NaiveDate, to: NaiveDate, span: &DaySpan, sessions: &[Session]) -> Vec<Day> {
+    let mut ordered: Vec<&Session> = sessions
+        .iter()
+        .filter(|s| s.date >= from && s.date <= to)
+        .collect();
     ordered.sort_by_key(|s| (s.date, s.started_at, s.id));
+    let mut ordered = ordered.into_iter().peekable();
     from.iter_days()
         .take_while(|d| *d <= to)
         .map(|date| {
-            let (sum, count, max) = days.pain.get(&date).copied().unwrap_or((0, 0, 0));
-            let (seconds, stretch_sessions) = days.stretch.get(&date).copied().unwrap_or((0, 0));
+            let sums = span.at(date).copied().unwrap_or_default();
+            let count = sums.pain_count;
+            let mut massage_session_ids = Vec::new();
+            while let Some(s) = ordered.next_if(|s| s.date == date) {
+                massage_session_ids.push(s.id);
+            }
             Day {
                 date,
-                mean_pain: (count > 0).then(|| Frac::new(sum, count).round3()),
-                max_pain: (count > 0).then_some(max),
+                mean_pain: (count > 0).then(|| Frac::new(sums.pain_sum, count).round3()),
+                max_pain: (count > 0).then_some(sums.pain_max),
                 entries: count,
-                stretch_minutes: Frac::new(seconds, 60).round3(),
-                stretch_sessions,
-                massage_session_ids: ordered
-                    .iter()
-                    .filter(|s| s.date == date)
-                    .map(|s| s.id)
-                    .collect(),
+                stretch_minutes: Frac::new(sums.stretch_seconds, 60).round3(),
+                stretch_sessions: sums.stretch_sessions,
+                massage_session_ids,
             }
         })
         .collect()
@@ -271,9 +399,20 @@ pub fn trends(
     stretch: &[StretchPoint],
     sessions: &[Session],
 ) -> Trends {
-    let days = Rows::new(pain, stretch);
-    let (intervals, reliefs) = intervals(&days, from, to, sessions);
-    let summary = summary(&days, from, to, today, &intervals, &reliefs);
+    let span = DaySpan::of_points((plus(from, -7), to), pain, stretch);
+    trends_of((from, to), today, &span, sessions)
+}
+
+/// [`trends`] from days already summed (`span` should cover `[from − 7, to]`:
+/// [`DaySpan::for_trends`]).
+pub fn trends_of(
+    (from, to): (NaiveDate, NaiveDate),
+    today: NaiveDate,
+    span: &DaySpan,
+    sessions: &[Session],
+) -> Trends {
+    let (intervals, reliefs) = intervals(span, from, to, sessions);
+    let summary = summary(span, from, to, today, &intervals, &reliefs);
     Trends { intervals, summary }
 }
 
@@ -285,20 +424,16 @@ pub fn relief_intervals(
     pain_days: &[super::overview::PainDay],
     sessions: &[Session],
 ) -> Vec<Interval> {
-    let days = Rows {
-        pain: pain_days
-            .iter()
-            .filter(|d| d.count > 0)
-            .map(|d| (d.date, (d.sum, d.count, d.max)))
-            .collect(),
-        stretch: BTreeMap::new(),
-    };
-    intervals(&days, from, to, sessions).0
+    let mut span = DaySpan::for_trends(from, to);
+    for d in pain_days.iter().filter(|d| d.count > 0) {
+        span.add_pain(d.date, d.sum, d.count, d.max);
+    }
+    intervals(&span, from, to, sessions).0
 }
 
 /// The intervals, and the exact reliefs (for the summary's mean).
 fn intervals(
-    days: &Rows,
+    days: &DaySpan,
     from: NaiveDate,
     to: NaiveDate,
     sessions: &[Session],
@@ -313,6 +448,9 @@ fn intervals(
     let mut intervals = Vec::with_capacity(ordered.len());
     // Relief before rounding, for the summary's mean.
     let mut reliefs = Vec::new();
+    // The logged days of one interval (offset from its session day, D),
+    // reused from one interval to the next.
+    let mut inside: Vec<(i64, Frac)> = Vec::new();
     for (i, s) in ordered.iter().enumerate() {
         let t = s.date;
         let next = ordered.get(i + 1).map(|n| n.date);
@@ -324,56 +462,43 @@ fn intervals(
         } else {
             0
         };
-        let inside = days.logged(start, end);
-        let baseline = mean(
-            &days
-                .logged(plus(t, -7), plus(t, -1))
-                .into_iter()
-                .map(|(_, d)| d)
-                .collect::<Vec<_>>(),
+        inside.clear();
+        inside.extend(
+            days.logged(start, end)
+                .map(|(offset, s)| (offset + 1, Frac::new(s.pain_sum, s.pain_count))),
         );
-        let values: Vec<Frac> = inside.iter().map(|(_, d)| *d).collect();
-        let early = mean(
-            &days
-                .logged(start, end.min(plus(t, 3)))
-                .into_iter()
-                .map(|(_, d)| d)
-                .collect::<Vec<_>>(),
-        );
+        let baseline = days.mean_d(plus(t, -7), plus(t, -1));
+        let early = days.mean_d(start, end.min(plus(t, 3)));
         let (relief_duration, censored) = match baseline {
             None => (None, None),
             Some(b) => match inside.iter().find(|(_, d)| d.at_least(b)) {
-                Some((day, _)) => (Some((*day - t).num_days() - 1), Some(false)),
+                Some((offset, _)) => (Some(offset - 1), Some(false)),
                 None => (Some(span), Some(true)),
             },
         };
         let slope = ols_slope(
             &inside
                 .iter()
-                .map(|(day, d)| ((*day - t).num_days() as f64, d.to_f64()))
+                .map(|(offset, d)| (*offset as f64, d.to_f64()))
                 .collect::<Vec<_>>(),
         );
-        let stretch_days: i64 = if span > 0 {
-            days.stretch
-                .range(start..=end)
-                .filter(|(_, (seconds, _))| *seconds > 0)
-                .count() as i64
+        let (stretch_days, stretch_seconds) = if span > 0 {
+            let (_, slots) = days.window(start, end);
+            slots.iter().fold((0, 0), |(n, total), s| {
+                (
+                    n + i64::from(s.stretch_seconds > 0),
+                    total + s.stretch_seconds,
+                )
+            })
         } else {
-            0
+            (0, 0)
         };
-        let stretch_seconds: i64 = if span > 0 {
-            days.stretch.range(start..=end).map(|(_, (s, _))| *s).sum()
-        } else {
-            0
-        };
-        let by_value = |a: &&Frac, b: &&Frac| {
-            if a.at_least(**b) && b.at_least(**a) {
-                std::cmp::Ordering::Equal
-            } else if a.at_least(**b) {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Less
-            }
+        let mut mean_inside = MeanOfDays::default();
+        for (_, s) in days.logged(start, end) {
+            mean_inside.add(s);
+        }
+        let by_value = |a: &&(i64, Frac), b: &&(i64, Frac)| {
+            a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal)
         };
         let relief = baseline.zip(early).map(|(b, e)| b.sub(e));
         reliefs.extend(relief);
@@ -385,9 +510,9 @@ fn intervals(
             baseline_pain: out(baseline),
             days: span,
             logged_days: inside.len() as i64,
-            mean_pain: out(mean(&values)),
-            min_pain: out(values.iter().min_by(by_value).copied()),
-            max_pain: out(values.iter().max_by(by_value).copied()),
+            mean_pain: out(mean_inside.value()),
+            min_pain: out(inside.iter().min_by(by_value).map(|(_, d)| *d)),
+            max_pain: out(inside.iter().max_by(by_value).map(|(_, d)| *d)),
             early_pain: out(early),
             relief: out(relief),
             relief_pct: out(relief_pct),
@@ -405,27 +530,46 @@ fn intervals(
 }
 
 fn summary(
-    days: &Rows,
+    days: &DaySpan,
     from: NaiveDate,
     to: NaiveDate,
     today: NaiveDate,
     intervals: &[Interval],
     reliefs: &[Frac],
 ) -> TrendSummary {
-    let in_range = days.logged(from, to);
     let durations: Vec<i64> = intervals
         .iter()
         .filter(|i| i.relief_censored == Some(false))
         .filter_map(|i| i.relief_duration_days)
         .collect();
-    let pairs: Vec<(f64, f64)> = from
-        .iter_days()
-        .take_while(|d| *d < to)
-        .filter_map(|d| {
-            let next = days.d(plus(d, 1))?;
-            Some((days.s(d) as f64 / 60.0, next.to_f64()))
-        })
-        .collect();
+    // A day's stretch minutes and the next day's pain, for every day of
+    // `[from, to)` whose next day is logged.
+    let (first, slots) = days.window(from, to);
+    let lead = (first - from).num_days();
+    let pairs: Vec<(f64, f64)> = if lead == 0 {
+        slots
+            .windows(2)
+            .filter(|w| w[1].pain_count > 0)
+            .map(|w| {
+                let next = Frac::new(w[1].pain_sum, w[1].pain_count);
+                (w[0].stretch_seconds as f64 / 60.0, next.to_f64())
+            })
+            .collect()
+    } else {
+        from.iter_days()
+            .take_while(|d| *d < to)
+            .filter_map(|d| {
+                let next = days.d(plus(d, 1))?;
+                Some((days.s(d) as f64 / 60.0, next.to_f64()))
+            })
+            .collect()
+    };
+    let mut mean_pain = MeanOfDays::default();
+    let mut trend: Vec<(f64, f64)> = Vec::with_capacity(slots.len());
+    for (offset, s) in days.logged(from, to) {
+        mean_pain.add(s);
+        trend.push((offset as f64, Frac::new(s.pain_sum, s.pain_count).to_f64()));
+    }
     TrendSummary {
         sessions: intervals.len() as i64,
         responders: intervals
@@ -445,15 +589,9 @@ fn summary(
         mean_relief: out(mean(reliefs)),
         mean_relief_duration_days: (!durations.is_empty())
             .then(|| Frac::new(durations.iter().sum(), durations.len() as i64).round3()),
-        logged_days: in_range.len() as i64,
-        mean_pain: out(mean(&in_range.iter().map(|(_, d)| *d).collect::<Vec<_>>())),
-        slope_per_week: ols_slope(
-            &in_range
-                .iter()
-                .map(|(day, d)| ((*day - from).num_days() as f64, d.to_f64()))
-                .collect::<Vec<_>>(),
-        )
-        .map(|s| round3(s * 7.0)),
+        logged_days: trend.len() as i64,
+        mean_pain: out(mean_pain.value()),
+        slope_per_week: ols_slope(&trend).map(|s| round3(s * 7.0)),
         stretch_pain_correlation: pearson(&pairs).map(round3),
     }
 }

@@ -13,6 +13,8 @@ pub mod schema;
 mod writer;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::InstrumentationEvent;
@@ -212,11 +214,44 @@ pub struct ConnectionManager {
     url: DatabaseUrl,
     /// Counts every statement sent on the connections this manager opens.
     queries: Option<IntCounter>,
+    /// Moves whenever a statement on any of them finds the database gone
+    /// (see [`Pooled`]).
+    losses: Arc<AtomicU64>,
+}
+
+/// A pooled connection. The pool checks a connection (`SELECT 1`) before
+/// handing it out only when a statement on one of its connections found
+/// the database gone since this one was last known good: a healthy
+/// connection costs no extra round trip per checkout (on PostgreSQL one
+/// per request, before), and after a restart every connection is checked
+/// once, so dead ones are replaced instead of failing a request each.
+pub struct Pooled {
+    conn: DbConnection,
+    /// The manager's `losses` when this connection was last known good.
+    checked: u64,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
 }
 
 impl ConnectionManager {
     pub fn new(url: DatabaseUrl) -> Self {
-        Self { url, queries: None }
+        Self {
+            url,
+            queries: None,
+            losses: Arc::default(),
+        }
     }
 
     fn counting(mut self, queries: IntCounter) -> Self {
@@ -225,21 +260,74 @@ impl ConnectionManager {
     }
 
     fn instrument(&self, conn: &mut DbConnection) {
-        if let Some(queries) = self.queries.clone() {
-            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-                if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+        let queries = self.queries.clone();
+        let losses = self.losses.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                if let Some(queries) = &queries {
                     queries.inc();
                 }
-            });
-        }
+            }
+            InstrumentationEvent::FinishQuery {
+                error: Some(error), ..
+            } if is_lost(error) => {
+                losses.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        });
+    }
+
+    /// A connection of its own, outside the pool.
+    pub fn connect_one(&self) -> Result<DbConnection, r2d2::Error> {
+        self.connect().map(|pooled| pooled.conn)
+    }
+}
+
+/// Whether a failed statement suggests the connection or server is gone.
+fn is_lost(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => is_connection_lost(info.message()),
+        Error::BrokenTransactionManager | Error::RollbackErrorOnCommit { .. } => true,
+        _ => false,
     }
 }
 
 impl ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let checked = self.losses.load(Ordering::Relaxed);
+        self.open().map(|conn| Pooled { conn, checked })
+    }
+
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
+        let losses = self.losses.load(Ordering::Relaxed);
+        if conn.checked == losses {
+            return Ok(());
+        }
+        conn.conn
+            .batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)?;
+        conn.checked = losses;
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        match &mut conn.conn {
+            DbConnection::Postgres(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
+            DbConnection::Sqlite(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
+        }
+    }
+}
+
+impl ConnectionManager {
+    fn open(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
             DatabaseUrl::Postgres(url) => {
                 let mut conn =
@@ -270,18 +358,6 @@ impl ManageConnection for ConnectionManager {
                 self.instrument(&mut conn);
                 Ok(conn)
             }
-        }
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        match conn {
-            DbConnection::Postgres(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
-            DbConnection::Sqlite(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
         }
     }
 }
@@ -392,7 +468,7 @@ impl Db {
     /// on pooled PostgreSQL connections are lifted for it.
     pub fn migrate(&self) -> Result<(), ConnectError> {
         let mut conn = ConnectionManager::new(self.url.clone())
-            .connect()
+            .connect_one()
             .map_err(|e| ConnectError::Open(e.to_string()))?;
         let result = match &mut conn {
             // Instances starting at once on one database take turns: the
@@ -454,6 +530,11 @@ impl Db {
             Some(writer) => writer.write(f).await,
             None => self.run(move |conn| write_transaction(conn, f)).await,
         }
+    }
+
+    /// Whether this is PostgreSQL (some writes take one round trip there).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.url, DatabaseUrl::Postgres(_))
     }
 
     /// Readiness: the database answers a query (and, for SQLite, the file is

@@ -6,7 +6,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::{count_star, max, sum};
 use diesel::prelude::*;
-use diesel::sql_types::{Date, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamp};
 
 use super::schema::{alert_defaults, alert_settings, care_links, records, users};
 use super::{DbConnection, DbResult};
@@ -413,41 +413,97 @@ pub fn save_alert_defaults(
     Ok(())
 }
 
-/// A row the trends read: the typed columns of a pain entry, a stretch
-/// session or a massage session.
-#[derive(Debug, Clone, Queryable)]
+/// A row the trends read: a day's pain entries summed (`tag` 0: the sum,
+/// count and highest level), a day's stretch sessions summed (`tag` 1: the
+/// seconds and count), or one massage session (`tag` 2: its id and start).
+/// The day is a number (days since 1970-01-01): the database computes it
+/// once per day, where a text date would be parsed once per row.
+#[derive(Debug, Clone, QueryableByName)]
 pub struct TrendRow {
-    pub id: String,
-    pub kind: String,
-    pub date: Option<NaiveDate>,
-    pub pain_level: Option<i32>,
-    pub duration_seconds: Option<i32>,
+    #[diesel(sql_type = Integer)]
+    pub tag: i32,
+    #[diesel(sql_type = BigInt)]
+    pub day: i64,
+    #[diesel(sql_type = BigInt)]
+    pub sum: i64,
+    #[diesel(sql_type = BigInt)]
+    pub count: i64,
+    #[diesel(sql_type = BigInt)]
+    pub max: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub id: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
     pub started_at: Option<NaiveDateTime>,
 }
 
-/// Every live pain entry, stretch session and massage session of the
-/// patient dated in `[from, to]`, in one query.
+impl TrendRow {
+    /// The row's calendar day.
+    pub fn date(&self) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(1970, 1, 1)?
+            .checked_add_signed(chrono::Duration::try_days(self.day)?)
+    }
+}
+
+pub const TREND_PAIN: i32 = 0;
+pub const TREND_STRETCH: i32 = 1;
+pub const TREND_SESSION: i32 = 2;
+
+/// The patient's live pain entries and stretch sessions dated in `[from,
+/// to]`, summed per day by the database (whole levels and seconds: exact),
+/// and their massage sessions, in one query. The pain sums are read from
+/// `records_live_idx` alone. Written as SQL (diesel's builder has no UNION
+/// of grouped selects), with each backend's numbered placeholders.
 pub fn trend_rows(
     conn: &mut DbConnection,
     patient: UserId,
     (from, to): (NaiveDate, NaiveDate),
 ) -> DbResult<Vec<TrendRow>> {
-    Ok(records::table
-        .filter(records::patient_id.eq(patient.to_string()))
-        .filter(records::kind.eq_any([
-            RecordKind::PainEntry.as_str(),
-            RecordKind::StretchSession.as_str(),
-            RecordKind::MassageSession.as_str(),
-        ]))
-        .filter(records::deleted_at.is_null())
-        .filter(records::date.between(from, to))
-        .select((
-            records::id,
-            records::kind,
-            records::date,
-            records::pain_level,
-            records::duration_seconds,
-            records::started_at,
-        ))
-        .load(conn)?)
+    // `day`: the date as days since 1970-01-01, in each backend's words,
+    // of the group's date (an aggregate, so computed once a group).
+    let sql = |p: &str, f: &str, t: &str, day: &str| {
+        let live = format!("patient_id = {p} AND deleted_at IS NULL AND date BETWEEN {f} AND {t}");
+        format!(
+            "SELECT {TREND_PAIN} AS tag, {day} AS day, CAST(SUM(pain_level) AS BIGINT) AS sum, \
+                 CAST(COUNT(pain_level) AS BIGINT) AS count, CAST(MAX(pain_level) AS BIGINT) AS max, \
+                 CAST(NULL AS TEXT) AS id, CAST(NULL AS TIMESTAMP) AS started_at \
+             FROM records WHERE kind = 'pain_entry' AND {live} GROUP BY date \
+             UNION ALL \
+             SELECT {TREND_STRETCH}, {day}, CAST(SUM(duration_seconds) AS BIGINT), \
+                 CAST(COUNT(duration_seconds) AS BIGINT), 0, NULL, NULL \
+             FROM records WHERE kind = 'stretch_session' AND {live} GROUP BY date \
+             UNION ALL \
+             SELECT {TREND_SESSION}, {day}, 0, 0, 0, id, started_at \
+             FROM records WHERE kind = 'massage_session' AND {live} GROUP BY id"
+        )
+    };
+    let patient = patient.to_string();
+    macro_rules! load {
+        ($conn:expr, $sql:expr) => {
+            diesel::sql_query($sql)
+                .bind::<Text, _>(patient)
+                .bind::<Date, _>(from)
+                .bind::<Date, _>(to)
+                .load::<TrendRow>($conn)?
+        };
+    }
+    Ok(match conn {
+        DbConnection::Sqlite(c) => load!(
+            c,
+            sql(
+                "?1",
+                "?2",
+                "?3",
+                "CAST(julianday(MIN(date)) - 2440587.5 AS BIGINT)"
+            )
+        ),
+        DbConnection::Postgres(c) => load!(
+            c,
+            sql(
+                "$1",
+                "$2",
+                "$3",
+                "CAST(MIN(date) - DATE '1970-01-01' AS BIGINT)"
+            )
+        ),
+    })
 }

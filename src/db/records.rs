@@ -467,6 +467,103 @@ fn insert_row(
     }))
 }
 
+// The SQL function's own arity: its parameters are the row's columns.
+#[allow(clippy::too_many_arguments)]
+mod create_record {
+    diesel::define_sql_function! {
+        /// The PostgreSQL function of the migration `write_path`: the
+        /// patient's lock, the time-zone check, the row and the counter.
+        fn painline_create_record(
+            patient: diesel::sql_types::Text,
+            timezone: diesel::sql_types::Text,
+            id: diesel::sql_types::Text,
+            kind: diesel::sql_types::Text,
+            author: diesel::sql_types::Text,
+            author_role: diesel::sql_types::Text,
+            data: diesel::sql_types::Text,
+            now: diesel::sql_types::Timestamp,
+            date: diesel::sql_types::Nullable<diesel::sql_types::Date>,
+            natural_key: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+            pain_level: diesel::sql_types::Nullable<diesel::sql_types::Integer>,
+            recorded_at: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+            started_at: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+            duration_minutes: diesel::sql_types::Nullable<diesel::sql_types::Integer>,
+            duration_seconds: diesel::sql_types::Nullable<diesel::sql_types::Integer>,
+            stretch_id: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+        ) -> diesel::sql_types::BigInt;
+    }
+}
+use create_record::painline_create_record;
+
+/// What [`create_alone`] did.
+#[derive(Debug)]
+pub enum Created {
+    /// Stored as version 1.
+    Stored(Box<Record>),
+    /// The id is taken: nothing was written.
+    IdTaken,
+    /// The patient's account is gone.
+    NoPatient,
+    /// The patient's time zone is no longer `timezone`: nothing was written.
+    TimezoneChanged,
+}
+
+/// PostgreSQL only, outside any transaction: a new object for `patient`,
+/// in one prepared statement that is its own transaction (the function
+/// `painline_create_record` takes the patient's lock, checks that their
+/// time zone is still `timezone`, the one the body was checked against,
+/// inserts unless the id is taken and moves the counter). `None` on
+/// SQLite, where a round trip costs nothing and the writer batches commits.
+pub fn create_alone(
+    conn: &mut DbConnection,
+    patient: UserId,
+    timezone: &str,
+    new: &NewRecord<'_>,
+    now: NaiveDateTime,
+) -> DbResult<Option<Created>> {
+    let DbConnection::Postgres(pg) = conn else {
+        return Ok(None);
+    };
+    let c = ColumnValues::from(new.columns);
+    let seq: i64 = diesel::select(painline_create_record(
+        patient.to_string(),
+        timezone,
+        new.id.to_string(),
+        new.kind.as_str(),
+        new.author.id.to_string(),
+        new.author.role.as_str(),
+        new.doc,
+        now,
+        c.date,
+        c.natural_key,
+        c.pain_level,
+        c.recorded_at,
+        c.started_at,
+        c.duration_minutes,
+        c.duration_seconds,
+        c.stretch_id,
+    ))
+    .get_result(pg)?;
+    Ok(Some(match seq {
+        -2 => Created::TimezoneChanged,
+        -1 => Created::NoPatient,
+        0 => Created::IdTaken,
+        seq => Created::Stored(Box::new(Record {
+            id: new.id,
+            patient,
+            kind: new.kind,
+            author: new.author,
+            columns: new.columns.clone(),
+            doc: new.doc.to_owned(),
+            version: 1,
+            change_seq: seq,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        })),
+    }))
+}
+
 /// Replaces (or restores) `current` with new content: version + 1.
 pub fn replace(
     conn: &mut DbConnection,

@@ -3,18 +3,22 @@
 //! against the patient's rules and data, let the pure protocol
 //! (`kinds::protocol`) decide, store, and answer what was stored.
 
+use std::sync::Arc;
+
 use chrono::{Duration, NaiveDate};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{ServiceError, ServiceResult};
 use crate::clock::Clock;
+use crate::db::accounts;
 use crate::db::accounts::UserRow;
 use crate::db::care_team;
 pub use crate::db::records::ListPosition;
-use crate::db::records::{self, NewRecord, PatientLock, SavedResponse};
+use crate::db::records::{self, Created, NewRecord, PatientLock, SavedResponse};
 use crate::db::{Db, DbConnection, DbError};
 use crate::domain::access::{AuthUser, PatientScope};
+use crate::domain::account::Timezone;
 use crate::domain::logbook::Context;
 use crate::domain::version::{etag, IfMatch};
 use crate::domain::{DomainError, FieldError, RecordId, Role, UserId};
@@ -186,19 +190,122 @@ fn to_json<T: serde::Serialize>(value: &T) -> ServiceResult<String> {
 pub async fn put<K: Kind>(
     db: &Db,
     clock: &Clock,
+    zones: &ZoneHints,
     scope: PatientScope,
     id: RecordId,
     if_match: IfMatch,
     body: K::Body,
 ) -> ServiceResult<Written<K::View>> {
+    if let Some(written) = create_alone::<K>(db, clock, zones, &scope, id, &if_match, &body).await?
+    {
+        return Ok(written);
+    }
     let clock = clock.clone();
+    let zones = zones.clone();
     let answer = db
         .write(move |conn| {
             let mut lock = lock(conn, &scope)?;
+            if let Ok(zone) = lock.patient().timezone() {
+                zones.0.insert(scope.patient, zone);
+            }
             put_locked::<K>(conn, &mut lock, &clock, &scope, id, if_match, body)
         })
         .await;
     logged(db, &scope, answer).await
+}
+
+/// The time zone each patient had when last read here. A patient's new
+/// object is checked against their today, and with this it can be checked
+/// before anything is read, then stored in one round trip
+/// ([`records::create_alone`]), which refuses when the zone changed since.
+/// Entries are hints, never trusted: a stale one only costs the general path.
+#[derive(Clone)]
+pub struct ZoneHints(Arc<quick_cache::sync::Cache<UserId, Timezone>>);
+
+impl ZoneHints {
+    /// Room for `patients` hints (about 50 bytes each).
+    pub fn new(patients: usize) -> Self {
+        Self(Arc::new(quick_cache::sync::Cache::new(patients.max(16))))
+    }
+}
+
+/// A patient's `PUT` of an id that is new, in one statement on PostgreSQL
+/// (`None` when the general path must decide: SQLite, a therapist writing,
+/// a body that refers to other objects or is addressed by name, an
+/// `If-Match` a new object cannot meet, a body the checks refuse, a taken
+/// id, a changed time zone). Everything [`put`] checks is checked the same
+/// way; only the patient's row is not read first.
+async fn create_alone<K: Kind>(
+    db: &Db,
+    clock: &Clock,
+    zones: &ZoneHints,
+    scope: &PatientScope,
+    id: RecordId,
+    if_match: &IfMatch,
+    body: &K::Body,
+) -> ServiceResult<Option<Written<K::View>>> {
+    if !db.is_postgres()
+        || !scope.is_own()
+        || K::KIND == RecordKind::OwnStretch
+        || !K::references(body).is_empty()
+        || protocol::decide_put(None, &writer::<K>(scope), false, if_match).is_err()
+    {
+        return Ok(None);
+    }
+    let patient = scope.patient;
+    let zone = match zones.0.get(&patient) {
+        Some(zone) => zone,
+        None => {
+            let Some(user) = db
+                .run(move |conn| accounts::find_user(conn, &patient.to_string()))
+                .await?
+            else {
+                return Err(DomainError::AccountGone.into());
+            };
+            let zone = user.timezone()?;
+            zones.0.insert(patient, zone);
+            zone
+        }
+    };
+    let ctx = Context {
+        today: clock.today_in(zone.tz()),
+    };
+    if !K::validate(body, &ctx).is_empty() {
+        return Ok(None);
+    }
+    let (columns, doc) = K::split(body.clone());
+    if columns.natural_key.is_some() {
+        return Ok(None);
+    }
+    let json = to_json(&doc)?;
+    let author = author(scope);
+    let now = clock.now_naive();
+    let created = db
+        .run(move |conn| {
+            let new = NewRecord {
+                id,
+                kind: K::KIND,
+                author,
+                columns: &columns,
+                doc: &json,
+            };
+            records::create_alone(conn, patient, zone.name(), &new, now)
+        })
+        .await?;
+    match created {
+        Some(Created::Stored(record)) => Ok(Some(Written {
+            outcome: Outcome::Created,
+            view: kinds::view::<K>(&record)?,
+            version: record.version,
+            location: location::<K>(scope, &record),
+        })),
+        Some(Created::NoPatient) => Err(DomainError::AccountGone.into()),
+        Some(Created::TimezoneChanged) => {
+            zones.0.remove(&patient);
+            Ok(None)
+        }
+        Some(Created::IdTaken) | None => Ok(None),
+    }
 }
 
 /// Many `PUT`s for one patient in one transaction: each goes through the

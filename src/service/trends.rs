@@ -15,33 +15,30 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::ServiceResult;
-use crate::analytics::trends::{
-    self, Day, Interval, PainPoint, Session, StretchPoint, TrendSummary, Trends,
-};
+use crate::analytics::trends::{self, Day, DaySpan, Interval, Session, TrendSummary, Trends};
 use crate::clock::Clock;
 use crate::db::accounts::UserRow;
-use crate::db::overview::{trend_rows, TrendRow};
+use crate::db::overview::{trend_rows, TrendRow, TREND_PAIN, TREND_SESSION, TREND_STRETCH};
 use crate::db::Db;
 use crate::db::{accounts, DbConnection, DbError};
 use crate::domain::access::PatientScope;
 use crate::domain::version::IfNoneMatch;
 use crate::domain::{DomainError, FieldError, RecordId};
-use crate::kinds::RecordKind;
 
 /// Default range: the 90 days ending at the patient's today.
 pub const DEFAULT_DAYS: u64 = 90;
 /// The longest range: three years.
 pub const MAX_DAYS: i64 = 1096;
 
-/// What the figures of one answer are computed from: the rows of
-/// `[from − 7, to]` (the first baselines look back a week).
+/// What the figures of one answer are computed from: the days of
+/// `[from − 7, to]` summed (the first baselines look back a week), and
+/// the massage sessions.
 pub struct Rows {
     pub from: NaiveDate,
     pub to: NaiveDate,
     /// The patient's today (whether the next session is due).
     pub today: NaiveDate,
-    pub pain: Vec<PainPoint>,
-    pub stretch: Vec<StretchPoint>,
+    pub days: DaySpan,
     pub sessions: Vec<Session>,
 }
 
@@ -318,33 +315,28 @@ pub async fn rows(
     split((from, to), today, rows)
 }
 
-/// The stored rows as the analytics' points.
+/// The stored sums and sessions as the analytics' input.
 fn split(
     (from, to): (NaiveDate, NaiveDate),
     today: NaiveDate,
     rows: Vec<TrendRow>,
 ) -> ServiceResult<Rows> {
-    let (mut pain, mut stretch, mut sessions) = (Vec::new(), Vec::new(), Vec::new());
+    let mut days = DaySpan::for_trends(from, to);
+    let mut sessions = Vec::new();
     for row in rows {
-        let Some(date) = row.date else { continue };
-        let bad = |column| DbError::corrupt("record", &row.id, column);
-        match RecordKind::parse(&row.kind) {
-            Some(RecordKind::PainEntry) => pain.push(PainPoint {
-                date,
-                level: row.pain_level.ok_or_else(|| bad("pain_level"))?.into(),
-            }),
-            Some(RecordKind::StretchSession) => stretch.push(StretchPoint {
-                date,
-                seconds: row
-                    .duration_seconds
-                    .ok_or_else(|| bad("duration_seconds"))?
-                    .into(),
-            }),
-            Some(RecordKind::MassageSession) => sessions.push(Session {
-                id: row.id.parse::<RecordId>().map_err(|_| bad("id"))?.0,
-                date,
-                started_at: row.started_at.map(|t| t.and_utc()),
-            }),
+        let Some(date) = row.date() else { continue };
+        match row.tag {
+            TREND_PAIN => days.add_pain(date, row.sum, row.count, row.max),
+            TREND_STRETCH => days.add_stretch(date, row.sum, row.count),
+            TREND_SESSION => {
+                let id = row.id.unwrap_or_default();
+                let bad = |column| DbError::corrupt("record", &id, column);
+                sessions.push(Session {
+                    id: id.parse::<RecordId>().map_err(|_| bad("id"))?.0,
+                    date,
+                    started_at: row.started_at.map(|t| t.and_utc()),
+                });
+            }
             _ => {}
         }
     }
@@ -352,8 +344,7 @@ fn split(
         from,
         to,
         today,
-        pain,
-        stretch,
+        days,
         sessions,
     })
 }
@@ -372,22 +363,10 @@ pub async fn daily(
 
 impl Rows {
     pub fn daily(&self) -> Vec<Day> {
-        trends::daily(
-            self.from,
-            self.to,
-            &self.pain,
-            &self.stretch,
-            &self.sessions,
-        )
+        trends::daily_of(self.from, self.to, &self.days, &self.sessions)
     }
 
     pub fn trends(&self) -> Trends {
-        trends::trends(
-            (self.from, self.to),
-            self.today,
-            &self.pain,
-            &self.stretch,
-            &self.sessions,
-        )
+        trends::trends_of((self.from, self.to), self.today, &self.days, &self.sessions)
     }
 }

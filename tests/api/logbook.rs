@@ -690,38 +690,96 @@ async fn a_precaution_keeps_its_id_and_no_one_else_can_take_it() {
 
 /// What a write costs in statements (`painline_db_queries_total`): a new
 /// object is created without first reading whether its id is taken, and the
-/// change counter travels with the row. PostgreSQL: BEGIN, the pool's
-/// connection check, the patient's lock (which reads the patient), the
-/// insert with the counter, COMMIT. SQLite (one write alone in its group):
-/// the connection check, BEGIN IMMEDIATE, SAVEPOINT, the lock, the insert,
-/// the counter, RELEASE, COMMIT.
+/// change counter travels with the row. PostgreSQL: one statement, its own
+/// transaction (the function that locks the patient, checks their time
+/// zone, inserts and moves the counter); the patient's zone was read by
+/// their first write. SQLite (one write alone in its group): BEGIN
+/// IMMEDIATE, SAVEPOINT, the lock, the insert, the counter, RELEASE, COMMIT.
+/// Neither checks a healthy pooled connection first.
 #[tokio::test]
 async fn what_a_new_entry_costs_in_statements() {
     // No mail sender on this instance: its statements would be counted too.
     let app = crate::helpers::spawn_app_with(|s| s.mail.poll = None).await;
     let user = app.register_patient().await;
-    let before = app.queries().await;
-    let id = uuid::Uuid::new_v4();
-    let reply = app
-        .client
-        .put(app.url(&format!("/v1/me/pain-entries/{id}")))
-        .bearer_auth(&user.access)
-        .json(&json!({"date": "2026-11-20", "pain_level": 5}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::CREATED);
-    let spent = app.queries().await - before;
+    let mut ids = Vec::new();
+    let mut spent = Vec::new();
+    for _ in 0..2 {
+        let before = app.queries().await;
+        let id = uuid::Uuid::new_v4();
+        let reply = app
+            .client
+            .put(app.url(&format!("/v1/me/pain-entries/{id}")))
+            .bearer_auth(&user.access)
+            .json(&json!({"date": "2026-11-20", "pain_level": 5}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::CREATED);
+        spent.push(app.queries().await - before);
+        ids.push(id);
+    }
     let expected = if crate::helpers::postgres_url().is_some() {
-        5
+        [2, 1]
     } else {
-        8
+        [7, 7]
     };
     assert_eq!(spent, expected);
-    // The id was new, and the object is stored once with the next change number.
-    assert_eq!(change_seq(&app, &user).await, 1);
-    let stored = app
-        .get(&format!("/v1/me/pain-entries/{id}"), &user.access)
+    // The ids were new, and each object is stored once with the next change number.
+    assert_eq!(change_seq(&app, &user).await, 2);
+    for (id, seq) in ids.iter().zip([1, 2]) {
+        let stored = app
+            .get(&format!("/v1/me/pain-entries/{id}"), &user.access)
+            .await;
+        assert_eq!(stored.body["version"], 1);
+        let filter = format!("id = '{id}' AND change_seq = {seq} AND version = 1");
+        assert_eq!(app.count("records", &filter).await, 1);
+    }
+}
+
+/// A new entry is checked against the patient's today in the time zone they
+/// have when it is stored. On PostgreSQL a patient's zone, once read, is
+/// kept as a hint so a write needs no read first; the database refuses the
+/// write when the hint is stale, and the write is then checked again.
+#[tokio::test]
+async fn a_new_entry_is_checked_in_the_time_zone_of_the_moment() {
+    let app = spawn_app().await;
+    // UTC+14: at the app's noon UTC it is already tomorrow there, so a date
+    // two days ahead of UTC is within the day of slack a phone gets.
+    let user = crate::helpers::patient_with(&app, json!({"timezone": "Pacific/Kiritimati"})).await;
+    let ahead = crate::helpers::test_today()
+        .checked_add_days(chrono::Days::new(2))
+        .unwrap();
+    let first = put(
+        &app,
+        &user,
+        &format!("/v1/me/pain-entries/{}", Uuid::new_v4()),
+        json!({"date": ahead, "pain_level": 4}),
+        None,
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    // UTC−11: there it is still today, so the same date is more than a day ahead.
+    let moved = app
+        .call(
+            Method::PATCH,
+            "/v1/me",
+            Some(&user.access),
+            Some(json!({"timezone": "Pacific/Pago_Pago"})),
+        )
         .await;
-    assert_eq!(stored.body["version"], 1);
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+    let id = Uuid::new_v4();
+    let refused = put(
+        &app,
+        &user,
+        &format!("/v1/me/pain-entries/{id}"),
+        json!({"date": ahead, "pain_level": 4}),
+        None,
+    )
+    .await;
+    refused.assert_problem(422, "validation_failed");
+    assert_eq!(refused.error_fields(), vec!["date"], "{}", refused.text);
+    assert_eq!(app.count("records", &format!("id = '{id}'")).await, 0);
+    assert_eq!(app.count("records", "kind = 'pain_entry'").await, 1);
+    assert_eq!(change_seq(&app, &user).await, 1);
 }

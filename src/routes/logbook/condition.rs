@@ -133,9 +133,16 @@ pub async fn put_condition(
     };
     // The id is used only if the patient never declared this condition before.
     let fresh = RecordId::new_random();
-    let result =
-        service::put::<Conditions>(&state.db, &state.clock, scope, fresh, if_match.0, named)
-            .await?;
+    let result = service::put::<Conditions>(
+        &state.db,
+        &state.clock,
+        &state.zones,
+        scope,
+        fresh,
+        if_match.0,
+        named,
+    )
+    .await?;
     Ok(written(result))
 }
 

@@ -93,8 +93,16 @@ pub async fn put<K: Kind>(
         ApiJson<K::Body>,
     )>,
 ) -> AppResult<HttpResponse> {
-    let result =
-        service::put::<K>(&state.db, &state.clock, scope, item.id, if_match.0, body.0).await?;
+    let result = service::put::<K>(
+        &state.db,
+        &state.clock,
+        &state.zones,
+        scope,
+        item.id,
+        if_match.0,
+        body.0,
+    )
+    .await?;
     Ok(written(result))
 }
 
