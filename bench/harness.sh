@@ -114,7 +114,8 @@ start_server() { # URL LOG
     DATABASE_URL=$1 PAINLINE_JWT_SECRET=$SECRET PAINLINE_SIGNUPS_PER_HOUR=1000000 PAINLINE_BIND=127.0.0.1:$PORT \
         PAINLINE_ACCESS_TTL=86400 PAINLINE_LOG=warn "$BIN" serve 2>"$2" &
     SERVER_PID=$!
-    for _ in $(seq 1 200); do curl -sf "$BASE/healthz" >/dev/null && return 0; sleep 0.1; done
+    # Up to 2 minutes: a first start migrates the data set (an index rebuild).
+    for _ in $(seq 1 1200); do curl -sf "$BASE/healthz" >/dev/null && return 0; sleep 0.1; done
     cat "$2" >&2
     return 1
 }

@@ -450,7 +450,7 @@ pub const TREND_SESSION: i32 = 2;
 
 /// The patient's live pain entries and stretch sessions dated in `[from,
 /// to]`, summed per day by the database (whole levels and seconds: exact),
-/// and their massage sessions, in one query. The pain sums are read from
+/// and their massage sessions, in one query, all read from
 /// `records_live_idx` alone. Written as SQL (diesel's builder has no UNION
 /// of grouped selects), with each backend's numbered placeholders.
 pub fn trend_rows(
@@ -459,8 +459,9 @@ pub fn trend_rows(
     (from, to): (NaiveDate, NaiveDate),
 ) -> DbResult<Vec<TrendRow>> {
     // `day`: the date as days since 1970-01-01, in each backend's words,
-    // of the group's date (an aggregate, so computed once a group).
-    let sql = |p: &str, f: &str, t: &str, day: &str| {
+    // of a group's date (an aggregate, so computed once a group), and
+    // `row_day` the same of a row's.
+    let sql = |p: &str, f: &str, t: &str, day: &str, row_day: &str| {
         let live = format!("patient_id = {p} AND deleted_at IS NULL AND date BETWEEN {f} AND {t}");
         format!(
             "SELECT {TREND_PAIN} AS tag, {day} AS day, CAST(SUM(pain_level) AS BIGINT) AS sum, \
@@ -472,8 +473,8 @@ pub fn trend_rows(
                  CAST(COUNT(duration_seconds) AS BIGINT), 0, NULL, NULL \
              FROM records WHERE kind = 'stretch_session' AND {live} GROUP BY date \
              UNION ALL \
-             SELECT {TREND_SESSION}, {day}, 0, 0, 0, id, started_at \
-             FROM records WHERE kind = 'massage_session' AND {live} GROUP BY id"
+             SELECT {TREND_SESSION}, {row_day}, 0, 0, 0, id, started_at \
+             FROM records WHERE kind = 'massage_session' AND {live}"
         )
     };
     let patient = patient.to_string();
@@ -493,7 +494,8 @@ pub fn trend_rows(
                 "?1",
                 "?2",
                 "?3",
-                "CAST(julianday(MIN(date)) - 2440587.5 AS BIGINT)"
+                "CAST(julianday(MIN(date)) - 2440587.5 AS BIGINT)",
+                "CAST(julianday(date) - 2440587.5 AS BIGINT)"
             )
         ),
         DbConnection::Postgres(c) => load!(
@@ -502,7 +504,8 @@ pub fn trend_rows(
                 "$1",
                 "$2",
                 "$3",
-                "CAST(MIN(date) - DATE '1970-01-01' AS BIGINT)"
+                "CAST(MIN(date) - DATE '1970-01-01' AS BIGINT)",
+                "CAST(date - DATE '1970-01-01' AS BIGINT)"
             )
         ),
     })

@@ -489,3 +489,47 @@ async fn polled_overviews_follow_every_change() {
     assert_eq!(later["alerts"], json!(["not_logging", "precaution"]));
     assert_eq!(later["avg_pain_7d"], Value::Null);
 }
+
+/// Every page of the patient list is in the access log, one row per patient
+/// shown, also when pages are asked many at once while the patients write
+/// (on SQLite the rows and the logbook's writes share one writer): as many
+/// rows as pages times patients, each with the page's path, and every
+/// patient's writes stored.
+#[tokio::test]
+async fn the_access_log_keeps_every_page_asked_at_once_beside_writes() {
+    let app = spawn_app().await;
+    let therapist = app.register_therapist().await;
+    seed(&app, &therapist, 5).await;
+    let patient = app.register_patient().await;
+    link(&app, &therapist, &patient).await;
+    let pages = (0..40).map(|_| app.get("/v1/patients", &therapist.access));
+    let writes = (0..40).map(|i| {
+        let request = app
+            .client
+            .put(app.url(&format!("/v1/me/pain-entries/{}", uuid::Uuid::new_v4())))
+            .bearer_auth(&patient.access)
+            .json(&json!({"date": test_today(), "pain_level": i % 11}));
+        async move { request.send().await.unwrap().status() }
+    });
+    let (pages, writes) = futures_util::future::join(
+        futures_util::future::join_all(pages),
+        futures_util::future::join_all(writes),
+    )
+    .await;
+    for page in &pages {
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert_eq!(page.body["items"].as_array().unwrap().len(), 6);
+    }
+    assert!(
+        writes.iter().all(|s| *s == StatusCode::CREATED),
+        "{writes:?}"
+    );
+    let read = format!(
+        "actor_id = '{}' AND action = 'read' AND path = '/v1/patients' AND outcome = 'allowed'",
+        therapist.id
+    );
+    assert_eq!(app.count("access_log", &read).await, 40 * 6);
+    assert_eq!(app.count("access_log", "1 = 1").await, 40 * 6);
+    let own = format!("patient_id = '{}' AND kind = 'pain_entry'", patient.id);
+    assert_eq!(app.count("records", &own).await, 40);
+}

@@ -3,14 +3,14 @@
 --
 -- * records_live_idx serves the lists (newest first by date and id) as
 --   well as the overview and the trends (pain levels and stretch seconds
---   summed per day without reading rows). Every one of those reads only
+--   summed per day, the sessions, without reading rows). Every one of those reads only
 --   live rows, so it replaces records_list_idx, which also held tombstones.
 -- * records_natural_key_idx holds only the rows that have a name (a
 --   precaution); every other row's NULL never collided anyway.
 DROP INDEX records_list_idx;
 DROP INDEX records_live_idx;
 CREATE INDEX records_live_idx ON records (patient_id, kind, date, id)
-    INCLUDE (pain_level, duration_seconds) WHERE deleted_at IS NULL;
+    INCLUDE (pain_level, duration_seconds, started_at) WHERE deleted_at IS NULL;
 DROP INDEX records_natural_key_idx;
 CREATE UNIQUE INDEX records_natural_key_idx ON records (patient_id, kind, natural_key)
     WHERE natural_key IS NOT NULL;
