@@ -528,14 +528,15 @@ fn cores() -> u32 {
 }
 
 /// Connections per instance when `PAINLINE_DB_POOL_SIZE` is 0. PostgreSQL:
-/// 8 per core, at least 16 and at most 64 (a write holds its connection
+/// 8 per core, at least 16 and at most 32 (three instances stay under
+/// PostgreSQL's default `max_connections` of 100; a write holds its connection
 /// while PostgreSQL waits for the disk, and commits that wait together
 /// share one flush, so the pool needs more connections than cores;
 /// measured in bench/RESULTS.md). SQLite: 2 per core, at least 4 (readers
 /// only, in-process; writes have a thread of their own).
 pub fn default_pool_size(cores: u32, postgres: bool) -> u32 {
     if postgres {
-        cores.saturating_mul(8).clamp(16, 64)
+        cores.saturating_mul(8).clamp(16, 32)
     } else {
         cores.saturating_mul(2).clamp(4, 32)
     }
@@ -547,12 +548,12 @@ mod tests {
 
     #[test]
     fn the_pool_is_sized_from_the_cores() {
-        // PostgreSQL: 8 a core, 16 to 64; SQLite: 2 a core, 4 to 32.
+        // PostgreSQL: 8 a core, 16 to 32; SQLite: 2 a core, 4 to 32.
         for (cores, postgres, size) in [
             (1, true, 16),
             (2, true, 16),
             (4, true, 32),
-            (16, true, 64),
+            (16, true, 32),
             (1, false, 4),
             (2, false, 4),
             (8, false, 16),

@@ -15,7 +15,7 @@ mod writer;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::InstrumentationEvent;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -214,22 +214,31 @@ pub struct ConnectionManager {
     url: DatabaseUrl,
     /// Counts every statement sent on the connections this manager opens.
     queries: Option<IntCounter>,
+    /// Counts the checks (`SELECT 1`) of pooled connections.
+    checks: Option<IntCounter>,
     /// Moves whenever a statement on any of them finds the database gone
     /// (see [`Pooled`]).
     losses: Arc<AtomicU64>,
 }
 
 /// A pooled connection. The pool checks a connection (`SELECT 1`) before
-/// handing it out only when a statement on one of its connections found
-/// the database gone since this one was last known good: a healthy
-/// connection costs no extra round trip per checkout (on PostgreSQL one
-/// per request, before), and after a restart every connection is checked
-/// once, so dead ones are replaced instead of failing a request each.
+/// handing it out only when it sat idle for a while ([`IDLE_CHECK`]: the
+/// server may have restarted, or closed it, meanwhile) or when a statement
+/// on one of its connections found the database gone since this one was
+/// last known good. A connection in steady use costs no extra round trip
+/// per checkout (on PostgreSQL one per request, before); after a restart
+/// under load, the statements in flight fail once and every other
+/// connection is checked before it is used again.
 pub struct Pooled {
     conn: DbConnection,
     /// The manager's `losses` when this connection was last known good.
     checked: u64,
+    /// When it last went back to the pool.
+    returned: Instant,
 }
+
+/// A connection idle longer than this is checked before it is handed out.
+const IDLE_CHECK: Duration = Duration::from_secs(2);
 
 impl std::ops::Deref for Pooled {
     type Target = DbConnection;
@@ -250,12 +259,14 @@ impl ConnectionManager {
         Self {
             url,
             queries: None,
+            checks: None,
             losses: Arc::default(),
         }
     }
 
-    fn counting(mut self, queries: IntCounter) -> Self {
+    fn counting(mut self, queries: IntCounter, checks: IntCounter) -> Self {
         self.queries = Some(queries);
+        self.checks = Some(checks);
         self
     }
 
@@ -303,13 +314,20 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<Pooled, r2d2::Error> {
         let checked = self.losses.load(Ordering::Relaxed);
-        self.open().map(|conn| Pooled { conn, checked })
+        self.open().map(|conn| Pooled {
+            conn,
+            checked,
+            returned: Instant::now(),
+        })
     }
 
     fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
         let losses = self.losses.load(Ordering::Relaxed);
-        if conn.checked == losses {
+        if conn.checked == losses && conn.returned.elapsed() < IDLE_CHECK {
             return Ok(());
+        }
+        if let Some(checks) = &self.checks {
+            checks.inc();
         }
         conn.conn
             .batch_execute("SELECT 1")
@@ -318,7 +336,9 @@ impl ManageConnection for ConnectionManager {
         Ok(())
     }
 
+    /// Called as a connection goes back to the pool.
     fn has_broken(&self, conn: &mut Pooled) -> bool {
+        conn.returned = Instant::now();
         match &mut conn.conn {
             DbConnection::Postgres(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
             DbConnection::Sqlite(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
@@ -378,6 +398,8 @@ pub struct Db {
     writer: Option<writer::Writer>,
     /// Statements sent by the pool's connections (`painline_db_queries_total`).
     queries: IntCounter,
+    /// Of those, checks of pooled connections (`painline_db_checks_total`).
+    checks: IntCounter,
     counters: writer::Counters,
 }
 
@@ -410,6 +432,11 @@ impl Db {
             "SQL statements sent to the database by the request pool",
         )
         .map_err(|e| ConnectError::Open(e.to_string()))?;
+        let checks = IntCounter::new(
+            "painline_db_checks_total",
+            "Of those statements, checks (SELECT 1) of idle or suspect pooled connections",
+        )
+        .map_err(|e| ConnectError::Open(e.to_string()))?;
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
@@ -417,7 +444,7 @@ impl Db {
             // Failures surface as checkout errors (503, logged with their cause)
             // or as the one start-up line; r2d2's own logging would repeat them.
             .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build(ConnectionManager::new(url.clone()).counting(queries.clone()))
+            .build(ConnectionManager::new(url.clone()).counting(queries.clone(), checks.clone()))
             .map_err(|e| ConnectError::Open(e.to_string()))?;
         let sqlite_path = match url {
             DatabaseUrl::Sqlite(path) => Some(path.clone()),
@@ -449,6 +476,7 @@ impl Db {
             sqlite_path,
             writer,
             queries,
+            checks,
             counters,
         })
     }
@@ -457,6 +485,7 @@ impl Db {
     pub fn counters(&self) -> Vec<IntCounter> {
         vec![
             self.queries.clone(),
+            self.checks.clone(),
             self.counters.commits.clone(),
             self.counters.writes.clone(),
         ]

@@ -408,13 +408,19 @@ impl TestApp {
             .expect("metrics text")
     }
 
-    /// Statements the app has sent so far (`painline_db_queries_total`).
+    /// Statements the app's requests have sent so far
+    /// (`painline_db_queries_total`), without the checks of pooled
+    /// connections (`painline_db_checks_total`), which depend on how long
+    /// a connection sat idle, not on what was asked.
     pub async fn queries(&self) -> u64 {
         let text = self.metrics().await;
-        text.lines()
-            .find_map(|l| l.strip_prefix("painline_db_queries_total "))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("the query counter in /metrics")
+        let counter = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("the statement counters in /metrics")
+        };
+        counter("painline_db_queries_total") - counter("painline_db_checks_total")
     }
 
     /// Counts rows of `table` matching the SQL condition `filter`.
