@@ -356,6 +356,26 @@ pub struct NewRecord<'a> {
     pub doc: &'a str,
 }
 
+impl NewRecord<'_> {
+    /// What storage holds once this is stored as version 1 with change
+    /// number `seq` at `now`.
+    fn stored(&self, patient: UserId, seq: i64, now: NaiveDateTime) -> Record {
+        Record {
+            id: self.id,
+            patient,
+            kind: self.kind,
+            author: self.author,
+            columns: self.columns.clone(),
+            doc: self.doc.to_owned(),
+            version: 1,
+            change_seq: seq,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        }
+    }
+}
+
 /// Inserts a new object as version 1. `Duplicate` when the id is taken.
 pub fn insert(
     conn: &mut DbConnection,
@@ -452,19 +472,7 @@ fn insert_row(
     if let DbConnection::Sqlite(_) = conn {
         lock.store_change_seq(conn)?;
     }
-    Ok(Some(Record {
-        id: new.id,
-        patient,
-        kind: new.kind,
-        author: new.author,
-        columns: new.columns.clone(),
-        doc: new.doc.to_owned(),
-        version: 1,
-        change_seq: seq,
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
-    }))
+    Ok(Some(new.stored(patient, seq, now)))
 }
 
 // The SQL function's own arity: its parameters are the row's columns.
@@ -548,19 +556,7 @@ pub fn create_alone(
         -2 => Created::TimezoneChanged,
         -1 => Created::NoPatient,
         0 => Created::IdTaken,
-        seq => Created::Stored(Box::new(Record {
-            id: new.id,
-            patient,
-            kind: new.kind,
-            author: new.author,
-            columns: new.columns.clone(),
-            doc: new.doc.to_owned(),
-            version: 1,
-            change_seq: seq,
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
-        })),
+        seq => Created::Stored(Box::new(new.stored(patient, seq, now))),
     }))
 }
 
