@@ -48,7 +48,7 @@ start_server() {
     # shell must not point the fuzzer at a real database or relay.
     (cd "$work" && exec env -i PATH="$PATH" HOME="$HOME" \
         DATABASE_URL=sqlite://data/painline.db PAINLINE_BIND=127.0.0.1:$port \
-        PAINLINE_ACCESS_TTL=3600 PAINLINE_LOG=warn PAINLINE_SIGNUPS_PER_HOUR=1000000 \
+        PAINLINE_ACCESS_TTL=3600 PAINLINE_LOG=warn PAINLINE_SIGNUPS_PER_HOUR=1000000 PAINLINE_THERAPIST_SIGNUP=open \
         "$root/target/debug/painline" serve 2>>"$work/server.log") &
     server_pid=$!
     export CONTRACT_BASE_URL=http://127.0.0.1:$port

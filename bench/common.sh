@@ -18,7 +18,7 @@ queries() { curl -s "$BASE/metrics" | awk '/^painline_db_queries_total / {print 
 # start_server URL: serves URL from a scratch folder; sets SERVER_PID, SERVER_DIR.
 start_server() {
     SERVER_DIR=$(mktemp -d)
-    (cd "$SERVER_DIR" && DATABASE_URL=$1 PAINLINE_JWT_SECRET=$SECRET PAINLINE_SIGNUPS_PER_HOUR=1000000 PAINLINE_BIND=127.0.0.1:$PORT \
+    (cd "$SERVER_DIR" && DATABASE_URL=$1 PAINLINE_JWT_SECRET=$SECRET PAINLINE_SIGNUPS_PER_HOUR=1000000 PAINLINE_THERAPIST_SIGNUP=open PAINLINE_BIND=127.0.0.1:$PORT \
         PAINLINE_LOG=warn exec "$BIN" serve 2>"$SERVER_DIR/server.log") &
     SERVER_PID=$!
     for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && return 0; sleep 0.1; done

@@ -42,7 +42,7 @@ run_backend() {
     BACKEND=$1
     local url=$2 dir pid
     dir=$(mktemp -d)
-    (cd "$dir" && DATABASE_URL=$url PAINLINE_JWT_SECRET=$SECRET PAINLINE_SIGNUPS_PER_HOUR=1000000 PAINLINE_BIND=127.0.0.1:$PORT \
+    (cd "$dir" && DATABASE_URL=$url PAINLINE_JWT_SECRET=$SECRET PAINLINE_SIGNUPS_PER_HOUR=1000000 PAINLINE_THERAPIST_SIGNUP=open PAINLINE_BIND=127.0.0.1:$PORT \
         PAINLINE_LOG=warn PAINLINE_DB_POOL_SIZE=16 exec "$BIN" serve 2>"$dir/server.log") &
     pid=$!
     for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.1; done

@@ -72,20 +72,23 @@ pub struct SettingsArgs {
     /// `smtp://host:25`); without it, mail is written as .eml files.
     #[arg(long, env = "PAINLINE_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
-    /// Sender of account e-mail.
+    /// Sender of account e-mail [default: Painline <no-reply@HOST>, HOST
+    /// from the public URL].
+    #[arg(long, env = "PAINLINE_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Base of the links in e-mails (never taken from a request's Host)
+    /// [default: http:// and the listen address].
+    #[arg(long, env = "PAINLINE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Who may register as a therapist through the API: `closed` (accounts
+    /// are made with `painline therapist add`) or `open` (anyone).
     #[arg(
         long,
-        env = "PAINLINE_MAIL_FROM",
-        default_value = "Painline <no-reply@localhost>"
+        env = "PAINLINE_THERAPIST_SIGNUP",
+        value_enum,
+        default_value_t = TherapistSignup::Closed
     )]
-    pub mail_from: String,
-    /// Base of the links in e-mails (never taken from a request's Host).
-    #[arg(
-        long,
-        env = "PAINLINE_PUBLIC_URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    pub public_url: String,
+    pub therapist_signup: TherapistSignup,
     /// Seconds between an instance's looks for due mail (it also sends at
     /// once what its own requests queue); 0: this instance sends no mail,
     /// another one does.
@@ -95,6 +98,15 @@ pub struct SettingsArgs {
     /// `outbox/` beside the SQLite file (`data/outbox/`), else `data/outbox`.
     #[arg(long, env = "PAINLINE_OUTBOX_DIR")]
     pub outbox_dir: Option<PathBuf>,
+}
+
+/// Who may register as a therapist through `POST /v1/auth/register`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TherapistSignup {
+    /// Only `painline therapist add` makes therapist accounts.
+    Closed,
+    /// Anyone may register as a therapist (a demo, a single practitioner).
+    Open,
 }
 
 /// How account e-mail leaves.
@@ -136,7 +148,7 @@ impl MailSettings {
     /// Checks each setting the way it will be used, naming the bad one.
     pub fn resolve(
         smtp_url: Option<String>,
-        from: String,
+        from: Option<String>,
         public_url: &str,
         outbox_dir: PathBuf,
     ) -> Result<Self, ConfigError> {
@@ -154,13 +166,16 @@ impl MailSettings {
             }
             None => MailTransportSetting::Files(outbox_dir),
         };
+        let public_url = public_url.trim().trim_end_matches('/').to_owned();
+        let from = from
+            .filter(|f| !f.trim().is_empty())
+            .unwrap_or_else(|| default_sender(&public_url));
         from.parse::<lettre::message::Mailbox>().map_err(|e| {
             ConfigError::new(
                 "PAINLINE_MAIL_FROM",
                 format!("'{from}' is not a mailbox such as Painline <no-reply@example.org> ({e})"),
             )
         })?;
-        let public_url = public_url.trim().trim_end_matches('/').to_owned();
         let host = public_url
             .strip_prefix("https://")
             .or_else(|| public_url.strip_prefix("http://"))
@@ -180,6 +195,40 @@ impl MailSettings {
             poll: Some(std::time::Duration::from_secs(5)),
             schedule_poll: Some(std::time::Duration::from_secs(60)),
         })
+    }
+}
+
+/// `painline.example.org` of `https://painline.example.org:8443/app`.
+pub fn host_of(public_url: &str) -> &str {
+    let rest = public_url.split_once("://").map_or(public_url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// `Painline <no-reply@HOST>` with the host of `public_url`; `localhost`
+/// when that host cannot be the domain of an address (an IP literal).
+fn default_sender(public_url: &str) -> String {
+    let host = host_of(public_url);
+    let sender = format!("Painline <no-reply@{host}>");
+    if !host.is_empty() && sender.parse::<lettre::message::Mailbox>().is_ok() {
+        sender
+    } else {
+        "Painline <no-reply@localhost>".to_owned()
+    }
+}
+
+/// Whether mail links to `public_url` reach only this machine (a loopback
+/// or unspecified address, or `localhost`): worth a warning when mail goes
+/// to real people over SMTP.
+pub fn public_url_is_local(public_url: &str) -> bool {
+    let host = host_of(public_url);
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback() || ip.is_unspecified(),
+        Err(_) => bare.eq_ignore_ascii_case("localhost") || bare.ends_with(".localhost"),
     }
 }
 
@@ -273,6 +322,7 @@ pub struct Settings {
     /// Serve the dashboard at `/dashboard/`.
     pub dashboard: bool,
     pub mail: MailSettings,
+    pub therapist_signup: TherapistSignup,
 }
 
 /// A start-up failure, naming the offending setting when one is to blame.
@@ -388,8 +438,12 @@ impl SettingsArgs {
                 .join("outbox"),
             DatabaseUrl::Postgres(_) => PathBuf::from("data/outbox"),
         });
+        let public_url = self
+            .public_url
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| format!("http://{}", self.bind.trim()));
         let mut mail =
-            MailSettings::resolve(self.smtp_url, self.mail_from, &self.public_url, outbox_dir)?;
+            MailSettings::resolve(self.smtp_url, self.mail_from, &public_url, outbox_dir)?;
         mail.poll = (self.mail_poll > 0).then(|| std::time::Duration::from_secs(self.mail_poll));
         let jwt_secret = match (self.jwt_secret, &database) {
             (Some(secret), _) => JwtSecret::new(secret.into_bytes())?,
@@ -423,6 +477,7 @@ impl SettingsArgs {
             workers: self.workers,
             dashboard,
             mail,
+            therapist_signup: self.therapist_signup,
         })
     }
 }
@@ -545,6 +600,75 @@ pub fn default_pool_size(cores: u32, postgres: bool) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resolved(args: &[&str]) -> Settings {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            settings: SettingsArgs,
+        }
+        let dir = tempfile_dir();
+        let db = format!("--database-url=sqlite://{}/painline.db", dir.display());
+        let all: Vec<&str> = ["painline", db.as_str()]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let cli = <Cli as clap::Parser>::try_parse_from(all).unwrap();
+        let settings = cli.settings.resolve().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        settings
+    }
+
+    /// A fresh folder under the system's temporary directory.
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("painline-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_public_url_and_the_sender_follow_the_listen_address() {
+        let defaults = resolved(&["--bind=10.1.2.3:9000"]);
+        assert_eq!(defaults.mail.public_url, "http://10.1.2.3:9000");
+        assert_eq!(defaults.mail.from, "Painline <no-reply@10.1.2.3>");
+        assert_eq!(defaults.therapist_signup, TherapistSignup::Closed);
+        let public = resolved(&["--public-url=https://painline.clinic.example/"]);
+        assert_eq!(public.mail.public_url, "https://painline.clinic.example");
+        assert_eq!(
+            public.mail.from,
+            "Painline <no-reply@painline.clinic.example>"
+        );
+        let chosen = resolved(&[
+            "--public-url=https://painline.clinic.example",
+            "--mail-from=Clinic <desk@clinic.example>",
+            "--therapist-signup=open",
+        ]);
+        assert_eq!(chosen.mail.from, "Clinic <desk@clinic.example>");
+        assert_eq!(chosen.therapist_signup, TherapistSignup::Open);
+        // An IPv6 listen address cannot be an address's domain.
+        let v6 = resolved(&["--bind=[::1]:8080"]);
+        assert_eq!(v6.mail.public_url, "http://[::1]:8080");
+        assert_eq!(v6.mail.from, "Painline <no-reply@localhost>");
+    }
+
+    #[test]
+    fn links_that_reach_only_this_machine_are_recognised() {
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+            "http://0.0.0.0:8080",
+            "https://app.localhost",
+        ] {
+            assert!(public_url_is_local(local), "{local}");
+        }
+        for public in [
+            "https://painline.clinic.example",
+            "http://192.168.1.20:8080",
+        ] {
+            assert!(!public_url_is_local(public), "{public}");
+        }
+    }
 
     #[test]
     fn the_pool_is_sized_from_the_cores() {

@@ -66,6 +66,8 @@ error_codes! {
     IdempotencyKeyReused = "idempotency_key_reused",
     IdempotencyKeyInFlight = "idempotency_key_in_flight",
     PreconditionFailed = "precondition_failed",
+    TherapistSignupClosed = "therapist_signup_closed",
+    TokenExpired = "token_expired",
     PayloadTooLarge = "payload_too_large",
     RequestTimeout = "request_timeout",
     UnsupportedMediaType = "unsupported_media_type",
@@ -98,6 +100,11 @@ pub struct Problem {
     /// Per-field errors (400 and 422).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// 412 only: the object's current version (also sent as `ETag`), absent
+    /// when the object has no current representation (never created, or
+    /// deleted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
 }
 
 /// `Display` names the class and code only: tracing-actix-web writes it into
@@ -138,9 +145,9 @@ pub enum AppError {
         code: ErrorCode,
         detail: &'static str,
     },
-    /// 412: `If-Match` did not match.
+    /// 412: `If-Match` did not match; the current version, if any.
     #[error("precondition failed")]
-    PreconditionFailed,
+    PreconditionFailed { current: Option<i64> },
     /// 408: the body did not arrive in time.
     #[error("request timeout")]
     RequestTimeout,
@@ -211,6 +218,15 @@ impl AppError {
         Self::Unprocessable(vec![FieldError::new(field, message)])
     }
 
+    /// 401 for an access token this service signed whose time has passed:
+    /// the client refreshes and retries (RFC 6750 `invalid_token`).
+    pub fn token_expired() -> Self {
+        Self::Unauthorized {
+            code: ErrorCode::TokenExpired,
+            detail: "The access token has expired; get a new one with the refresh token (POST /v1/auth/refresh) and retry.",
+        }
+    }
+
     pub fn unauthenticated() -> Self {
         Self::Unauthorized {
             code: ErrorCode::InvalidToken,
@@ -238,10 +254,15 @@ impl AppError {
                 "No such resource.".into(),
             ),
             Self::Conflict { code, detail } => (StatusCode::CONFLICT, *code, (*detail).into()),
-            Self::PreconditionFailed => (
+            Self::PreconditionFailed { current } => (
                 StatusCode::PRECONDITION_FAILED,
                 ErrorCode::PreconditionFailed,
-                "If-Match does not match the current version.".into(),
+                match current {
+                    Some(version) => format!(
+                        "If-Match does not match the current version, which is {version} (ETag \"{version}\"): read it, merge, and send it again with that If-Match."
+                    ),
+                    None => "If-Match names a version, but the object has no current version (it was never created, or it is deleted).".into(),
+                },
             ),
             Self::RequestTimeout => (
                 StatusCode::REQUEST_TIMEOUT,
@@ -296,6 +317,16 @@ pub fn problem_response(
     detail: String,
     errors: Vec<FieldError>,
 ) -> HttpResponse {
+    problem_with_version(status, code, detail, errors, None)
+}
+
+fn problem_with_version(
+    status: StatusCode,
+    code: ErrorCode,
+    detail: String,
+    errors: Vec<FieldError>,
+    version: Option<i64>,
+) -> HttpResponse {
     let body = Problem {
         type_uri: format!("urn:painline:problem:{code}"),
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
@@ -303,6 +334,7 @@ pub fn problem_response(
         detail,
         code: code.as_str(),
         errors,
+        version,
     };
     let json = serde_json::to_string(&body).unwrap_or_default();
     HttpResponse::build(status)
@@ -319,7 +351,7 @@ impl ResponseError for AppError {
         let (status, code, detail) = self.parts();
         match self {
             Self::Internal(_) => tracing::error!(error = %chain(self), "request failed"),
-            Self::Unavailable(_) => tracing::warn!(error = %chain(self), "service unavailable"),
+            Self::Unavailable(_) => tracing::error!(error = %chain(self), "service unavailable"),
             _ => {}
         }
         let errors = match self {
@@ -330,11 +362,33 @@ impl ResponseError for AppError {
             )],
             _ => Vec::new(),
         };
-        let mut response = problem_response(status, code, detail, errors);
+        let current = match self {
+            Self::PreconditionFailed { current } => *current,
+            _ => None,
+        };
+        let mut response = problem_with_version(status, code, detail, errors, current);
         let headers = response.headers_mut();
         match self {
+            Self::Unauthorized {
+                code: ErrorCode::TokenExpired,
+                ..
+            } => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        r#"Bearer error="invalid_token", error_description="The access token expired""#,
+                    ),
+                );
+            }
             Self::Unauthorized { .. } => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::PreconditionFailed {
+                current: Some(version),
+            } => {
+                if let Ok(etag) = HeaderValue::from_str(&crate::domain::version::etag(*version)) {
+                    headers.insert(header::ETAG, etag);
+                }
             }
             Self::TooManyRequests {
                 retry_after_secs, ..
@@ -358,9 +412,13 @@ impl From<DomainError> for AppError {
                 code: ErrorCode::NotAuthor,
                 detail: "Only the author of this object may change it.",
             },
-            DomainError::PreconditionFailed => Self::PreconditionFailed,
+            DomainError::PreconditionFailed { current } => Self::PreconditionFailed { current },
             DomainError::Invalid(errors) => Self::Unprocessable(errors),
             DomainError::AccountGone | DomainError::LoginEnded => Self::unauthenticated(),
+            DomainError::TherapistSignupClosed => Self::Forbidden {
+                code: ErrorCode::TherapistSignupClosed,
+                detail: "This service does not let therapists sign up: the clinic creates therapist accounts (painline therapist add). Patients can sign up.",
+            },
             DomainError::PatientsOnly => Self::Forbidden {
                 code: ErrorCode::PatientsOnly,
                 detail: "Only patients can use this route.",

@@ -31,6 +31,19 @@ enum Command {
         #[arg(long)]
         allow_postgres: bool,
     },
+    /// Write a consistent copy of the SQLite database to PATH while the
+    /// service runs and takes writes (mode 0600; never overwrites a file),
+    /// then check it with SQLite's integrity check. PostgreSQL: use pg_dump.
+    Backup {
+        /// A file that does not exist yet.
+        path: std::path::PathBuf,
+    },
+    /// Manage therapist accounts (with PAINLINE_THERAPIST_SIGNUP=closed,
+    /// the default, this is the only way to make one).
+    Therapist {
+        #[command(subcommand)]
+        command: TherapistCommand,
+    },
     /// Write the benchmark's data set (therapists, linked patients and two
     /// years of history each) into an empty database, and exit.
     SeedBench {
@@ -49,6 +62,24 @@ enum Command {
         /// Seed a PostgreSQL database too (the accounts share a published password).
         #[arg(long)]
         allow_postgres: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TherapistCommand {
+    /// Create a therapist account and mail its owner a link to choose the
+    /// password (valid 7 days; through the outbox, so without SMTP it is an
+    /// .eml file).
+    Add {
+        /// The therapist's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// The name patients see.
+        #[arg(long)]
+        name: String,
+        /// IANA time zone of the therapist's digests [default: UTC].
+        #[arg(long)]
+        timezone: Option<String>,
     },
 }
 
@@ -101,6 +132,101 @@ async fn seed_demo(settings: painline::config::Settings) -> ExitCode {
     }
 }
 
+async fn backup(settings: painline::config::Settings, path: &std::path::Path) -> ExitCode {
+    // No migrations: a backup is what one takes before an upgrade.
+    let db = match painline::db::Db::connect(&settings.database, 2) {
+        Ok(db) => db,
+        Err(e) => return fail(format!("backup: DATABASE_URL: {e}")),
+    };
+    match painline::service::backup::sqlite_copy(&db, path).await {
+        Ok(done) => {
+            println!(
+                "backup written: {} ({} bytes, mode 0600, integrity check ok)",
+                done.path.display(),
+                done.bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("backup: {e}")),
+    }
+}
+
+/// A refusal in the words of the command line: each bad field by its
+/// option's name, else the error and its causes.
+fn describe(error: &painline::service::ServiceError) -> String {
+    use painline::domain::DomainError;
+    use painline::service::ServiceError;
+    match error {
+        ServiceError::Domain(DomainError::Invalid(fields)) => fields
+            .iter()
+            .map(|f| {
+                let option = match f.field.as_str() {
+                    "display_name" => "--name",
+                    "email" => "--email",
+                    "timezone" => "--timezone",
+                    other => other,
+                };
+                format!("{option} {}", f.message)
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        ServiceError::Domain(DomainError::EmailTaken) => {
+            "an account with this e-mail exists already".to_owned()
+        }
+        other => painline::error::chain(other),
+    }
+}
+
+async fn add_therapist(
+    settings: painline::config::Settings,
+    email: &str,
+    name: &str,
+    timezone: Option<&str>,
+) -> ExitCode {
+    let outbox = match &settings.mail.transport {
+        painline::config::MailTransportSetting::Files(dir) => Some(dir.clone()),
+        painline::config::MailTransportSetting::Smtp(_) => None,
+    };
+    let state = match painline::startup::build_state(&settings, Clock::system()) {
+        Ok(state) => state,
+        Err(e) => return fail(e),
+    };
+    let added = painline::service::account_email::add_therapist(
+        &state.db,
+        &state.clock,
+        &state.hasher,
+        &state.mail,
+        email,
+        name,
+        timezone,
+    )
+    .await;
+    let user = match added {
+        Ok(user) => user,
+        Err(e) => return fail(format!("therapist add: {}", describe(&e))),
+    };
+    println!(
+        "therapist account created: {} ({}), id {}",
+        user.email, user.display_name, user.id
+    );
+    // Sent now when it can be; otherwise the running service sends it.
+    let sent = painline::jobs::mail_sender::send_due(&state.db, &state.clock, &state.sender).await;
+    match (sent, outbox) {
+        (Ok(n), Some(dir)) if n > 0 => println!(
+            "the link to choose a password (valid 7 days) is in a mail written to {}",
+            dir.display()
+        ),
+        (Ok(n), None) if n > 0 => {
+            println!("the link to choose a password (valid 7 days) was mailed to {email}")
+        }
+        _ => println!(
+            "the mail with the link to choose a password is queued; \
+             the running service sends it (and retries) as soon as it can"
+        ),
+    }
+    ExitCode::SUCCESS
+}
+
 async fn seed_bench(
     settings: painline::config::Settings,
     size: painline::benchdata::Size,
@@ -151,6 +277,16 @@ async fn main() -> ExitCode {
         }
         other => other,
     };
+    if let Command::Backup { .. } = &command {
+        // Said before anything else: PostgreSQL needs settings (a secret)
+        // that a backup does not.
+        if let Ok(DatabaseUrl::Postgres(_)) = DatabaseUrl::parse(&cli.settings.database_url) {
+            return fail(format!(
+                "backup: {}",
+                painline::service::backup::BackupError::Postgres
+            ));
+        }
+    }
     let settings = match cli.settings.resolve() {
         Ok(settings) => settings,
         Err(e) => return fail(e),
@@ -164,6 +300,20 @@ async fn main() -> ExitCode {
             }
             Err(e) => fail(e),
         };
+    }
+    if let Command::Backup { path } = &command {
+        return backup(settings, path).await;
+    }
+    if let Command::Therapist {
+        command:
+            TherapistCommand::Add {
+                email,
+                name,
+                timezone,
+            },
+    } = &command
+    {
+        return add_therapist(settings, email, name, timezone.as_deref()).await;
     }
     if let Command::SeedDemo { allow_postgres } = command {
         if let Some(refused) = refuse_postgres("seed-demo", &settings, allow_postgres) {

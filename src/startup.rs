@@ -22,7 +22,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 use crate::auth::throttle::Window;
 use crate::auth::{PasswordHasher, TokenService};
 use crate::clock::Clock;
-use crate::config::{ConfigError, Settings};
+use crate::config::{public_url_is_local, ConfigError, MailTransportSetting, Settings};
 use crate::db::Db;
 use crate::jobs::{self, Jobs};
 use crate::mail::transport::Mailer;
@@ -126,6 +126,7 @@ pub fn build_state(settings: &Settings, clock: Clock) -> Result<AppState, Config
         hasher,
         clock,
         trusted_proxies: settings.trusted_proxies.clone(),
+        therapist_signup: settings.therapist_signup,
         sign_ups: Window {
             limit: settings.signups_per_hour as usize,
             length: chrono::Duration::hours(1),
@@ -175,6 +176,16 @@ fn cors(origins: &[String]) -> Cors {
 impl Application {
     /// Binds the listener and builds the server; it starts serving when awaited.
     pub fn build(settings: Settings, clock: Clock) -> Result<Self, ConfigError> {
+        if matches!(settings.mail.transport, MailTransportSetting::Smtp(_))
+            && public_url_is_local(&settings.mail.public_url)
+        {
+            tracing::warn!(
+                public_url = %settings.mail.public_url,
+                "PAINLINE_PUBLIC_URL is a loopback or unspecified address while PAINLINE_SMTP_URL \
+                 sends mail to people: the links in those mails will not open on their devices; \
+                 set PAINLINE_PUBLIC_URL to the address people reach the service at"
+            );
+        }
         let state = web::Data::new(build_state(&settings, clock)?);
         let listener = TcpListener::bind(&settings.bind).map_err(|e| {
             ConfigError::new(

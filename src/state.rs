@@ -10,6 +10,7 @@ use prometheus::IntCounterVec;
 use crate::auth::throttle::Window;
 use crate::auth::{PasswordHasher, TokenService};
 use crate::clock::Clock;
+use crate::config::TherapistSignup;
 use crate::db::Db;
 use crate::mail::transport::Mailer;
 use crate::mail::MailContext;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub clock: Clock,
     pub trusted_proxies: Vec<IpAddr>,
+    /// Whether `POST /v1/auth/register` accepts the role `therapist`.
+    pub therapist_signup: TherapistSignup,
     /// Sign-ups one client may make (`PAINLINE_SIGNUPS_PER_HOUR`).
     pub sign_ups: Window,
     /// How long a request's head, and then its body, may take to arrive.

@@ -11,6 +11,7 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::EnvFilter;
 
+use crate::error::AppError;
 use crate::state::AppState;
 
 /// Installs the global subscriber; call once, from `main`.
@@ -25,6 +26,36 @@ pub fn init(filter: &str) {
         .with_span_events(FmtSpan::CLOSE)
         .with_writer(std::io::stderr)
         .init();
+    // Libraries that log through `log` (actix-web, r2d2): their warnings
+    // and errors only; their info and debug lines are noise here.
+    if log::set_boxed_logger(Box::new(LogBridge)).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
+}
+
+/// Hands `log` records to tracing as events of target `log`, with the
+/// message and the library's target as `origin`: never the source file,
+/// which would put the build machine's paths into every such line.
+struct LogBridge;
+
+impl log::Log for LogBridge {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let origin = record.target();
+        let message = record.args();
+        match record.level() {
+            log::Level::Error => tracing::error!(target: "log", origin, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "log", origin, "{message}"),
+            log::Level::Info => tracing::info!(target: "log", origin, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "log", origin, "{message}"),
+            log::Level::Trace => tracing::trace!(target: "log", origin, "{message}"),
+        }
+    }
+
+    fn flush(&self) {}
 }
 
 /// The methods of RFC 9110 and PATCH; any other method is `OTHER` in the
@@ -81,7 +112,25 @@ impl RootSpanBuilder for RequestSpan {
         )
     }
 
+    /// A client error (4xx) is said on the request's own line, at INFO
+    /// (`exception.message` holds its class and code). A server error (5xx)
+    /// is one ERROR event with its cause chain: [`AppError`] logs its own
+    /// where it is answered (inside this span); any other is logged here.
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        let failed = match outcome {
+            Ok(response) => response
+                .response()
+                .error()
+                .filter(|_| response.status().is_server_error()),
+            Err(error) => Some(error),
+        };
+        if let Some(error) = failed {
+            if error.as_error::<AppError>().is_none() {
+                span.in_scope(
+                    || tracing::error!(error = %crate::error::chain(error), "request failed"),
+                );
+            }
+        }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }

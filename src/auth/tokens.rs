@@ -90,14 +90,31 @@ impl TokenService {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
-    /// Decodes and checks an access token; `None` for anything not valid now.
-    pub fn decode_access(&self, token: &str, now: DateTime<Utc>) -> Option<Claims> {
+    /// Decodes and checks an access token. `Expired` only for a token this
+    /// service signed (the signature and every other claim hold) whose time
+    /// has passed; anything else is `Invalid`.
+    pub fn decode_access(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, Refused> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()?
+            .map_err(|_| Refused::Invalid)?
             .claims;
         let now = now.timestamp();
-        (claims.exp > now && claims.iat <= now + 60).then_some(claims)
+        if claims.iat > now + 60 {
+            return Err(Refused::Invalid);
+        }
+        if claims.exp <= now {
+            return Err(Refused::Expired);
+        }
+        Ok(claims)
     }
+}
+
+/// Why an access token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Signed here and otherwise valid, but past its `exp`: refresh.
+    Expired,
+    /// Malformed, forged, for another audience, or issued in the future.
+    Invalid,
 }
 
 /// A new refresh token: the string handed to the client, and the hash stored.
@@ -126,14 +143,31 @@ mod tests {
         let now = Utc::now();
         let id = Uuid::new_v4();
         let jwt = tokens.issue_access(id, Role::Patient, Uuid::from_u128(7), now)?;
-        let claims = tokens.decode_access(&jwt, now).ok_or("refused")?;
+        let claims = tokens.decode_access(&jwt, now).map_err(|_| "refused")?;
         assert_eq!((claims.sub, claims.role), (id, Role::Patient));
         assert!(tokens
             .decode_access(&jwt, now + chrono::Duration::seconds(899))
-            .is_some());
-        assert!(tokens
-            .decode_access(&jwt, now + chrono::Duration::seconds(900))
-            .is_none());
+            .is_ok());
+        assert_eq!(
+            tokens
+                .decode_access(&jwt, now + chrono::Duration::seconds(900))
+                .err(),
+            Some(Refused::Expired)
+        );
+        // Signed with another key: invalid, expired or not.
+        let other = TokenService::new(&JwtSecret::new(vec![8; 32])?, 900, 3600);
+        let later = now + chrono::Duration::seconds(1000);
+        assert_eq!(other.decode_access(&jwt, now).err(), Some(Refused::Invalid));
+        assert_eq!(
+            other.decode_access(&jwt, later).err(),
+            Some(Refused::Invalid)
+        );
+        // Issued more than a minute in the future: invalid, not "expired".
+        let ahead = tokens.issue_access(id, Role::Patient, Uuid::from_u128(7), later)?;
+        assert_eq!(
+            tokens.decode_access(&ahead, now).err(),
+            Some(Refused::Invalid)
+        );
         Ok(())
     }
 
@@ -154,7 +188,7 @@ mod tests {
             /// Any string, printable or not, is refused without a panic.
             #[test]
             fn any_string_is_refused(raw in any::<String>()) {
-                prop_assert!(service().decode_access(&raw, Utc::now()).is_none());
+                prop_assert_eq!(service().decode_access(&raw, Utc::now()).err(), Some(Refused::Invalid));
             }
 
             /// Three dot-separated base64url parts, as a JWT looks.
@@ -163,7 +197,7 @@ mod tests {
                 parts in proptest::collection::vec("[A-Za-z0-9_-]{0,60}", 3)
             ) {
                 let raw = parts.join(".");
-                prop_assert!(service().decode_access(&raw, Utc::now()).is_none());
+                prop_assert_eq!(service().decode_access(&raw, Utc::now()).err(), Some(Refused::Invalid));
             }
 
             /// Any one byte of a valid token changed: refused (or, where
@@ -178,7 +212,7 @@ mod tests {
                 let at = at % bytes.len();
                 bytes[at] = byte;
                 let changed = String::from_utf8_lossy(&bytes).into_owned();
-                if let Some(claims) = tokens.decode_access(&changed, now) {
+                if let Ok(claims) = tokens.decode_access(&changed, now) {
                     prop_assert_eq!((claims.sub, claims.role), (id, Role::Patient));
                 }
             }

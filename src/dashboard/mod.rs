@@ -84,11 +84,11 @@ fn secure(mut response: HttpResponse) -> HttpResponse {
 }
 
 async fn file(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
-    let name = match name.as_str() {
-        "" => "index.html",
-        other => other,
-    };
-    serve(&req, name)
+    serve(&req, name.as_str())
+}
+
+async fn index(req: HttpRequest) -> HttpResponse {
+    serve(&req, "index.html")
 }
 
 /// The page behind the links mails carry (`/reset-password`,
@@ -167,13 +167,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(to_slash))
             .default_service(not_allowed()),
     )
+    // Plain segments, no regular expressions: the route template is a
+    // label in /metrics, and its exporter cannot rebuild one that holds a
+    // pattern (it warned on every request). A name that is not an asset is
+    // a 404 from `serve`.
     .service(
-        web::resource("/dashboard/{name:[A-Za-z0-9._-]*}")
+        web::resource("/dashboard/")
+            .route(web::get().to(index))
+            .route(web::head().to(index))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/dashboard/{name}")
             .route(web::get().to(file))
             .route(web::head().to(file))
             .default_service(not_allowed()),
     )
-    .service(web::resource("/dashboard/{rest:.*}").to(|| async {
+    .service(web::resource("/dashboard/{rest}*").to(|| async {
         refuse(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound,

@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod accounts;
+pub mod backup;
 pub mod care_team;
 pub mod logins;
 pub mod mail;

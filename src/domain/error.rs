@@ -31,15 +31,19 @@ pub enum DomainError {
     /// The object was recorded by someone else.
     #[error("only the author may change this object")]
     NotAuthor,
-    /// `If-Match` names a version that is not the current one.
+    /// `If-Match` names a version that is not the current one (`current`:
+    /// the object's version, `None` when it has no current representation).
     #[error("If-Match does not match the current version")]
-    PreconditionFailed,
+    PreconditionFailed { current: Option<i64> },
     /// Values out of range, each with its field.
     #[error("values out of range")]
     Invalid(Vec<FieldError>),
     /// The caller's token outlived their account.
     #[error("the account no longer exists")]
     AccountGone,
+    /// This service makes therapist accounts only from its command line.
+    #[error("therapist sign-up is closed")]
+    TherapistSignupClosed,
     /// The caller's role may not act on patient data this way.
     #[error("only patients may use this route")]
     PatientsOnly,

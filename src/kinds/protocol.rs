@@ -70,7 +70,7 @@ pub fn decide_put(
         return if if_match.allows(None) {
             Ok(PutDecision::Create)
         } else {
-            Err(DomainError::PreconditionFailed)
+            Err(DomainError::PreconditionFailed { current: None })
         };
     };
     owned(current, writer)?;
@@ -84,7 +84,7 @@ pub fn decide_put(
     // A tombstone's version may be named explicitly to restore it.
     let restoring_named = current.deleted && if_match.names(current.version);
     if !if_match.allows(live) && !restoring_named {
-        return Err(DomainError::PreconditionFailed);
+        return Err(DomainError::PreconditionFailed { current: live });
     }
     Ok(if current.deleted {
         PutDecision::Restore
@@ -104,7 +104,9 @@ pub fn decide_delete(
         return Ok(DeleteDecision::AlreadyDeleted);
     }
     if !if_match.allows(Some(current.version)) {
-        return Err(DomainError::PreconditionFailed);
+        return Err(DomainError::PreconditionFailed {
+            current: Some(current.version),
+        });
     }
     Ok(DeleteDecision::Tombstone)
 }
@@ -158,8 +160,10 @@ mod tests {
 
     #[test]
     fn put_decisions() {
-        use DomainError::{NotAuthor, NotFound, PreconditionFailed};
+        use DomainError::{NotAuthor, NotFound};
         use PutDecision::{Create, Replace, Replay, Restore};
+        let absent = DomainError::PreconditionFailed { current: None };
+        let stale = DomainError::PreconditionFailed { current: Some(3) };
         let live = Some(stored(false));
         let tombstone = Some(stored(true));
         let someone_elses = Some(Current {
@@ -178,19 +182,19 @@ mod tests {
         #[rustfmt::skip]
         let table: Vec<PutCase> = vec![
             ("new id",                          None,          false, IfMatch::Absent, Ok(Create)),
-            ("new id, If-Match *",              None,          false, IfMatch::Any,    Err(PreconditionFailed)),
-            ("new id, If-Match \"1\"",          None,          false, versions(&[1]),  Err(PreconditionFailed)),
+            ("new id, If-Match *",              None,          false, IfMatch::Any,    Err(absent.clone())),
+            ("new id, If-Match \"1\"",          None,          false, versions(&[1]),  Err(absent.clone())),
             ("replace",                         live,  false, IfMatch::Absent, Ok(Replace)),
             ("replace, If-Match *",             live,  false, IfMatch::Any,    Ok(Replace)),
             ("replace, If-Match current",       live,  false, versions(&[2, 3]), Ok(Replace)),
-            ("replace, If-Match stale",         live,  false, versions(&[2]),  Err(PreconditionFailed)),
+            ("replace, If-Match stale",         live,  false, versions(&[2]),  Err(stale)),
             ("replay",                          live,  true,  IfMatch::Absent, Ok(Replay)),
             ("replay with a stale If-Match",    live,  true,  versions(&[2]),  Ok(Replay)),
             ("restore",                         tombstone, false, IfMatch::Absent, Ok(Restore)),
             ("restore, same content",           tombstone, true,  IfMatch::Absent, Ok(Restore)),
             ("restore naming the tombstone",    tombstone, false, versions(&[3]),  Ok(Restore)),
-            ("restore, If-Match *",             tombstone, false, IfMatch::Any,    Err(PreconditionFailed)),
-            ("restore, If-Match stale",         tombstone, false, versions(&[2]),  Err(PreconditionFailed)),
+            ("restore, If-Match *",             tombstone, false, IfMatch::Any,    Err(absent.clone())),
+            ("restore, If-Match stale",         tombstone, false, versions(&[2]),  Err(absent)),
             ("another patient's id",            someone_elses, true, IfMatch::Absent, Err(NotFound)),
             ("another patient's id, If-Match",  someone_elses, false, versions(&[3]), Err(NotFound)),
             ("another kind's id",               other_kind, false, IfMatch::Absent, Err(NotFound)),
@@ -209,7 +213,8 @@ mod tests {
     #[test]
     fn delete_decisions() {
         use DeleteDecision::{AlreadyDeleted, Tombstone};
-        use DomainError::{NotAuthor, NotFound, PreconditionFailed};
+        use DomainError::{NotAuthor, NotFound};
+        let stale = DomainError::PreconditionFailed { current: Some(3) };
         let someone_elses = Current {
             patient: OTHER_PATIENT,
             author: OTHER_PATIENT,
@@ -225,7 +230,7 @@ mod tests {
             ("delete",                       Some(stored(false)), IfMatch::Absent, Ok(Tombstone)),
             ("delete, If-Match current",     Some(stored(false)), versions(&[3]),  Ok(Tombstone)),
             ("delete, If-Match *",           Some(stored(false)), IfMatch::Any,    Ok(Tombstone)),
-            ("delete, If-Match stale",       Some(stored(false)), versions(&[1]),  Err(PreconditionFailed)),
+            ("delete, If-Match stale",       Some(stored(false)), versions(&[1]),  Err(stale)),
             ("already deleted",              Some(stored(true)),  IfMatch::Absent, Ok(AlreadyDeleted)),
             ("already deleted, stale",       Some(stored(true)),  versions(&[1]),  Ok(AlreadyDeleted)),
             ("another patient's",            Some(someone_elses), versions(&[3]),  Err(NotFound)),

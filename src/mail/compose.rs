@@ -3,6 +3,7 @@
 //! add one) and formats the message once, at queueing time, so a retry
 //! sends the same bytes with the same Message-ID.
 
+pub use crate::config::host_of;
 use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
@@ -81,16 +82,6 @@ struct Series {
     one_click: String,
 }
 
-/// `painline.example.org` of `https://painline.example.org:8443/app`.
-pub fn host_of(public_url: &str) -> &str {
-    let rest = public_url.split_once("://").map_or(public_url, |(_, r)| r);
-    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
-        _ => host,
-    }
-}
-
 /// A link to reset the password of the account at `to`; `None` when the
 /// address is one no mail can be sent to (see [`compose`]).
 pub fn password_reset(
@@ -117,6 +108,39 @@ pub fn password_reset(
             }),
             outro: "If it was not you, ignore this mail: the password stays as it is, \
                     and the link stops working when it expires.",
+            domain: host_of(public_url),
+            series: None,
+        },
+    )
+}
+
+/// To a therapist whose account the clinic made (`painline therapist add`):
+/// a link to choose the password, which also proves the address.
+pub fn therapist_welcome(
+    from: &str,
+    to: &Recipient<'_>,
+    public_url: &str,
+    token: &str,
+    expires_at: DateTime<Utc>,
+) -> Composed {
+    compose(
+        from,
+        to,
+        Content {
+            kind: "therapist_welcome",
+            subject: format!("Your {PRODUCT} therapist account"),
+            intro: format!(
+                "A {PRODUCT} therapist account was made for {} by the people who run \
+                 this {PRODUCT} service. Choose its password to start using it.",
+                to.email
+            ),
+            link: Some(Link {
+                action: "Choose your password",
+                url: format!("{public_url}/reset-password#token={token}"),
+                expires_at: Some(expires_at),
+            }),
+            outro: "If you did not expect this account, ignore this mail and tell the clinic: \
+                    nobody can sign in to it until a password is chosen with this link.",
             domain: host_of(public_url),
             series: None,
         },

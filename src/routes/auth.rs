@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::input::{client, client_key, user_agent, ApiJson};
+use crate::config::TherapistSignup;
 use crate::domain::{DomainError, Role};
 use crate::error::{AppError, AppResult};
 use crate::service::account::SignUp;
@@ -195,6 +196,7 @@ impl FromRequest for Presented {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created and signed in", body = SessionResponse),
+        (status = 403, description = "`therapist_signup_closed`: the role is `therapist` and this service makes therapist accounts only with `painline therapist add` (`PAINLINE_THERAPIST_SIGNUP=closed`, the default)"),
         (status = 409, description = "The e-mail is taken"),
         (status = 422, description = "A field is out of range"),
         (status = 429, description = "Too many sign-ups from this client (`PAINLINE_SIGNUPS_PER_HOUR`, default 20 an hour; a 409 counts too); see Retry-After"),
@@ -206,6 +208,9 @@ pub async fn register(
     body: ApiJson<RegisterRequest>,
 ) -> AppResult<HttpResponse> {
     let body = body.0;
+    if body.role == Role::Therapist && state.therapist_signup == TherapistSignup::Closed {
+        return Err(DomainError::TherapistSignupClosed.into());
+    }
     let sign_up = SignUp {
         email: &body.email,
         password: body.password,

@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::http::{encode_instant_cursor, PageQuery};
-use super::input::client_key;
 use super::input::ApiJson;
+use super::input::{client_key, ApiQuery};
 use super::{endpoint, Access, Endpoint};
 use crate::domain::access::PatientScope;
 use crate::domain::care_team::InvitationCode;
@@ -300,7 +300,7 @@ pub struct AccessLogPage {
 pub async fn list_access_log(
     state: web::Data<AppState>,
     scope: PatientScope,
-    query: web::Query<PageQuery>,
+    query: ApiQuery<PageQuery>,
 ) -> AppResult<HttpResponse> {
     let (limit, after) = query.into_inner().page()?;
     let mut rows = service::access_log(&state.db, scope.patient, after, limit + 1).await?;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::http::{bad_param, check_range};
+use super::input::ApiQuery;
 use super::{endpoint, Access, Endpoint};
 use crate::domain::access::PatientScope;
 use crate::error::AppResult;
@@ -221,7 +222,7 @@ async fn chart_svg(
 )]
 pub async fn my_export(
     state: web::Data<AppState>,
-    Scoped(scope, query): Scoped<web::Query<ExportQuery>>,
+    Scoped(scope, query): Scoped<ApiQuery<ExportQuery>>,
 ) -> AppResult<HttpResponse> {
     export(state, scope, query.into_inner()).await
 }
@@ -246,7 +247,7 @@ pub async fn my_export(
 )]
 pub async fn patient_export(
     state: web::Data<AppState>,
-    Scoped(scope, query): Scoped<web::Query<ExportQuery>>,
+    Scoped(scope, query): Scoped<ApiQuery<ExportQuery>>,
 ) -> AppResult<HttpResponse> {
     export(state, scope, query.into_inner()).await
 }
@@ -268,7 +269,7 @@ pub async fn patient_export(
 )]
 pub async fn my_chart(
     state: web::Data<AppState>,
-    Scoped(scope, query): Scoped<web::Query<ChartQuery>>,
+    Scoped(scope, query): Scoped<ApiQuery<ChartQuery>>,
 ) -> AppResult<HttpResponse> {
     chart_svg(state, scope, query.into_inner()).await
 }
@@ -286,7 +287,7 @@ pub async fn my_chart(
 )]
 pub async fn patient_chart(
     state: web::Data<AppState>,
-    Scoped(scope, query): Scoped<web::Query<ChartQuery>>,
+    Scoped(scope, query): Scoped<ApiQuery<ChartQuery>>,
 ) -> AppResult<HttpResponse> {
     chart_svg(state, scope, query.into_inner()).await
 }

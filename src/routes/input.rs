@@ -1,5 +1,7 @@
 //! Request parsing that answers problem+json naming the field: the JSON body
-//! extractor, and the error handlers for actix's path and query extractors.
+//! and query-string extractors, and the error handlers for actix's own
+//! extractors. Messages say what was expected in a client developer's
+//! words ("a whole number", "a date as YYYY-MM-DD"), not serde's types.
 
 use actix_web::dev::Payload;
 use actix_web::error::{PathError, PayloadError, QueryPayloadError};
@@ -73,6 +75,126 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// A query string. Unlike `web::Query`, a bad value names its parameter
+/// (`from`, not "query") and says what was expected; 400 `invalid_query`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T> ApiQuery<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for ApiQuery<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(ApiQuery))
+    }
+}
+
+/// Deserialises a query string, naming the parameter a complaint concerns.
+pub fn parse_query<T: DeserializeOwned>(raw: &str) -> Result<T, AppError> {
+    let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
+    serde_path_to_error::deserialize(pairs).map_err(|err| {
+        let path = err.path().to_string();
+        let message = strip_position(&err.into_inner().to_string());
+        // Unknown and missing parameters are named by the message itself.
+        let named = message.split('`').nth(1).filter(|_| {
+            message.starts_with("unknown field") || message.starts_with("missing field")
+        });
+        let field = match named {
+            Some(name) => name.to_owned(),
+            None if path != "." && path != "?" => path,
+            None => "query".to_owned(),
+        };
+        let message = match (named, message.split_once(", expected ")) {
+            (Some(_), Some((_, expected))) if message.starts_with("unknown field") => {
+                format!("is not a parameter here; expected {expected}")
+            }
+            _ => plain_words(&field, &message),
+        };
+        AppError::bad_request(
+            ErrorCode::InvalidQuery,
+            format!("Bad query parameter {field}: {message}"),
+            vec![FieldError::new(field, message)],
+        )
+    })
+}
+
+/// What the chrono parsers say about a string that is not a date or time.
+const CHRONO_COMPLAINTS: [&str; 8] = [
+    "input contains invalid characters",
+    "premature end of input",
+    "trailing input",
+    "input is out of range",
+    "no possible date and time matching input",
+    "input is not enough for unique date and time",
+    "impossible",
+    "bad or unsupported format string",
+];
+
+/// What the integer parsers say about a string that is not one.
+const INTEGER_COMPLAINTS: [&str; 4] = [
+    "invalid digit found in string",
+    "cannot parse integer from empty string",
+    "number too large to fit in target type",
+    "number too small to fit in target type",
+];
+
+const A_DATE: &str = "must be a date as YYYY-MM-DD, such as 2026-12-07";
+const A_DATE_TIME: &str =
+    "must be a date and time as RFC 3339, such as 2026-12-07T08:30:00Z or 2026-12-07T09:30:00+01:00";
+
+/// serde's complaint about `field` in a client developer's words. Date and
+/// time fields are told apart by name: every date-time field of the API
+/// ends in `_at` (`recorded_at`, `started_at`), no date field does.
+fn plain_words(field: &str, message: &str) -> String {
+    let leaf = field.rsplit(['.', ']']).next().unwrap_or(field);
+    let date_time = leaf.ends_with("_at");
+    if CHRONO_COMPLAINTS.contains(&message) {
+        return if date_time { A_DATE_TIME } else { A_DATE }.to_owned();
+    }
+    if INTEGER_COMPLAINTS.contains(&message) {
+        return "must be a whole number".to_owned();
+    }
+    let found = ["invalid type: ", "invalid value: "]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.rsplit_once(", expected "));
+    let Some((got, expected)) = found else {
+        return message.to_owned();
+    };
+    let wanted = match expected {
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number",
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more",
+        "f32" | "f64" => "a number",
+        "a string" => "a string",
+        "a boolean" => "true or false",
+        "a sequence" => "a list (a JSON array)",
+        "a map" => "an object",
+        e if e.starts_with("struct ") => "an object",
+        e if e.contains("UUID") || e.contains("uuid") => {
+            "a UUID, such as 0192a3b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b"
+        }
+        e if e.contains("date and time") || e.contains("datetime") => {
+            return A_DATE_TIME.to_owned()
+        }
+        e if e.contains("date") => return A_DATE.to_owned(),
+        _ => return message.to_owned(),
+    };
+    format!("must be {wanted}, not {got}")
+}
+
 /// Deserialises `bytes`, mapping serde's complaint onto the field it concerns.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let StrictValue(mut value) =
@@ -90,7 +212,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let path = err.path().to_string();
         let field = if path == "." { "body".to_owned() } else { path };
         let inner = err.into_inner();
-        let message = strip_position(&inner.to_string());
+        let message = plain_words(&field, &strip_position(&inner.to_string()));
         match inner.classify() {
             serde_json::error::Category::Data if message.starts_with("unknown variant") => {
                 AppError::Unprocessable(vec![FieldError::new(field, message)])
@@ -297,6 +419,60 @@ mod tests {
         // serde fills a struct from an array too; a body must be an object.
         let array = parse_json::<Body>(br#"[[]]"#).unwrap_err();
         assert_eq!(fields(array), (400, vec!["body".to_owned()]));
+    }
+
+    /// serde's and chrono's words become what a client developer expects.
+    #[test]
+    fn complaints_are_said_in_plain_words() {
+        #[rustfmt::skip]
+        let table = [
+            ("date", "input contains invalid characters", "must be a date as YYYY-MM-DD, such as 2026-12-07"),
+            ("ends_on", "premature end of input", "must be a date as YYYY-MM-DD, such as 2026-12-07"),
+            ("recorded_at", "trailing input", A_DATE_TIME),
+            ("items[2].started_at", "input is out of range", A_DATE_TIME),
+            ("pain_level", "invalid type: string \"5\", expected i64", "must be a whole number, not string \"5\""),
+            ("limit", "invalid digit found in string", "must be a whole number"),
+            ("sets", "invalid value: integer `-1`, expected u32", "must be a whole number, 0 or more, not integer `-1`"),
+            ("regions", "invalid type: string \"x\", expected a sequence", "must be a list (a JSON array), not string \"x\""),
+            ("date", "invalid type: integer `5`, expected a formatted date string", "must be a date as YYYY-MM-DD, such as 2026-12-07"),
+            ("side", "unknown variant `up`, expected one of `left`, `right`", "unknown variant `up`, expected one of `left`, `right`"),
+        ];
+        for (field, raw, plain) in table {
+            assert_eq!(plain_words(field, raw), plain, "{field}: {raw}");
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Range {
+        from: Option<chrono::NaiveDate>,
+        limit: Option<u32>,
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        let named = |raw: &str| match parse_query::<Range>(raw) {
+            Err(AppError::BadRequest { errors, .. }) => {
+                (errors[0].field.clone(), errors[0].message.clone())
+            }
+            other => panic!("{raw}: {:?}", other.map(|_| ())),
+        };
+        assert_eq!(named("from=2026/10/01").0, "from");
+        assert!(named("from=2026/10/01").1.contains("YYYY-MM-DD"));
+        assert_eq!(
+            named("limit=ten"),
+            ("limit".to_owned(), "must be a whole number".to_owned())
+        );
+        assert_eq!(
+            named("since=x"),
+            (
+                "since".to_owned(),
+                "is not a parameter here; expected `from` or `limit`".to_owned()
+            )
+        );
+        let fine: Range = parse_query("from=2026-10-01&limit=5").unwrap();
+        assert_eq!(fine.limit, Some(5));
     }
 
     /// JSON Schema's integers include `2.0` and `2e1`; fractions stay refused.

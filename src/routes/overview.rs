@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::http::{bad_param, check_limit, IfMatchHeader};
-use super::input::ApiJson;
+use super::input::{ApiJson, ApiQuery};
 use super::{endpoint, Access, Endpoint};
 use crate::analytics::clinical::{FunctionChange, NextSession};
 use crate::analytics::overview::{
@@ -200,7 +200,7 @@ pub async fn list_patients(
     req: HttpRequest,
     state: web::Data<AppState>,
     therapist: Therapist,
-    query: web::Query<PatientListQuery>,
+    query: ApiQuery<PatientListQuery>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
     let limit = check_limit(query.limit)?;

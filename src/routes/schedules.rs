@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use super::http::IfMatchHeader;
-use super::input::ApiJson;
+use super::input::{ApiJson, ApiQuery};
 use super::{endpoint, Access, Endpoint};
 use crate::domain::access::PatientScope;
 use crate::domain::version::etag;
@@ -147,7 +147,7 @@ pub struct UnsubscribeQuery {
 )]
 pub async fn unsubscribe(
     state: web::Data<AppState>,
-    query: web::Query<UnsubscribeQuery>,
+    query: ApiQuery<UnsubscribeQuery>,
 ) -> AppResult<HttpResponse> {
     let kind = service::unsubscribe(&state.db, &state.clock, &query.token).await?;
     tracing::info!(kind = kind.as_str(), "unsubscribed through a mailed link");

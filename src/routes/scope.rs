@@ -11,6 +11,7 @@ use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
+use crate::auth::tokens::Refused;
 use crate::domain::access::{AuthUser, PatientScope};
 use crate::domain::{DomainError, FieldError, Role, UserId};
 use crate::error::{AppError, ErrorCode};
@@ -32,7 +33,10 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, AppError> {
     let claims = state
         .tokens
         .decode_access(token, state.clock.now())
-        .ok_or_else(AppError::unauthenticated)?;
+        .map_err(|refused| match refused {
+            Refused::Expired => AppError::token_expired(),
+            Refused::Invalid => AppError::unauthenticated(),
+        })?;
     Ok(AuthUser {
         id: UserId(claims.sub),
         role: claims.role,

@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::http::{bad_param, check_limit};
+use super::input::ApiQuery;
 use super::{endpoint, Access, Endpoint};
 use crate::domain::access::PatientScope;
 use crate::error::AppResult;
@@ -62,7 +63,7 @@ pub struct ChangesPage {
 pub async fn list_changes(
     state: web::Data<AppState>,
     scope: PatientScope,
-    query: web::Query<ChangesQuery>,
+    query: ApiQuery<ChangesQuery>,
 ) -> AppResult<HttpResponse> {
     let ChangesQuery { cursor, limit } = query.into_inner();
     let limit = check_limit(limit)?;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::http::{check_range, if_none_match};
+use super::input::ApiQuery;
 use super::{endpoint, Access, Endpoint};
 use crate::error::{AppError, AppResult};
 use crate::routes::scope::Scoped;
@@ -39,7 +40,7 @@ pub struct RangeQuery {
 async fn respond(
     state: web::Data<AppState>,
     req: HttpRequest,
-    Scoped(scope, query): Scoped<web::Query<RangeQuery>>,
+    Scoped(scope, query): Scoped<ApiQuery<RangeQuery>>,
     view: View,
 ) -> AppResult<HttpResponse> {
     let RangeQuery { from, to } = query.into_inner();
@@ -82,7 +83,7 @@ async fn respond(
 async fn daily(
     state: web::Data<AppState>,
     req: HttpRequest,
-    scoped: Scoped<web::Query<RangeQuery>>,
+    scoped: Scoped<ApiQuery<RangeQuery>>,
 ) -> AppResult<HttpResponse> {
     respond(state, req, scoped, View::Daily).await
 }
@@ -90,7 +91,7 @@ async fn daily(
 async fn trends(
     state: web::Data<AppState>,
     req: HttpRequest,
-    scoped: Scoped<web::Query<RangeQuery>>,
+    scoped: Scoped<ApiQuery<RangeQuery>>,
 ) -> AppResult<HttpResponse> {
     respond(state, req, scoped, View::Trends).await
 }
@@ -110,7 +111,7 @@ async fn trends(
 pub async fn my_daily(
     state: web::Data<AppState>,
     req: HttpRequest,
-    scoped: Scoped<web::Query<RangeQuery>>,
+    scoped: Scoped<ApiQuery<RangeQuery>>,
 ) -> AppResult<HttpResponse> {
     daily(state, req, scoped).await
 }
@@ -130,7 +131,7 @@ pub async fn my_daily(
 pub async fn my_trends(
     state: web::Data<AppState>,
     req: HttpRequest,
-    scoped: Scoped<web::Query<RangeQuery>>,
+    scoped: Scoped<ApiQuery<RangeQuery>>,
 ) -> AppResult<HttpResponse> {
     trends(state, req, scoped).await
 }
@@ -152,7 +153,7 @@ pub async fn my_trends(
 pub async fn patient_daily(
     state: web::Data<AppState>,
     req: HttpRequest,
-    scoped: Scoped<web::Query<RangeQuery>>,
+    scoped: Scoped<ApiQuery<RangeQuery>>,
 ) -> AppResult<HttpResponse> {
     daily(state, req, scoped).await
 }
@@ -174,7 +175,7 @@ pub async fn patient_daily(
 pub async fn patient_trends(
     state: web::Data<AppState>,
     req: HttpRequest,
-    scoped: Scoped<web::Query<RangeQuery>>,
+    scoped: Scoped<ApiQuery<RangeQuery>>,
 ) -> AppResult<HttpResponse> {
     trends(state, req, scoped).await
 }

@@ -28,6 +28,10 @@ pub const VERIFY_VALID: Duration = Duration::days(7);
 /// A link to confirm a new address works this long.
 pub const CHANGE_VALID: Duration = Duration::hours(24);
 
+/// The set-password link of an account the clinic made works this long:
+/// a week, like a verification link, since staff read mail late.
+pub const WELCOME_VALID: Duration = Duration::days(7);
+
 /// Changes of address one account may ask for within an hour.
 const CHANGES_PER_ACCOUNT: Window = Window {
     limit: 5,
@@ -90,6 +94,63 @@ pub fn queue_verification(
         }
     }
     Ok(())
+}
+
+/// A therapist account made by the clinic (`painline therapist add`):
+/// created with a random password nobody knows, and a mail with a link to
+/// choose one (valid [`WELCOME_VALID`]) queued in the same transaction.
+/// 409 `email_taken` when the address has an account; 422 naming the field
+/// for a bad address, name or time zone.
+pub async fn add_therapist(
+    db: &Db,
+    clock: &Clock,
+    hasher: &PasswordHasher,
+    context: &MailContext,
+    email: &str,
+    display_name: &str,
+    timezone: Option<&str>,
+) -> ServiceResult<UserRow> {
+    let (unknown_password, _) = new_refresh_token();
+    let (checked, password) = super::account::check(super::account::SignUp {
+        email,
+        password: unknown_password,
+        display_name,
+        role: crate::domain::Role::Therapist,
+        timezone,
+    })?;
+    let hash = hasher.hash(password.expose().to_owned()).await?;
+    let new = checked.with_hash(hash);
+    let (clock, context) = (clock.clone(), context.clone());
+    let user = db
+        .write(move |conn| -> ServiceResult<UserRow> {
+            let now = clock.now_naive();
+            let user = super::account::create(conn, new, now)?;
+            let (token, hash) = new_refresh_token();
+            let expires = now + WELCOME_VALID;
+            let purpose = Purpose::PasswordReset;
+            mail::issue_token(conn, &hash, &user.id, purpose, &user.email, now, expires)?;
+            let message = compose::therapist_welcome(
+                &context.from,
+                &Recipient {
+                    email: &user.email,
+                    display_name: Some(&user.display_name),
+                },
+                &context.public_url,
+                &token,
+                expires.and_utc(),
+            )?
+            .ok_or_else(|| {
+                DomainError::Invalid(vec![FieldError::new(
+                    "email",
+                    "is an address no mail can be sent to",
+                )])
+            })?;
+            super::enqueue_account(conn, message, now)?;
+            Ok(user)
+        })
+        .await?;
+    tracing::info!(user_id = %user.id, "therapist account added; set-password mail queued");
+    Ok(user)
 }
 
 /// 429 when `window` holds too many `requests` already.

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod account_email;
+pub mod backup;
 pub mod care_team;
 pub mod export;
 pub mod logbook;

@@ -574,7 +574,8 @@ pub async fn save_alert_settings(
                 return Ok(current);
             }
             if !matches {
-                return Err(DomainError::PreconditionFailed.into());
+                let current = Some(current.version);
+                return Err(DomainError::PreconditionFailed { current }.into());
             }
             let row = AlertSettingsRow {
                 pain_threshold: overrides.pain_threshold.flatten().map(narrow).transpose()?,
@@ -620,7 +621,8 @@ pub async fn save_alert_defaults(
             return Ok(current);
         }
         if !matches {
-            return Err(DomainError::PreconditionFailed.into());
+            let current = Some(current.version);
+            return Err(DomainError::PreconditionFailed { current }.into());
         }
         let row = AlertDefaultsRow {
             pain_threshold: rules.pain_threshold.map(narrow).transpose()?,

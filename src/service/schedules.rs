@@ -236,7 +236,8 @@ async fn save(
         }
         // The defaults are served with ETag "0", so they can be named.
         if !if_match.allows(Some(version)) {
-            return Err(DomainError::PreconditionFailed.into());
+            let current = Some(version);
+            return Err(DomainError::PreconditionFailed { current }.into());
         }
         if plan.enabled && !current.as_ref().is_some_and(|r| r.enabled) {
             // Turned on (again): links sent before cannot turn it off.

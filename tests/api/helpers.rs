@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use diesel::{Connection, RunQueryDsl};
 use painline::clock::Clock;
-use painline::config::{DatabaseUrl, JwtSecret, MailSettings, MailTransportSetting, Settings};
+use painline::config::{
+    DatabaseUrl, JwtSecret, MailSettings, MailTransportSetting, Settings, TherapistSignup,
+};
 use painline::db::{Db, DbConnection};
 use painline::startup::Application;
 use reqwest::{Method, StatusCode};
@@ -173,6 +175,9 @@ pub fn base_settings(database: DatabaseUrl) -> Settings {
         db_pool_size: 5,
         workers: 2,
         dashboard: true,
+        // Tests register therapists through the API; the closed default
+        // has tests of its own (`clinic.rs`).
+        therapist_signup: TherapistSignup::Open,
     }
 }
 

@@ -7,6 +7,7 @@ mod auth;
 mod authz_matrix;
 mod benchdata;
 mod care_team;
+mod clinic;
 mod clinical;
 mod concurrency;
 mod contract;

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_painline");
 
-fn painline(dir: &std::path::Path, env: &[(&str, &str)]) -> Command {
+pub fn painline(dir: &std::path::Path, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(BIN);
     command
         .current_dir(dir)
@@ -84,30 +84,53 @@ fn a_busy_port_is_named() {
 /// Starts the server and reads its log until it says which port it took.
 /// The caller waits for the child.
 #[allow(clippy::zombie_processes)]
-fn start(dir: &std::path::Path) -> (Child, u16, BufReader<std::process::ChildStderr>) {
-    let mut child = painline(dir, &[("PAINLINE_BIND", "127.0.0.1:0")])
-        .spawn()
-        .unwrap();
+pub fn start(dir: &std::path::Path) -> (Child, u16, BufReader<std::process::ChildStderr>) {
+    start_with(dir, &[])
+}
+
+/// [`start`] with more settings.
+pub fn start_with(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Child, u16, BufReader<std::process::ChildStderr>) {
+    let (child, port, log, _) = start_logged(dir, env);
+    (child, port, log)
+}
+
+/// [`start_with`], also answering the log lines written before listening.
+#[allow(clippy::zombie_processes)]
+pub fn start_logged(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Child, u16, BufReader<std::process::ChildStderr>, String) {
+    let env: Vec<(&str, &str)> = [("PAINLINE_BIND", "127.0.0.1:0")]
+        .into_iter()
+        .chain(env.iter().copied())
+        .collect();
+    let mut child = painline(dir, &env).spawn().unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut before = String::new();
     let mut line = String::new();
     loop {
         line.clear();
         assert!(
             stderr.read_line(&mut line).unwrap() > 0,
-            "exited before listening"
+            "exited before listening: {before}"
         );
         let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+            before.push_str(&line);
             continue;
         };
         if entry["fields"]["message"] == "painline listening" {
             let port = entry["fields"]["port"].as_u64().unwrap();
-            return (child, u16::try_from(port).unwrap(), stderr);
+            return (child, u16::try_from(port).unwrap(), stderr, before);
         }
+        before.push_str(&line);
     }
 }
 
 /// One request on a fresh connection; answers the status line and body.
-fn exchange(port: u16, request: &str) -> (String, String) {
+pub fn exchange(port: u16, request: &str) -> (String, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
@@ -119,7 +142,7 @@ fn exchange(port: u16, request: &str) -> (String, String) {
     )
 }
 
-fn json_request(method: &str, path: &str, token: Option<&str>, body: &str) -> String {
+pub fn json_request(method: &str, path: &str, token: Option<&str>, body: &str) -> String {
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();

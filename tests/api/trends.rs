@@ -188,7 +188,7 @@ async fn ranges_default_to_90_days_ending_at_the_patients_today() {
         (format!("?from={}&to={}", day(1096), day(0)), "to"),
         (format!("?from={}", day(1200)), "to"),
         ("?since=2026-01-01".to_owned(), "since"),
-        ("?from=yesterday".to_owned(), "query"),
+        ("?from=yesterday".to_owned(), "from"),
     ] {
         for route in ["/v1/me/daily", "/v1/me/trends"] {
             let reply = app.get(&format!("{route}{query}"), &patient.access).await;

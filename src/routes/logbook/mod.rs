@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::http::{
     encode_position, found, written, IdempotencyKey, IfMatchHeader, ListQuery, Page,
 };
-use super::input::ApiJson;
+use super::input::{ApiJson, ApiQuery};
 use super::Endpoint;
 use crate::domain::logbook::RecordKind;
 use crate::domain::RecordId;
@@ -126,7 +126,7 @@ pub async fn delete<K: Kind>(
 /// arrive neither repeats nor skips a row that existed when paging began.
 pub async fn list<K: Kind>(
     state: web::Data<AppState>,
-    Scoped(scope, query): Scoped<web::Query<ListQuery>>,
+    Scoped(scope, query): Scoped<ApiQuery<ListQuery>>,
 ) -> AppResult<HttpResponse> {
     let params = query.into_inner().params()?;
     let (items, last) = service::list_by_date::<K>(&state.db, scope, params).await?;
@@ -165,7 +165,7 @@ macro_rules! logbook_routes {
         )]
         pub async fn list(
             state: actix_web::web::Data<$crate::state::AppState>,
-            scoped: $crate::routes::scope::Scoped<actix_web::web::Query<$crate::routes::http::ListQuery>>,
+            scoped: $crate::routes::scope::Scoped<$crate::routes::input::ApiQuery<$crate::routes::http::ListQuery>>,
         ) -> $crate::error::AppResult<actix_web::HttpResponse> {
             $crate::routes::logbook::list::<$kind>(state, scoped).await
         }
@@ -187,7 +187,7 @@ macro_rules! logbook_routes {
         )]
         pub async fn list_for_patient(
             state: actix_web::web::Data<$crate::state::AppState>,
-            scoped: $crate::routes::scope::Scoped<actix_web::web::Query<$crate::routes::http::ListQuery>>,
+            scoped: $crate::routes::scope::Scoped<$crate::routes::input::ApiQuery<$crate::routes::http::ListQuery>>,
         ) -> $crate::error::AppResult<actix_web::HttpResponse> {
             $crate::routes::logbook::list::<$kind>(state, scoped).await
         }

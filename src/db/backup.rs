@@ -1,0 +1,32 @@
+//! A consistent copy of an SQLite database, taken while the service writes.
+
+use diesel::sql_types::Text;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+
+use super::{DbConnection, DbError};
+
+/// Writes the database `conn` is open on into the empty file at `path`
+/// (`VACUUM INTO`): one read transaction, so the copy holds exactly what
+/// had committed when it began, while other connections keep writing.
+pub fn copy_into(conn: &mut DbConnection, path: &str) -> Result<(), DbError> {
+    diesel::sql_query("VACUUM INTO ?")
+        .bind::<Text, _>(path)
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct IntegrityLine {
+    #[diesel(sql_type = Text)]
+    integrity_check: String,
+}
+
+/// SQLite's `PRAGMA integrity_check` of the database file at `path`:
+/// `["ok"]` when it is sound, else the problems it lists.
+pub fn integrity_check(path: &str) -> Result<Vec<String>, DbError> {
+    let mut conn =
+        SqliteConnection::establish(path).map_err(|e| DbError::Unavailable(Box::new(e)))?;
+    let lines = diesel::sql_query("PRAGMA integrity_check").load::<IntegrityLine>(&mut conn)?;
+    Ok(lines.into_iter().map(|l| l.integrity_check).collect())
+}

@@ -1,0 +1,393 @@
+//! Running Painline in a clinic: therapist accounts made from the command
+//! line while sign-up is closed, backups taken under load that restore,
+//! settings that follow each other, and logs that stay quiet.
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::startup::{exchange, json_request, painline, start_logged, start_with};
+use painline::config::{DatabaseUrl, TherapistSignup};
+
+const BIN: &str = env!("CARGO_BIN_EXE_painline");
+
+/// The token of the first link to `path` in the `.eml` files of `outbox`,
+/// with the link's start and the mail's `From:` line.
+fn mailed_link(outbox: &std::path::Path, path: &str) -> (String, String, String) {
+    for entry in std::fs::read_dir(outbox).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let from = text
+            .lines()
+            .find(|l| l.starts_with("From: "))
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(line) = text.lines().find(|l| l.contains(path)) {
+            let (base, token) = line.trim().split_once("#token=").unwrap();
+            return (base.to_owned(), token.to_owned(), from);
+        }
+    }
+    panic!("no mail with {path} in {}", outbox.display());
+}
+
+#[test]
+fn the_clinic_makes_therapist_accounts_and_the_api_refuses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("data/outbox");
+    // The public URL follows the listen address when it is not set.
+    let bind = [("PAINLINE_BIND", "127.0.0.1:18555")];
+    let add = |email: &str, name: &str| {
+        painline(dir.path(), &bind)
+            .args(["therapist", "add", "--email", email, "--name", name])
+            .output()
+            .unwrap()
+    };
+    let added = add("Ana.Ruiz@Clinic.example", "Ana Ruiz");
+    let stdout = String::from_utf8_lossy(&added.stdout);
+    assert_eq!(added.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("therapist account created: ana.ruiz@clinic.example (Ana Ruiz)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("data/outbox"), "{stdout}");
+    let (base, token, from) = mailed_link(&outbox, "/reset-password#token=");
+    assert_eq!(base, "http://127.0.0.1:18555/reset-password");
+    assert_eq!(from, "From: Painline <no-reply@127.0.0.1>");
+
+    // Refused with the option named; the account is left as it was.
+    let again = add("ana.ruiz@clinic.example", "Someone Else");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr.contains("exists already"), "{stderr}");
+    let bad = add("not-an-address", "");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr.contains("--email") && stderr.contains("--name"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 1);
+
+    // The service, with therapist sign-up closed (the default).
+    let (mut child, port, _log) = start_with(dir.path(), &[]);
+    let register = |role: &str, email: &str| {
+        let body = json!({"email": email, "password": "correct horse battery",
+                          "display_name": "X", "role": role});
+        exchange(
+            port,
+            &json_request("POST", "/v1/auth/register", None, &body.to_string()),
+        )
+    };
+    let (status, body) = register("therapist", "walk-in@example.org");
+    assert!(status.starts_with("HTTP/1.1 403"), "{status}");
+    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problem["code"], "therapist_signup_closed");
+    let login = |email: &str, password: &str| {
+        let body = json!({"email": email, "password": password});
+        exchange(
+            port,
+            &json_request("POST", "/v1/auth/login", None, &body.to_string()),
+        )
+    };
+    let (status, _) = login("walk-in@example.org", "correct horse battery");
+    assert!(
+        status.starts_with("HTTP/1.1 401"),
+        "no account was made: {status}"
+    );
+    let (status, _) = register("patient", "patient@example.org");
+    assert!(status.starts_with("HTTP/1.1 201"), "{status}");
+
+    // The therapist chooses a password with the mailed link and signs in.
+    let confirm = json!({"token": token, "new_password": "a password of my own"});
+    let (status, body) = exchange(
+        port,
+        &json_request(
+            "POST",
+            "/v1/auth/password-reset/confirm",
+            None,
+            &confirm.to_string(),
+        ),
+    );
+    assert!(status.starts_with("HTTP/1.1 200"), "{status} {body}");
+    let (status, body) = login("ana.ruiz@clinic.example", "a password of my own");
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let session: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(session["user"]["role"], "therapist");
+    assert_eq!(session["user"]["display_name"], "Ana Ruiz");
+    assert_eq!(session["user"]["email_verified"], true);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[tokio::test]
+async fn registering_a_therapist_through_the_api_follows_the_setting() {
+    let closed = spawn_app_with(|s| s.therapist_signup = TherapistSignup::Closed).await;
+    let users = closed.count("users", "1 = 1").await;
+    let body = json!({"email": "t@example.org", "password": "correct horse battery",
+                      "display_name": "T", "role": "therapist"});
+    let refused = closed.post("/v1/auth/register", None, body.clone()).await;
+    refused.assert_problem(403, "therapist_signup_closed");
+    assert!(refused.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("painline therapist add"));
+    assert_eq!(closed.count("users", "1 = 1").await, users);
+    closed.register_patient().await;
+    assert_eq!(closed.count("users", "1 = 1").await, users + 1);
+
+    let open = spawn_app().await;
+    let made = open.post("/v1/auth/register", None, body).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    assert_eq!(made.body["user"]["role"], "therapist");
+}
+
+/// Writes pain entries one after another until told to stop; returns the
+/// ids the service acknowledged (201), in order.
+async fn write_until(
+    app: &TestApp,
+    token: &str,
+    stop: &tokio::sync::watch::Receiver<bool>,
+    acknowledged: &tokio::sync::Mutex<Vec<String>>,
+) {
+    let mut n = 0u32;
+    while !*stop.borrow() {
+        let id = uuid::Uuid::new_v4().to_string();
+        let body = json!({"date": test_today().to_string(), "pain_level": n % 11,
+                          "notes": format!("entry {n}")});
+        let reply = app
+            .call(
+                Method::PUT,
+                &format!("/v1/me/pain-entries/{id}"),
+                Some(token),
+                Some(body),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        acknowledged.lock().await.push(id);
+        n += 1;
+    }
+}
+
+#[tokio::test]
+async fn a_backup_taken_under_load_restores_with_every_acknowledged_write() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("painline-backup.db");
+    let DatabaseUrl::Sqlite(live) = app.database.clone() else {
+        // PostgreSQL has its own tool; the command says so and writes nothing.
+        let output = painline(
+            dir.path(),
+            &[("DATABASE_URL", "postgres://u@127.0.0.1:1/x")],
+        )
+        .args(["backup", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(stderr.contains("pg_dump"), "{stderr}");
+        assert!(!copy.exists());
+        return;
+    };
+    let patient = app.register_patient().await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let acknowledged = tokio::sync::Mutex::new(Vec::new());
+    let writers = async {
+        futures_util::future::join_all(
+            (0..4).map(|_| write_until(&app, &patient.access, &stop_rx, &acknowledged)),
+        )
+        .await;
+    };
+    let backup = async {
+        // Some writes first, so the copy is taken in the middle of the load.
+        while acknowledged.lock().await.len() < 40 {
+            tokio::task::yield_now().await;
+        }
+        let before: Vec<String> = acknowledged.lock().await.clone();
+        let (bin, target, url) = (BIN, copy.clone(), format!("sqlite://{}", live.display()));
+        let output = tokio::task::spawn_blocking(move || {
+            Command::new(bin)
+                .env_clear()
+                .env("DATABASE_URL", url)
+                .args(["backup", target.to_str().unwrap()])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let during = acknowledged.lock().await.len();
+        stop_tx.send(true).unwrap();
+        (before, output, during)
+    };
+    let ((before, output, during), ()) = tokio::join!(backup, writers);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("integrity check ok"), "{stdout}");
+    assert!(
+        during > before.len(),
+        "the service kept taking writes during the backup"
+    );
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let copy_path = copy.to_str().unwrap().to_owned();
+    let check =
+        tokio::task::spawn_blocking(move || painline::db::backup::integrity_check(&copy_path))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(check, ["ok"]);
+
+    // A second backup to the same file is refused and leaves it alone.
+    let bytes = std::fs::read(&copy).unwrap();
+    let again = Command::new(BIN)
+        .env_clear()
+        .env("DATABASE_URL", format!("sqlite://{}", live.display()))
+        .args(["backup", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    assert_eq!(std::fs::read(&copy).unwrap(), bytes);
+
+    // Restored: the copy put where a database goes, and a service started on it.
+    let restored = dir.path().join("restored/painline.db");
+    std::fs::create_dir_all(restored.parent().unwrap()).unwrap();
+    std::fs::copy(&copy, &restored).unwrap();
+    let second = spawn_app_with(|s| s.database = DatabaseUrl::Sqlite(restored.clone())).await;
+    let signed_in = second
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": patient.email, "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.text);
+    let token = signed_in.body["tokens"]["access_token"].as_str().unwrap();
+    let listed = second.get("/v1/me/pain-entries?limit=1000", token).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let stored: std::collections::HashSet<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    for id in &before {
+        assert!(
+            stored.contains(id.as_str()),
+            "{id} was acknowledged before the backup began"
+        );
+    }
+    assert!(stored.len() <= during, "nothing the service never took");
+}
+
+/// Stops a started server with SIGTERM and answers the rest of its log.
+/// A request first: "listening" is logged before the signal handlers are
+/// installed, and a server that answers has them.
+fn stop(port: u16, mut child: std::process::Child, mut log: impl Read) -> String {
+    let (status, _) = exchange(
+        port,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(status.contains("200"), "{status}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let mut rest = String::new();
+    log.read_to_string(&mut rest).unwrap();
+    rest
+}
+
+#[test]
+fn a_loopback_public_url_is_warned_about_when_mail_goes_out_by_smtp() {
+    let smtp = ("PAINLINE_SMTP_URL", "smtp://127.0.0.1:1");
+    let public = ("PAINLINE_PUBLIC_URL", "https://painline.clinic.example");
+    for (env, warned) in [
+        (vec![smtp], true),
+        (
+            vec![smtp, ("PAINLINE_PUBLIC_URL", "http://localhost:8080")],
+            true,
+        ),
+        (vec![smtp, public], false),
+        // Mail written to files reaches no one: nothing to warn about.
+        (vec![], false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, port, log, before) = start_logged(dir.path(), &env);
+        stop(port, child, log);
+        let warning = before
+            .lines()
+            .find(|l| l.contains("\"level\":\"WARN\"") && l.contains("PAINLINE_PUBLIC_URL"));
+        assert_eq!(warning.is_some(), warned, "{env:?}: {before}");
+    }
+}
+
+#[test]
+fn requests_log_quietly_at_their_level_and_name_no_build_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, port, log, before) = start_logged(dir.path(), &[]);
+    let get = |path: &str| {
+        exchange(
+            port,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .0
+    };
+    for (path, status) in [
+        ("/dashboard/", "200"),
+        ("/dashboard/app.js", "200"),
+        ("/dashboard/style.css", "200"),
+        ("/dashboard/missing.js", "404"),
+        ("/dashboard/a/b", "404"),
+        ("/v1/me", "401"),
+    ] {
+        assert!(get(path).contains(status), "{path}");
+    }
+    let (status, _) = exchange(port, &json_request("POST", "/v1/auth/login", None, "{}"));
+    assert!(status.contains("400"), "{status}");
+    // A server error: the database file disappears under the service.
+    std::fs::remove_file(dir.path().join("data/painline.db")).unwrap();
+    assert!(get("/readyz").contains("503"));
+    let log = before + &stop(port, child, log);
+
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    for line in &lines {
+        let status = line["span"]["http.status_code"].as_u64();
+        let level = line["level"].as_str().unwrap();
+        match status {
+            Some(500..) if line["fields"]["message"] == "close" => assert_eq!(level, "INFO"),
+            Some(_) => assert_eq!(level, "INFO", "a request below 500 logs at INFO: {line}"),
+            None if level == "ERROR" => {}
+            None => assert_ne!(level, "WARN", "{line}"),
+        }
+    }
+    // The 503 is one ERROR line with its cause.
+    let errors: Vec<&serde_json::Value> = lines.iter().filter(|l| l["level"] == "ERROR").collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]["fields"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("painline.db is gone"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(errors[0]["span"]["http.route"], "/readyz");
+    // Six dashboard and API requests, each its own line, routes as templates.
+    assert!(log.contains("\"http.route\":\"/dashboard/{name}\""));
+    for build_path in [".cargo", "registry/src", "log.file", ".rs\""] {
+        assert!(!log.contains(build_path), "{build_path} in the log: {log}");
+    }
+}
