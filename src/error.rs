@@ -491,6 +491,11 @@ impl From<DomainError> for AppError {
                 code: ErrorCode::EmailUnverified,
                 detail: "Confirm your e-mail address first: use the link mailed to it, or ask for a new one (POST /v1/me/verify-email).",
             },
+            DomainError::CursorFromAnotherCopy => Self::bad_request(
+                ErrorCode::InvalidQuery,
+                "Bad query parameter cursor: the service's data was restored from a backup since it was issued; sync again from the start, then send again what the app holds that the feed does not",
+                vec![FieldError::new("cursor", "is from before the data was restored from a backup")],
+            ),
             DomainError::CursorAhead => Self::bad_request(
                 ErrorCode::InvalidQuery,
                 "Bad query parameter cursor: it is ahead of this account's changes; sync again from the start",

@@ -38,6 +38,11 @@ enum Command {
         /// A file that does not exist yet.
         path: std::path::PathBuf,
     },
+    /// After the database was restored from a copy by other means than
+    /// `painline backup` (pg_restore, a file-system snapshot): gives it a
+    /// new generation, so the phones' sync cursors from before are refused
+    /// and the phones sync again from the start instead of skipping changes.
+    AfterRestore,
     /// Manage therapist accounts (with PAINLINE_THERAPIST_SIGNUP=closed,
     /// the default, this is the only way to make one).
     Therapist {
@@ -177,6 +182,24 @@ fn describe(error: &painline::service::ServiceError) -> String {
     }
 }
 
+async fn after_restore(settings: &painline::config::Settings) -> ExitCode {
+    let db = match connect_and_migrate(settings) {
+        Ok(db) => db,
+        Err(e) => return fail(e),
+    };
+    let renewed = db.write(painline::db::records::renew_generation).await;
+    match renewed {
+        Ok(generation) => {
+            println!(
+                "the database is generation {generation} now: phones sync again from the start \
+                 at their next sync (their cursors from before the restore are refused)"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("after-restore: {}", painline::error::chain(&e))),
+    }
+}
+
 async fn add_therapist(
     settings: painline::config::Settings,
     email: &str,
@@ -300,6 +323,9 @@ async fn main() -> ExitCode {
             }
             Err(e) => fail(e),
         };
+    }
+    if let Command::AfterRestore = command {
+        return after_restore(&settings).await;
     }
     if let Command::Backup { path } = &command {
         return backup(settings, path).await;

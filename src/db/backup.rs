@@ -17,6 +17,31 @@ pub fn copy_into(conn: &mut DbConnection, path: &str) -> Result<(), DbError> {
 }
 
 #[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Gives the copy at `path` a generation of its own, so that once it is
+/// restored, phones holding sync cursors of the database it was copied
+/// from sync again from the start. A copy of a database from before
+/// generations existed gets one when it is migrated.
+pub fn renew_generation_of_copy(path: &str) -> Result<(), DbError> {
+    let mut conn =
+        SqliteConnection::establish(path).map_err(|e| DbError::Unavailable(Box::new(e)))?;
+    let tables = diesel::sql_query(
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'database_generation'",
+    )
+    .get_result::<Count>(&mut conn)?;
+    if tables.n == 1 {
+        diesel::sql_query("UPDATE database_generation SET generation = ?")
+            .bind::<Text, _>(super::new_generation())
+            .execute(&mut conn)?;
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
 struct IntegrityLine {
     #[diesel(sql_type = Text)]
     integrity_check: String,

@@ -176,6 +176,14 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
     )
 }
 
+/// A new database generation: 48 random bits, as 12 hex digits.
+pub fn new_generation() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::accounts::UserRow;
-use super::schema::{idempotency_keys, records, stretches, users};
+use super::schema::{database_generation, idempotency_keys, records, stretches, users};
 use super::{DbConnection, DbError, DbResult};
 use crate::domain::logbook::RecordKind;
 use crate::domain::{RecordId, Role, UserId};
@@ -683,6 +683,24 @@ pub fn list_undated(
 }
 
 /// The patient's change counter (0 for an account that is gone).
+/// Which copy of the database this is (sync cursors carry it).
+pub fn generation(conn: &mut DbConnection) -> DbResult<String> {
+    Ok(database_generation::table
+        .select(database_generation::generation)
+        .first(conn)?)
+}
+
+/// Gives this database a new generation, so every sync cursor issued
+/// before is refused (the phones sync again from the start): for a
+/// database that was restored from a copy.
+pub fn renew_generation(conn: &mut DbConnection) -> DbResult<String> {
+    let generation = super::new_generation();
+    diesel::update(database_generation::table)
+        .set(database_generation::generation.eq(&generation))
+        .execute(conn)?;
+    Ok(generation)
+}
+
 pub fn change_counter(conn: &mut DbConnection, patient: UserId) -> DbResult<i64> {
     let counter: Option<i64> = users::table
         .filter(users::id.eq(patient.to_string()))

@@ -237,6 +237,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    database_generation (id) {
+        id -> Integer,
+        generation -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,

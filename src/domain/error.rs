@@ -111,6 +111,10 @@ pub enum DomainError {
     /// or from before a restore).
     #[error("the sync cursor is ahead of the account's changes")]
     CursorAhead,
+    /// The sync cursor was issued by another copy of the database (the one
+    /// this was restored from, or a restore of this one).
+    #[error("the sync cursor is from another copy of the database")]
+    CursorFromAnotherCopy,
 }
 
 impl DomainError {

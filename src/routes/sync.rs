@@ -23,6 +23,8 @@ pub fn endpoints() -> Vec<Endpoint> {
 #[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
     /// `next_cursor` of the previous call; omit to start from the beginning.
+    /// A cursor issued before the service's data was restored from a backup
+    /// is refused (400 naming `cursor`): sync again from the start.
     pub cursor: Option<String>,
     /// Page size, 1..1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -44,7 +46,8 @@ pub struct Change {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChangesPage {
     pub changes: Vec<Change>,
-    /// Store it and pass it next time; never null (an empty page returns the cursor it was given).
+    /// Store it and pass it next time; never null (an empty page returns
+    /// the place it was given). Opaque: `<generation>-<counter>`.
     pub next_cursor: String,
     pub has_more: bool,
 }
@@ -68,11 +71,8 @@ pub async fn list_changes(
     let ChangesQuery { cursor, limit } = query.into_inner();
     let limit = check_limit(limit)?;
     let after = match cursor.as_deref() {
-        None | Some("") => 0,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
+        None | Some("") => service::SyncCursor::start(),
+        Some(raw) => service::SyncCursor::parse(raw)
             .ok_or_else(|| bad_param("cursor", "is not a cursor this API returned"))?,
     };
     let (changes, next, has_more) = service::changes(&state.db, scope, after, limit).await?;

@@ -86,10 +86,13 @@ async fn copy_and_check(db: &Db, target: String) -> Result<(), BackupError> {
         .await
         .map_err(BackupError::Copy)?;
     let checked = target.clone();
-    let problems = tokio::task::spawn_blocking(move || db::backup::integrity_check(&checked))
-        .await
-        .map_err(|e| BackupError::Copy(DbError::from(e)))?
-        .map_err(BackupError::Copy)?;
+    let problems = tokio::task::spawn_blocking(move || {
+        db::backup::renew_generation_of_copy(&checked)?;
+        db::backup::integrity_check(&checked)
+    })
+    .await
+    .map_err(|e| BackupError::Copy(DbError::from(e)))?
+    .map_err(BackupError::Copy)?;
     if problems != ["ok"] {
         return Err(BackupError::Damaged {
             path: PathBuf::from(target),

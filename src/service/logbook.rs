@@ -699,26 +699,87 @@ pub struct Change {
     pub data: Option<Value>,
 }
 
+/// A place in a patient's sync feed: the generation of the database that
+/// issued it and the patient's change counter there, written `G-N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncCursor {
+    /// `None`: the start of the feed, or a cursor of a release before
+    /// generations (a bare `N`), read as this database's.
+    pub generation: Option<String>,
+    pub seq: i64,
+}
+
+impl SyncCursor {
+    /// The start of the feed.
+    pub fn start() -> Self {
+        Self {
+            generation: None,
+            seq: 0,
+        }
+    }
+
+    /// `G-N` as issued, or a bare `N` of an earlier release; `None` for
+    /// anything this API did not return.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (generation, seq) = match raw.split_once('-') {
+            Some((generation, seq)) => (Some(generation), seq),
+            None => (None, raw),
+        };
+        let seq = seq
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0 && seq.bytes().all(|b| b.is_ascii_digit()))?;
+        if let Some(g) = generation {
+            if g.len() != 12 || !g.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+        }
+        Some(Self {
+            generation: generation.map(str::to_owned),
+            seq,
+        })
+    }
+}
+
+impl std::fmt::Display for SyncCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.generation {
+            Some(generation) => write!(f, "{generation}-{}", self.seq),
+            None => write!(f, "{}", self.seq),
+        }
+    }
+}
+
 /// Everything of the patient's that changed after `after`, in order, and
-/// the cursor to pass next time.
+/// the cursor to pass next time. A cursor of another copy of the database
+/// (from before a restore) is refused: its numbers mean other changes here.
 pub async fn changes(
     db: &Db,
     scope: PatientScope,
-    after: i64,
+    after: SyncCursor,
     limit: i64,
-) -> ServiceResult<(Vec<Change>, i64, bool)> {
-    let mut rows = db
+) -> ServiceResult<(Vec<Change>, SyncCursor, bool)> {
+    let from = after.seq;
+    let (generation, mut rows) = db
         .run(move |conn| -> ServiceResult<_> {
-            if after > records::change_counter(conn, scope.patient)? {
+            let generation = records::generation(conn)?;
+            if after.generation.as_ref().is_some_and(|g| *g != generation) {
+                return Err(DomainError::CursorFromAnotherCopy.into());
+            }
+            if after.seq > records::change_counter(conn, scope.patient)? {
                 return Err(DomainError::CursorAhead.into());
             }
-            Ok(records::changes(conn, scope.patient, after, limit + 1)?)
+            let rows = records::changes(conn, scope.patient, after.seq, limit + 1)?;
+            Ok((generation, rows))
         })
         .await?;
     let page = usize::try_from(limit).unwrap_or(usize::MAX);
     let has_more = rows.len() > page;
     rows.truncate(page);
-    let next = rows.last().map_or(after, |r| r.change_seq);
+    let next = SyncCursor {
+        generation: Some(generation),
+        seq: rows.last().map_or(from, |r| r.change_seq),
+    };
     let changes = rows
         .iter()
         .map(|r| {
@@ -774,4 +835,36 @@ pub async fn catalog(db: &Db, user: AuthUser) -> ServiceResult<Vec<Stretch>> {
         items.push(kinds::view::<kinds::OwnStretches>(record)?);
     }
     Ok(items)
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::SyncCursor;
+
+    #[test]
+    fn cursors_carry_the_generation_and_read_back() {
+        let issued = SyncCursor {
+            generation: Some("0a1b2c3d4e5f".to_owned()),
+            seq: 42,
+        };
+        assert_eq!(issued.to_string(), "0a1b2c3d4e5f-42");
+        assert_eq!(SyncCursor::parse("0a1b2c3d4e5f-42"), Some(issued));
+        // A bare counter, as an earlier release issued it.
+        let legacy = SyncCursor::parse("17").unwrap();
+        assert_eq!((legacy.generation, legacy.seq), (None, 17));
+        for bad in [
+            "",
+            "-1",
+            "+5",
+            "x",
+            "0a1b2c3d4e5f-",
+            "0a1b2c3d4e5f--1",
+            "0a1b-3",
+            "zzzzzzzzzzzz-3",
+            "0a1b2c3d4e5f-3-4",
+            "99999999999999999999",
+        ] {
+            assert_eq!(SyncCursor::parse(bad), None, "{bad}");
+        }
+    }
 }

@@ -391,3 +391,125 @@ fn requests_log_quietly_at_their_level_and_name_no_build_paths() {
         assert!(!log.contains(build_path), "{build_path} in the log: {log}");
     }
 }
+
+/// Pain entries under fresh ids; answers their ids.
+async fn log_entries(app: &TestApp, token: &str, count: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in 0..count {
+        let id = uuid::Uuid::new_v4().to_string();
+        let body = json!({"date": test_today().to_string(), "pain_level": n % 11});
+        let path = format!("/v1/me/pain-entries/{id}");
+        let reply = app.call(Method::PUT, &path, Some(token), Some(body)).await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        ids.push(id);
+    }
+    ids
+}
+
+/// The whole feed from `cursor` (`None`: the start): the ids, and the cursor to keep.
+async fn sync(app: &TestApp, token: &str, cursor: Option<&str>) -> (Vec<String>, String) {
+    let mut ids = Vec::new();
+    let mut cursor = cursor.map(str::to_owned);
+    loop {
+        let query = cursor
+            .as_deref()
+            .map_or(String::new(), |c| format!("&cursor={c}"));
+        let page = app
+            .get(&format!("/v1/me/changes?limit=3{query}"), token)
+            .await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        for change in page.body["changes"].as_array().unwrap() {
+            ids.push(change["id"].as_str().unwrap().to_owned());
+        }
+        cursor = Some(page.body["next_cursor"].as_str().unwrap().to_owned());
+        if page.body["has_more"] == false {
+            return (ids, cursor.unwrap());
+        }
+    }
+}
+
+/// A restore puts every patient's change counter back; a phone's cursor
+/// from before would then skip the changes numbered up to it once new
+/// writes pass it. Cursors carry the database's generation: the restored
+/// copy refuses them, and the phone syncs again from the start.
+#[tokio::test]
+async fn phones_sync_again_from_the_start_after_a_restore() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let kept = log_entries(&app, &patient.access, 3).await;
+    let (seen, early) = sync(&app, &patient.access, None).await;
+    assert_eq!(seen, kept);
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.db");
+    let command = |url: String, args: &[&str]| {
+        let output = Command::new(BIN)
+            .env_clear()
+            .env("DATABASE_URL", url)
+            .env(
+                "PAINLINE_JWT_SECRET",
+                "a-secret-of-at-least-32-bytes-0123456789",
+            )
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{text}");
+        text
+    };
+    if let DatabaseUrl::Sqlite(live) = &app.database {
+        command(
+            format!("sqlite://{}", live.display()),
+            &["backup", copy.to_str().unwrap()],
+        );
+    }
+    // Written after the copy was taken: lost by the restore.
+    let lost = log_entries(&app, &patient.access, 3).await;
+    let (seen, late) = sync(&app, &patient.access, Some(&early)).await;
+    assert_eq!(seen, lost);
+
+    let restored = match app.database.clone() {
+        DatabaseUrl::Sqlite(_) => {
+            let path = dir.path().join("restored/painline.db");
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::copy(&copy, &path).unwrap();
+            spawn_app_with(|s| s.database = DatabaseUrl::Sqlite(path.clone())).await
+        }
+        DatabaseUrl::Postgres(url) => {
+            // pg_restore keeps the generation it copied: the operator runs
+            // after-restore (here on the same database, nothing lost).
+            let said = command(url, &["after-restore"]);
+            assert!(said.contains("sync again from the start"), "{said}");
+            app.another_instance().await
+        }
+    };
+    let login = json!({"email": patient.email, "password": "correct horse battery"});
+    let signed_in = restored.post("/v1/auth/login", None, login).await;
+    let token = signed_in.body["tokens"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // New writes on the restored copy take its counter past the phone's.
+    let new = log_entries(&restored, &token, 4).await;
+    for cursor in [&early, &late] {
+        let refused = restored
+            .get(&format!("/v1/me/changes?cursor={cursor}"), &token)
+            .await;
+        refused.assert_problem(400, "invalid_query");
+        assert_eq!(refused.error_fields(), vec!["cursor"]);
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("sync again from the start"),
+            "{}",
+            refused.text
+        );
+    }
+    let (everything, _) = sync(&restored, &token, None).await;
+    let expected: Vec<String> = match app.database {
+        DatabaseUrl::Sqlite(_) => kept.iter().chain(&new).cloned().collect(),
+        DatabaseUrl::Postgres(_) => kept.iter().chain(&lost).chain(&new).cloned().collect(),
+    };
+    assert_eq!(everything, expected);
+}

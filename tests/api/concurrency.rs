@@ -48,7 +48,7 @@ async fn twenty_clients_sending_two_hundred_puts_store_each_row_once() {
         assert_eq!(changes.len(), 100);
         let ids: HashSet<_> = changes.iter().map(|c| c["id"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), 100);
-        assert_eq!(feed.body["next_cursor"], "100");
+        assert!(feed.body["next_cursor"].as_str().unwrap().ends_with("-100"));
         let listed = app
             .get("/v1/me/pain-entries?limit=1000", &patient.access)
             .await;
@@ -111,7 +111,7 @@ async fn a_write_refused_inside_a_group_leaves_the_others_committed() {
     // 40 creates and 20 replacements: 60 changes, numbered without a gap or a repeat.
     let feed = app.get("/v1/me/changes?limit=1000", &patient.access).await;
     assert_eq!(feed.body["changes"].as_array().unwrap().len(), 40);
-    assert_eq!(feed.body["next_cursor"], "60");
+    assert!(feed.body["next_cursor"].as_str().unwrap().ends_with("-60"));
     let numbered = app
         .count(
             "records",

@@ -598,7 +598,7 @@ async fn a_database_made_by_the_previous_release_is_migrated_whole() {
     );
     assert_eq!(feed.body["changes"][6]["deleted"], true);
     assert_eq!(feed.body["changes"][0]["data"], entry.body);
-    assert_eq!(feed.body["next_cursor"], "8");
+    assert!(feed.body["next_cursor"].as_str().unwrap().ends_with("-8"));
 
     // A phone replaying the entry as it stored it changes nothing.
     let replay = app
