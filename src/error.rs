@@ -230,7 +230,7 @@ impl AppError {
     pub fn unauthenticated() -> Self {
         Self::Unauthorized {
             code: ErrorCode::InvalidToken,
-            detail: "The access token is missing, malformed, expired or revoked.",
+            detail: "The access token is missing, malformed, not signed by this service's current key, or of a login that has ended; refresh once, and sign in again if that fails.",
         }
     }
 
