@@ -412,6 +412,29 @@ mod tests {
         }
     }
 
+    /// `Problem.code` is the enum of every code the service answers, from
+    /// the one list (`ErrorCode`).
+    #[test]
+    fn problem_codes_are_every_error_code() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let codes = &doc["components"]["schemas"]["ErrorCode"]["enum"];
+        let expected: Vec<&str> = crate::error::ErrorCode::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(codes, &serde_json::json!(expected));
+        for code in crate::error::ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+        let problem = &doc["components"]["schemas"]["Problem"]["properties"]["code"];
+        assert!(
+            problem
+                .to_string()
+                .contains("#/components/schemas/ErrorCode"),
+            "{problem}"
+        );
+    }
+
     #[test]
     fn zone_constants_are_distinct() {
         let mut seen = std::collections::BTreeSet::new();
