@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{FieldError, Problem, PROBLEM_JSON};
 use crate::routes;
 
+mod examples;
 mod rules;
 
 /// What the document says besides its operations, which come from the
@@ -314,6 +315,7 @@ impl Modify for Conventions {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         declare_text_rules(openapi.components.get_or_insert_with(Default::default));
         rules::state(openapi);
+        examples::add(openapi);
         let components = openapi.components.get_or_insert_with(Default::default);
         open_up_all_of(components);
         components.add_security_scheme(
