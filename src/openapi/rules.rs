@@ -204,14 +204,15 @@ fn assessments_by_instrument(components: &mut Components) {
         };
         let mut answers = schema_of(answers);
         if answered < count {
-            // At least `answered` answered: not more blanks than the rest.
+            // At least `answered` answered (in an `allOf` of its own: one
+            // keyword, see `reminders_need_a_day`).
             if let RefOr::T(Schema::Array(array)) = &mut answers {
                 array
                     .extensions
                     .get_or_insert_with(Default::default)
                     .insert(
-                        "not".to_owned(),
-                        json!({"contains": {"type": "null"}, "minContains": count - answered + 1}),
+                        "allOf".to_owned(),
+                        json!([{"contains": {"type": "integer"}, "minContains": answered}]),
                     );
             }
         }
