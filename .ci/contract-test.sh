@@ -8,6 +8,10 @@
 #     .ci/contract/hooks.py, each rule with the place the server enforces it.
 #  2. openapi-python-client generates a client from openapi.yaml (a warning
 #     fails), and one whole story runs through it (.ci/contract/story.py).
+#  3. openapi-typescript generates TypeScript types (a warning fails) and
+#     tsc --strict compiles them with a client's use (.ci/contract/typescript.sh).
+#  Before them, every example of openapi.yaml is checked against its schema
+#  (.ci/contract/examples.py).
 #   EXAMPLES=100 bash .ci/contract-test.sh     # more cases per operation
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +21,9 @@ venv=$root/target/contract-venv
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r .ci/contract/requirements.txt
+
+echo "-- every example of openapi.yaml against its schema"
+"$venv/bin/python" .ci/contract/examples.py openapi.yaml
 
 cargo build --quiet
 work=$(mktemp -d)
@@ -115,3 +122,6 @@ fi
 start_server
 PYTHONPATH="$work/client:$root/.ci/contract" "$venv/bin/python" .ci/contract/story.py "$CONTRACT_BASE_URL"
 no_panic
+
+echo "-- openapi-typescript and tsc"
+bash .ci/contract/typescript.sh

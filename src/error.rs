@@ -21,14 +21,17 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 macro_rules! error_codes {
-    ($($variant:ident = $slug:literal,)*) => {
-        /// The stable, machine-readable `code` of a problem answer.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    ($($variant:ident = $slug:tt,)*) => {
+        /// The stable, machine-readable `code` of a problem answer: every
+        /// code the service answers (the OpenAPI enum is made from this list).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
         pub enum ErrorCode {
-            $($variant,)*
+            $(#[serde(rename = $slug)] $variant,)*
         }
 
         impl ErrorCode {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),*];
+
             pub const fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $slug,)*
@@ -96,7 +99,7 @@ pub struct Problem {
     /// What went wrong in this request.
     pub detail: String,
     /// Stable machine-readable slug, e.g. `validation_failed`, `not_found`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Per-field errors (400 and 422).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
@@ -332,7 +335,7 @@ fn problem_with_version(
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: status.as_u16(),
         detail,
-        code: code.as_str(),
+        code,
         errors,
         version,
     };

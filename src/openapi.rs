@@ -12,6 +12,9 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{FieldError, Problem, PROBLEM_JSON};
 use crate::routes;
 
+mod examples;
+mod rules;
+
 /// What the document says besides its operations, which come from the
 /// route table (`routes::endpoints`).
 #[derive(OpenApi)]
@@ -310,8 +313,10 @@ fn open_up_all_of(components: &mut utoipa::openapi::Components) {
 
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        declare_text_rules(openapi.components.get_or_insert_with(Default::default));
+        rules::state(openapi);
+        examples::add(openapi);
         let components = openapi.components.get_or_insert_with(Default::default);
-        declare_text_rules(components);
         open_up_all_of(components);
         components.add_security_scheme(
             "bearer",
@@ -364,6 +369,23 @@ fn quote_yaml11_booleans(yaml: &str) -> String {
                 .starts_with("- ")
                 .then(|| body.find("- ").map_or(0, |i| i + 2))
         });
+        // A key alone on its line (`Off:`, a schema's name) is read as a
+        // boolean key by the same parsers.
+        let key_at = body
+            .strip_suffix(':')
+            .filter(|key| !key.contains(": "))
+            .map(|key| key.len() - key.trim_start().len());
+        if let Some(at) = key_at {
+            let key = &body[at..body.len() - 1];
+            if WORDS.contains(&key.to_ascii_lowercase().as_str()) {
+                out.push_str(&body[..at]);
+                out.push('\'');
+                out.push_str(key);
+                out.push_str("':");
+                out.push_str(&line[body.len()..]);
+                continue;
+            }
+        }
         match value_at {
             Some(at) if WORDS.contains(&body[at..].to_ascii_lowercase().as_str()) => {
                 out.push_str(&body[..at]);
@@ -384,10 +406,10 @@ mod tests {
 
     #[test]
     fn yaml_11_booleans_are_quoted() {
-        let text = "enum:\n- off\n- 'on'\n- offline\nkey: no\ntext: no way\n  - Y\n";
+        let text = "enum:\n- off\n- 'on'\n- offline\nkey: no\ntext: no way\n  - Y\n    Off:\n    Offset:\n";
         assert_eq!(
             quote_yaml11_booleans(text),
-            "enum:\n- 'off'\n- 'on'\n- offline\nkey: 'no'\ntext: no way\n  - 'Y'\n"
+            "enum:\n- 'off'\n- 'on'\n- offline\nkey: 'no'\ntext: no way\n  - 'Y'\n    'Off':\n    Offset:\n"
         );
         assert!(yaml().contains("- 'off'"));
     }
@@ -410,6 +432,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `Problem.code` is the enum of every code the service answers, from
+    /// the one list (`ErrorCode`).
+    #[test]
+    fn problem_codes_are_every_error_code() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let codes = &doc["components"]["schemas"]["ErrorCode"]["enum"];
+        let expected: Vec<&str> = crate::error::ErrorCode::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(codes, &serde_json::json!(expected));
+        for code in crate::error::ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+        let problem = &doc["components"]["schemas"]["Problem"]["properties"]["code"];
+        assert!(
+            problem
+                .to_string()
+                .contains("#/components/schemas/ErrorCode"),
+            "{problem}"
+        );
     }
 
     #[test]

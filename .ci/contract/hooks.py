@@ -1,7 +1,10 @@
 """Schemathesis hooks: the request rules openapi.yaml cannot state.
 
 OpenAPI 3.1 has no way to relate two values of one request, or a value to
-today's date, or to data already stored. The server enforces such rules
+today's date, or to data already stored. (What JSON Schema can state is in
+openapi.yaml and not repeated here: the years of dates and instants, lists
+that name a value once, each questionnaire's answers, a reminder's days
+while enabled; src/openapi/rules.rs.) The server enforces such rules
 (each is written in the operation's description in openapi.yaml and answers
 400 or 422 naming the field). Here, and only for requests schemathesis
 generates as *valid* (positive mode), the generated values are brought
@@ -20,11 +23,8 @@ from api import link
 # Patients' "today" follows their time zone (UTC-12 .. UTC+14): a date up to
 # yesterday in UTC is never in any patient's future.
 LATEST = datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=1)
-EARLIEST = datetime.date(1900, 1, 1)
 # A built-in stretch, found by .ci/contract-test.sh before the run.
 STRETCH_ID = os.environ.get("CONTRACT_STRETCH_ID")
-# ODI has 10 sections (at least 8 answered, 0..5), RMDQ 24 items (0/1), PEG 3 (0..10).
-ANSWERS = {"odi": (10, 5), "rmdq": (24, 1), "peg": (3, 10)}
 
 
 def _date(value):
@@ -64,13 +64,13 @@ def filter_case(context, case):
 
 
 def _clamp(day):
-    return min(max(day, EARLIEST), LATEST)
+    """Not after the patient's today (1900 and later is in the schema)."""
+    return min(day, LATEST)
 
 
 def _fix_range(query):
-    """routes/http.rs check_range, service/trends.rs resolve: years
-    1900..9999, from <= to (to defaults to the patient's today), at most
-    1,096 days."""
+    """routes/http.rs check_range, service/trends.rs resolve: from <= to
+    (to defaults to the patient's today), at most 1,096 days."""
     start, end = _date(query.get("from")), _date(query.get("to"))
     if start is None and end is None:
         return
@@ -89,14 +89,10 @@ def _fix_range(query):
 
 
 def _fix_body(body):
-    """domain/logbook.rs Checks: a logbook date is 1900-01-01 .. the
-    patient's today + 1; instants are in the years 1900..9999."""
+    """domain/logbook.rs Checks::date: a logbook date is not after the
+    patient's today + 1."""
     if "date" in body and _date(body["date"]) is not None:
         body["date"] = _clamp(_date(body["date"])).isoformat()
-    for key in ("recorded_at", "started_at"):
-        value = body.get(key)
-        if isinstance(value, str):
-            body[key] = f"{LATEST.isoformat()}T08:00:00Z"
     # kinds/massage_session.rs: the areas' minutes fit in duration_minutes.
     areas = body.get("areas")
     duration = _whole(body.get("duration_minutes"))
@@ -109,34 +105,9 @@ def _fix_body(body):
                 total += area["minutes"]
         if total > duration:
             body["areas"] = []
-        # The same muscle and side twice is refused (no_duplicates).
-        seen, unique = set(), []
-        for area in body["areas"]:
-            key = (area.get("muscle"), area.get("side")) if isinstance(area, dict) else None
-            if key not in seen:
-                seen.add(key)
-                unique.append(area)
-        body["areas"] = unique
     # kinds/stretch_session.rs: stretch_id names a stretch the patient has.
     if "stretch_id" in body and STRETCH_ID:
         body["stretch_id"] = STRETCH_ID
-    # domain/logbook.rs answers: the count and range follow the instrument.
-    count_max = ANSWERS.get(body.get("instrument"))
-    if count_max and isinstance(body.get("answers"), list):
-        count, top = count_max
-        given = [_whole(a) for a in body["answers"] if _whole(a) is not None] or [0]
-        body["answers"] = [min(max(given[i % len(given)], 0), top) for i in range(count)]
-    # kinds/own_stretch.rs: targets are listed once each.
-    if isinstance(body.get("targets"), list):
-        body["targets"] = list(dict.fromkeys(body["targets"]))
-    if isinstance(body.get("regions"), list):
-        body["regions"] = list(dict.fromkeys(body["regions"]))
-    # service/schedules.rs plan: reminder days are listed once each, and
-    # at least one while enabled.
-    if isinstance(body.get("days"), list):
-        body["days"] = list(dict.fromkeys(body["days"]))
-        if body.get("enabled") is True and not body["days"]:
-            body["days"] = ["mon"]
 
 
 def _fix_me(case):

@@ -12,7 +12,7 @@ from painline_client import AuthenticatedClient, Client
 from painline_client.api.auth import register
 from painline_client.api.care_team import create_invitation, join_care_team
 from painline_client.api.exports import export_patient_data
-from painline_client.api.logbook import list_pain_entries, put_pain_entry
+from painline_client.api.logbook import list_changes, list_pain_entries, put_pain_entry
 from painline_client.api.therapist_views import create_patient_massage_session
 from painline_client.api.trends import get_my_trends, get_patient_trends
 from painline_client.models import (
@@ -21,6 +21,7 @@ from painline_client.models import (
     JoinCareTeam,
     MassageSessionBody,
     PainEntryBody,
+    PainEntryChange,
     Problem,
     RegisterRequest,
     Role,
@@ -75,6 +76,10 @@ for day, level in zip(week, levels):
     check(reply.status_code == 201, f"patient logs pain {level} on {day}")
 listed = list_pain_entries.sync(client=patient, from_=week[0], to=week[-1])
 check(sorted(e.pain_level for e in listed.items) == sorted(levels), "the week is stored")
+# The sync feed's items are a oneOf by kind: each parses into its kind's model.
+feed = list_changes.sync(client=patient)
+entries = [c for c in feed.changes if isinstance(c, PainEntryChange)]
+check(len(entries) == 7 and all(c.data.pain_level in levels for c in entries), "the sync feed has the week's entries")
 
 session = create_patient_massage_session.sync(
     patient_id,

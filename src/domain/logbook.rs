@@ -177,6 +177,31 @@ impl Condition {
     }
 }
 
+/// What [`Checks::date`] (and a query's `from`/`to`) accept of a date
+/// without knowing the patient's today: the years 1900..9999, for
+/// `openapi.yaml` (the format `date` states the rest).
+pub const DATE_PATTERN: &str = "^(19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$";
+
+/// What [`Checks::instant`] accepts of an RFC 3339 date-time, for
+/// `openapi.yaml`: an instant in the years 1900..9999 in UTC. The offset
+/// moves an instant by less than a day, so only the first and the last day
+/// depend on it: 1900-01-01 is accepted with UTC or an offset west of it,
+/// 9999-12-31 with UTC or one east of it, 1899-12-31 never (stricter than
+/// the server for some hours at each end, never looser; a pattern cannot
+/// add the offset to the time). The format `date-time` states the rest.
+pub const INSTANT_PATTERN: &str = concat!(
+    "^(?:",
+    // 1901..9998, any day, any offset.
+    "(?:19(?:0[1-9]|[1-9][0-9])|[2-8][0-9]{3}|9(?:[0-8][0-9]{2}|9[0-8][0-9]|99[0-8]))-[0-9]{2}-[0-9]{2}[Tt].*",
+    // 1900 after its first day, 9999 before its last.
+    "|1900-(?:01-(?:0[2-9]|[12][0-9]|3[01])|(?:0[2-9]|1[0-2])-[0-9]{2})[Tt].*",
+    "|9999-(?:(?:0[1-9]|1[01])-[0-9]{2}|12-(?:[012][0-9]|30))[Tt].*",
+    // The first and the last day, with an offset that keeps them in range.
+    "|1900-01-01[Tt].*(?:[Zz]|[+-]00:00|-[0-9]{2}:[0-9]{2})",
+    "|9999-12-31[Tt].*(?:[Zz]|[+-]00:00|\\+[0-9]{2}:[0-9]{2})",
+    ")$"
+);
+
 /// Rules that depend on the patient (their local "today").
 #[derive(Debug, Clone, Copy)]
 pub struct Context {
@@ -258,6 +283,16 @@ pub enum Instrument {
 }
 
 impl Instrument {
+    pub const ALL: [Self; 3] = [Self::Peg, Self::Odi, Self::Rmdq];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Peg => "peg",
+            Self::Odi => "odi",
+            Self::Rmdq => "rmdq",
+        }
+    }
+
     /// (number of answers, highest answer, fewest answered)
     pub const fn shape(self) -> (usize, i64, usize) {
         match self {
@@ -360,6 +395,72 @@ mod tests {
                 "started_at"
             ]
         );
+    }
+
+    /// The patterns of `openapi.yaml` say what the checks accept: a date
+    /// in both directions, an instant never looser (stricter only on the
+    /// first and the last day, with an offset that could move it out).
+    #[test]
+    fn the_declared_patterns_follow_the_checks() {
+        let date = regex::Regex::new(DATE_PATTERN).unwrap();
+        let instant = regex::Regex::new(INSTANT_PATTERN).unwrap();
+        let far = Context {
+            today: NaiveDate::from_ymd_opt(9999, 12, 30).unwrap_or(NaiveDate::MAX),
+        };
+        let mut day = NaiveDate::from_ymd_opt(1899, 12, 25).unwrap_or(NaiveDate::MIN);
+        let mut checked = 0;
+        while day.year() < 10_000 && checked < 4_000_000 {
+            let text = day.format("%Y-%m-%d").to_string();
+            let mut c = Checks::default();
+            c.date("date", day, &far);
+            assert_eq!(date.is_match(&text), c.0.is_empty(), "{text}");
+            for offset in [
+                "Z", "z", "+00:00", "-00:00", "+01:00", "-01:00", "+23:59", "-23:59",
+            ] {
+                for time in ["00:00:00", "12:30:00.5", "23:59:59"] {
+                    let stamp = format!("{text}T{time}{offset}");
+                    let Ok(at) = DateTime::parse_from_rfc3339(&stamp) else {
+                        continue;
+                    };
+                    let mut c = Checks::default();
+                    c.instant("at", Some(at.with_timezone(&Utc)));
+                    let edge = ["1899-12-31", "1900-01-01", "9999-12-31"].contains(&text.as_str());
+                    if instant.is_match(&stamp) {
+                        assert!(c.0.is_empty(), "{stamp} matches but is refused");
+                    } else {
+                        assert!(
+                            edge || !c.0.is_empty(),
+                            "{stamp} is accepted but does not match"
+                        );
+                    }
+                }
+            }
+            // Every day near the ends, a sample in between.
+            let step = if day.year() < 1902 || day.year() > 9997 {
+                1
+            } else {
+                97
+            };
+            day = day
+                .checked_add_days(Days::new(step))
+                .unwrap_or(NaiveDate::MAX);
+            checked += 1;
+        }
+        assert!(instant.is_match("9999-12-31T23:59:59+05:00"));
+        assert!(!instant.is_match("9999-12-31T23:59:59-05:00"));
+        assert!(!instant.is_match("1900-01-01T00:30:00+01:00"));
+        assert!(!date.is_match("10000-01-01"));
+    }
+
+    #[test]
+    fn instruments_are_named_as_serialised() {
+        for instrument in Instrument::ALL {
+            let json = serde_json::to_value(instrument).ok();
+            assert_eq!(
+                json.as_ref().and_then(|v| v.as_str()),
+                Some(instrument.as_str())
+            );
+        }
     }
 
     #[test]

@@ -120,6 +120,15 @@ macro_rules! kind_dispatch {
             }
         }
 
+        /// Each kind with the name of its answer's schema in `openapi.yaml`
+        /// (the sync feed's `data` of that kind).
+        pub fn view_schemas() -> Vec<(RecordKind, String)> {
+            vec![$((
+                RecordKind::$variant,
+                <<$module::$kind as Kind>::View as utoipa::ToSchema>::name().into_owned(),
+            ),)*]
+        }
+
         /// How objects of `kind` are listed.
         pub fn listing(kind: RecordKind) -> Listing {
             match kind {
