@@ -321,7 +321,7 @@ fn examples_of(id: &str) -> Vec<Example> {
                          "data": massage_session(WEBER, "therapist")},
                         {"kind": "stretch_session", "id": STRETCH_SESSION, "deleted": true, "version": 2, "data": null}
                     ],
-                    "next_cursor": "1187",
+                    "next_cursor": "3f9c1d20b7e4-1187",
                     "has_more": false
                 }),
             ),

@@ -126,6 +126,7 @@ pub async fn put_digest(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UnsubscribeQuery {
     /// The token of the mail's unsubscribe link.
     pub token: String,
