@@ -107,6 +107,7 @@ pub struct Problem {
     /// when the object has no current representation (never created, or
     /// deleted).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub version: Option<i64>,
 }
 

@@ -43,6 +43,13 @@ enum Command {
     /// new generation, so the phones' sync cursors from before are refused
     /// and the phones sync again from the start instead of skipping changes.
     AfterRestore,
+    /// With the service stopped: put the copy at SOURCE (made by `painline
+    /// backup`) in place of the SQLite database, checked first, and give it
+    /// a new generation, so phones sync again from the start.
+    Restore {
+        /// The copy to restore.
+        source: std::path::PathBuf,
+    },
     /// Manage therapist accounts (with PAINLINE_THERAPIST_SIGNUP=closed,
     /// the default, this is the only way to make one).
     Therapist {
@@ -182,6 +189,27 @@ fn describe(error: &painline::service::ServiceError) -> String {
     }
 }
 
+fn restore(source: &std::path::Path, target: &std::path::Path) -> ExitCode {
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return fail(format!("restore: cannot create {}: {e}", dir.display()));
+        }
+    }
+    match painline::service::backup::restore(source, target) {
+        Ok(done) => {
+            println!(
+                "restored: {} ({} bytes) from {}; phones sync again from the start \
+                 at their next sync; start the service",
+                done.path.display(),
+                done.bytes,
+                source.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("restore: {e}")),
+    }
+}
+
 async fn after_restore(settings: &painline::config::Settings) -> ExitCode {
     let db = match connect_and_migrate(settings) {
         Ok(db) => db,
@@ -300,14 +328,25 @@ async fn main() -> ExitCode {
         }
         other => other,
     };
-    if let Command::Backup { .. } = &command {
-        // Said before anything else: PostgreSQL needs settings (a secret)
-        // that a backup does not.
-        if let Ok(DatabaseUrl::Postgres(_)) = DatabaseUrl::parse(&cli.settings.database_url) {
-            return fail(format!(
-                "backup: {}",
-                painline::service::backup::BackupError::Postgres
-            ));
+    if let Command::Backup { .. } | Command::Restore { .. } = &command {
+        // Before the settings are resolved, which would create a data
+        // folder, an empty database and a key where there were none.
+        use painline::service::backup::BackupError;
+        let (verb, postgres) = match &command {
+            Command::Backup { .. } => ("backup", BackupError::Postgres),
+            _ => ("restore", BackupError::RestorePostgres),
+        };
+        match DatabaseUrl::parse(&cli.settings.database_url) {
+            Ok(DatabaseUrl::Postgres(_)) => return fail(format!("{verb}: {postgres}")),
+            Ok(DatabaseUrl::Sqlite(path)) if verb == "backup" && !path.is_file() => {
+                return fail(format!("backup: {}", BackupError::NoDatabase(path)));
+            }
+            Ok(DatabaseUrl::Sqlite(path)) => {
+                if let Command::Restore { source } = &command {
+                    return restore(source, &path);
+                }
+            }
+            Err(e) => return fail(e),
         }
     }
     let settings = match cli.settings.resolve() {

@@ -103,6 +103,17 @@ fn add_common_errors(op: &mut Operation) {
                     Content::new(Some(Ref::from_schema_name("Problem"))),
                 );
             }
+            if status.as_str() == "412" {
+                response.headers.insert(
+                    "ETag".to_owned(),
+                    utoipa::openapi::header::HeaderBuilder::new()
+                        .schema(ObjectBuilder::new().schema_type(Type::String))
+                        .description(Some(
+                            "The current version's tag (also `version` in the body); absent when the object is deleted or was never created",
+                        ))
+                        .build(),
+                );
+            }
         }
     }
     let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
@@ -118,7 +129,7 @@ fn add_common_errors(op: &mut Operation) {
     if secured {
         defaults.push((
             "401",
-            "Missing, invalid or expired access token (WWW-Authenticate: Bearer)",
+            "`token_expired`: the access token has run out (WWW-Authenticate: Bearer error=\"invalid_token\", error_description=\"The access token expired\"): refresh and retry once. `invalid_token`: missing, malformed, signed with another key, or of an ended login (WWW-Authenticate: Bearer): refresh once, then sign in",
         ));
     }
     if has_body || has_params {

@@ -47,6 +47,18 @@ struct IntegrityLine {
     integrity_check: String,
 }
 
+/// Whether the SQLite file at `path` is a database this service made (it
+/// has diesel's table of applied migrations).
+pub fn is_painline_database(path: &str) -> Result<bool, DbError> {
+    let mut conn =
+        SqliteConnection::establish(path).map_err(|e| DbError::Unavailable(Box::new(e)))?;
+    let tables = diesel::sql_query(
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '__diesel_schema_migrations'",
+    )
+    .get_result::<Count>(&mut conn)?;
+    Ok(tables.n == 1)
+}
+
 /// SQLite's `PRAGMA integrity_check` of the database file at `path`:
 /// `["ok"]` when it is sound, else the problems it lists.
 pub fn integrity_check(path: &str) -> Result<Vec<String>, DbError> {

@@ -682,8 +682,8 @@ pub fn list_undated(
     )
 }
 
-/// The patient's change counter (0 for an account that is gone).
-/// Which copy of the database this is (sync cursors carry it).
+/// Which copy of the database this is (sync cursors carry it): 12
+/// lower-case hex digits.
 pub fn generation(conn: &mut DbConnection) -> DbResult<String> {
     Ok(database_generation::table
         .select(database_generation::generation)
@@ -701,6 +701,7 @@ pub fn renew_generation(conn: &mut DbConnection) -> DbResult<String> {
     Ok(generation)
 }
 
+/// The patient's change counter (0 for an account that is gone).
 pub fn change_counter(conn: &mut DbConnection, patient: UserId) -> DbResult<i64> {
     let counter: Option<i64> = users::table
         .filter(users::id.eq(patient.to_string()))

@@ -735,7 +735,7 @@ impl SyncCursor {
             }
         }
         Some(Self {
-            generation: generation.map(str::to_owned),
+            generation: generation.map(str::to_ascii_lowercase),
             seq,
         })
     }

@@ -220,19 +220,16 @@ async fn a_backup_taken_under_load_restores_with_every_acknowledged_write() {
         })
         .await
         .unwrap();
-        let during = acknowledged.lock().await.len();
         stop_tx.send(true).unwrap();
-        (before, output, during)
+        (before, output)
     };
-    let ((before, output, during), ()) = tokio::join!(backup, writers);
+    let ((before, output), ()) = tokio::join!(backup, writers);
+    let all: std::collections::HashSet<String> =
+        acknowledged.lock().await.iter().cloned().collect();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("integrity check ok"), "{stdout}");
-    assert!(
-        during > before.len(),
-        "the service kept taking writes during the backup"
-    );
     assert_eq!(
         std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
         0o600
@@ -257,10 +254,33 @@ async fn a_backup_taken_under_load_restores_with_every_acknowledged_write() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
     assert_eq!(std::fs::read(&copy).unwrap(), bytes);
 
-    // Restored: the copy put where a database goes, and a service started on it.
+    // A backup where no database is: refused, and nothing is created.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let missing = Command::new(BIN)
+        .current_dir(elsewhere.path())
+        .env_clear()
+        .args(["backup", "nightly.db"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr)
+        .contains("there is no database at data/painline.db"));
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+
+    // Restored with `painline restore` on a machine with no database yet,
+    // and a service started on it.
     let restored = dir.path().join("restored/painline.db");
-    std::fs::create_dir_all(restored.parent().unwrap()).unwrap();
-    std::fs::copy(&copy, &restored).unwrap();
+    let output = Command::new(BIN)
+        .env_clear()
+        .env("DATABASE_URL", format!("sqlite://{}", restored.display()))
+        .args(["restore", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        std::fs::metadata(&restored).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let second = spawn_app_with(|s| s.database = DatabaseUrl::Sqlite(restored.clone())).await;
     let signed_in = second
         .post(
@@ -285,7 +305,10 @@ async fn a_backup_taken_under_load_restores_with_every_acknowledged_write() {
             "{id} was acknowledged before the backup began"
         );
     }
-    assert!(stored.len() <= during, "nothing the service never took");
+    assert!(
+        stored.iter().all(|id| all.contains(*id)),
+        "nothing but what the service acknowledged"
+    );
 }
 
 /// Stops a started server with SIGTERM and answers the rest of its log.
@@ -468,12 +491,19 @@ async fn phones_sync_again_from_the_start_after_a_restore() {
     let (seen, late) = sync(&app, &patient.access, Some(&early)).await;
     assert_eq!(seen, lost);
 
+    let restored_path = dir.path().join("restored/painline.db");
+    let restore = || {
+        let said = command(
+            format!("sqlite://{}", restored_path.display()),
+            &["restore", copy.to_str().unwrap()],
+        );
+        assert!(said.contains("sync again from the start"), "{said}");
+    };
     let restored = match app.database.clone() {
         DatabaseUrl::Sqlite(_) => {
-            let path = dir.path().join("restored/painline.db");
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::copy(&copy, &path).unwrap();
-            spawn_app_with(|s| s.database = DatabaseUrl::Sqlite(path.clone())).await
+            restore();
+            let path = restored_path.clone();
+            spawn_app_with(|s| s.database = DatabaseUrl::Sqlite(path)).await
         }
         DatabaseUrl::Postgres(url) => {
             // pg_restore keeps the generation it copied: the operator runs
@@ -501,15 +531,47 @@ async fn phones_sync_again_from_the_start_after_a_restore() {
             refused.body["detail"]
                 .as_str()
                 .unwrap()
-                .contains("sync again from the start"),
+                .contains("restored from a backup"),
             "{}",
             refused.text
         );
     }
-    let (everything, _) = sync(&restored, &token, None).await;
+    let (everything, after_first) = sync(&restored, &token, None).await;
     let expected: Vec<String> = match app.database {
         DatabaseUrl::Sqlite(_) => kept.iter().chain(&new).cloned().collect(),
         DatabaseUrl::Postgres(_) => kept.iter().chain(&lost).chain(&new).cloned().collect(),
     };
     assert_eq!(everything, expected);
+
+    // The same copy restored a second time (a retried restore, last
+    // night's copy again): the cursor from after the first is refused too.
+    let DatabaseUrl::Sqlite(_) = app.database else {
+        return;
+    };
+    restored.stop().await;
+    drop(restored);
+    restore();
+    let path = restored_path.clone();
+    let again = spawn_app_with(|s| s.database = DatabaseUrl::Sqlite(path)).await;
+    let login = json!({"email": patient.email, "password": "correct horse battery"});
+    let signed_in = again.post("/v1/auth/login", None, login).await;
+    let token = signed_in.body["tokens"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let newer = log_entries(&again, &token, 6).await;
+    let refused = again
+        .get(&format!("/v1/me/changes?cursor={after_first}"), &token)
+        .await;
+    refused.assert_problem(400, "invalid_query");
+    assert!(
+        refused.text.contains("restored from a backup"),
+        "{}",
+        refused.text
+    );
+    let (everything, _) = sync(&again, &token, None).await;
+    assert_eq!(
+        everything,
+        kept.iter().chain(&newer).cloned().collect::<Vec<_>>()
+    );
 }
