@@ -1,6 +1,7 @@
 //! Pure functions over the patient's data: no I/O, so they are tested
 //! exhaustively with hand-computed expectations.
 
+pub mod adherence;
 pub mod clinical;
 pub mod instruments;
 pub mod overview;
