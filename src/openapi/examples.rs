@@ -463,19 +463,8 @@ fn summary_key(summary: &str) -> String {
 
 /// Adds the examples to the operations of `openapi`.
 pub fn add(openapi: &mut OpenApi) {
-    for item in openapi.paths.paths.values_mut() {
-        for op in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            add_to(op);
-        }
+    for op in super::operations(openapi) {
+        add_to(op);
     }
 }
 

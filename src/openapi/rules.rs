@@ -36,21 +36,10 @@ pub fn state(openapi: &mut OpenApi) {
         assessments_by_instrument(components);
         changes_by_kind(components);
     }
-    for item in openapi.paths.paths.values_mut() {
-        for op in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            for parameter in op.parameters.iter_mut().flatten() {
-                if let Some(schema) = parameter.schema.as_mut() {
-                    each_object(schema, &mut date_rule);
-                }
+    for op in super::operations(openapi) {
+        for parameter in op.parameters.iter_mut().flatten() {
+            if let Some(schema) = parameter.schema.as_mut() {
+                each_object(schema, &mut date_rule);
             }
         }
     }

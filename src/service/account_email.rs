@@ -139,18 +139,21 @@ pub async fn add_therapist(
                 &token,
                 expires.and_utc(),
             )?
-            .ok_or_else(|| {
-                DomainError::Invalid(vec![FieldError::new(
-                    "email",
-                    "is an address no mail can be sent to",
-                )])
-            })?;
+            .ok_or_else(unmailable)?;
             super::enqueue_account(conn, message, now)?;
             Ok(user)
         })
         .await?;
     tracing::info!(user_id = %user.id, "therapist account added; set-password mail queued");
     Ok(user)
+}
+
+/// 422 for an address the mail library refuses to send to.
+fn unmailable() -> DomainError {
+    DomainError::Invalid(vec![FieldError::new(
+        "email",
+        "is an address no mail can be sent to",
+    )])
 }
 
 /// 429 when `window` holds too many `requests` already.
@@ -482,12 +485,7 @@ pub fn request_address_change(
         &token,
         expires.and_utc(),
     )?
-    .ok_or_else(|| {
-        DomainError::Invalid(vec![FieldError::new(
-            "email",
-            "is an address no mail can be sent to",
-        )])
-    })?;
+    .ok_or_else(unmailable)?;
     super::enqueue_account(conn, link, now)?;
     let notice = compose::address_change_notice(
         &mail.from,
