@@ -8,6 +8,7 @@ pub mod care_team;
 pub mod logins;
 pub mod mail;
 pub mod overview;
+pub mod programme;
 pub mod records;
 pub mod schedules;
 pub mod schema;

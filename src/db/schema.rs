@@ -190,6 +190,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    programme_versions (patient_id, version) {
+        patient_id -> Text,
+        version -> BigInt,
+        in_force_from -> Date,
+        in_force_until -> Nullable<Date>,
+        saved_at -> Timestamp,
+        saved_by -> Text,
+        ended -> Bool,
+        data -> Text,
+    }
+}
+
+diesel::table! {
     account_tokens (token_hash) {
         token_hash -> Text,
         user_id -> Text,
@@ -257,6 +270,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_log,
     alert_settings,
     alert_defaults,
+    programme_versions,
     account_tokens,
     mail_outbox,
     mail_requests,

@@ -28,6 +28,7 @@ macro_rules! logbook_kinds {
             Assessment = "assessment" => assessment::Assessments,
             OwnStretch = "stretch" => own_stretch::OwnStretches,
             Condition = "condition" => condition::Conditions,
+            Programme = "programme" => programme::Programmes,
         }
     };
 }
@@ -246,6 +247,13 @@ impl Checks {
                 field,
                 format!("must not be after {latest} (one day after the patient's today)"),
             );
+        }
+    }
+
+    /// A day of a plan, which may lie ahead: the years 1900..9999.
+    pub fn calendar_date(&mut self, field: &str, date: NaiveDate) {
+        if !(1900..=9999).contains(&date.year()) {
+            self.fail(field, "must be between 1900-01-01 and 9999-12-31");
         }
     }
 

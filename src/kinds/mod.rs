@@ -11,6 +11,7 @@ mod condition;
 mod massage_session;
 mod own_stretch;
 mod pain_entry;
+pub mod programme;
 pub mod protocol;
 mod stretch_session;
 
@@ -25,6 +26,7 @@ pub use self::condition::{ConditionBody, ConditionItem, Conditions, NamedConditi
 pub use self::massage_session::{MassageArea, MassageSession, MassageSessionBody, MassageSessions};
 pub use self::own_stretch::{OwnStretchBody, OwnStretches, Stretch};
 pub use self::pain_entry::{PainEntries, PainEntry, PainEntryBody, PainEntryDoc};
+pub use self::programme::{Programme, ProgrammeBody, ProgrammeItem, Programmes};
 pub use self::stretch_session::{StretchSession, StretchSessionBody, StretchSessions};
 pub use crate::db::records::{to_column, Author, Columns, Record};
 use crate::db::{DbError, DbResult};
@@ -65,7 +67,7 @@ pub enum Listing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
     /// A built-in stretch or one of the patient's own.
-    Stretch { field: &'static str, id: Uuid },
+    Stretch { field: String, id: Uuid },
 }
 
 /// One kind of logbook object.
@@ -74,6 +76,9 @@ pub trait Kind: 'static {
     /// Where its objects live, for `Location`.
     const COLLECTION: &'static str;
     const LISTING: Listing;
+    /// Shared by the care team: anyone the route lets write may replace or
+    /// delete it, not only its author (the home programme).
+    const SHARED: bool = false;
     /// What a client sends (strict: an unknown field is a 400).
     type Body: DeserializeOwned + Serialize + Clone + Send + 'static;
     /// The JSON kept beside the typed columns. Tolerant: it accepts unknown
@@ -165,5 +170,6 @@ mod tests {
         assert_eq!(plural(RecordKind::PainEntry), "pain_entries");
         assert_eq!(plural(RecordKind::OwnStretch), "stretches");
         assert_eq!(plural(RecordKind::Condition), "conditions");
+        assert_eq!(plural(RecordKind::Programme), "programme");
     }
 }

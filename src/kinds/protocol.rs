@@ -23,6 +23,9 @@ pub struct Writer {
     pub patient: UserId,
     pub kind: RecordKind,
     pub author: UserId,
+    /// The object is the care team's: whoever may write it may replace or
+    /// delete it, whoever wrote it last.
+    pub shared: bool,
 }
 
 /// What a `PUT` does.
@@ -53,7 +56,7 @@ fn owned(current: &Current, writer: &Writer) -> Result<(), DomainError> {
     if current.patient != writer.patient || current.kind != writer.kind {
         return Err(DomainError::NotFound);
     }
-    if current.author != writer.author {
+    if !writer.shared && current.author != writer.author {
         return Err(DomainError::NotAuthor);
     }
     Ok(())
@@ -125,6 +128,7 @@ mod tests {
         patient: PATIENT,
         kind: RecordKind::PainEntry,
         author: PATIENT,
+        shared: false,
     };
 
     /// Version 3 of the writer's own pain entry, live or deleted.
@@ -208,6 +212,52 @@ mod tests {
                 "{case}"
             );
         }
+    }
+
+    /// The care team's programme: a therapist who did not write it may
+    /// replace or end it; another patient's is still absent.
+    #[test]
+    fn a_shared_object_is_written_by_whoever_may_write_it() {
+        let programme = |author| Current {
+            kind: RecordKind::Programme,
+            author,
+            ..stored(false)
+        };
+        let colleague = Writer {
+            patient: PATIENT,
+            kind: RecordKind::Programme,
+            author: UserId(Uuid::from_u128(4)),
+            shared: true,
+        };
+        let by_therapist = programme(THERAPIST);
+        assert_eq!(
+            decide_put(Some(&by_therapist), &colleague, false, &IfMatch::Absent),
+            Ok(PutDecision::Replace)
+        );
+        assert_eq!(
+            decide_delete(Some(&by_therapist), &colleague, &versions(&[3])),
+            Ok(DeleteDecision::Tombstone)
+        );
+        assert_eq!(
+            decide_put(Some(&by_therapist), &colleague, false, &versions(&[2])),
+            Err(DomainError::PreconditionFailed { current: Some(3) })
+        );
+        let elsewhere = Current {
+            patient: OTHER_PATIENT,
+            ..by_therapist
+        };
+        assert_eq!(
+            decide_put(Some(&elsewhere), &colleague, false, &IfMatch::Absent),
+            Err(DomainError::NotFound)
+        );
+        let unshared = Writer {
+            shared: false,
+            ..colleague
+        };
+        assert_eq!(
+            decide_put(Some(&by_therapist), &unshared, false, &IfMatch::Absent),
+            Err(DomainError::NotAuthor)
+        );
     }
 
     #[test]

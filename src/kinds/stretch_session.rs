@@ -72,7 +72,7 @@ impl Kind for StretchSessions {
 
     fn references(body: &StretchSessionBody) -> Vec<Reference> {
         vec![Reference::Stretch {
-            field: "stretch_id",
+            field: "stretch_id".into(),
             id: body.stretch_id,
         }]
     }

@@ -14,11 +14,14 @@ use super::{endpoint, Access, Endpoint};
 use crate::domain::access::PatientScope;
 use crate::error::AppResult;
 use crate::export::{chart, fhir};
-use crate::kinds::{Assessment, ConditionItem, MassageSession, PainEntry, Stretch, StretchSession};
+use crate::kinds::{
+    Assessment, ConditionItem, MassageSession, PainEntry, Programme, Stretch, StretchSession,
+};
 use crate::routes::scope::Scoped;
 use crate::service::account::UserResponse;
 use crate::service::care_team::{AccessLogEntry, CareTeamMember};
 use crate::service::export::{self as service, Document, ExportedPatient};
+use crate::service::programme::SavedProgramme;
 use crate::service::trends as trends_service;
 use crate::state::AppState;
 
@@ -79,6 +82,11 @@ pub struct JsonExport {
     /// The patient's own stretches.
     pub stretches: Vec<Stretch>,
     pub conditions: Vec<ConditionItem>,
+    /// The home programme in force: none or one.
+    #[schema(max_items = 1)]
+    pub programme: Vec<Programme>,
+    /// Every version of the home programme, newest first.
+    pub programme_history: Vec<SavedProgramme>,
     /// Newest first.
     pub access_log: Option<Vec<AccessLogEntry>>,
 }

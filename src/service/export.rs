@@ -25,11 +25,12 @@ use uuid::Uuid;
 
 use super::account::UserResponse;
 use super::care_team::{AccessLogEntry, CareTeamMember};
+use super::programme::SavedProgramme;
 use super::trends as daily_series;
 use super::{ServiceError, ServiceResult};
 use crate::clock::Clock;
 use crate::db::records::{self, ListPosition};
-use crate::db::{access_log, accounts, care_team, Db, DbError};
+use crate::db::{access_log, accounts, care_team, programme, Db, DbError};
 use crate::domain::access::PatientScope;
 use crate::domain::{DomainError, UserId};
 use crate::export::{csv, fhir};
@@ -296,6 +297,27 @@ async fn write_json(
         .await?;
         sink.raw("]");
     }
+    // Every version of the home programme, newest first (the one in force
+    // is also under `programme`).
+    sink.open(",\"programme_history\":[");
+    let mut before = None;
+    loop {
+        let patient = scope.patient;
+        let rows = page(db, &scope, move |conn| {
+            programme::page(conn, patient, before, PAGE)
+        })
+        .await?;
+        let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= PAGE;
+        before = rows.last().map(|row| row.version);
+        for row in rows {
+            sink.item(&SavedProgramme::try_from(row)?)?;
+            sink.flush(false).await?;
+        }
+        if !full {
+            break;
+        }
+    }
+    sink.raw("]");
     if scope.is_own() {
         sink.open(",\"access_log\":[");
         let mut after = None;

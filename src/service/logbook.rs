@@ -66,11 +66,12 @@ pub struct ListParams {
     pub after: Option<ListPosition>,
 }
 
-fn writer<K: Kind>(scope: &PatientScope) -> Writer {
+pub(super) fn writer<K: Kind>(scope: &PatientScope) -> Writer {
     Writer {
         patient: scope.patient,
         kind: K::KIND,
         author: scope.actor.id,
+        shared: K::SHARED,
     }
 }
 
@@ -81,7 +82,7 @@ fn author(scope: &PatientScope) -> Author {
     }
 }
 
-fn current(record: &Record) -> Current {
+pub(super) fn current(record: &Record) -> Current {
     Current {
         patient: record.patient,
         kind: record.kind,
@@ -131,7 +132,7 @@ pub(crate) async fn logged<T>(
 
 /// Checks `body` against the rules for `patient` (their local today) and
 /// against their data (the objects it refers to).
-fn check<K: Kind>(
+pub(super) fn check<K: Kind>(
     conn: &mut DbConnection,
     patient: &UserRow,
     clock: &Clock,
@@ -158,7 +159,7 @@ fn check<K: Kind>(
     Ok(DomainError::check(errors)?)
 }
 
-fn find(
+pub(super) fn find(
     conn: &mut DbConnection,
     scope: &PatientScope,
     kind: RecordKind,
@@ -181,7 +182,7 @@ fn location<K: Kind>(scope: &PatientScope, record: &Record) -> String {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> ServiceResult<String> {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> ServiceResult<String> {
     serde_json::to_string(value).map_err(ServiceError::internal)
 }
 
@@ -377,7 +378,7 @@ impl Batch<'_> {
 }
 
 /// One `PUT` inside a transaction that holds the patient's lock.
-fn put_locked<K: Kind>(
+pub(super) fn put_locked<K: Kind>(
     conn: &mut DbConnection,
     lock: &mut PatientLock,
     clock: &Clock,

@@ -11,6 +11,7 @@ pub mod care_team;
 pub mod export;
 pub mod logbook;
 pub mod overview;
+pub mod programme;
 pub mod schedules;
 pub mod session;
 pub mod trends;

@@ -136,6 +136,20 @@ async fn world(app: &TestApp) -> World {
         .await,
     )
     .await;
+    let prescribed = app
+        .call(
+            Method::PUT,
+            &format!("/v1/patients/{}/programme", patient.id),
+            Some(&linked.access),
+            Some(programme(false)),
+        )
+        .await;
+    assert_eq!(
+        prescribed.status,
+        StatusCode::CREATED,
+        "{}",
+        prescribed.text
+    );
     let invitation = created(
         app.post("/v1/invitations", Some(&linked.access), json!({}))
             .await,
@@ -342,6 +356,26 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
         ("GET", "/v1/patients/{pid}/conditions") => {
             s(format!("{theirs}/conditions"), None, 200, 404)
         }
+        // The home programme: the world has one, prescribed by the linked
+        // therapist; the patient reads it, any linked therapist writes it.
+        ("GET", "/v1/me/programme" | "/v1/me/programme/history") => {
+            s(pattern.into(), None, 200, absent_or_empty(pattern))
+        }
+        ("GET", "/v1/patients/{pid}/programme" | "/v1/patients/{pid}/programme/history") => s(
+            pattern.replace("/v1/patients/{pid}", &theirs),
+            None,
+            200,
+            404,
+        ),
+        ("PUT", "/v1/patients/{pid}/programme") => s(
+            format!("{theirs}/programme"),
+            Some(programme(true)),
+            200,
+            404,
+        ),
+        ("DELETE", "/v1/patients/{pid}/programme") => {
+            s(format!("{theirs}/programme"), None, 204, 404)
+        }
         ("GET", _) if their_collection.is_some() => {
             s(format!("{theirs}/{}", their_collection?), None, 200, 404)
         }
@@ -373,6 +407,24 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
             404,
         ),
         _ => return None,
+    })
+}
+
+/// Another patient has no programme (404) but has a history, empty (200).
+fn absent_or_empty(pattern: &str) -> u16 {
+    if pattern.ends_with("/history") {
+        200
+    } else {
+        404
+    }
+}
+
+/// A home programme (`changed`: another one, for replacing).
+fn programme(changed: bool) -> Value {
+    json!({
+        "starts_on": "2026-01-05",
+        "items": [{"stretch_id": KNEE_TO_CHEST, "days_per_week": if changed { 3 } else { 5 },
+                   "seconds_per_day": 60}],
     })
 }
 

@@ -180,6 +180,8 @@ fn every_route(resources: &[Resource], ids: &[String]) -> Vec<(Method, String, O
                 "/v1/me/trends",
                 "/v1/me/trends/chart.svg",
                 "/v1/me/export",
+                "/v1/me/programme",
+                "/v1/me/programme/history",
             ]
             .contains(&e.path.as_str())
             {

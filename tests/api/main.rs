@@ -32,6 +32,7 @@ mod mail_floods;
 mod me;
 mod operations;
 mod overview;
+mod programme;
 mod route_table;
 mod scale_out;
 mod schedules;

@@ -10,6 +10,7 @@ mod condition;
 mod massage_session;
 mod own_stretch;
 mod pain_entry;
+mod programme;
 mod stretch_session;
 
 use actix_web::http::header;

@@ -1,0 +1,466 @@
+//! The home programme as the care team and the patient's phone use it: a
+//! therapist prescribes, a colleague replaces it with `If-Match`, a stale
+//! edit is refused, the patient reads it (online and through the sync
+//! feed), the history keeps every version, and ending it keeps the plan
+//! in the history while it leaves the phone.
+
+use chrono::Days;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{link, patient_with, spawn_app, test_today, Reply, TestApp, TestUser};
+
+const KNEE_TO_CHEST: &str = "5cc4de70-afe9-4d31-8df2-1cc2bd1c45ab";
+const SIDE_BEND: &str = "05265d94-defe-4733-92b0-2989f34a5b19";
+
+fn plan(starts_on: &str) -> Value {
+    json!({
+        "starts_on": starts_on,
+        "note": "Gently, never into sharp pain.",
+        "items": [
+            {"stretch_id": SIDE_BEND, "days_per_week": 5, "seconds_per_day": 120,
+             "sets": 2, "side": "both", "note": "Hold 30 s each side."},
+            {"stretch_id": KNEE_TO_CHEST, "days_per_week": 7, "seconds_per_day": 60},
+        ]
+    })
+}
+
+async fn put(
+    app: &TestApp,
+    therapist: &TestUser,
+    patient: &TestUser,
+    if_match: Option<&str>,
+    body: Value,
+) -> Reply {
+    let mut request = app
+        .client
+        .put(app.url(&format!("/v1/patients/{}/programme", patient.id)))
+        .bearer_auth(&therapist.access)
+        .json(&body);
+    if let Some(tag) = if_match {
+        request = request.header("If-Match", tag);
+    }
+    crate::helpers::read(request.send().await.unwrap()).await
+}
+
+async fn end(app: &TestApp, therapist: &TestUser, patient: &TestUser) -> Reply {
+    app.call(
+        Method::DELETE,
+        &format!("/v1/patients/{}/programme", patient.id),
+        Some(&therapist.access),
+        None,
+    )
+    .await
+}
+
+fn day(offset: i64) -> String {
+    let today = test_today();
+    let day = if offset >= 0 {
+        today.checked_add_days(Days::new(offset.unsigned_abs()))
+    } else {
+        today.checked_sub_days(Days::new(offset.unsigned_abs()))
+    };
+    day.unwrap().to_string()
+}
+
+async fn versions_stored(app: &TestApp, patient: &TestUser) -> i64 {
+    app.count(
+        "programme_versions",
+        &format!("patient_id = '{}'", patient.id),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_care_team_shares_one_programme_and_a_stale_edit_is_refused() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let (dana, eli) = (
+        app.register_therapist().await,
+        app.register_therapist().await,
+    );
+    link(&app, &dana, &patient).await;
+    link(&app, &eli, &patient).await;
+    let mine = "/v1/me/programme";
+    app.get(mine, &patient.access)
+        .await
+        .assert_problem(404, "not_found");
+
+    let first = put(&app, &dana, &patient, None, plan(&day(0))).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    assert_eq!(
+        first.header("location"),
+        Some(format!("/v1/patients/{}/programme", patient.id).as_str())
+    );
+    assert_eq!(first.header("etag"), Some("\"1\""));
+    assert_eq!(first.body["version"], 1);
+    assert_eq!(first.body["updated_by"]["id"], dana.id.as_str());
+    assert!(first.body["updated_by"]["display_name"]
+        .as_str()
+        .unwrap()
+        .starts_with("therapist"));
+    assert_eq!(first.body["items"][0]["seconds_per_day"], 120);
+    assert_eq!(first.body["items"][0]["side"], "both");
+    assert_eq!(first.body["items"][1]["sets"], Value::Null);
+
+    // The patient reads what was prescribed, as it was answered.
+    let read = app.get(mine, &patient.access).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.body, first.body);
+    assert_eq!(read.header("etag"), Some("\"1\""));
+
+    // A colleague replaces it, naming the version they read.
+    let mut shorter = plan(&day(0));
+    shorter["items"][0]["days_per_week"] = json!(3);
+    let second = put(&app, &eli, &patient, Some("\"1\""), shorter.clone()).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text);
+    assert_eq!(second.body["version"], 2);
+    assert_eq!(second.body["updated_by"]["id"], eli.id.as_str());
+
+    // Dana's edit of the version she read is refused, and told the current one.
+    let mut stale = plan(&day(0));
+    stale["note"] = json!("Stale edit");
+    let refused = put(&app, &dana, &patient, Some("\"1\""), stale).await;
+    refused.assert_problem(412, "precondition_failed");
+    assert_eq!(refused.header("etag"), Some("\"2\""));
+    assert_eq!(refused.body["version"], 2);
+    let stored = app.get(mine, &patient.access).await;
+    assert_eq!(stored.body["items"][0]["days_per_week"], 3);
+    assert_eq!(stored.body["note"], "Gently, never into sharp pain.");
+
+    // Eli's retry of a lost answer changes nothing.
+    let replay = put(&app, &eli, &patient, Some("\"1\""), shorter).await;
+    assert_eq!(replay.status, StatusCode::OK);
+    assert_eq!(replay.body["version"], 2);
+    assert_eq!(versions_stored(&app, &patient).await, 2);
+
+    // The history, newest first, a page at a time.
+    let page = app
+        .get("/v1/me/programme/history?limit=1", &patient.access)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert_eq!(page.body["items"][0]["version"], 2);
+    assert_eq!(page.body["items"][0]["in_force_from"], day(0));
+    assert_eq!(page.body["items"][0]["ended"], false);
+    let cursor = page.body["next_cursor"].as_str().unwrap().to_owned();
+    let rest = app
+        .get(
+            &format!(
+                "/v1/patients/{}/programme/history?cursor={cursor}",
+                patient.id
+            ),
+            &dana.access,
+        )
+        .await;
+    assert_eq!(rest.status, StatusCode::OK, "{}", rest.text);
+    assert_eq!(rest.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(rest.body["items"][0]["version"], 1);
+    assert_eq!(rest.body["items"][0]["items"][0]["days_per_week"], 5);
+    assert_eq!(rest.body["items"][0]["updated_by"]["id"], dana.id.as_str());
+    assert_eq!(rest.body["next_cursor"], Value::Null);
+    app.get("/v1/me/programme/history?cursor=abc", &patient.access)
+        .await
+        .assert_problem(400, "invalid_query");
+
+    // Every therapist read is in the patient's access log.
+    let log = app.get("/v1/me/access-log", &patient.access).await;
+    let paths: Vec<(&str, &str)> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["path"].as_str().unwrap(),
+                row["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let theirs = format!("/v1/patients/{}/programme", patient.id);
+    assert!(paths.contains(&(theirs.as_str(), "write")), "{paths:?}");
+    let history = format!("{theirs}/history");
+    assert!(paths.contains(&(history.as_str(), "read")), "{paths:?}");
+}
+
+#[tokio::test]
+async fn a_bad_programme_is_refused_naming_the_item_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let other = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    link(&app, &therapist, &patient).await;
+    let own = |token: &str| {
+        let token = token.to_owned();
+        let app = &app;
+        async move {
+            let made = app
+                .post(
+                    "/v1/me/stretches",
+                    Some(&token),
+                    json!({"name": "Doorway hang", "targets": ["latissimus_dorsi"]}),
+                )
+                .await;
+            assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+            made.body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let foreign = own(&other.access).await;
+    let theirs = own(&patient.access).await;
+    let item = |id: &str, days: i64| json!({"stretch_id": id, "days_per_week": days, "seconds_per_day": 60});
+
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (
+            json!({"starts_on": day(0), "items": [item(KNEE_TO_CHEST, 5), item(&Uuid::new_v4().to_string(), 5)]}),
+            vec!["items[1].stretch_id"],
+        ),
+        (
+            json!({"starts_on": day(0), "items": [item(&foreign, 5)]}),
+            vec!["items[0].stretch_id"],
+        ),
+        (
+            json!({"starts_on": day(0), "items": [item(KNEE_TO_CHEST, 5), item(KNEE_TO_CHEST, 3)]}),
+            vec!["items[1].stretch_id"],
+        ),
+        (
+            json!({"starts_on": day(0), "items": [item(KNEE_TO_CHEST, 0), item(SIDE_BEND, 8)]}),
+            vec!["items[0].days_per_week", "items[1].days_per_week"],
+        ),
+        (
+            json!({"starts_on": day(0), "items": (0..21).map(|_| item(&Uuid::new_v4().to_string(), 3)).collect::<Vec<_>>()}),
+            vec!["items"],
+        ),
+        (json!({"starts_on": day(0), "items": []}), vec!["items"]),
+        (
+            json!({"starts_on": day(0), "ends_on": day(-1), "items": [item(KNEE_TO_CHEST, 5)]}),
+            vec!["ends_on"],
+        ),
+    ];
+    for (body, fields) in cases {
+        let reply = put(&app, &therapist, &patient, None, body.clone()).await;
+        reply.assert_problem(422, "validation_failed");
+        assert_eq!(reply.error_fields(), fields, "{body}");
+    }
+    // An unknown field and a wrong type name the field too (400).
+    let typo = put(
+        &app,
+        &therapist,
+        &patient,
+        None,
+        json!({"starts_on": day(0), "items": [{"stretch_id": KNEE_TO_CHEST, "days_per_week": 5, "seconds_per_day": 60, "minutes": 2}]}),
+    )
+    .await;
+    assert_eq!(typo.status, StatusCode::BAD_REQUEST, "{}", typo.text);
+    assert!(typo.text.contains("items[0]"), "{}", typo.text);
+    assert_eq!(versions_stored(&app, &patient).await, 0);
+    assert_eq!(
+        app.count(
+            "records",
+            &format!("patient_id = '{}' AND kind = 'programme'", patient.id)
+        )
+        .await,
+        0
+    );
+
+    // The patient's own stretch is a stretch of theirs.
+    let ok = put(
+        &app,
+        &therapist,
+        &patient,
+        None,
+        json!({"starts_on": day(0), "items": [item(&theirs, 4)]}),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text);
+}
+
+#[tokio::test]
+async fn the_patient_reads_the_programme_and_cannot_write_it() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    link(&app, &therapist, &patient).await;
+    let put_own = app
+        .call(
+            Method::PUT,
+            "/v1/me/programme",
+            Some(&patient.access),
+            Some(plan(&day(0))),
+        )
+        .await;
+    put_own.assert_problem(405, "method_not_allowed");
+    assert_eq!(put_own.header("allow"), Some("GET, HEAD"));
+    let as_therapist = put(&app, &patient, &patient, None, plan(&day(0))).await;
+    as_therapist.assert_problem(403, "therapists_only");
+    assert_eq!(versions_stored(&app, &patient).await, 0);
+}
+
+/// A phone without a connection has the programme from its sync feed, and
+/// is told when it ends; the history keeps the ended plan, ending today.
+#[tokio::test]
+async fn ending_the_programme_leaves_the_phone_and_stays_in_the_history() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    link(&app, &therapist, &patient).await;
+    let mut open_ended = plan(&day(-10));
+    open_ended["ends_on"] = json!(day(30));
+    let created = put(&app, &therapist, &patient, None, open_ended).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+
+    let feed = app.get("/v1/me/changes", &patient.access).await;
+    let change = &feed.body["changes"][0];
+    assert_eq!(change["kind"], "programme");
+    assert_eq!(change["data"], created.body);
+    let cursor = feed.body["next_cursor"].as_str().unwrap().to_owned();
+
+    let ended = end(&app, &therapist, &patient).await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT, "{}", ended.text);
+    app.get("/v1/me/programme", &patient.access)
+        .await
+        .assert_problem(404, "not_found");
+    let feed = app
+        .get(&format!("/v1/me/changes?cursor={cursor}"), &patient.access)
+        .await;
+    assert_eq!(feed.body["changes"].as_array().unwrap().len(), 1);
+    let gone = &feed.body["changes"][0];
+    assert_eq!(
+        (&gone["kind"], &gone["deleted"], &gone["id"]),
+        (&json!("programme"), &json!(true), &change["id"])
+    );
+    assert_eq!(gone["data"], Value::Null);
+
+    let history = app
+        .get(
+            &format!("/v1/patients/{}/programme/history", patient.id),
+            &therapist.access,
+        )
+        .await;
+    let last = &history.body["items"][0];
+    assert_eq!(last["ended"], true);
+    assert_eq!(last["version"], 2);
+    assert_eq!(last["ends_on"], day(0));
+    assert_eq!(last["starts_on"], day(-10));
+    assert_eq!(last["items"].as_array().unwrap().len(), 2);
+
+    // Ending it again changes nothing; prescribing again starts afresh.
+    assert_eq!(
+        end(&app, &therapist, &patient).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(versions_stored(&app, &patient).await, 2);
+    let again = put(&app, &therapist, &patient, None, plan(&day(0))).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.body["version"], 3);
+    assert_eq!(again.body["id"], change["id"]);
+    assert_eq!(again.body["ends_on"], Value::Null);
+}
+
+/// A programme that had already ended keeps its own end when it is ended.
+#[tokio::test]
+async fn ending_a_programme_that_already_ended_keeps_its_last_day() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    link(&app, &therapist, &patient).await;
+    let mut past = plan(&day(-30));
+    past["ends_on"] = json!(day(-3));
+    assert_eq!(
+        put(&app, &therapist, &patient, None, past).await.status,
+        StatusCode::CREATED
+    );
+    let stale = app
+        .client
+        .delete(app.url(&format!("/v1/patients/{}/programme", patient.id)))
+        .bearer_auth(&therapist.access)
+        .header("If-Match", "\"7\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(versions_stored(&app, &patient).await, 1);
+    assert_eq!(
+        end(&app, &therapist, &patient).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let history = app.get("/v1/me/programme/history", &patient.access).await;
+    assert_eq!(history.body["items"][0]["ends_on"], day(-3));
+}
+
+/// A version is in force from the patient's local day it was saved: at
+/// noon UTC it is already tomorrow in Auckland.
+#[tokio::test]
+async fn a_version_is_in_force_from_the_patients_own_day() {
+    let app = spawn_app().await;
+    let patient = patient_with(&app, json!({"timezone": "Pacific/Kiritimati"})).await;
+    let therapist = app.register_therapist().await;
+    link(&app, &therapist, &patient).await;
+    assert_eq!(
+        put(&app, &therapist, &patient, None, plan(&day(0)))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let history = app.get("/v1/me/programme/history", &patient.access).await;
+    // UTC+14: noon UTC is 02:00 of the next day there.
+    assert_eq!(history.body["items"][0]["in_force_from"], day(1));
+}
+
+/// The programme is the patient's data: in both exports, and erased with
+/// the account, history and all.
+#[tokio::test]
+async fn the_programme_is_exported_and_erased_with_the_account() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    link(&app, &therapist, &patient).await;
+    let created = put(&app, &therapist, &patient, None, plan(&day(0))).await;
+    let mut changed = plan(&day(0));
+    changed["items"][1]["days_per_week"] = json!(4);
+    assert_eq!(
+        put(&app, &therapist, &patient, None, changed).await.status,
+        StatusCode::OK
+    );
+
+    let own = app.get("/v1/me/export?format=json", &patient.access).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text);
+    assert_eq!(own.body["programme"][0]["version"], 2);
+    assert_eq!(own.body["programme"][0]["items"][1]["days_per_week"], 4);
+    let versions: Vec<i64> = own.body["programme_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, [2, 1]);
+    assert_eq!(
+        own.body["programme_history"][1]["items"],
+        created.body["items"]
+    );
+    let theirs = app
+        .get(
+            &format!("/v1/patients/{}/export?format=json", patient.id),
+            &therapist.access,
+        )
+        .await;
+    assert_eq!(theirs.body["programme"], own.body["programme"]);
+    assert_eq!(
+        theirs.body["programme_history"],
+        own.body["programme_history"]
+    );
+
+    let erased = app
+        .call(
+            Method::DELETE,
+            "/v1/me",
+            Some(&patient.access),
+            Some(json!({"password": crate::helpers::PASSWORD})),
+        )
+        .await;
+    assert_eq!(erased.status, StatusCode::NO_CONTENT, "{}", erased.text);
+    assert_eq!(versions_stored(&app, &patient).await, 0);
+    assert_eq!(
+        app.count("records", &format!("patient_id = '{}'", patient.id))
+            .await,
+        0
+    );
+}
