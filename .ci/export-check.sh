@@ -57,10 +57,33 @@ for body in \
 done
 curl -fsS "$API/v1/me/assessments" -H "authorization: Bearer $EDGE" -H 'content-type: application/json' \
     -d "{\"date\":\"$TODAY\",\"instrument\":\"peg\",\"answers\":[3,4,5]}" >/dev/null
+# Home programmes: one of three items that the therapist ended, then one
+# of two items in force (a note with a control character): two CarePlans.
+EDGE_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["id"])' <<<"$REGISTERED")
+CODE=$(curl -fsS "$API/v1/invitations" -H "authorization: Bearer $THERAPIST" -H 'content-type: application/json' -d '{}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')
+curl -fsS "$API/v1/me/care-team" -H "authorization: Bearer $EDGE" -H 'content-type: application/json' \
+    -d "{\"code\":\"$CODE\"}" >/dev/null
+KNEE=5cc4de70-afe9-4d31-8df2-1cc2bd1c45ab CAT=298adaec-6990-404b-abde-9246865bd113 BEND=05265d94-defe-4733-92b0-2989f34a5b19
+programme() {
+    curl -fsS -X PUT "$API/v1/patients/$EDGE_ID/programme" -H "authorization: Bearer $THERAPIST" \
+        -H 'content-type: application/json' -d "$1" >/dev/null
+}
+programme "{\"starts_on\":\"$TODAY\",\"note\":\"First plan\",\"items\":[{\"stretch_id\":\"$KNEE\",\"days_per_week\":7,\"seconds_per_day\":60},{\"stretch_id\":\"$CAT\",\"days_per_week\":5,\"seconds_per_day\":90,\"sets\":2,\"side\":\"both\"},{\"stretch_id\":\"$BEND\",\"days_per_week\":3,\"seconds_per_day\":45,\"reps\":10}]}"
+curl -fsS -X DELETE "$API/v1/patients/$EDGE_ID/programme" -H "authorization: Bearer $THERAPIST"
+programme "{\"starts_on\":\"$TODAY\",\"items\":[{\"stretch_id\":\"$KNEE\",\"days_per_week\":4,\"seconds_per_day\":120,\"note\":\"bell \\u0007 here\"},{\"stretch_id\":\"$BEND\",\"days_per_week\":2,\"seconds_per_day\":600}]}"
 curl -fsS "$API/v1/me/export?format=fhir" -H "authorization: Bearer $EDGE" -o "$WORK/edge.fhir.json"
 FILES+=("$WORK/edge.fhir.json")
 
 "$WORK/venv/bin/python" .ci/fhir_check.py "${FILES[@]}"
+python3 - "$WORK/edge.fhir.json" <<'PY'
+import json, sys
+with open(sys.argv[1], encoding="utf-8") as f:
+    plans = [e["resource"] for e in json.load(f)["entry"] if e["resource"]["resourceType"] == "CarePlan"]
+shape = [(p["status"], len(p["activity"])) for p in plans]
+assert shape == [("completed", 3), ("active", 2)], shape
+print(f"CarePlans: {shape}")
+PY
 
 curl -fsS "$API/v1/me/export?format=csv" -H "authorization: Bearer $PATIENT" -o "$WORK/alex.csv"
 python3 - "$WORK/alex.csv" <<'PY'

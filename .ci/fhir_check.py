@@ -1,6 +1,6 @@
 """Checks exported FHIR bundles with an independent R4 model library.
 
-fhir.resources' R4B models are identical to R4 for Bundle, Patient,
+fhir.resources' R4B models are identical to R4 for Bundle, Patient, CarePlan,
 Observation and Procedure (docs/api-guide.md, exports). Each file must parse as a Bundle
 of type collection, and each entry's resource must parse as its own
 resource type, so unknown fields, wrong types and missing required

@@ -25,6 +25,8 @@ from api import link
 LATEST = datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=1)
 # A built-in stretch, found by .ci/contract-test.sh before the run.
 STRETCH_ID = os.environ.get("CONTRACT_STRETCH_ID")
+# Every stretch of the catalog, for a programme's items.
+STRETCH_IDS = [s for s in os.environ.get("CONTRACT_STRETCH_IDS", "").split(",") if s]
 
 
 def _date(value):
@@ -108,6 +110,18 @@ def _fix_body(body):
     # kinds/stretch_session.rs: stretch_id names a stretch the patient has.
     if "stretch_id" in body and STRETCH_ID:
         body["stretch_id"] = STRETCH_ID
+    # kinds/programme.rs: a programme's items name distinct stretches the
+    # patient has (the catalog holds fewer than the 20 items allowed), and
+    # it does not end before it starts.
+    items = body.get("items")
+    if isinstance(items, list) and STRETCH_IDS and all(isinstance(i, dict) for i in items):
+        del items[len(STRETCH_IDS):]
+        for item, stretch in zip(items, STRETCH_IDS):
+            if "stretch_id" in item:
+                item["stretch_id"] = stretch
+    starts, ends = _date(body.get("starts_on")), _date(body.get("ends_on"))
+    if starts is not None and ends is not None and ends < starts:
+        body["ends_on"] = starts.isoformat()
 
 
 def _fix_me(case):

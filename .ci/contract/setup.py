@@ -27,3 +27,4 @@ items = stretches["items"] if isinstance(stretches, dict) else stretches
 print(f"export CONTRACT_PATIENT_ID={patient_id} CONTRACT_PATIENT_TOKEN={patient}")
 print(f"export CONTRACT_THERAPIST_ID={therapist_id} CONTRACT_THERAPIST_TOKEN={therapist}")
 print(f"export CONTRACT_STRETCH_ID={items[0]['id']}")
+print(f"export CONTRACT_STRETCH_IDS={','.join(item['id'] for item in items)}")

@@ -49,6 +49,8 @@ export function describe(change: Schemas["Change"]): string {
             return change.data.name;
         case "condition":
             return change.data.condition;
+        case "programme":
+            return `${change.data.items.length} stretches from ${change.data.starts_on}`;
     }
 }
 

@@ -97,6 +97,17 @@ pub struct Adherence {
     pub items: Vec<ItemAdherence>,
     /// The mean of the items' adherence; `None` when no item has one.
     pub programme: Option<f64>,
+    /// The same, exactly (for comparing with a floor).
+    exact: Option<Frac>,
+}
+
+impl Adherence {
+    /// Whether the programme's adherence is below `floor` (a share 0..1 in
+    /// hundredths), exactly; never without a figure.
+    pub fn below(&self, floor_hundredths: i64) -> bool {
+        self.exact
+            .is_some_and(|a| !a.at_least(Frac::new(floor_hundredths, 100)))
+    }
 }
 
 /// The version in force on `day`: the last saved on or before it.
@@ -168,14 +179,17 @@ pub fn adherence(
         .filter_map(|(item, active)| active.then_some(item))
         .collect();
     let rated: Vec<Frac> = items.iter().filter_map(ItemAdherence::exact).collect();
-    let programme = (!rated.is_empty()).then(|| {
+    let exact = (!rated.is_empty()).then(|| {
         rated
             .iter()
             .fold(Frac::new(0, 1), |sum, a| sum.add(*a))
             .div(rated.len() as i64)
-            .round3()
     });
-    Adherence { items, programme }
+    Adherence {
+        items,
+        programme: exact.map(Frac::round3),
+        exact,
+    }
 }
 
 /// One ISO week (Monday to Sunday, in the patient's calendar).

@@ -10,12 +10,38 @@ use chrono::{Days, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::adherence::{adherence, ProgrammeVersion, Stretched};
 use super::clinical::{
     function_change, next_session, pain_rising, FunctionChange, NextSession, Questionnaire,
     ReliefClass,
 };
 use super::trends::{relief_intervals, Session};
 use super::Frac;
+
+/// A share from 0 to 1 in hundredths (an alert rule's floor): exact and
+/// hashable, written as a number (`0.5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub struct Hundredths(pub i64);
+
+impl Hundredths {
+    /// A share 0..=1, kept to two decimals (0.123 is 0.12); `None`
+    /// outside 0..=1.
+    pub fn of(share: f64) -> Option<Self> {
+        (0.0..=1.0)
+            .contains(&share)
+            .then(|| Self((share * 100.0).round() as i64))
+    }
+
+    pub fn to_f64(self) -> f64 {
+        self.0 as f64 / 100.0
+    }
+}
+
+impl Serialize for Hundredths {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.to_f64())
+    }
+}
 
 /// A therapist's alert rules for one patient, as they apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
@@ -26,6 +52,10 @@ pub struct AlertRules {
     pub spike_delta: i64,
     /// `not_logging` when no entry in this many days (today included).
     pub not_logging_days: i64,
+    /// `low_adherence` when the home programme's adherence over the last
+    /// 7 days is below this share (0..1); 0: never.
+    #[schema(value_type = f64, minimum = 0, maximum = 1)]
+    pub adherence_floor: Hundredths,
 }
 
 impl Default for AlertRules {
@@ -34,6 +64,7 @@ impl Default for AlertRules {
             pain_threshold: None,
             spike_delta: 2,
             not_logging_days: 7,
+            adherence_floor: Hundredths(50),
         }
     }
 }
@@ -45,6 +76,7 @@ pub struct RuleOverrides {
     pub pain_threshold: Option<Option<i64>>,
     pub spike_delta: Option<i64>,
     pub not_logging_days: Option<i64>,
+    pub adherence_floor: Option<Hundredths>,
 }
 
 impl AlertRules {
@@ -54,6 +86,7 @@ impl AlertRules {
             pain_threshold: overrides.pain_threshold.unwrap_or(self.pain_threshold),
             spike_delta: overrides.spike_delta.unwrap_or(self.spike_delta),
             not_logging_days: overrides.not_logging_days.unwrap_or(self.not_logging_days),
+            adherence_floor: overrides.adherence_floor.unwrap_or(self.adherence_floor),
         }
     }
 }
@@ -70,6 +103,8 @@ pub enum Alert {
     /// The latest disability questionnaire is importantly worse.
     FunctionWorse,
     NotLogging,
+    /// The home programme was followed less than the floor over the last 7 days.
+    LowAdherence,
     /// The patient declared a precaution: information, not attention.
     Precaution,
 }
@@ -130,6 +165,11 @@ pub struct PatientData {
     pub pain_days: Vec<PainDay>,
     /// Days with a stretch session, covering at least the last 7; any order.
     pub stretch_days: Vec<NaiveDate>,
+    /// Seconds of each stretch a day, covering at least the last 7 days.
+    pub stretched: Vec<Stretched>,
+    /// The versions of the home programme in force on some day of the last
+    /// 7, in the order they were saved (none: no programme).
+    pub programme: Vec<ProgrammeVersion>,
     /// The date of the most recent pain entry, if any.
     pub last_entry_date: Option<NaiveDate>,
     pub last_massage_date: Option<NaiveDate>,
@@ -152,6 +192,8 @@ pub struct Figures {
     /// The highest pain level of the last 7 days.
     pub worst_pain_7d: Option<i64>,
     pub stretch_days_7d: i64,
+    /// Adherence to the home programme over the last 7 days.
+    pub programme_adherence_7d: Option<f64>,
     pub days_since_last_entry: Option<i64>,
     pub days_since_last_massage: Option<i64>,
     pub latest_note: Option<LatestNote>,
@@ -276,6 +318,10 @@ pub fn figures(data: &PatientData, today: NaiveDate, rules: AlertRules) -> Figur
     if data.last_entry_date.is_none_or(|last| last < logging_from) {
         alerts.push(Alert::NotLogging);
     }
+    let followed = adherence(&data.programme, &data.stretched, week_start, today);
+    if followed.below(rules.adherence_floor.0) {
+        alerts.push(Alert::LowAdherence);
+    }
     if data.has_precautions {
         alerts.push(Alert::Precaution);
     }
@@ -285,6 +331,7 @@ pub fn figures(data: &PatientData, today: NaiveDate, rules: AlertRules) -> Figur
         pain_change_7d: change.map(Frac::round3),
         worst_pain_7d: this_week_days().map(|d| d.max).max(),
         stretch_days_7d: i64::try_from(stretched.len()).unwrap_or(i64::MAX),
+        programme_adherence_7d: followed.programme,
         days_since_last_entry: data.last_entry_date.map(|d| (today - d).num_days()),
         days_since_last_massage: data.last_massage_date.map(|d| (today - d).num_days()),
         latest_note,
@@ -432,6 +479,7 @@ mod tests {
                 pain_change_7d: None,
                 worst_pain_7d: None,
                 stretch_days_7d: 0,
+                programme_adherence_7d: None,
                 days_since_last_entry: None,
                 days_since_last_massage: None,
                 latest_note: None,
@@ -738,6 +786,7 @@ mod tests {
             pain_threshold: Some(4),
             spike_delta: 3,
             not_logging_days: 10,
+            adherence_floor: Hundredths(50),
         };
         let rules = defaults.with(RuleOverrides {
             spike_delta: Some(5),
@@ -755,6 +804,7 @@ mod tests {
                 pain_threshold: Some(4),
                 spike_delta: 5,
                 not_logging_days: 10,
+                adherence_floor: Hundredths(50),
             }
         );
         assert_eq!(defaults.with(RuleOverrides::default()), defaults);
@@ -774,6 +824,107 @@ mod tests {
             .collect();
         ranks.sort_by(|a, b| a.compare(b));
         ranks.into_iter().map(|r| r.name).collect()
+    }
+
+    /// A programme saved 3 days ago, two items of 7 days a week: one met on
+    /// each of its 4 days, the other on 1 (a day short on another).
+    fn following(met_second: &[u64]) -> PatientData {
+        use crate::analytics::adherence::PlannedItem;
+        let item = |id: &str| PlannedItem {
+            stretch_id: id.to_owned(),
+            days_per_week: 7,
+            seconds_per_day: 120,
+        };
+        let mut stretched = Vec::new();
+        for n in 0..4 {
+            stretched.push(Stretched {
+                date: ago(n),
+                stretch_id: "a".into(),
+                seconds: 120,
+            });
+        }
+        for n in met_second {
+            stretched.push(Stretched {
+                date: ago(*n),
+                stretch_id: "b".into(),
+                seconds: 120,
+            });
+        }
+        stretched.push(Stretched {
+            date: ago(1),
+            stretch_id: "b".into(),
+            seconds: 119,
+        });
+        PatientData {
+            stretched,
+            programme: vec![ProgrammeVersion {
+                in_force_from: ago(3),
+                starts_on: ago(10),
+                ends_on: None,
+                items: vec![item("a"), item("b")],
+            }],
+            ..data(&[(0, &[3])])
+        }
+    }
+
+    #[test]
+    fn low_adherence_is_below_the_floor_exactly() {
+        // (1 + 1/4) / 2 = 0.625; (1 + 0/4) / 2 = 0.5, the floor itself.
+        let rules = AlertRules::default();
+        let good = figures(&following(&[0]), TODAY, rules);
+        assert_eq!(good.programme_adherence_7d, Some(0.625));
+        assert!(!good.alerts.contains(&Alert::LowAdherence));
+        let half = figures(&following(&[]), TODAY, rules);
+        assert_eq!(half.programme_adherence_7d, Some(0.5));
+        assert!(!half.alerts.contains(&Alert::LowAdherence));
+        let stricter = AlertRules {
+            adherence_floor: Hundredths(51),
+            ..rules
+        };
+        let low = figures(&following(&[]), TODAY, stricter);
+        assert!(low.alerts.contains(&Alert::LowAdherence));
+        assert!(low.needs_attention());
+        // Listed after not_logging, before precaution.
+        let mut silent = following(&[]);
+        silent.last_entry_date = Some(ago(30));
+        silent.has_precautions = true;
+        assert_eq!(
+            figures(&silent, TODAY, stricter).alerts,
+            [Alert::NotLogging, Alert::LowAdherence, Alert::Precaution]
+        );
+        // A floor of 0 never fires; no programme, no figure and no alert.
+        let never = AlertRules {
+            adherence_floor: Hundredths(0),
+            ..rules
+        };
+        let mut idle = following(&[]);
+        idle.stretched.clear();
+        assert_eq!(
+            figures(&idle, TODAY, rules).programme_adherence_7d,
+            Some(0.0)
+        );
+        assert!(!figures(&idle, TODAY, never)
+            .alerts
+            .contains(&Alert::LowAdherence));
+        let none = figures(&data(&[(0, &[3])]), TODAY, stricter);
+        assert_eq!(none.programme_adherence_7d, None);
+        assert!(!none.alerts.contains(&Alert::LowAdherence));
+    }
+
+    #[test]
+    fn floors_are_shares_kept_to_two_decimals() {
+        assert_eq!(Hundredths::of(0.5), Some(Hundredths(50)));
+        assert_eq!(Hundredths::of(0.29), Some(Hundredths(29)));
+        assert_eq!(Hundredths::of(0.123), Some(Hundredths(12)));
+        assert_eq!(Hundredths::of(1.0), Some(Hundredths(100)));
+        assert_eq!(Hundredths::of(0.0), Some(Hundredths(0)));
+        assert_eq!(Hundredths::of(1.01), None);
+        assert_eq!(Hundredths::of(-0.01), None);
+        assert_eq!(Hundredths::of(f64::NAN), None);
+        assert_eq!(
+            serde_json::to_string(&Hundredths(29)).unwrap_or_default(),
+            "0.29"
+        );
     }
 
     #[test]

@@ -82,6 +82,19 @@ pub struct Interval {
     /// `stretch_days / days`.
     pub stretch_adherence: Option<f64>,
     pub stretch_minutes: f64,
+    /// Adherence to the home programme over the interval's days up to the
+    /// patient's today (each day judged by the version in force then);
+    /// null without a programme in force on any of them.
+    pub programme_adherence: Option<f64>,
+}
+
+impl Interval {
+    /// The days the interval covers, up to `today` (none when it has none).
+    pub fn span_until(&self, today: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+        let start = self.date.succ_opt()?;
+        let end = plus(self.date, self.days).min(today);
+        (self.days > 0 && start <= end).then_some((start, end))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -523,6 +536,7 @@ fn intervals(
             stretch_days,
             stretch_adherence: (span > 0).then(|| Frac::new(stretch_days, span).round3()),
             stretch_minutes: Frac::new(stretch_seconds, 60).round3(),
+            programme_adherence: None,
         });
     }
 
@@ -706,6 +720,7 @@ mod tests {
                 stretch_days: 2,
                 stretch_adherence: Some(0.4),
                 stretch_minutes: 20.0,
+                programme_adherence: None,
             }
         );
         // The first of two sessions on the 16th: an empty interval. Its

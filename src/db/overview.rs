@@ -23,10 +23,21 @@ pub struct LinkedPatient {
     pub since: NaiveDateTime,
     /// The patient's change counter: moves with every write of their data.
     pub change_seq: i64,
-    pub defaults: (Option<i32>, Option<i32>, Option<i32>),
-    /// Threshold, pain_high off, spike, days (null without a row).
-    pub overrides: (Option<i32>, Option<bool>, Option<i32>, Option<i32>),
+    /// Threshold, spike, days, adherence floor (null without a row).
+    pub defaults: DefaultsColumns,
+    /// Threshold, pain_high off, spike, days, adherence floor (null
+    /// without a row or where inherited).
+    pub overrides: OverridesColumns,
 }
+
+pub type DefaultsColumns = (Option<i32>, Option<i32>, Option<i32>, Option<i32>);
+pub type OverridesColumns = (
+    Option<i32>,
+    Option<bool>,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+);
 
 /// The therapist's active links, by `since` then patient id, after `after`
 /// (or only `only`).
@@ -61,12 +72,14 @@ pub fn linked_patients(
                 alert_defaults::pain_threshold.nullable(),
                 alert_defaults::spike_delta.nullable(),
                 alert_defaults::not_logging_days.nullable(),
+                alert_defaults::adherence_floor_pct.nullable(),
             ),
             (
                 alert_settings::pain_threshold.nullable(),
                 alert_settings::pain_high_off.nullable(),
                 alert_settings::spike_delta.nullable(),
                 alert_settings::not_logging_days.nullable(),
+                alert_settings::adherence_floor_pct.nullable(),
             ),
         ))
         .into_boxed();
@@ -162,19 +175,29 @@ pub fn recent_records(
         .load(conn)?)
 }
 
-/// Per patient: the days in `[from, to]` with a stretch session.
-pub fn stretch_days(
+/// One patient's stretching of one day: patient, date, stretch, seconds.
+pub type StretchRow = (String, Option<NaiveDate>, Option<String>, Option<i64>);
+
+/// Per patient, day in `[from, to]` and stretch: the seconds of its
+/// sessions (the days with a stretch session, and what adherence to the
+/// home programme counts).
+pub fn stretch_seconds(
     conn: &mut DbConnection,
     patients: &[String],
     (from, to): (NaiveDate, NaiveDate),
-) -> DbResult<Vec<(String, Option<NaiveDate>)>> {
+) -> DbResult<Vec<StretchRow>> {
     Ok(records::table
         .filter(records::kind.eq(RecordKind::StretchSession.as_str()))
         .filter(records::deleted_at.is_null())
         .filter(records::patient_id.eq_any(patients))
         .filter(records::date.between(from, to))
-        .group_by((records::patient_id, records::date))
-        .select((records::patient_id, records::date))
+        .group_by((records::patient_id, records::date, records::stretch_id))
+        .select((
+            records::patient_id,
+            records::date,
+            records::stretch_id,
+            sum(records::duration_seconds),
+        ))
         .load(conn)?)
 }
 
@@ -304,6 +327,7 @@ pub struct AlertSettingsRow {
     pub pain_high_off: bool,
     pub spike_delta: Option<i32>,
     pub not_logging_days: Option<i32>,
+    pub adherence_floor_pct: Option<i32>,
     pub version: i64,
 }
 
@@ -320,6 +344,7 @@ pub fn alert_settings(
             alert_settings::pain_high_off,
             alert_settings::spike_delta,
             alert_settings::not_logging_days,
+            alert_settings::adherence_floor_pct,
             alert_settings::version,
         ))
         .first(conn)
@@ -340,6 +365,7 @@ pub fn save_alert_settings(
         alert_settings::pain_high_off.eq(row.pain_high_off),
         alert_settings::spike_delta.eq(row.spike_delta),
         alert_settings::not_logging_days.eq(row.not_logging_days),
+        alert_settings::adherence_floor_pct.eq(row.adherence_floor_pct),
         alert_settings::version.eq(row.version),
         alert_settings::updated_at.eq(now),
     );
@@ -368,6 +394,7 @@ pub struct AlertDefaultsRow {
     pub pain_threshold: Option<i32>,
     pub spike_delta: i32,
     pub not_logging_days: i32,
+    pub adherence_floor_pct: i32,
     pub version: i64,
 }
 
@@ -381,6 +408,7 @@ pub fn alert_defaults(
             alert_defaults::pain_threshold,
             alert_defaults::spike_delta,
             alert_defaults::not_logging_days,
+            alert_defaults::adherence_floor_pct,
             alert_defaults::version,
         ))
         .first(conn)
@@ -399,6 +427,7 @@ pub fn save_alert_defaults(
         alert_defaults::pain_threshold.eq(row.pain_threshold),
         alert_defaults::spike_delta.eq(row.spike_delta),
         alert_defaults::not_logging_days.eq(row.not_logging_days),
+        alert_defaults::adherence_floor_pct.eq(row.adherence_floor_pct),
         alert_defaults::version.eq(row.version),
         alert_defaults::updated_at.eq(now),
     );
@@ -414,8 +443,9 @@ pub fn save_alert_defaults(
 }
 
 /// A row the trends read: a day's pain entries summed (`tag` 0: the sum,
-/// count and highest level), a day's stretch sessions summed (`tag` 1: the
-/// seconds and count), or one massage session (`tag` 2: its id and start).
+/// count and highest level), a day's sessions of one stretch summed (`tag`
+/// 1: the seconds and count, the stretch as `id`), or one massage session
+/// (`tag` 2: its id and start).
 /// The day is a number (days since 1970-01-01): the database computes it
 /// once per day, where a text date would be parsed once per row.
 #[derive(Debug, Clone, QueryableByName)]
@@ -470,8 +500,8 @@ pub fn trend_rows(
              FROM records WHERE kind = 'pain_entry' AND {live} GROUP BY date \
              UNION ALL \
              SELECT {TREND_STRETCH}, {day}, CAST(SUM(duration_seconds) AS BIGINT), \
-                 CAST(COUNT(duration_seconds) AS BIGINT), 0, NULL, NULL \
-             FROM records WHERE kind = 'stretch_session' AND {live} GROUP BY date \
+                 CAST(COUNT(duration_seconds) AS BIGINT), 0, stretch_id, NULL \
+             FROM records WHERE kind = 'stretch_session' AND {live} GROUP BY date, stretch_id \
              UNION ALL \
              SELECT {TREND_SESSION}, {row_day}, 0, 0, 0, id, started_at \
              FROM records WHERE kind = 'massage_session' AND {live}"

@@ -110,3 +110,18 @@ pub fn in_force(
         ))
         .load(conn)?)
 }
+
+/// The versions a programme ended with, and the latest one, oldest first:
+/// each programme the patient had, as it last stood.
+pub fn as_last_stood(conn: &mut DbConnection, patient: UserId) -> DbResult<Vec<VersionRow>> {
+    Ok(programme_versions::table
+        .filter(programme_versions::patient_id.eq(patient.to_string()))
+        .filter(
+            programme_versions::ended
+                .eq(true)
+                .or(programme_versions::in_force_until.is_null()),
+        )
+        .select(programme_versions::all_columns)
+        .order(programme_versions::version.asc())
+        .load(conn)?)
+}

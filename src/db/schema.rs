@@ -175,6 +175,7 @@ diesel::table! {
         not_logging_days -> Nullable<Integer>,
         version -> BigInt,
         updated_at -> Timestamp,
+        adherence_floor_pct -> Nullable<Integer>,
     }
 }
 
@@ -186,6 +187,7 @@ diesel::table! {
         not_logging_days -> Integer,
         version -> BigInt,
         updated_at -> Timestamp,
+        adherence_floor_pct -> Integer,
     }
 }
 

@@ -554,6 +554,7 @@ mod tests {
             stretch_days: 0,
             stretch_adherence: None,
             stretch_minutes: 0.0,
+            programme_adherence: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The patient's data as a FHIR R4 `Bundle` of type `collection`: a
 //! `Patient`, pain entries as LOINC 72514-3 `Observation`s, PEG scores as
-//! LOINC 91147-9 `Observation`s, massage sessions as `Procedure`s. Each
+//! LOINC 91147-9 `Observation`s, massage sessions as `Procedure`s, home
+//! programmes as `CarePlan`s. Each
 //! resource is built here from the stored views; the service streams them
 //! one entry at a time between [`bundle_head`] and [`BUNDLE_TAIL`].
 
@@ -9,7 +10,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::analytics::Frac;
 use crate::domain::logbook::Instrument;
+use crate::kinds::programme::ProgrammeDoc;
 use crate::kinds::{Assessment, MassageSession, PainEntry};
 
 pub const CONTENT_TYPE: &str = "application/fhir+json";
@@ -276,6 +279,100 @@ pub fn massage_session(patient: Uuid, m: &MassageSession) -> Value {
     entry("Procedure", m.meta.id, resource)
 }
 
+/// A home programme the patient had, as it last stood.
+pub struct PlanOfRecord {
+    /// Its version then.
+    pub version: i64,
+    pub saved_at: DateTime<Utc>,
+    pub doc: ProgrammeDoc,
+    /// Ended by the care team (else the programme in force).
+    pub ended: bool,
+    /// The names of its stretches, in the order of its items (`None`: an
+    /// own stretch the patient has since deleted).
+    pub names: Vec<Option<String>>,
+}
+
+/// A home programme as a `CarePlan` (intent `plan`): `active` while in
+/// force, `completed` once ended or past its `ends_on`, `revoked` when
+/// ended before it started; one `activity.detail` per stretch, its days a
+/// week and minutes a day as `scheduledTiming.repeat`.
+pub fn care_plan(patient: Uuid, plan: &PlanOfRecord, today: NaiveDate) -> Value {
+    let doc = &plan.doc;
+    let never_started = doc.ends_on.is_some_and(|end| end < doc.starts_on);
+    let over = plan.ended || doc.ends_on.is_some_and(|end| end < today);
+    let (status, activity_status) = if never_started {
+        ("revoked", "cancelled")
+    } else if over {
+        ("completed", "completed")
+    } else if doc.starts_on > today {
+        ("active", "scheduled")
+    } else {
+        ("active", "in-progress")
+    };
+    let id = Uuid::new_v5(
+        &DERIVED,
+        format!("programme/{patient}/{}", plan.version).as_bytes(),
+    );
+    let mut period = json!({ "start": doc.starts_on.to_string() });
+    if let Some(end) = doc.ends_on.filter(|_| !never_started) {
+        put(&mut period, "end", Some(Value::String(end.to_string())));
+    }
+    let activity: Vec<Value> = doc
+        .items
+        .iter()
+        .zip(&plan.names)
+        .map(|(item, name)| {
+            let mut detail = json!({
+                "status": activity_status,
+                "code": { "text": name.clone().unwrap_or_else(|| "A stretch no longer in the catalog".to_owned()) },
+                "scheduledTiming": { "repeat": {
+                    "frequency": item.days_per_week,
+                    "period": 1,
+                    "periodUnit": "wk",
+                    "duration": Frac::new(item.seconds_per_day, 60).round3(),
+                    "durationUnit": "min",
+                }},
+            });
+            let mut words = Vec::new();
+            if let Some(sets) = item.sets {
+                words.push(format!("{sets} sets"));
+            }
+            if let Some(reps) = item.reps {
+                words.push(format!("{reps} repetitions"));
+            }
+            if let Some(side) = &item.side {
+                words.push(format!("side: {}", label(side).to_lowercase()));
+            }
+            words.extend(item.note.iter().filter_map(|n| fhir_string(n)));
+            put(
+                &mut detail,
+                "description",
+                fhir_string(&words.join("; ")).map(Value::String),
+            );
+            json!({ "detail": detail })
+        })
+        .collect();
+    let mut resource = json!({
+        "resourceType": "CarePlan",
+        "id": id.to_string(),
+        "status": status,
+        "intent": "plan",
+        "title": "Home stretching programme",
+        "subject": reference(patient),
+        "period": period,
+        "created": instant(plan.saved_at),
+        "author": { "display": doc.updated_by.display_name },
+        "activity": activity,
+    });
+    if fhir_string(&doc.updated_by.display_name).is_none() {
+        if let Some(map) = resource.as_object_mut() {
+            map.remove("author");
+        }
+    }
+    put(&mut resource, "note", notes(doc.note.clone()));
+    entry("CarePlan", id, resource)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +393,102 @@ mod tests {
             notes(vec![String::new(), "ok".into()]),
             Some(json!([{ "text": "ok" }]))
         );
+    }
+
+    fn plan(starts_on: &str, ends_on: Option<&str>, ended: bool) -> PlanOfRecord {
+        use crate::kinds::programme::{ItemDoc, Prescriber};
+        let day = |s: &str| s.parse().unwrap_or(NaiveDate::MIN);
+        let item = |n: u128, seconds| ItemDoc {
+            stretch_id: Uuid::from_u128(n),
+            days_per_week: 5,
+            seconds_per_day: seconds,
+            sets: Some(2),
+            reps: None,
+            side: Some(crate::domain::logbook::Side::Both),
+            note: Some("Slowly".into()),
+        };
+        PlanOfRecord {
+            version: 3,
+            saved_at: DateTime::from_timestamp(1_780_000_000, 0).unwrap_or_default(),
+            doc: ProgrammeDoc {
+                starts_on: day(starts_on),
+                ends_on: ends_on.map(day),
+                note: Some(String::new()),
+                items: vec![item(1, 90), item(2, 120)],
+                updated_by: Prescriber {
+                    id: Uuid::from_u128(9),
+                    display_name: "Dana Reyes".into(),
+                },
+            },
+            ended,
+            names: vec![Some("Cat-cow".into()), None],
+        }
+    }
+
+    #[test]
+    fn a_programme_is_a_care_plan_with_one_activity_per_stretch() {
+        let today: NaiveDate = "2026-12-07".parse().unwrap_or(NaiveDate::MIN);
+        let status = |p: &PlanOfRecord| {
+            let r = &care_plan(Uuid::nil(), p, today)["resource"];
+            (
+                r["status"].as_str().unwrap_or_default().to_owned(),
+                r["activity"][0]["detail"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        };
+        let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(
+            status(&plan("2026-12-01", None, false)),
+            pair("active", "in-progress")
+        );
+        assert_eq!(
+            status(&plan("2026-12-14", None, false)),
+            pair("active", "scheduled")
+        );
+        assert_eq!(
+            status(&plan("2026-11-01", Some("2026-12-06"), false)),
+            pair("completed", "completed")
+        );
+        assert_eq!(
+            status(&plan("2026-11-01", Some("2026-12-07"), true)),
+            pair("completed", "completed")
+        );
+        assert_eq!(
+            status(&plan("2026-12-14", Some("2026-12-07"), true)),
+            pair("revoked", "cancelled")
+        );
+        let entry = care_plan(
+            Uuid::nil(),
+            &plan("2026-12-01", Some("2027-01-31"), false),
+            today,
+        );
+        let r = &entry["resource"];
+        assert_eq!(r["intent"], "plan");
+        assert_eq!(
+            r["period"],
+            json!({"start": "2026-12-01", "end": "2027-01-31"})
+        );
+        assert_eq!(r["author"]["display"], "Dana Reyes");
+        assert!(r.get("note").is_none());
+        let first = &r["activity"][0]["detail"];
+        assert_eq!(first["code"]["text"], "Cat-cow");
+        assert_eq!(
+            first["scheduledTiming"]["repeat"],
+            json!({"frequency": 5, "period": 1, "periodUnit": "wk", "duration": 1.5, "durationUnit": "min"})
+        );
+        assert_eq!(first["description"], "2 sets; side: both; Slowly");
+        assert_eq!(
+            r["activity"][1]["detail"]["code"]["text"],
+            "A stretch no longer in the catalog"
+        );
+        let revoked = care_plan(
+            Uuid::nil(),
+            &plan("2026-12-14", Some("2026-12-07"), true),
+            today,
+        );
+        assert!(revoked["resource"]["period"].get("end").is_none());
     }
 
     #[test]

@@ -19,6 +19,9 @@ const MASSAGE: &str = "e4c7a913-2b5d-4c8e-a0f6-93d1b7e52a08";
 const EARLIER_MASSAGE: &str = "5a9e3c71-d8f2-4b06-8c4a-1f7e6d2b9035";
 /// A built-in stretch of the catalog: knee to chest.
 const KNEE_TO_CHEST: &str = "5cc4de70-afe9-4d31-8df2-1cc2bd1c45ab";
+/// Another: the standing side bend for the quadratus lumborum.
+const SIDE_BEND: &str = "05265d94-defe-4733-92b0-2989f34a5b19";
+const PROGRAMME: &str = "9b3e7d15-4c2a-4f8e-b061-d5a8c2e4f713";
 
 /// One example: where it goes, a short summary, the value.
 enum Example {
@@ -206,7 +209,8 @@ fn trends() -> Value {
                 "min_pain": 3.0,
                 "max_pain": 5.0,
                 "slope_per_day": 0.1,
-                "stretch_adherence": 0.667
+                "stretch_adherence": 0.667,
+                "programme_adherence": 0.6
             }
         ],
         "summary": {
@@ -241,7 +245,9 @@ fn overview() -> Value {
         "precautions": ["osteoporosis"],
         "alerts": ["pain_rising", "precaution"],
         "needs_attention": true,
-        "rules": {"pain_threshold": 8, "spike_delta": 3, "not_logging_days": 4},
+        "rules": {"pain_threshold": 8, "spike_delta": 3, "not_logging_days": 4,
+                  "adherence_floor": 0.5},
+        "programme_adherence_7d": 0.714,
         "avg_pain_7d": 5.4,
         "avg_pain_prev_7d": 4.1,
         "pain_change_7d": 1.3,
@@ -274,6 +280,61 @@ fn overview() -> Value {
             "date": "2026-11-24",
             "text": "Stiff after sitting through a long meeting; better after a short walk."
         }
+    })
+}
+
+pub fn programme_body() -> Value {
+    json!({
+        "starts_on": "2026-11-23",
+        "ends_on": "2027-01-31",
+        "note": "Gently: stop short of sharp pain. Breathe out into each stretch.",
+        "items": [
+            {"stretch_id": SIDE_BEND, "days_per_week": 5, "seconds_per_day": 120,
+             "sets": 2, "side": "both", "note": "Hold 30 s each side, twice."},
+            {"stretch_id": KNEE_TO_CHEST, "days_per_week": 7, "seconds_per_day": 60}
+        ]
+    })
+}
+
+fn programme(version: i64) -> Value {
+    let updated = if version == 1 {
+        "2026-11-23T16:05:12Z"
+    } else {
+        "2026-11-30T15:41:07Z"
+    };
+    let mut body = programme_body();
+    body["items"][1]["sets"] = json!(null);
+    body["items"][1]["reps"] = json!(null);
+    body["items"][1]["side"] = json!(null);
+    body["items"][1]["note"] = json!(null);
+    body["items"][0]["reps"] = json!(null);
+    with(
+        with(
+            meta(PROGRAMME, version, "2026-11-23T16:05:12Z", updated),
+            body,
+        ),
+        json!({"updated_by": {"id": WEBER, "display_name": "Dr. Lena Weber"}}),
+    )
+}
+
+fn weekly_adherence() -> Value {
+    let row = |week: &str, stretch: &str, name: &str, prescribed: f64, met: i64, adherence: f64| {
+        json!({"week_start": week, "stretch_id": stretch, "stretch_name": name,
+               "prescribed": prescribed, "met": met, "adherence": adherence})
+    };
+    json!({
+        "timezone": "Europe/Berlin",
+        "today": "2026-12-02",
+        "weeks": [
+            {"week_start": "2026-11-23", "counted_to": "2026-11-29", "programme_adherence": 0.8},
+            {"week_start": "2026-11-30", "counted_to": "2026-12-02", "programme_adherence": 0.567}
+        ],
+        "rows": [
+            row("2026-11-23", SIDE_BEND, "Standing side bend", 5.0, 3, 0.6),
+            row("2026-11-23", KNEE_TO_CHEST, "Knee-to-chest", 7.0, 7, 1.0),
+            row("2026-11-30", SIDE_BEND, "Standing side bend", 2.143, 1, 0.467),
+            row("2026-11-30", KNEE_TO_CHEST, "Knee-to-chest", 3.0, 2, 0.667)
+        ]
     })
 }
 
@@ -340,6 +401,33 @@ fn examples_of(id: &str) -> Vec<Example> {
             ),
         ],
         "get_patient" => vec![Response("200", "Ana at a glance", overview())],
+        "put_patient_programme" => vec![
+            Request(
+                "Side bend 5 days a week, knee to chest every day",
+                programme_body(),
+            ),
+            Response("201", "Prescribed (version 1)", programme(1)),
+            Response("200", "Replaced (version 2)", programme(2)),
+            Response(
+                "422",
+                "A stretch the patient does not have, named",
+                problem(
+                    422,
+                    "Unprocessable Entity",
+                    "validation_failed",
+                    "One or more fields have values out of range.",
+                    json!([{"field": "items[1].stretch_id",
+                            "message": "is not a stretch of the catalog or one of yours"}]),
+                ),
+            ),
+        ],
+        "get_my_programme" | "get_patient_programme" => {
+            vec![Response("200", "Ana's programme", programme(2))]
+        }
+        "get_my_programme_adherence" | "get_patient_programme_adherence" => vec![
+            Parameter("weeks", json!(2)),
+            Response("200", "Last week and this one", weekly_adherence()),
+        ],
         "login" => vec![
             Request(
                 "E-mail and password",
@@ -491,6 +579,22 @@ mod tests {
         accepted::<PainEntries>(&pain_entry_body());
         accepted::<StretchSessions>(&stretch_session_body());
         accepted::<MassageSessions>(&massage_session_body());
+        let programme: crate::kinds::ProgrammeBody =
+            parse_json(&serde_json::to_vec(&programme_body()).unwrap()).unwrap();
+        let signed = crate::kinds::programme::SignedProgramme {
+            programme,
+            by: crate::kinds::programme::Prescriber {
+                id: uuid::Uuid::parse_str(WEBER).unwrap(),
+                display_name: "Dr. Lena Weber".into(),
+            },
+        };
+        assert!(crate::kinds::Programmes::validate(
+            &signed,
+            &Context {
+                today: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+            }
+        )
+        .is_empty());
         let login: crate::routes::auth::LoginRequest = serde_json::from_value(
             json!({"email": "ana@example.org", "password": "correct horse battery staple"}),
         )
@@ -528,6 +632,11 @@ mod tests {
             "get_patient_trends",
             "list_patients",
             "get_patient",
+            "put_patient_programme",
+            "get_my_programme",
+            "get_patient_programme",
+            "get_my_programme_adherence",
+            "get_patient_programme_adherence",
             "login",
             "refresh",
         ] {

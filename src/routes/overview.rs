@@ -14,7 +14,7 @@ use super::input::{ApiJson, ApiQuery};
 use super::{endpoint, Access, Endpoint};
 use crate::analytics::clinical::{FunctionChange, NextSession};
 use crate::analytics::overview::{
-    Alert, AlertRules, LastSession, LatestNote, PatientOrder, RuleOverrides,
+    Alert, AlertRules, Hundredths, LastSession, LatestNote, PatientOrder, RuleOverrides,
 };
 use crate::domain::access::PatientScope;
 use crate::domain::logbook::{Checks, Condition};
@@ -69,6 +69,10 @@ pub struct PatientOverview {
     pub worst_pain_7d: Option<i64>,
     /// Days of the last 7 with a stretch session.
     pub stretch_days_7d: i64,
+    /// How far the home programme was followed over the last 7 days, 0..1
+    /// (the mean over its items of days met ÷ days prescribed); null
+    /// without a programme in force then.
+    pub programme_adherence_7d: Option<f64>,
     /// The newest note of a pain entry of the last 7 days, in the patient's words.
     pub latest_note: Option<LatestNote>,
     pub last_massage_date: Option<NaiveDate>,
@@ -107,6 +111,7 @@ impl From<Overview> for PatientOverview {
             pain_change_7d: f.pain_change_7d,
             worst_pain_7d: f.worst_pain_7d,
             stretch_days_7d: f.stretch_days_7d,
+            programme_adherence_7d: f.programme_adherence_7d,
             latest_note: f.latest_note.clone(),
             last_massage_date: o.last_massage_date,
             days_since_last_massage: f.days_since_last_massage,
@@ -267,6 +272,7 @@ pub enum RuleField {
     PainThreshold,
     SpikeDelta,
     NotLoggingDays,
+    AdherenceFloor,
 }
 
 /// `"off"`: no `pain_high` for this patient, whatever your default.
@@ -294,6 +300,9 @@ pub struct AlertSettingsResponse {
     pub spike_delta: Option<i64>,
     /// This patient's days without an entry, 1..60; null: your default.
     pub not_logging_days: Option<i64>,
+    /// This patient's adherence floor, 0..1; null: your default.
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 1)]
+    pub adherence_floor: Option<Hundredths>,
     /// The rules as they apply to this patient.
     pub effective: AlertRules,
     /// The fields that follow your defaults.
@@ -309,6 +318,7 @@ impl From<AlertSettings> for AlertSettingsResponse {
             (o.pain_threshold.is_none(), RuleField::PainThreshold),
             (o.spike_delta.is_none(), RuleField::SpikeDelta),
             (o.not_logging_days.is_none(), RuleField::NotLoggingDays),
+            (o.adherence_floor.is_none(), RuleField::AdherenceFloor),
         ]
         .into_iter()
         .filter_map(|(inherits, field)| inherits.then_some(field))
@@ -320,6 +330,7 @@ impl From<AlertSettings> for AlertSettingsResponse {
             }),
             spike_delta: o.spike_delta,
             not_logging_days: o.not_logging_days,
+            adherence_floor: o.adherence_floor,
             effective: s.effective(),
             inherited,
             version: s.version,
@@ -341,6 +352,10 @@ pub struct AlertSettingsBody {
     /// 1..60: `not_logging` after this many days without an entry, today included.
     #[schema(minimum = 1, maximum = 60)]
     pub not_logging_days: Option<i64>,
+    /// 0..1, kept to two decimals: `low_adherence` when the home programme
+    /// was followed less than this over the last 7 days (0: never).
+    #[schema(minimum = 0, maximum = 1)]
+    pub adherence_floor: Option<f64>,
 }
 
 /// Your rules for one patient; a field left out or null follows your defaults.
@@ -357,20 +372,40 @@ pub struct PatientRulesBody {
     /// 1..60: `not_logging` after this many days without an entry, today included.
     #[schema(minimum = 1, maximum = 60)]
     pub not_logging_days: Option<i64>,
+    /// 0..1, kept to two decimals: `low_adherence` when the home programme
+    /// was followed less than this over the last 7 days (0: never).
+    #[schema(minimum = 0, maximum = 1)]
+    pub adherence_floor: Option<f64>,
 }
 
-/// The ranges of the three rules, for the defaults and a patient's own
-/// (`found` holds what was refused before, e.g. a threshold of the wrong kind).
+/// The ranges of the rules, for the defaults and a patient's own (`found`
+/// holds what was refused before, e.g. a threshold of the wrong kind); the
+/// adherence floor in hundredths.
 fn check_rules(
     mut found: Checks,
     threshold: Option<i64>,
     spike_delta: Option<i64>,
     not_logging_days: Option<i64>,
-) -> AppResult<()> {
+    adherence_floor: Option<f64>,
+) -> AppResult<Option<Hundredths>> {
     found.range("pain_threshold", threshold, 0, 10);
     found.range("spike_delta", spike_delta, 1, 10);
     found.range("not_logging_days", not_logging_days, 1, 60);
-    Ok(DomainError::check(found.0)?)
+    let floor = match adherence_floor {
+        None => None,
+        Some(share) => {
+            let floor = Hundredths::of(share);
+            if floor.is_none() {
+                found.fail(
+                    "adherence_floor",
+                    "must be a share from 0 to 1 (0.5 for half)",
+                );
+            }
+            floor
+        }
+    };
+    DomainError::check(found.0)?;
+    Ok(floor)
 }
 
 fn with_etag<T: Serialize>(version: i64, body: T) -> HttpResponse {
@@ -438,11 +473,18 @@ pub async fn put_alert_settings(
         found.0.push(error.clone());
     }
     let level = threshold.as_ref().ok().copied().flatten().flatten();
-    check_rules(found, level, body.spike_delta, body.not_logging_days)?;
+    let floor = check_rules(
+        found,
+        level,
+        body.spike_delta,
+        body.not_logging_days,
+        body.adherence_floor,
+    )?;
     let overrides = RuleOverrides {
         pain_threshold: threshold.ok().flatten(),
         spike_delta: body.spike_delta,
         not_logging_days: body.not_logging_days,
+        adherence_floor: floor,
     };
     let saved =
         service::save_alert_settings(&state.db, &state.clock, scope, overrides, if_match.0).await?;
@@ -458,6 +500,10 @@ pub struct AlertDefaultsResponse {
     pub spike_delta: i64,
     /// `not_logging` after this many days without an entry, today included.
     pub not_logging_days: i64,
+    /// `low_adherence` when the home programme was followed less than this
+    /// share over the last 7 days.
+    #[schema(value_type = f64, minimum = 0, maximum = 1)]
+    pub adherence_floor: Hundredths,
     /// 0 while never saved (the built-in defaults); also the `ETag`.
     pub version: i64,
 }
@@ -468,6 +514,7 @@ impl From<AlertDefaults> for AlertDefaultsResponse {
             pain_threshold: d.rules.pain_threshold,
             spike_delta: d.rules.spike_delta,
             not_logging_days: d.rules.not_logging_days,
+            adherence_floor: d.rules.adherence_floor,
             version: d.version,
         }
     }
@@ -480,7 +527,7 @@ impl From<AlertDefaults> for AlertDefaultsResponse {
     operation_id = "get_alert_defaults",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Your defaults (built-in until saved: no pain threshold, a spike of 2, 7 days)", body = AlertDefaultsResponse, headers(("ETag" = String))),
+        (status = 200, description = "Your defaults (built-in until saved: no pain threshold, a spike of 2, 7 days, an adherence floor of 0.5)", body = AlertDefaultsResponse, headers(("ETag" = String))),
         (status = 403, description = "The caller is not a therapist"),
     )
 )]
@@ -497,7 +544,7 @@ pub async fn get_alert_defaults(
 
 /// Replace your alert rules for all your patients; a field left out or
 /// null takes its built-in default (`pain_threshold`: off, `spike_delta`:
-/// 2, `not_logging_days`: 7). Patients without their own value of a field
+/// 2, `not_logging_days`: 7, `adherence_floor`: 0.5). Patients without their own value of a field
 /// follow at once.
 #[utoipa::path(
     put, path = "/v1/me/alert-defaults", tag = "therapist views",
@@ -518,17 +565,19 @@ pub async fn put_alert_defaults(
     body: ApiJson<AlertSettingsBody>,
 ) -> AppResult<HttpResponse> {
     let body = body.0;
-    check_rules(
+    let floor = check_rules(
         Checks::default(),
         body.pain_threshold,
         body.spike_delta,
         body.not_logging_days,
+        body.adherence_floor,
     )?;
     let builtin = AlertRules::default();
     let rules = AlertRules {
         pain_threshold: body.pain_threshold,
         spike_delta: body.spike_delta.unwrap_or(builtin.spike_delta),
         not_logging_days: body.not_logging_days.unwrap_or(builtin.not_logging_days),
+        adherence_floor: floor.unwrap_or(builtin.adherence_floor),
     };
     let saved =
         service::save_alert_defaults(&state.db, &state.clock, therapist.0.id, rules, if_match.0)

@@ -353,6 +353,10 @@ async fn write_fhir(
     sink: &mut Sink,
 ) -> Result<(), Stop> {
     let patient = head.patient.id;
+    let today = match crate::domain::Timezone::parse(&head.patient.timezone) {
+        Ok(zone) => clock.today_in(zone.tz()),
+        Err(_) => clock.now().date_naive(),
+    };
     sink.raw(&fhir::bundle_head(Uuid::new_v4(), clock.now()));
     sink.first = true;
     sink.item(&fhir::patient(&fhir::Subject {
@@ -383,6 +387,14 @@ async fn write_fhir(
         sink.item(&fhir::massage_session(patient, &session))
     })
     .await?;
+    let owner = scope.patient;
+    let plans = page(db, &scope, move |conn| {
+        super::programme::plans_of_record(conn, owner)
+    })
+    .await?;
+    for plan in &plans {
+        sink.item(&fhir::care_plan(patient, plan, today))?;
+    }
     sink.raw(fhir::BUNDLE_TAIL);
     sink.flush(true).await
 }

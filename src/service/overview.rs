@@ -11,17 +11,20 @@ use chrono::{Days, NaiveDate, NaiveDateTime};
 use quick_cache::sync::Cache;
 
 use super::{ServiceError, ServiceResult};
+use crate::analytics::adherence::Stretched;
 use crate::analytics::clinical::Questionnaire;
 use crate::analytics::instruments::Instrument;
 use crate::analytics::overview::{
-    figures, window_start, AlertRules, Figures, Note, PainDay, PatientData, PatientOrder, Rank,
-    RuleOverrides, SESSIONS_LOOK_BACK_DAYS,
+    figures, window_start, AlertRules, Figures, Hundredths, Note, PainDay, PatientData,
+    PatientOrder, Rank, RuleOverrides, SESSIONS_LOOK_BACK_DAYS,
 };
 use crate::analytics::trends::Session;
 use crate::clock::Clock;
 use crate::db::access_log::{self, Access};
 use crate::db::accounts;
-use crate::db::overview::{self as store, AlertDefaultsRow, AlertSettingsRow, LastEntry};
+use crate::db::overview::{
+    self as store, AlertDefaultsRow, AlertSettingsRow, DefaultsColumns, LastEntry, OverridesColumns,
+};
 use crate::db::DbError;
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{AuthUser, PatientScope};
@@ -78,19 +81,20 @@ pub struct Selection {
 const CASELOAD_MAX: i64 = 100_000;
 
 /// A therapist's defaults from their stored row (none: the built-in ones).
-fn defaults_of(row: (Option<i32>, Option<i32>, Option<i32>)) -> AlertRules {
+fn defaults_of(row: DefaultsColumns) -> AlertRules {
     match row {
-        (threshold, Some(spike), Some(days)) => AlertRules {
+        (threshold, Some(spike), Some(days), Some(floor)) => AlertRules {
             pain_threshold: threshold.map(i64::from),
             spike_delta: spike.into(),
             not_logging_days: days.into(),
+            adherence_floor: Hundredths(floor.into()),
         },
         _ => AlertRules::default(),
     }
 }
 
-fn overrides_of(row: (Option<i32>, Option<bool>, Option<i32>, Option<i32>)) -> RuleOverrides {
-    let (threshold, off, spike, days) = row;
+fn overrides_of(row: OverridesColumns) -> RuleOverrides {
+    let (threshold, off, spike, days, floor) = row;
     RuleOverrides {
         pain_threshold: if off == Some(true) {
             Some(None)
@@ -99,6 +103,7 @@ fn overrides_of(row: (Option<i32>, Option<bool>, Option<i32>, Option<i32>)) -> R
         },
         spike_delta: spike.map(i64::from),
         not_logging_days: days.map(i64::from),
+        adherence_floor: floor.map(|f| Hundredths(f.into())),
     }
 }
 
@@ -290,10 +295,21 @@ fn compute(
             .or_default()
             .add(record)?;
     }
-    let mut stretched: HashMap<String, Vec<NaiveDate>> = HashMap::new();
-    for (patient, date) in store::stretch_days(conn, &ids, (from, to))? {
-        stretched.entry(patient).or_default().extend(date);
+    // Stretching and the home programme are read for the last week only.
+    let mut stretch_days: HashMap<String, Vec<NaiveDate>> = HashMap::new();
+    let mut stretched: HashMap<String, Vec<Stretched>> = HashMap::new();
+    for (patient, date, stretch, seconds) in store::stretch_seconds(conn, &ids, week)? {
+        let (Some(date), Some(stretch_id)) = (date, stretch) else {
+            continue;
+        };
+        stretch_days.entry(patient.clone()).or_default().push(date);
+        stretched.entry(patient).or_default().push(Stretched {
+            date,
+            stretch_id,
+            seconds: seconds.unwrap_or(0),
+        });
     }
+    let mut programmes = super::programme::plans_by_patient(conn, &ids, week)?;
     let massages: HashMap<String, NaiveDate> =
         store::last_massages(conn, &ids)?.into_iter().collect();
     let mut precautions: HashMap<String, Vec<Condition>> = HashMap::new();
@@ -320,7 +336,9 @@ fn compute(
             let recent = recent.remove(&p.id).unwrap_or_default();
             let data = PatientData {
                 pain_days: pain.remove(&p.id).unwrap_or_default(),
-                stretch_days: stretched.remove(&p.id).unwrap_or_default(),
+                stretch_days: stretch_days.remove(&p.id).unwrap_or_default(),
+                stretched: stretched.remove(&p.id).unwrap_or_default(),
+                programme: programmes.remove(&p.id).unwrap_or_default(),
                 last_entry_date: last.map(|(date, _)| date),
                 last_massage_date: massages.get(&p.id).copied(),
                 has_precautions: !conditions.is_empty(),
@@ -511,6 +529,7 @@ fn read_defaults(conn: &mut DbConnection, therapist: UserId) -> ServiceResult<Al
                 row.pain_threshold,
                 Some(row.spike_delta),
                 Some(row.not_logging_days),
+                Some(row.adherence_floor_pct),
             )),
             version: row.version,
         },
@@ -531,6 +550,7 @@ fn read_settings(conn: &mut DbConnection, scope: PatientScope) -> ServiceResult<
                     Some(row.pain_high_off),
                     row.spike_delta,
                     row.not_logging_days,
+                    row.adherence_floor_pct,
                 )),
                 defaults,
                 version: row.version,
@@ -582,6 +602,7 @@ pub async fn save_alert_settings(
                 pain_high_off: overrides.pain_threshold == Some(None),
                 spike_delta: overrides.spike_delta.map(narrow).transpose()?,
                 not_logging_days: overrides.not_logging_days.map(narrow).transpose()?,
+                adherence_floor_pct: overrides.adherence_floor.map(|f| narrow(f.0)).transpose()?,
                 version: current.version + 1,
             };
             store::save_alert_settings(conn, scope.actor.id, scope.patient, &row, now)?;
@@ -628,6 +649,7 @@ pub async fn save_alert_defaults(
             pain_threshold: rules.pain_threshold.map(narrow).transpose()?,
             spike_delta: narrow(rules.spike_delta)?,
             not_logging_days: narrow(rules.not_logging_days)?,
+            adherence_floor_pct: narrow(rules.adherence_floor.0)?,
             version: current.version + 1,
         };
         store::save_alert_defaults(conn, therapist, &row, now)?;

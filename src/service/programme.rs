@@ -4,6 +4,8 @@
 //! other object; each change also adds a version to its history, in the
 //! same transaction, in force from the patient's local day.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -12,12 +14,15 @@ use super::logbook::{
     current, find, lock, logged, put_locked, to_json, writer, Found, Outcome, Target, Written,
 };
 use super::{ServiceError, ServiceResult};
+use crate::analytics::adherence::{self, ProgrammeVersion, Stretched};
 use crate::clock::Clock;
+use crate::db::overview as overview_store;
 use crate::db::programme::{self as versions, NewVersion, VersionRow};
 use crate::db::{accounts, records, Db, DbConnection, DbError};
 use crate::domain::access::PatientScope;
 use crate::domain::version::IfMatch;
-use crate::domain::{DomainError, RecordId};
+use crate::domain::{DomainError, RecordId, UserId};
+use crate::export::fhir::PlanOfRecord;
 use crate::kinds::programme::{
     Prescriber, Programme, ProgrammeBody, ProgrammeDoc, Programmes, SignedProgramme, NAME,
 };
@@ -184,4 +189,195 @@ pub async fn history(
         .collect::<Result<Vec<_>, DbError>>()
         .map_err(ServiceError::from)?;
     Ok((items, next))
+}
+
+/// The versions of these patients' programmes in force on some day of
+/// `window`, as adherence reads them, per patient (one statement).
+pub(crate) fn plans_by_patient(
+    conn: &mut DbConnection,
+    patients: &[String],
+    window: (NaiveDate, NaiveDate),
+) -> ServiceResult<HashMap<String, Vec<ProgrammeVersion>>> {
+    let mut plans: HashMap<String, Vec<ProgrammeVersion>> = HashMap::new();
+    for row in versions::in_force(conn, patients, window)? {
+        let doc: ProgrammeDoc = serde_json::from_str(&row.data)
+            .map_err(|e| DbError::bad_json("programme_version", format!("{}", row.version), &e))?;
+        plans
+            .entry(row.patient_id)
+            .or_default()
+            .push(doc.plan(row.in_force_from));
+    }
+    Ok(plans)
+}
+
+/// One patient's [`plans_by_patient`].
+pub(crate) fn plans(
+    conn: &mut DbConnection,
+    patient: UserId,
+    window: (NaiveDate, NaiveDate),
+) -> ServiceResult<Vec<ProgrammeVersion>> {
+    let id = patient.to_string();
+    Ok(plans_by_patient(conn, std::slice::from_ref(&id), window)?
+        .remove(&id)
+        .unwrap_or_default())
+}
+
+/// The most ISO weeks one adherence answer covers.
+pub const MAX_WEEKS: u32 = 52;
+
+/// Adherence to the home programme per ISO week of the patient's calendar.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WeeklyAdherence {
+    /// The patient's IANA time zone: weeks run Monday to Sunday there.
+    pub timezone: String,
+    /// The patient's today: the current week is counted up to it.
+    pub today: NaiveDate,
+    /// Oldest first.
+    pub weeks: Vec<WeekAdherence>,
+    /// One row per week and item active in it, oldest week first, items
+    /// in the order of the programme.
+    pub rows: Vec<ItemWeek>,
+}
+
+/// The programme's figure for one week.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WeekAdherence {
+    /// The Monday the week starts on.
+    pub week_start: NaiveDate,
+    /// The last day counted: the Sunday, or today in the current week.
+    pub counted_to: NaiveDate,
+    /// The mean over the week's items of their adherence, 0..1; null
+    /// without a programme in force that week.
+    pub programme_adherence: Option<f64>,
+}
+
+/// One item of the programme in one week.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemWeek {
+    pub week_start: NaiveDate,
+    pub stretch_id: uuid::Uuid,
+    /// The stretch's name (the catalog's, or the patient's own); null for
+    /// an own stretch the patient has since deleted.
+    pub stretch_name: Option<String>,
+    /// Days prescribed that week: `days_per_week` × active days ÷ 7 (5
+    /// for a whole week of a 5-days-a-week item; fractional for a week the
+    /// programme started or changed in), to 3 decimals.
+    pub prescribed: f64,
+    /// Active days whose sessions of the stretch reached `seconds_per_day`.
+    pub met: i64,
+    /// `min(met, prescribed) ÷ prescribed`, 0..1; null when nothing was
+    /// prescribed.
+    pub adherence: Option<f64>,
+}
+
+/// Adherence per ISO week, the last `weeks` up to the patient's today.
+pub async fn weekly_adherence(
+    db: &Db,
+    clock: &Clock,
+    scope: PatientScope,
+    weeks: u32,
+) -> ServiceResult<WeeklyAdherence> {
+    let clock = clock.clone();
+    db.run(move |conn| {
+        let patient =
+            accounts::find_user(conn, &scope.patient.to_string())?.ok_or(DomainError::NotFound)?;
+        let zone = patient.timezone()?;
+        let today = clock.today_in(zone.tz());
+        let monday = today.week(chrono::Weekday::Mon).first_day();
+        let first = monday - chrono::Duration::weeks(i64::from(weeks.max(1)) - 1);
+        let window = (first, today);
+        let plans = plans(conn, scope.patient, window)?;
+        let id = scope.patient.to_string();
+        let stretched: Vec<Stretched> =
+            overview_store::stretch_seconds(conn, std::slice::from_ref(&id), window)?
+                .into_iter()
+                .filter_map(|(_, date, stretch, seconds)| {
+                    Some(Stretched {
+                        date: date?,
+                        stretch_id: stretch?,
+                        seconds: seconds.unwrap_or(0),
+                    })
+                })
+                .collect();
+        let names = stretch_names(conn, scope.patient)?;
+        let mut answer = WeeklyAdherence {
+            timezone: zone.name().to_owned(),
+            today,
+            weeks: Vec::new(),
+            rows: Vec::new(),
+        };
+        for week in adherence::weekly(&plans, &stretched, today, weeks) {
+            let counted_to = (week.week_start + chrono::Duration::days(6)).min(today);
+            answer.weeks.push(WeekAdherence {
+                week_start: week.week_start,
+                counted_to,
+                programme_adherence: week.adherence.programme,
+            });
+            for item in &week.adherence.items {
+                let stretch_id = item
+                    .stretch_id
+                    .parse()
+                    .map_err(|_| DbError::corrupt("programme_version", &id, "stretch_id"))?;
+                answer.rows.push(ItemWeek {
+                    week_start: week.week_start,
+                    stretch_id,
+                    stretch_name: names.get(&stretch_id).cloned(),
+                    prescribed: item.prescribed(),
+                    met: item.met,
+                    adherence: item.adherence(),
+                });
+            }
+        }
+        Ok(answer)
+    })
+    .await
+}
+
+/// The names of the stretches a patient's programme may hold: the
+/// catalog's and the patient's own.
+fn stretch_names(
+    conn: &mut DbConnection,
+    patient: UserId,
+) -> Result<HashMap<uuid::Uuid, String>, DbError> {
+    let mut names = HashMap::new();
+    for row in records::builtin_stretches(conn)? {
+        if let Ok(id) = row.id.parse() {
+            names.insert(id, row.name);
+        }
+    }
+    for record in records::list_undated(conn, patient, RecordKind::OwnStretch)? {
+        let stretch = crate::kinds::view::<crate::kinds::OwnStretches>(&record)?;
+        names.insert(stretch.id, stretch.name);
+    }
+    Ok(names)
+}
+
+/// Every programme the patient had: each one ended, and the one in force.
+pub(crate) fn plans_of_record(
+    conn: &mut DbConnection,
+    patient: UserId,
+) -> Result<Vec<PlanOfRecord>, DbError> {
+    let rows = versions::as_last_stood(conn, patient)?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names = stretch_names(conn, patient)?;
+    rows.into_iter()
+        .map(|row| {
+            let doc: ProgrammeDoc = serde_json::from_str(&row.data).map_err(|e| {
+                DbError::bad_json("programme_version", format!("{}", row.version), &e)
+            })?;
+            Ok(PlanOfRecord {
+                version: row.version,
+                saved_at: row.saved_at.and_utc(),
+                names: doc
+                    .items
+                    .iter()
+                    .map(|i| names.get(&i.stretch_id).cloned())
+                    .collect(),
+                doc,
+                ended: row.ended,
+            })
+        })
+        .collect()
 }

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::ServiceResult;
+use crate::analytics::adherence::{adherence, ProgrammeVersion, Stretched};
 use crate::analytics::trends::{self, Day, DaySpan, Interval, Session, TrendSummary, Trends};
 use crate::clock::Clock;
 use crate::db::accounts::UserRow;
@@ -40,6 +41,10 @@ pub struct Rows {
     pub today: NaiveDate,
     pub days: DaySpan,
     pub sessions: Vec<Session>,
+    /// Seconds of each stretch a day.
+    pub stretched: Vec<Stretched>,
+    /// The home programme's versions in force on some day of the range.
+    pub programme: Vec<ProgrammeVersion>,
 }
 
 /// Which figures an answer holds.
@@ -52,7 +57,7 @@ pub enum View {
 /// Bump when the definition of any figure or the answer's shape changes
 /// within a release (the crate version is part of the tag as well):
 /// answers of an older build then no longer match the `ETag`s clients hold.
-const FIGURES_REVISION: u32 = 2;
+const FIGURES_REVISION: u32 = 3;
 
 /// What decides an answer: the patient, their change counter (every write
 /// of their data moves it, in the write's own transaction, on every
@@ -203,7 +208,7 @@ pub async fn answer(
                 return Ok(Found::Cached(answer));
             }
             let rows = read_rows(conn, scope, from, to)?;
-            Ok(Found::Rows(key, etag, rows))
+            Ok(Found::Rows(key, etag, Box::new(rows)))
         })
         .await?;
     match found {
@@ -211,7 +216,7 @@ pub async fn answer(
         Found::Cached(answer) => Ok(Reply::Fresh(answer)),
         Found::Rows(key, etag, rows) => {
             let (from, to) = (key.from, key.to);
-            let rows = split((from, to), key.today, rows)?;
+            let rows = split((from, to), key.today, *rows)?;
             let figures = match view {
                 View::Daily => Figures::Daily(DailySeries {
                     from,
@@ -242,7 +247,13 @@ pub async fn answer(
 enum Found {
     NotModified(String),
     Cached(Answer),
-    Rows(Key, String, Vec<TrendRow>),
+    Rows(Key, String, Box<Read>),
+}
+
+/// What one answer is computed from, as stored.
+struct Read {
+    rows: Vec<TrendRow>,
+    programme: Vec<ProgrammeVersion>,
 }
 
 /// The patient's row, their today, and `from`/`to` resolved in their calendar.
@@ -260,15 +271,18 @@ fn in_calendar(
     Ok((patient, today, from, to))
 }
 
-/// The rows of `[from − 7, to]`: the first baselines look back a week.
+/// The rows of `[from − 7, to]` (the first baselines look back a week),
+/// and the versions of the home programme in force then.
 fn read_rows(
     conn: &mut DbConnection,
     scope: PatientScope,
     from: NaiveDate,
     to: NaiveDate,
-) -> ServiceResult<Vec<TrendRow>> {
+) -> ServiceResult<Read> {
     let reach = from.checked_sub_days(Days::new(7)).unwrap_or(from);
-    Ok(trend_rows(conn, scope.patient, (reach, to))?)
+    let rows = trend_rows(conn, scope.patient, (reach, to))?;
+    let programme = super::programme::plans(conn, scope.patient, (from, to))?;
+    Ok(Read { rows, programme })
 }
 
 /// `from`/`to` with their defaults (the 90 days ending at the patient's today), checked.
@@ -316,18 +330,22 @@ pub async fn rows(
 }
 
 /// The stored sums and sessions as the analytics' input.
-fn split(
-    (from, to): (NaiveDate, NaiveDate),
-    today: NaiveDate,
-    rows: Vec<TrendRow>,
-) -> ServiceResult<Rows> {
+fn split((from, to): (NaiveDate, NaiveDate), today: NaiveDate, read: Read) -> ServiceResult<Rows> {
     let mut days = DaySpan::for_trends(from, to);
     let mut sessions = Vec::new();
-    for row in rows {
+    let mut stretched = Vec::new();
+    for row in read.rows {
         let Some(date) = row.date() else { continue };
         match row.tag {
             TREND_PAIN => days.add_pain(date, row.sum, row.count, row.max),
-            TREND_STRETCH => days.add_stretch(date, row.sum, row.count),
+            TREND_STRETCH => {
+                days.add_stretch(date, row.sum, row.count);
+                stretched.push(Stretched {
+                    date,
+                    stretch_id: row.id.unwrap_or_default(),
+                    seconds: row.sum,
+                });
+            }
             TREND_SESSION => {
                 let id = row.id.unwrap_or_default();
                 let bad = |column| DbError::corrupt("record", &id, column);
@@ -346,6 +364,8 @@ fn split(
         today,
         days,
         sessions,
+        stretched,
+        programme: read.programme,
     })
 }
 
@@ -366,7 +386,17 @@ impl Rows {
         trends::daily_of(self.from, self.to, &self.days, &self.sessions)
     }
 
+    /// The intervals and their summary, each interval with its adherence
+    /// to the home programme.
     pub fn trends(&self) -> Trends {
-        trends::trends_of((self.from, self.to), self.today, &self.days, &self.sessions)
+        let mut trends =
+            trends::trends_of((self.from, self.to), self.today, &self.days, &self.sessions);
+        for interval in &mut trends.intervals {
+            interval.programme_adherence =
+                interval.span_until(self.today).and_then(|(start, end)| {
+                    adherence(&self.programme, &self.stretched, start, end).programme
+                });
+        }
+        trends
     }
 }

@@ -358,10 +358,15 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
         }
         // The home programme: the world has one, prescribed by the linked
         // therapist; the patient reads it, any linked therapist writes it.
-        ("GET", "/v1/me/programme" | "/v1/me/programme/history") => {
+        ("GET", "/v1/me/programme" | "/v1/me/programme/history" | "/v1/me/programme/adherence") => {
             s(pattern.into(), None, 200, absent_or_empty(pattern))
         }
-        ("GET", "/v1/patients/{pid}/programme" | "/v1/patients/{pid}/programme/history") => s(
+        (
+            "GET",
+            "/v1/patients/{pid}/programme"
+            | "/v1/patients/{pid}/programme/history"
+            | "/v1/patients/{pid}/programme/adherence",
+        ) => s(
             pattern.replace("/v1/patients/{pid}", &theirs),
             None,
             200,
@@ -410,12 +415,13 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
     })
 }
 
-/// Another patient has no programme (404) but has a history, empty (200).
+/// Another patient has no programme (404) but has a history and weeks of
+/// adherence, empty (200).
 fn absent_or_empty(pattern: &str) -> u16 {
-    if pattern.ends_with("/history") {
-        200
-    } else {
+    if pattern.ends_with("/programme") {
         404
+    } else {
+        200
     }
 }
 

@@ -226,7 +226,7 @@ async fn the_patient_list_puts_who_needs_attention_first_and_says_why() {
     );
     assert_eq!(
         alex_row["rules"],
-        json!({"pain_threshold": null, "spike_delta": 2, "not_logging_days": 7})
+        json!({"pain_threshold": null, "spike_delta": 2, "not_logging_days": 7, "adherence_floor": 0.5})
     );
     assert_eq!(items[1]["alerts"], json!(["not_logging"]));
     assert_eq!(items[1]["days_since_last_entry"], 9);
@@ -339,7 +339,7 @@ async fn therapist_wide_defaults_apply_to_every_patient_without_an_override() {
     let builtin = app.get("/v1/me/alert-defaults", &therapist.access).await;
     assert_eq!(
         builtin.body,
-        json!({"pain_threshold": null, "spike_delta": 2, "not_logging_days": 7, "version": 0})
+        json!({"pain_threshold": null, "spike_delta": 2, "not_logging_days": 7, "adherence_floor": 0.5, "version": 0})
     );
     assert_eq!(builtin.header("etag"), Some("\"0\""));
     let saved = put(
@@ -351,7 +351,7 @@ async fn therapist_wide_defaults_apply_to_every_patient_without_an_override() {
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
     assert_eq!(
         saved.body,
-        json!({"pain_threshold": 4, "spike_delta": 2, "not_logging_days": 7, "version": 1})
+        json!({"pain_threshold": 4, "spike_delta": 2, "not_logging_days": 7, "adherence_floor": 0.5, "version": 1})
     );
     assert_eq!(saved.header("etag"), Some("\"1\""));
     assert_eq!(app.count("alert_defaults", "pain_threshold = 4").await, 1);
@@ -369,11 +369,11 @@ async fn therapist_wide_defaults_apply_to_every_patient_without_an_override() {
     assert_eq!(overridden.status, StatusCode::OK, "{}", overridden.text);
     assert_eq!(
         overridden.body["effective"],
-        json!({"pain_threshold": 8, "spike_delta": 2, "not_logging_days": 7})
+        json!({"pain_threshold": 8, "spike_delta": 2, "not_logging_days": 7, "adherence_floor": 0.5})
     );
     assert_eq!(
         overridden.body["inherited"],
-        json!(["spike_delta", "not_logging_days"])
+        json!(["spike_delta", "not_logging_days", "adherence_floor"])
     );
     let list = app.get("/v1/patients?order=name", &therapist.access).await;
     let alerts: Vec<&Value> = list.body["items"]
@@ -399,7 +399,7 @@ async fn therapist_wide_defaults_apply_to_every_patient_without_an_override() {
     let maria_now = app.get(&maria_rules, &therapist.access).await;
     assert_eq!(
         maria_now.body["effective"],
-        json!({"pain_threshold": 8, "spike_delta": 2, "not_logging_days": 14})
+        json!({"pain_threshold": 8, "spike_delta": 2, "not_logging_days": 14, "adherence_floor": 0.5})
     );
     // Off for her alone, whatever the default.
     let off = put(&maria_rules, json!({"pain_threshold": "off"}), None).await;
@@ -408,7 +408,7 @@ async fn therapist_wide_defaults_apply_to_every_patient_without_an_override() {
     assert_eq!(off.body["effective"]["pain_threshold"], json!(null));
     assert_eq!(
         off.body["inherited"],
-        json!(["spike_delta", "not_logging_days"])
+        json!(["spike_delta", "not_logging_days", "adherence_floor"])
     );
     assert_eq!(
         app.count("alert_settings", "pain_high_off AND pain_threshold IS NULL")
@@ -422,7 +422,7 @@ async fn therapist_wide_defaults_apply_to_every_patient_without_an_override() {
     }
     // Clearing the override: she inherits the threshold again.
     let cleared = put(&maria_rules, json!({}), None).await;
-    assert_eq!(cleared.body["inherited"].as_array().unwrap().len(), 3);
+    assert_eq!(cleared.body["inherited"].as_array().unwrap().len(), 4);
     assert_eq!(cleared.body["effective"]["pain_threshold"], 6);
 
     // Versioned and checked like every settings resource; the colleague's

@@ -182,6 +182,7 @@ fn every_route(resources: &[Resource], ids: &[String]) -> Vec<(Method, String, O
                 "/v1/me/export",
                 "/v1/me/programme",
                 "/v1/me/programme/history",
+                "/v1/me/programme/adherence",
             ]
             .contains(&e.path.as_str())
             {

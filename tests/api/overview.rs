@@ -229,13 +229,20 @@ async fn alert_rules_are_each_therapists_own_and_checked() {
         }
     };
 
-    let all = ["pain_threshold", "spike_delta", "not_logging_days"];
+    let all = [
+        "pain_threshold",
+        "spike_delta",
+        "not_logging_days",
+        "adherence_floor",
+    ];
     let defaults = app.get(&path, &therapist.access).await;
     assert_eq!(
         defaults.body,
         json!({
             "pain_threshold": null, "spike_delta": null, "not_logging_days": null,
-            "effective": {"pain_threshold": null, "spike_delta": 2, "not_logging_days": 7},
+            "adherence_floor": null,
+            "effective": {"pain_threshold": null, "spike_delta": 2, "not_logging_days": 7,
+                          "adherence_floor": 0.5},
             "inherited": all,
             "version": 0
         })
@@ -252,8 +259,10 @@ async fn alert_rules_are_each_therapists_own_and_checked() {
         saved.body,
         json!({
             "pain_threshold": 6, "spike_delta": null, "not_logging_days": 3,
-            "effective": {"pain_threshold": 6, "spike_delta": 2, "not_logging_days": 3},
-            "inherited": ["spike_delta"],
+            "adherence_floor": null,
+            "effective": {"pain_threshold": 6, "spike_delta": 2, "not_logging_days": 3,
+                          "adherence_floor": 0.5},
+            "inherited": ["spike_delta", "adherence_floor"],
             "version": 1
         })
     );
@@ -282,6 +291,7 @@ async fn alert_rules_are_each_therapists_own_and_checked() {
         (json!({"pain_threshold": 11}), "pain_threshold"),
         (json!({"spike_delta": 0}), "spike_delta"),
         (json!({"not_logging_days": 61}), "not_logging_days"),
+        (json!({"adherence_floor": -0.1}), "adherence_floor"),
     ] {
         let reply = put(therapist.access.clone(), body, None).await;
         reply.assert_problem(422, "validation_failed");
@@ -376,8 +386,9 @@ async fn the_patient_list_costs_the_same_queries_for_5_or_200_patients() {
         costs.push(after - before);
     }
     assert_eq!(costs[0], costs[1], "queries for 5 and for 200 patients");
-    // The links, five aggregates, the recent sessions, questionnaires and
-    // notes, and the precautions on one pooled connection; the access-log
+    // The links, five aggregates (stretching per day and stretch among
+    // them), the recent sessions, questionnaires and notes, the home
+    // programmes in force and the precautions on one pooled connection; the access-log
     // rows in one insert on another (the writer's): two checkouts, two
     // transactions. Plus the check that the therapist's account still
     // exists (a pool checkout and one indexed read).

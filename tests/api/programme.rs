@@ -464,3 +464,285 @@ async fn the_programme_is_exported_and_erased_with_the_account() {
         0
     );
 }
+
+async fn stretched(app: &TestApp, patient: &TestUser, date: &str, stretch: &str, seconds: i64) {
+    let logged = app
+        .post(
+            "/v1/me/stretch-sessions",
+            Some(&patient.access),
+            json!({"date": date, "stretch_id": stretch, "duration_seconds": seconds}),
+        )
+        .await;
+    assert_eq!(logged.status, StatusCode::CREATED, "{}", logged.text);
+}
+
+async fn logs_pain(app: &TestApp, patient: &TestUser, date: &str) {
+    let logged = app
+        .post(
+            "/v1/me/pain-entries",
+            Some(&patient.access),
+            json!({"date": date, "pain_level": 4}),
+        )
+        .await;
+    assert_eq!(logged.status, StatusCode::CREATED, "{}", logged.text);
+}
+
+async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Reply {
+    let reply = app.call(method, path, Some(token), Some(body)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text);
+    reply
+}
+
+/// Two sessions of a day add up to its daily time; a second short is not
+/// enough. The overview says how far the plan was followed this week, the
+/// floor (the therapist's default, a patient's override) decides
+/// `low_adherence`, and a patient who falls below it comes first.
+#[tokio::test]
+async fn adherence_is_measured_against_the_plan_and_the_floor_decides_the_alert() {
+    let app = spawn_app().await;
+    let low = patient_with(&app, json!({"display_name": "Zed Low"})).await;
+    let calm = patient_with(&app, json!({"display_name": "Aaron Calm"})).await;
+    let therapist = app.register_therapist().await;
+    link(&app, &therapist, &low).await;
+    link(&app, &therapist, &calm).await;
+    for patient in [&low, &calm] {
+        logs_pain(&app, patient, &day(0)).await;
+    }
+    let body = json!({"starts_on": day(-10), "items": [
+        {"stretch_id": SIDE_BEND, "days_per_week": 7, "seconds_per_day": 120},
+        {"stretch_id": KNEE_TO_CHEST, "days_per_week": 7, "seconds_per_day": 60},
+    ]});
+    assert_eq!(
+        put(&app, &therapist, &low, None, body).await.status,
+        StatusCode::CREATED
+    );
+    stretched(&app, &low, &day(0), SIDE_BEND, 60).await;
+    stretched(&app, &low, &day(0), SIDE_BEND, 60).await;
+    stretched(&app, &low, &day(0), KNEE_TO_CHEST, 59).await;
+
+    let overview = |patient: &TestUser| {
+        let path = format!("/v1/patients/{}", patient.id);
+        let token = therapist.access.clone();
+        let app = &app;
+        async move { app.get(&path, &token).await.body }
+    };
+    // In force since today: today is the only day judged. (1 + 0) / 2.
+    let seen = overview(&low).await;
+    assert_eq!(seen["programme_adherence_7d"], 0.5);
+    assert_eq!(seen["rules"]["adherence_floor"], 0.5);
+    assert_eq!(seen["alerts"], json!([]));
+    assert_eq!(overview(&calm).await["programme_adherence_7d"], Value::Null);
+
+    // A stricter default: 0.5 is below 0.6.
+    let defaults = send(
+        &app,
+        Method::PUT,
+        "/v1/me/alert-defaults",
+        &therapist.access,
+        json!({"adherence_floor": 0.6}),
+    )
+    .await;
+    assert_eq!(defaults.body["adherence_floor"], 0.6);
+    let seen = overview(&low).await;
+    assert_eq!(seen["alerts"], json!(["low_adherence"]));
+    assert_eq!(seen["needs_attention"], true);
+    let list = app.get("/v1/patients", &therapist.access).await;
+    let names: Vec<&str> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["display_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Zed Low", "Aaron Calm"]);
+    // No programme, no alert, whatever the floor.
+    assert_eq!(overview(&calm).await["alerts"], json!([]));
+
+    // This patient's own floor overrides the default.
+    let settings = format!("/v1/patients/{}/alert-settings", low.id);
+    let own = send(
+        &app,
+        Method::PUT,
+        &settings,
+        &therapist.access,
+        json!({"adherence_floor": 0.4}),
+    )
+    .await;
+    assert_eq!(own.body["adherence_floor"], 0.4);
+    assert_eq!(own.body["effective"]["adherence_floor"], 0.4);
+    assert!(!own.body["inherited"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("adherence_floor")));
+    assert_eq!(overview(&low).await["alerts"], json!([]));
+    let refused = app
+        .call(
+            Method::PUT,
+            &settings,
+            Some(&therapist.access),
+            Some(json!({"adherence_floor": 1.5})),
+        )
+        .await;
+    refused.assert_problem(422, "validation_failed");
+    assert_eq!(refused.error_fields(), ["adherence_floor"]);
+    assert_eq!(
+        app.get(&settings, &therapist.access).await.body["adherence_floor"],
+        0.4
+    );
+
+    // Week by week, in the patient's calendar, with the stretches' names.
+    let weeks = app
+        .get(
+            &format!("/v1/patients/{}/programme/adherence?weeks=2", low.id),
+            &therapist.access,
+        )
+        .await;
+    assert_eq!(weeks.status, StatusCode::OK, "{}", weeks.text);
+    let body = &weeks.body;
+    assert_eq!(body["today"], day(0));
+    assert_eq!(body["weeks"].as_array().unwrap().len(), 2);
+    assert_eq!(body["weeks"][0]["programme_adherence"], Value::Null);
+    assert_eq!(body["weeks"][1]["programme_adherence"], 0.5);
+    assert_eq!(body["weeks"][1]["counted_to"], day(0));
+    let rows = body["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["stretch_id"], SIDE_BEND);
+    assert!(rows[0]["stretch_name"]
+        .as_str()
+        .unwrap()
+        .contains("side bend"));
+    assert_eq!(
+        (&rows[0]["prescribed"], &rows[0]["met"]),
+        (&json!(1.0), &json!(1))
+    );
+    assert_eq!(
+        (&rows[1]["met"], &rows[1]["adherence"]),
+        (&json!(0), &json!(0.0))
+    );
+    let mine = app.get("/v1/me/programme/adherence", &low.access).await;
+    assert_eq!(mine.body["weeks"].as_array().unwrap().len(), 4);
+    for bad in ["weeks=0", "weeks=53", "weeks=x", "week=2"] {
+        let reply = app
+            .get(&format!("/v1/me/programme/adherence?{bad}"), &low.access)
+            .await;
+        reply.assert_problem(400, "invalid_query");
+    }
+}
+
+/// Each day is judged by the version in force that day: a higher bar set
+/// yesterday does not rewrite the day before, and an ended programme stops
+/// counting. Days pass on the application's clock.
+#[tokio::test]
+async fn each_day_is_judged_by_its_own_version_and_an_ended_plan_stops_counting() {
+    // A token that outlives the simulated week.
+    let app = crate::helpers::spawn_app_with(|s| s.access_ttl = 30 * 86_400).await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    link(&app, &therapist, &patient).await;
+    let plan_of = |seconds: i64| {
+        json!({"starts_on": day(-3), "items": [
+            {"stretch_id": SIDE_BEND, "days_per_week": 7, "seconds_per_day": seconds},
+        ]})
+    };
+    let next_day = || app.clock.advance(chrono::Duration::days(1));
+    // Day 0: a minute a day, done; a massage that day.
+    assert_eq!(
+        put(&app, &therapist, &patient, None, plan_of(60))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    stretched(&app, &patient, &day(0), SIDE_BEND, 60).await;
+    let session = app
+        .post(
+            "/v1/me/massage-sessions",
+            Some(&patient.access),
+            json!({"date": day(0), "duration_minutes": 45, "technique": "swedish", "areas": []}),
+        )
+        .await;
+    assert_eq!(session.status, StatusCode::CREATED, "{}", session.text);
+    // Day 1: two minutes a day from now on; a minute is no longer enough.
+    next_day();
+    assert_eq!(
+        put(&app, &therapist, &patient, None, plan_of(120))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    stretched(&app, &patient, &day(1), SIDE_BEND, 60).await;
+    // Day 2: two minutes, then the therapist ends the plan.
+    next_day();
+    stretched(&app, &patient, &day(2), SIDE_BEND, 120).await;
+    assert_eq!(
+        end(&app, &therapist, &patient).await.status,
+        StatusCode::NO_CONTENT
+    );
+    // Days 3 to 5: stretching after the end does not count.
+    for n in 3..=5 {
+        next_day();
+        stretched(&app, &patient, &day(n), SIDE_BEND, 120).await;
+    }
+    logs_pain(&app, &patient, &day(5)).await;
+
+    // Days 0, 1, 2 were prescribed (one each); 0 and 2 were met.
+    let seen = app
+        .get(&format!("/v1/patients/{}", patient.id), &therapist.access)
+        .await;
+    assert_eq!(seen.body["programme_adherence_7d"], 0.667, "{}", seen.text);
+    // After the session: days 1 and 2 prescribed, day 2 met.
+    let trends = app
+        .get(
+            &format!("/v1/patients/{}/trends?from={}", patient.id, day(-1)),
+            &therapist.access,
+        )
+        .await;
+    assert_eq!(trends.status, StatusCode::OK, "{}", trends.text);
+    assert_eq!(trends.body["intervals"][0]["programme_adherence"], 0.5);
+    let weeks = app
+        .get("/v1/me/programme/adherence?weeks=2", &patient.access)
+        .await;
+    let met: i64 = weeks.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["met"].as_i64().unwrap())
+        .sum();
+    let prescribed: f64 = weeks.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["prescribed"].as_f64().unwrap())
+        .sum();
+    assert_eq!((met, prescribed), (2, 3.0), "{}", weeks.text);
+
+    // Prescribed again: the bundle holds the ended plan and the new one.
+    let mut again = plan_of(90);
+    again["items"].as_array_mut().unwrap().push(
+        json!({"stretch_id": KNEE_TO_CHEST, "days_per_week": 3, "seconds_per_day": 60, "sets": 2}),
+    );
+    again["starts_on"] = json!(day(5));
+    assert_eq!(
+        put(&app, &therapist, &patient, None, again).await.status,
+        StatusCode::CREATED
+    );
+    let bundle = app.get("/v1/me/export?format=fhir", &patient.access).await;
+    assert_eq!(bundle.status, StatusCode::OK, "{}", bundle.text);
+    let plans: Vec<&Value> = bundle.body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == "CarePlan")
+        .collect();
+    assert_eq!(plans.len(), 2, "{}", bundle.text);
+    assert_eq!(plans[0]["status"], "completed");
+    assert_eq!(plans[0]["period"]["end"], day(2));
+    assert_eq!(plans[0]["activity"].as_array().unwrap().len(), 1);
+    assert_eq!(plans[1]["status"], "active");
+    assert_eq!(plans[1]["intent"], "plan");
+    let second = &plans[1]["activity"][1]["detail"];
+    assert_eq!(
+        second["scheduledTiming"]["repeat"],
+        json!({"frequency": 3, "period": 1, "periodUnit": "wk", "duration": 1.0, "durationUnit": "min"})
+    );
+    assert_eq!(second["code"]["text"], "Knee-to-chest");
+}

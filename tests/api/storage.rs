@@ -916,8 +916,9 @@ async fn alert_rules_saved_before_the_defaults_become_overrides() {
         rules.body,
         json!({
             "pain_threshold": "off", "spike_delta": 3, "not_logging_days": 10,
-            "effective": {"pain_threshold": null, "spike_delta": 3, "not_logging_days": 10},
-            "inherited": [],
+            "adherence_floor": null,
+            "effective": {"pain_threshold": null, "spike_delta": 3, "not_logging_days": 10, "adherence_floor": 0.5},
+            "inherited": ["adherence_floor"],
             "version": 2
         })
     );
@@ -927,7 +928,7 @@ async fn alert_rules_saved_before_the_defaults_become_overrides() {
         .await;
     assert_eq!(
         overview.body["rules"],
-        json!({"pain_threshold": null, "spike_delta": 3, "not_logging_days": 10})
+        json!({"pain_threshold": null, "spike_delta": 3, "not_logging_days": 10, "adherence_floor": 0.5})
     );
     assert_eq!(app.count("alert_defaults", "1 = 1").await, 0);
     let defaults = app
@@ -947,6 +948,6 @@ async fn alert_rules_saved_before_the_defaults_become_overrides() {
         .await;
     assert_eq!(
         after.body["effective"],
-        json!({"pain_threshold": null, "spike_delta": 3, "not_logging_days": 10})
+        json!({"pain_threshold": null, "spike_delta": 3, "not_logging_days": 10, "adherence_floor": 0.5})
     );
 }

@@ -13,7 +13,7 @@ use crate::routes::http::{bad_param, check_limit, found, written, IfMatchHeader}
 use crate::routes::input::{ApiJson, ApiQuery};
 use crate::routes::scope::Scoped;
 use crate::routes::{endpoint, Access, Endpoint};
-use crate::service::programme::{self as service, SavedProgramme};
+use crate::service::programme::{self as service, SavedProgramme, WeeklyAdherence};
 use crate::state::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -24,7 +24,73 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(put_patient_programme, Access::LinkedTherapist),
         endpoint!(end_patient_programme, Access::LinkedTherapist),
         endpoint!(list_patient_programme_history, Access::LinkedTherapist),
+        endpoint!(get_my_programme_adherence, Access::Patient),
+        endpoint!(get_patient_programme_adherence, Access::LinkedTherapist),
     ]
+}
+
+/// How many ISO weeks of adherence. Unknown parameters are a 400.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AdherenceQuery {
+    /// 1..52 (default 4): the current week and the ones before it.
+    #[param(minimum = 1, maximum = 52)]
+    pub weeks: Option<i64>,
+}
+
+async fn adherence(
+    state: web::Data<AppState>,
+    scope: PatientScope,
+    query: AdherenceQuery,
+) -> AppResult<HttpResponse> {
+    let weeks = query.weeks.unwrap_or(4);
+    let weeks = u32::try_from(weeks)
+        .ok()
+        .filter(|w| (1..=service::MAX_WEEKS).contains(w))
+        .ok_or_else(|| bad_param("weeks", "must be between 1 and 52"))?;
+    let answer = service::weekly_adherence(&state.db, &state.clock, scope, weeks).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// How far you followed your home programme, week by week.
+#[utoipa::path(
+    get, path = "/v1/me/programme/adherence", tag = "home programme",
+    operation_id = "get_my_programme_adherence",
+    security(("bearer" = [])), params(AdherenceQuery),
+    responses(
+        (status = 200, description = "Per ISO week of your calendar, oldest first: the programme's figure and each item's", body = WeeklyAdherence),
+        (status = 400, description = "`weeks` out of range"),
+        (status = 403, description = "The caller is not a patient"),
+    )
+)]
+pub async fn get_my_programme_adherence(
+    state: web::Data<AppState>,
+    Scoped(scope, query): Scoped<ApiQuery<AdherenceQuery>>,
+) -> AppResult<HttpResponse> {
+    adherence(state, scope, query.into_inner()).await
+}
+
+/// How far a linked patient followed their home programme, week by week:
+/// each ISO week (Monday to Sunday in the patient's zone) and item, days
+/// prescribed and days met, each day judged by the version in force then.
+#[utoipa::path(
+    get, path = "/v1/patients/{pid}/programme/adherence", tag = "home programme",
+    operation_id = "get_patient_programme_adherence",
+    security(("bearer" = [])),
+    params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"), AdherenceQuery),
+    responses(
+        (status = 200, description = "Per ISO week of the patient's calendar, oldest first: the programme's figure and each item's", body = WeeklyAdherence),
+        (status = 400, description = "`weeks` out of range"),
+        (status = 403, description = "The caller is not a therapist"),
+        (status = 404, description = "Not a patient linked to you now (the attempt is in their access log)"),
+    )
+)]
+pub async fn get_patient_programme_adherence(
+    state: web::Data<AppState>,
+    Scoped(scope, query): Scoped<ApiQuery<AdherenceQuery>>,
+) -> AppResult<HttpResponse> {
+    adherence(state, scope, query.into_inner()).await
 }
 
 /// A page of the history. Unknown parameters are a 400.
