@@ -20,8 +20,14 @@
 //! - **Maria** (Europe/London): osteoporosis, so light Swedish massage only;
 //!   modest relief, slight help from stretching. Monthly Oswestry
 //!   questionnaires; the latest is 12 points worse (function worse).
+//!
+//! Five weeks ago the therapist prescribed each a home programme: Alex
+//! follows his (and two weeks ago it was raised to two minutes of side
+//! bends, five days a week), Sam does not (the figure four too short, the
+//! side bend now and then: a stretching plan well below half), and Maria
+//! does her pelvic tilts but the glute bridge once a week only.
 
-use chrono::{Datelike, Days, NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, Days, NaiveDate, TimeZone, Utc, Weekday};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
@@ -38,11 +44,11 @@ use crate::domain::version::IfMatch;
 use crate::domain::{DomainError, Email, RecordId, Role, UserId};
 use crate::kinds::{
     AssessmentBody, Assessments, Conditions, Kind, MassageArea, MassageSessionBody,
-    MassageSessions, NamedCondition, PainEntries, PainEntryBody, StretchSessionBody,
-    StretchSessions,
+    MassageSessions, NamedCondition, PainEntries, PainEntryBody, ProgrammeBody, ProgrammeItem,
+    StretchSessionBody, StretchSessions,
 };
 use crate::service::account::{self as account_service, SignUp};
-use crate::service::{care_team as team, logbook};
+use crate::service::{care_team as team, logbook, programme};
 use crate::service::{ServiceError, ServiceResult};
 use crate::state::AppState;
 
@@ -77,7 +83,30 @@ struct Profile {
     story: Story,
     /// Every n-th session (by the calendar) brings no relief.
     no_help_every: Option<i32>,
+    /// How the patient follows the home programme.
+    follows: Follows,
 }
+
+/// How a patient follows the home programme of the last five weeks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Follows {
+    /// Every day but Sunday: each item, the side bend in two sessions.
+    Fully,
+    /// The figure four a minute a day (its plan says 90 seconds), the side
+    /// bend on Mondays, Wednesdays and Fridays at most: never half.
+    Hardly,
+    /// The pelvic tilt four days a week, the glute bridge on Wednesdays.
+    Partly,
+}
+
+/// The programme's first version, and (Alex's) the raised one.
+const PROGRAMME_DAYS_AGO: u64 = 34;
+const RAISED_DAYS_AGO: u64 = 13;
+const CAT_COW: Uuid = BUILTIN_STRETCHES[1];
+const FIGURE_FOUR: Uuid = BUILTIN_STRETCHES[3];
+const SIDE_BEND: Uuid = BUILTIN_STRETCHES[4];
+const PELVIC_TILT: Uuid = Uuid::from_u128(0x2391_28f5_6f32_4fd8_b747_e992_0069_2eac);
+const GLUTE_BRIDGE: Uuid = Uuid::from_u128(0xcf8e_3163_b2a1_495c_8c4e_984f_80d9_2376);
 
 /// What happened lately, relative to the patient's today on the first run.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -113,6 +142,7 @@ const PATIENTS: [Profile; 3] = [
         condition: None,
         story: Story::FlareUp,
         no_help_every: None,
+        follows: Follows::Fully,
     },
     Profile {
         email: "sam@demo.painline.example",
@@ -130,6 +160,7 @@ const PATIENTS: [Profile; 3] = [
         condition: None,
         story: Story::SessionDue,
         no_help_every: None,
+        follows: Follows::Hardly,
     },
     Profile {
         email: "maria@demo.painline.example",
@@ -150,6 +181,7 @@ const PATIENTS: [Profile; 3] = [
         )),
         story: Story::FunctionWorse,
         no_help_every: Some(3),
+        follows: Follows::Partly,
     },
 ];
 
@@ -185,8 +217,140 @@ impl Profile {
         ChaCha8Rng::from_seed(seed)
     }
 
-    fn stretched(&self, date: NaiveDate) -> bool {
+    /// The first day of the home programme (relative to the first run).
+    fn programme_from(today: NaiveDate) -> NaiveDate {
+        today
+            .checked_sub_days(Days::new(PROGRAMME_DAYS_AGO))
+            .unwrap_or(today)
+    }
+
+    /// Whether the patient stretched that day: at random, and since the
+    /// home programme began as they follow it.
+    fn stretched(&self, date: NaiveDate, today: NaiveDate) -> bool {
+        let weekday = date.weekday();
+        match self.follows {
+            _ if date < Self::programme_from(today) => {}
+            Follows::Fully => return weekday != Weekday::Sun,
+            Follows::Partly => {
+                return matches!(
+                    weekday,
+                    Weekday::Mon | Weekday::Wed | Weekday::Fri | Weekday::Sat
+                )
+            }
+            Follows::Hardly => {}
+        }
         self.rng(date, "stretched").gen_bool(self.stretch_chance)
+    }
+
+    /// The stretch sessions of a day the patient stretched: (stretch,
+    /// seconds) each; at random before the programme.
+    fn stretches(
+        &self,
+        date: NaiveDate,
+        today: NaiveDate,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<(Uuid, i64)> {
+        if date < Self::programme_from(today) {
+            let count = rng.gen_range(1..=3);
+            return (0..count)
+                .map(|_| {
+                    let stretch = BUILTIN_STRETCHES[rng.gen_range(0..BUILTIN_STRETCHES.len())];
+                    (stretch, rng.gen_range(4..=20) * 30)
+                })
+                .collect();
+        }
+        let weekday = date.weekday();
+        match self.follows {
+            Follows::Fully => vec![(SIDE_BEND, 60), (SIDE_BEND, 60), (CAT_COW, 60)],
+            Follows::Hardly => {
+                let mut done = vec![(FIGURE_FOUR, 60)];
+                if matches!(weekday, Weekday::Mon | Weekday::Wed | Weekday::Fri) {
+                    done.push((SIDE_BEND, 120));
+                }
+                done
+            }
+            Follows::Partly => {
+                let mut done = vec![(PELVIC_TILT, 60)];
+                if weekday == Weekday::Wed {
+                    done.push((GLUTE_BRIDGE, 60));
+                }
+                done
+            }
+        }
+    }
+
+    /// The home programme's versions: how many days ago each was saved,
+    /// and what it prescribed.
+    fn programme(&self, today: NaiveDate) -> Vec<(u64, ProgrammeBody)> {
+        let item = |stretch, days_per_week, seconds_per_day, note: Option<&str>| ProgrammeItem {
+            stretch_id: stretch,
+            days_per_week,
+            seconds_per_day,
+            sets: None,
+            reps: None,
+            side: Some(Side::Both),
+            note: note.map(str::to_owned),
+        };
+        let plan = |note: &str, items| ProgrammeBody {
+            starts_on: Self::programme_from(today),
+            ends_on: None,
+            note: Some(note.to_owned()),
+            items,
+        };
+        match self.follows {
+            Follows::Fully => vec![
+                (
+                    PROGRAMME_DAYS_AGO,
+                    plan(
+                        "Keep moving between sessions; stop short of sharp pain.",
+                        vec![
+                            item(SIDE_BEND, 3, 60, Some("30 seconds each side.")),
+                            item(CAT_COW, 7, 60, None),
+                        ],
+                    ),
+                ),
+                (
+                    RAISED_DAYS_AGO,
+                    plan(
+                        "Going well: a little more side bending now.",
+                        vec![
+                            item(
+                                SIDE_BEND,
+                                5,
+                                120,
+                                Some("A minute each side, in two goes if easier."),
+                            ),
+                            item(CAT_COW, 7, 60, None),
+                        ],
+                    ),
+                ),
+            ],
+            Follows::Hardly => vec![(
+                PROGRAMME_DAYS_AGO,
+                plan(
+                    "For the piriformis and the quadratus lumborum between sessions.",
+                    vec![
+                        item(FIGURE_FOUR, 5, 90, Some("Hold 45 seconds each side.")),
+                        item(SIDE_BEND, 5, 120, None),
+                    ],
+                ),
+            )],
+            Follows::Partly => vec![(
+                PROGRAMME_DAYS_AGO,
+                plan(
+                    "Gentle and without bending forward under load (osteoporosis).",
+                    vec![
+                        item(PELVIC_TILT, 3, 60, None),
+                        item(
+                            GLUTE_BRIDGE,
+                            3,
+                            60,
+                            Some("Lift only as far as is comfortable."),
+                        ),
+                    ],
+                ),
+            )],
+        }
     }
 
     /// Days since the last session before `date` (None if none in 60 days).
@@ -220,7 +384,7 @@ impl Profile {
         let relief = relief - if flare { FLARE } else { 0.0 };
         let stretch = date
             .pred_opt()
-            .filter(|yesterday| self.stretched(*yesterday))
+            .filter(|yesterday| self.stretched(*yesterday, today))
             .map_or(0.0, |_| self.stretch_effect);
         // A slow drift over the months, and the day's own noise.
         let drift = 0.5 * (f64::from(date.ordinal()) / 58.0).sin();
@@ -389,6 +553,24 @@ async fn seed_patient(
         put::<Conditions>(state, &own, fresh, body, summary).await?;
     }
     let today = state.clock.today_in(tz);
+    // The programme first: the stretching of its weeks follows it.
+    let versions = p.programme(today);
+    if programme::ever_prescribed(&state.db, id).await? {
+        summary.objects_unchanged += versions.len();
+    } else {
+        for (ago, body) in versions {
+            programme::put_saved_ago(
+                &state.db,
+                &state.clock,
+                by_therapist,
+                IfMatch::Absent,
+                body,
+                Days::new(ago),
+            )
+            .await?;
+            summary.objects_written += 1;
+        }
+    }
     let first = today
         .checked_sub_days(Days::new(DAYS - 1))
         .ok_or(DomainError::NotFound)?;
@@ -472,13 +654,14 @@ async fn seed_patient(
                 put::<PainEntries>(state, &own, p.id("pain", date, n), body, summary).await?;
             }
         }
-        if p.stretched(date) {
-            let count = rng.gen_range(1..=3);
-            for n in 0..count {
+        if p.stretched(date, today) {
+            for (n, (stretch_id, seconds)) in
+                p.stretches(date, today, &mut rng).into_iter().enumerate()
+            {
                 let body = StretchSessionBody {
                     date,
-                    stretch_id: BUILTIN_STRETCHES[rng.gen_range(0..BUILTIN_STRETCHES.len())],
-                    duration_seconds: rng.gen_range(4..=20) * 30,
+                    stretch_id,
+                    duration_seconds: seconds,
                     sets: Some(rng.gen_range(1..=3)),
                     reps: None,
                     side: Some(Side::Both),

@@ -50,6 +50,7 @@ const ASSETS: &[Asset] = &[
     asset!("dom.js", "text/javascript; charset=utf-8"),
     asset!("views.js", "text/javascript; charset=utf-8"),
     asset!("meaning.js", "text/javascript; charset=utf-8"),
+    asset!("programme.js", "text/javascript; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
     asset!("account.html", "text/html; charset=utf-8"),
     asset!("account.js", "text/javascript; charset=utf-8"),

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -81,6 +81,20 @@ pub async fn put(
     if_match: IfMatch,
     body: ProgrammeBody,
 ) -> ServiceResult<Written<Programme>> {
+    put_saved_ago(db, clock, scope, if_match, body, Days::new(0)).await
+}
+
+/// [`put`], the version taken as saved `ago` days before now: in force
+/// from that day of the patient's calendar (the demo's programmes, which
+/// the patients have followed for weeks).
+pub(crate) async fn put_saved_ago(
+    db: &Db,
+    clock: &Clock,
+    scope: PatientScope,
+    if_match: IfMatch,
+    body: ProgrammeBody,
+    ago: Days,
+) -> ServiceResult<Written<Programme>> {
     let clock = clock.clone();
     let answer = db
         .write(move |conn| {
@@ -101,8 +115,11 @@ pub async fn put(
                     &NewVersion {
                         patient: scope.patient,
                         version: written.version,
-                        day: today,
-                        saved_at: clock.now_naive(),
+                        day: today.checked_sub_days(ago).unwrap_or(today),
+                        saved_at: clock
+                            .now_naive()
+                            .checked_sub_days(ago)
+                            .unwrap_or_else(|| clock.now_naive()),
                         saved_by: scope.actor.id,
                         ended: false,
                         data: &doc,
@@ -165,6 +182,14 @@ pub async fn end(
 /// `GET`: the programme in force, else 404.
 pub async fn get(db: &Db, scope: PatientScope) -> ServiceResult<Found<Programme>> {
     super::logbook::get::<Programmes>(db, scope, Target::Key(NAME.to_owned())).await
+}
+
+/// Whether the patient ever had a programme.
+pub async fn ever_prescribed(db: &Db, patient: UserId) -> ServiceResult<bool> {
+    let rows = db
+        .run(move |conn| versions::page(conn, patient, None, 1))
+        .await?;
+    Ok(!rows.is_empty())
 }
 
 /// A page of the history, newest first, and the version to continue below

@@ -356,6 +356,7 @@ fn sample(e: &Endpoint, w: &World) -> Option<Sample> {
         ("GET", "/v1/patients/{pid}/conditions") => {
             s(format!("{theirs}/conditions"), None, 200, 404)
         }
+        ("GET", "/v1/patients/{pid}/stretches") => s(format!("{theirs}/stretches"), None, 200, 404),
         // The home programme: the world has one, prescribed by the linked
         // therapist; the patient reads it, any linked therapist writes it.
         ("GET", "/v1/me/programme" | "/v1/me/programme/history" | "/v1/me/programme/adherence") => {

@@ -144,6 +144,50 @@ async fn the_demo_shows_trends_and_running_it_twice_duplicates_nothing() {
         .as_array()
         .unwrap()
         .contains(&serde_json::json!("function_worse")));
+    // The home programmes: Alex follows his, Maria hers in part, Sam not.
+    assert_eq!(named("Alex")["programme_adherence_7d"], 0.929);
+    assert_eq!(named("Maria")["programme_adherence_7d"], 0.667);
+    assert!(
+        named("Sam")["programme_adherence_7d"].as_f64().unwrap() < 0.35,
+        "{}",
+        named("Sam")
+    );
+    assert!(alerts("Sam")
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("low_adherence")));
+    for part in ["Alex", "Maria"] {
+        assert!(!alerts(part)
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("low_adherence")));
+    }
+    let alex_id = named("Alex")["id"].as_str().unwrap().to_owned();
+    let history = app
+        .get(&format!("/v1/patients/{alex_id}/programme/history"), &token)
+        .await;
+    let in_force: Vec<&str> = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["in_force_from"].as_str().unwrap())
+        .collect();
+    assert_eq!(in_force, ["2026-11-17", "2026-10-27"]);
+    let weeks = app
+        .get(
+            &format!("/v1/patients/{alex_id}/programme/adherence"),
+            &token,
+        )
+        .await;
+    let figures: Vec<f64> = weeks.body["weeks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["programme_adherence"].as_f64().unwrap())
+        .collect();
+    // Three whole weeks of six stretching days, and today, a Monday.
+    assert_eq!(figures, [0.929, 0.929, 0.929, 1.0]);
+
     // Every relief class shows in the 90 days the dashboard draws.
     let mut classes = std::collections::BTreeSet::new();
     for part in ["Alex", "Sam", "Maria"] {

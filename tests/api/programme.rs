@@ -261,7 +261,22 @@ async fn a_bad_programme_is_refused_naming_the_item_and_nothing_is_stored() {
         0
     );
 
-    // The patient's own stretch is a stretch of theirs.
+    // The patient's own stretch is a stretch of theirs, in the catalog the
+    // therapist prescribes from.
+    let catalog = app
+        .get(
+            &format!("/v1/patients/{}/stretches", patient.id),
+            &therapist.access,
+        )
+        .await;
+    let ids: Vec<&str> = catalog.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&theirs.as_str()) && ids.contains(&KNEE_TO_CHEST));
+    assert!(!ids.contains(&foreign.as_str()));
     let ok = put(
         &app,
         &therapist,

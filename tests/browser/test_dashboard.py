@@ -5,6 +5,7 @@ reload, hostile text, an ended session, refusals, a cross-site form, and
 phone-sized screens."""
 
 import re
+import subprocess
 import uuid
 
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
@@ -13,7 +14,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from conftest import PASSWORD, THERAPIST
+from conftest import BINARY, PASSWORD, THERAPIST
 
 WAIT = 15
 
@@ -450,3 +451,144 @@ def test_a_refused_access_token_is_refreshed_once_and_the_request_retried(server
     assert count("/v1/invitations", "401") == 1
     wait(browser, lambda d: count("/v1/auth/refresh", "200") == 1)
     assert browser.find_element(By.ID, "nav").get_attribute("hidden") is None
+
+
+def colleague(server, patient_token):
+    """A second therapist, added the way a clinic adds one (the command
+    line, then the mailed link), linked to the patient."""
+    email = f"colleague-{uuid.uuid4().hex[:8]}@example.org"
+    subprocess.run([BINARY, "therapist", "add", "--email", email, "--name", "Dr. Kim Colleague"],
+                   cwd=server.folder, env=server.env, check=True, capture_output=True)
+    token = server.link_in(email, "/reset-password").split("#token=")[1]
+    status, _ = server.call("POST", "/v1/auth/password-reset/confirm", {"token": token, "new_password": PASSWORD})
+    assert status == 200, status
+    therapist = server.login(email)
+    status, invitation = server.call("POST", "/v1/invitations", {}, therapist)
+    assert status == 201, invitation
+    status, _ = server.call("POST", "/v1/me/care-team", {"code": invitation["code"]}, patient_token)
+    assert status == 201
+    return therapist
+
+
+def test_the_home_programme_in_words_and_edited(server, browser, screenshots):
+    token = server.login(THERAPIST)
+    sam = demo_patient(server, token, "Sam")
+    sign_in(browser, server)
+    rows = patient_rows(browser)
+    # Sam hardly follows his plan: said on his row, as a share of the week.
+    sam_row = next(r for r in rows if "Sam" in r.text)
+    assert sam_row.get_attribute("class").endswith("attention")
+    share = round(sam["programme_adherence_7d"] * 100)
+    assert f"Stretching plan: {share} % this week" in sam_row.text, sam_row.text
+    assert share < 35
+    alex_row = next(r for r in rows if "Alex" in r.text)
+    assert "Stretching plan" not in alex_row.text
+
+    sam_row.find_element(By.CSS_SELECTOR, "a.patient-link").click()
+    text_in(browser, "#plan-followed", f"{share} % followed")
+    items = visible(browser, "#programme-items")
+    assert "Figure-four piriformis stretch: 5 days a week, 1.5 min a day" in items.text, items.text
+    assert "Standing side bend: 5 days a week, 2 min a day" in items.text
+    assert "saved by Dr. Jordan Reyes (demo)" in browser.find_element(By.ID, "programme-source").text
+    # The last 4 weeks in words, then as a table: the figure four never
+    # long enough, the side bend on some days.
+    said = browser.find_element(By.ID, "adherence-words").text
+    assert re.search(r"Figure-four piriformis stretch: 0 of 5 days this week", said), said
+    assert re.search(r"Standing side bend: \d of 5 days this week", said), said
+    table = browser.find_element(By.ID, "adherence")
+    headers = [th.text for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+    assert headers[0] == "Stretch" and headers[-1].startswith("This week") and len(headers) == 5, headers
+    figure_four = table.find_element(By.CSS_SELECTOR, "tbody tr[data-stretch]").text
+    assert figure_four.startswith("Figure-four piriformis stretch") and "0 of 5" in figure_four, figure_four
+    assert "Whole plan" in table.find_element(By.CSS_SELECTOR, "tr.total").text
+
+    browser.execute_script("document.getElementById('programme').scrollIntoView({block: 'start'})")
+    browser.save_screenshot(str(screenshots / "programme.png"))
+    # The editor: a gentler plan, and one more stretch.
+    editor = browser.find_element(By.ID, "programme-editor")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", editor)
+    editor.find_element(By.TAG_NAME, "summary").click()
+    first = editor.find_elements(By.CSS_SELECTOR, ".item")[0]
+    days = first.find_element(By.CSS_SELECTOR, "[name=days_per_week]")
+    days.clear()
+    days.send_keys("3")
+    browser.find_element(By.ID, "add-stretch").click()
+    added = editor.find_elements(By.CSS_SELECTOR, ".item")[-1]
+    Select(added.find_element(By.CSS_SELECTOR, "[name=stretch_id]")).select_by_visible_text("Hip-flexor lunge")
+    minutes = added.find_element(By.CSS_SELECTOR, "[name=minutes]")
+    minutes.clear()
+    minutes.send_keys("1.5")
+    Select(added.find_element(By.CSS_SELECTOR, "[name=side]")).select_by_visible_text("Both")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", editor)
+    browser.save_screenshot(str(screenshots / "programme-editor.png"))
+    editor.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    text_in(browser, "#programme-status", "Programme saved.")
+    _, stored = server.call("GET", f"/v1/patients/{sam['id']}/programme", token=token)
+    assert stored["version"] == 2
+    assert [i["days_per_week"] for i in stored["items"]] == [3, 5, 5]
+    assert stored["items"][2]["seconds_per_day"] == 90 and stored["items"][2]["side"] == "both"
+    text_in(browser, "#programme-items", "Hip-flexor lunge: 5 days a week, 1.5 min a day, both sides")
+
+    # A refused value names the stretch and its field; nothing is stored.
+    editor = browser.find_element(By.ID, "programme-editor")
+    editor.find_element(By.TAG_NAME, "summary").click()
+    days = editor.find_elements(By.CSS_SELECTOR, ".item")[1].find_element(By.CSS_SELECTOR, "[name=days_per_week]")
+    days.clear()
+    days.send_keys("8")
+    editor.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    errors = visible(browser, "#programme-errors")
+    assert "Stretch 2, days a week: must be between 1 and 7" in errors.text, errors.text
+    assert days.get_attribute("aria-invalid") == "true"
+    assert server.call("GET", f"/v1/patients/{sam['id']}/programme", token=token)[1]["version"] == 2
+
+    # Ending it, asked once more; it stays in the history.
+    browser.find_element(By.CSS_SELECTOR, "#programme-end button").click()
+    browser.find_element(By.ID, "programme-end-confirm").click()
+    visible(browser, "#programme-none")
+    text_in(browser, "#programme-status", "Programme ended.")
+    status, _ = server.call("GET", f"/v1/patients/{sam['id']}/programme", token=token)
+    assert status == 404
+    _, history = server.call("GET", f"/v1/patients/{sam['id']}/programme/history", token=token)
+    assert [v["ended"] for v in history["items"]] == [True, False, False]
+    # The only errors the browser saw: the refused value's 422.
+    assert [e for e in console_errors(browser) if "status of 422" not in e["message"]] == []
+
+
+def test_a_programme_a_colleague_changed_meanwhile_is_a_412_and_theirs_is_shown(server, browser):
+    token = server.login(THERAPIST)
+    alex = demo_patient(server, token, "Alex")
+    kim = colleague(server, server.login("alex@demo.painline.example"))
+    sign_in(browser, server)
+    patient_rows(browser)
+    browser.execute_script(f"location.hash = '#/patients/{alex['id']}'")
+    editor = visible(browser, "#programme-editor")
+    # Dr. Kim, on another dashboard, saves a change first.
+    _, current = server.call("GET", f"/v1/patients/{alex['id']}/programme", token=kim)
+    changed = {k: current[k] for k in ("starts_on", "items")}
+    changed["note"] = "Added after today's session: keep the side bends gentle."
+    status, saved = server.call("PUT", f"/v1/patients/{alex['id']}/programme", changed, kim)
+    assert status == 200 and saved["version"] == current["version"] + 1
+    # The form still holds the version read before; saving it is refused.
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", editor)
+    editor.find_element(By.TAG_NAME, "summary").click()
+    days = editor.find_elements(By.CSS_SELECTOR, ".item")[0].find_element(By.CSS_SELECTOR, "[name=days_per_week]")
+    days.clear()
+    days.send_keys("4")
+    editor.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    text_in(browser, "#programme-status", "Someone changed this in the meantime")
+    text_in(browser, "#programme-source", "saved by Dr. Kim Colleague")
+    assert "keep the side bends gentle" in browser.find_element(By.ID, "programme").text
+    _, kept = server.call("GET", f"/v1/patients/{alex['id']}/programme", token=token)
+    assert kept["version"] == saved["version"] and kept["items"][0]["days_per_week"] == 5
+    # The editor stays open on the version now shown; saving it works
+    # and keeps the colleague's note.
+    editor = browser.find_element(By.ID, "programme-editor")
+    assert editor.get_attribute("open") is not None
+    days = editor.find_elements(By.CSS_SELECTOR, ".item")[0].find_element(By.CSS_SELECTOR, "[name=days_per_week]")
+    days.clear()
+    days.send_keys("4")
+    editor.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    text_in(browser, "#programme-status", "Programme saved.")
+    _, mine = server.call("GET", f"/v1/patients/{alex['id']}/programme", token=token)
+    assert mine["version"] == saved["version"] + 1 and mine["items"][0]["days_per_week"] == 4
+    assert mine["note"] == changed["note"]

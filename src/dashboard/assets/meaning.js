@@ -3,7 +3,7 @@
 // last massage helped and for how long, when the next one is due. Every
 // sentence is made here from numbers and codes; no stored text is parsed.
 
-import { figure, shortDay } from "./dom.js";
+import { figure, percent, shortDay } from "./dom.js";
 
 /** "1.5 points", "1 point". */
 export function points(value) {
@@ -47,6 +47,9 @@ export function reasons(p) {
       }
       case "not_logging":
         out.push(p.days_since_last_entry === null ? "No entries yet" : `No entry for ${daysText(p.days_since_last_entry)}`);
+        break;
+      case "low_adherence":
+        out.push(`Stretching plan: ${percent(p.programme_adherence_7d)} this week`);
         break;
       default:
         break;
@@ -163,6 +166,7 @@ export const EXPLAIN = {
   change_7d: "This week's mean pain minus the week before's, in points of the 0–10 scale. Shown when both weeks have at least 3 days with entries. A rise of 2 points, or of 30 % and at least 1 point, is flagged as pain rising.",
   worst_7d: "The highest single rating (0–10) entered in the last 7 days: clinicians look at worst pain first.",
   stretching: "Days of the last 7 with at least one stretch session.",
+  programme: "How far the home programme was followed over the last 7 days, 0 to 100 %: for each stretch, the days its sessions added up to its daily time, out of the days prescribed (its days a week, over the days the plan was in force); the plan's figure is the mean over its stretches. Below your floor (50 % unless you changed it), the patient is on the attention list.",
   last_entry: "The day of the latest pain entry, in the patient's calendar.",
   last_massage: "Relief is the mean pain of the 7 days before a session minus the mean of the 3 days after, in points. Substantial: at least 50 % of the pain before; moderate: at least 30 % or 2 points; minimal: any fall. These bands come from pain research (the IMMPACT recommendations for pain trials); around one massage they are guidance, not a verdict. Back to usual: the first day with pain at or above the week before's mean.",
   next_session: "The typical (middle) number of days relief lasted after the latest sessions that helped moderately or more, up to 6 of them over the last year (at least 3 needed), counted from the last session.",

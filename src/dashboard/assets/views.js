@@ -1,7 +1,8 @@
 // The screens: the patient list, a patient's page, the invitations. Each
 // takes the API client and the element to draw into, and draws text only.
 
-import { h, fill, figure, day, instant, shortDay, words } from "./dom.js";
+import { h, fill, figure, day, instant, percent, shortDay, words } from "./dom.js";
+import { programmeSection } from "./programme.js";
 import {
   EXPLAIN, correlationWords, functionWords, hintWords, intervalSentence, one, points, reasons, reliefWords, weekChange,
 } from "./meaning.js";
@@ -100,6 +101,8 @@ function glance(overview) {
         : `${one(overview.avg_pain_7d)} / 10 (week before ${overview.avg_pain_prev_7d === null ? "–" : one(overview.avg_pain_prev_7d)})`, "pain_7d"),
       fact("Worst, 7 days", overview.worst_pain_7d === null ? "–" : `${overview.worst_pain_7d} / 10`, "worst_7d"),
       fact("Stretching", `${overview.stretch_days_7d} of 7 days`, "stretching"),
+      fact("Stretching plan", overview.programme_adherence_7d === null ? "No plan in force"
+        : `${percent(overview.programme_adherence_7d)} followed, 7 days`, "programme", { id: "plan-followed" }),
       fact("Last entry", overview.last_entry_date ? day(overview.last_entry_date) : "No entries yet", "last_entry"),
       fact("Last massage", reliefWords(overview.last_session, overview.today).replace(/^Last massage /, ""), "last_massage", { id: "last-massage" }),
       fact("Next session", hint || "Not enough sessions that helped to say", "next_session"),
@@ -508,6 +511,7 @@ export async function patient(api, main, pid, notice) {
   const dailyArea = h("details", { class: "details", id: "daily-details" },
     h("summary", {}, "Day by day, the last 90 days"), h("p", { class: "loading" }, "Loading…"));
   const rules = alertRules(api, pid);
+  const programme = programmeSection(api, overview, notice);
   const drawGlance = async () => {
     fill(glanceArea, glance(await api.get(`/patients/${pid}`)));
   };
@@ -558,6 +562,7 @@ export async function patient(api, main, pid, notice) {
     trendsArea,
     sessionsArea,
     record.section,
+    programme.section,
     exportsPart(api, pid, notice),
     dailyArea,
     rules.section);
@@ -565,6 +570,7 @@ export async function patient(api, main, pid, notice) {
     guarded(drawTrends, trendsArea, dailyArea),
     guarded(drawSessions, sessionsArea),
     guarded(rules.load, rules.section),
+    guarded(programme.load, programme.section),
   ]);
 }
 

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::access::AuthUser;
+use crate::domain::access::{AuthUser, PatientScope};
 use crate::error::AppResult;
 use crate::kinds::{OwnStretchBody, OwnStretches, Stretch};
 use crate::routes::Access;
@@ -17,7 +17,10 @@ super::logbook_routes! {
     one: own_stretch,
     collection: "/v1/me/stretches", item: "/v1/me/stretches/{id}",
     a: "one of your own stretches",
-    also: [list_stretches => Access::SignedIn],
+    also: [
+        list_stretches => Access::SignedIn,
+        list_patient_stretches => Access::LinkedTherapist
+    ],
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -35,5 +38,31 @@ pub struct StretchList {
 )]
 pub async fn list_stretches(state: web::Data<AppState>, user: AuthUser) -> AppResult<HttpResponse> {
     let items = service::catalog(&state.db, user).await?;
+    Ok(HttpResponse::Ok().json(StretchList { items }))
+}
+
+/// A linked patient's catalog, as the patient sees it: the built-in
+/// stretches and the patient's own (what their home programme may hold).
+#[utoipa::path(
+    get, path = "/v1/patients/{pid}/stretches", tag = "therapist views",
+    operation_id = "list_patient_stretches",
+    security(("bearer" = [])),
+    params(("pid" = uuid::Uuid, Path, description = "A patient linked to you")),
+    responses(
+        (status = 200, description = "The patient's catalog", body = StretchList),
+        (status = 403, description = "The caller is not a therapist"),
+        (status = 404, description = "Not a patient linked to you now (the attempt is in their access log)"),
+    )
+)]
+pub async fn list_patient_stretches(
+    state: web::Data<AppState>,
+    scope: PatientScope,
+) -> AppResult<HttpResponse> {
+    let patient = AuthUser {
+        id: scope.patient,
+        role: crate::domain::Role::Patient,
+        login: None,
+    };
+    let items = service::catalog(&state.db, patient).await?;
     Ok(HttpResponse::Ok().json(StretchList { items }))
 }
