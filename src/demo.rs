@@ -563,7 +563,10 @@ async fn seed_patient(
                 &state.db,
                 &state.clock,
                 by_therapist,
-                IfMatch::Absent,
+                programme::Preconditions {
+                    if_match: IfMatch::Absent,
+                    only_new: false,
+                },
                 body,
                 Days::new(ago),
             )

@@ -120,15 +120,18 @@ fn covers(version: &ProgrammeVersion, day: NaiveDate) -> bool {
     version.starts_on <= day && version.ends_on.is_none_or(|end| day <= end)
 }
 
-/// Adherence over the days `from..=to`. `versions` in the order they were
-/// saved (a later one saved the same day wins that day); `stretched` in any
-/// order.
+/// Adherence over the days `from..=to` up to the patient's `today`.
+/// `versions` in the order they were saved (a later one saved the same day
+/// wins that day); `stretched` in any order. A day after `today` has not
+/// been missed and is not counted; `today` itself, not over yet, counts for
+/// an item only once it meets it.
 pub fn adherence(
     versions: &[ProgrammeVersion],
     stretched: &[Stretched],
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
+    today: NaiveDate,
 ) -> Adherence {
+    let to = to.min(today);
     let mut versions: Vec<ProgrammeVersion> = versions.to_vec();
     // Stable: versions saved the same day keep their order.
     versions.sort_by_key(|v| v.in_force_from);
@@ -155,18 +158,29 @@ pub fn adherence(
     let mut day = from;
     while day <= to {
         if let Some(version) = in_force(&versions, day).filter(|v| covers(v, day)) {
+            // A stretch counts once a day, even if a stored version named
+            // it twice (the checks refuse that; this does not rely on it).
+            let mut counted: Vec<usize> = Vec::with_capacity(version.items.len());
             for item in &version.items {
                 let Some(&at) = position.get(&item.stretch_id) else {
                     continue;
                 };
-                active[at] = true;
-                let entry = &mut items[at];
-                entry.prescribed_sevenths += i64::from(item.days_per_week.min(7));
+                if counted.contains(&at) {
+                    continue;
+                }
+                counted.push(at);
                 let done = seconds
                     .get(&(day, item.stretch_id.as_str()))
                     .copied()
                     .unwrap_or(0);
-                if done >= item.seconds_per_day {
+                let met = done >= item.seconds_per_day;
+                if day == today && !met {
+                    continue;
+                }
+                active[at] = true;
+                let entry = &mut items[at];
+                entry.prescribed_sevenths += i64::from(item.days_per_week.min(7));
+                if met {
                     entry.met += 1;
                 }
             }
@@ -200,8 +214,8 @@ pub struct Week {
 }
 
 /// The last `weeks` ISO weeks up to the one holding `today`, oldest first.
-/// The current week counts only its days up to `today`: a day still to
-/// come has not been missed.
+/// The current week counts only its days up to `today` (and `today` once
+/// met): a day still to come has not been missed.
 pub fn weekly(
     versions: &[ProgrammeVersion],
     stretched: &[Stretched],
@@ -213,10 +227,10 @@ pub fn weekly(
         .rev()
         .map(|back| {
             let week_start = monday - Duration::weeks(back);
-            let end = (week_start + Duration::days(6)).min(today);
+            let end = week_start + Duration::days(6);
             Week {
                 week_start,
-                adherence: adherence(versions, stretched, week_start, end),
+                adherence: adherence(versions, stretched, (week_start, end), today),
             }
         })
         .collect()
@@ -296,6 +310,46 @@ mod tests {
     // The week of Monday 2026-11-02 to Sunday 2026-11-08.
     const MON: &str = "2026-11-02";
     const SUN: &str = "2026-11-08";
+    /// A today after every window of these tests.
+    const LATER: NaiveDate = match NaiveDate::from_ymd_opt(2026, 12, 31) {
+        Some(day) => day,
+        None => NaiveDate::MAX,
+    };
+
+    #[test]
+    fn today_counts_once_it_is_met_and_later_days_not_at_all() {
+        let plan = [version(
+            "2026-10-01",
+            "2026-10-01",
+            None,
+            vec![item("side-bend", 7, 120), item("lunge", 7, 60)],
+        )];
+        // Today is Wednesday: the side bend is done, the lunge not yet.
+        let mut done = on(&[1, 2, 3], "side-bend", 120);
+        done.extend(on(&[1], "lunge", 60));
+        let a = adherence(&plan, &done, (d(MON), d(SUN)), d("2026-11-04"));
+        assert_eq!(
+            figures(&a),
+            (
+                vec![
+                    one("side-bend", 3.0, 3, Some(1.0)),
+                    one("lunge", 2.0, 1, Some(0.5))
+                ],
+                Some(0.75)
+            )
+        );
+        // A programme saved this morning, nothing done yet: no figure.
+        let fresh = [version(
+            "2026-11-04",
+            "2026-11-04",
+            None,
+            vec![item("lunge", 7, 60)],
+        )];
+        assert_eq!(
+            figures(&adherence(&fresh, &[], (d(MON), d(SUN)), d("2026-11-04"))),
+            (vec![], None)
+        );
+    }
 
     #[test]
     fn a_whole_week_of_a_plan_followed_in_part() {
@@ -306,7 +360,7 @@ mod tests {
             vec![item("side-bend", 5, 120)],
         )];
         let done = on(&[1, 2, 4], "side-bend", 120);
-        let a = adherence(&plan, &done, d(MON), d(SUN));
+        let a = adherence(&plan, &done, (d(MON), d(SUN)), LATER);
         assert_eq!(
             figures(&a),
             (vec![one("side-bend", 5.0, 3, Some(0.6))], Some(0.6))
@@ -325,7 +379,7 @@ mod tests {
         )];
         let mut done = on(&[1, 2, 3, 4, 5], "cat-cow", 60); // Monday and Tuesday do not count
         done.extend(on(&[3, 4], "bridge", 60));
-        let a = adherence(&plan, &done, d(MON), d(SUN));
+        let a = adherence(&plan, &done, (d(MON), d(SUN)), LATER);
         assert_eq!(
             figures(&a),
             (
@@ -361,7 +415,7 @@ mod tests {
         // second (Thu–Sun); 5 minutes on Friday meets the second.
         let mut done = on(&[1, 2, 3, 4, 6, 7], "side-bend", 120);
         done.extend(on(&[5], "side-bend", 300));
-        let a = adherence(&plan, &done, d(MON), d(SUN));
+        let a = adherence(&plan, &done, (d(MON), d(SUN)), LATER);
         // side-bend: 3 × 7 + 4 × 3 = 33 sevenths prescribed, met on Mon,
         // Tue, Wed and Fri = 4 = 28 sevenths: 28/33. lunge: 4 days of 7
         // a week, none met.
@@ -391,10 +445,27 @@ mod tests {
             did("2026-11-03", "piriformis", 119), // a second short
             did("2026-11-04", "other", 600),     // another stretch
         ];
-        let a = adherence(&plan, &done, d(MON), d("2026-11-04"));
+        let a = adherence(&plan, &done, (d(MON), d("2026-11-04")), LATER);
         assert_eq!(
             figures(&a),
             (vec![one("piriformis", 3.0, 1, Some(0.333))], Some(0.333))
+        );
+    }
+
+    /// Found by the property test: a version naming one stretch twice
+    /// (which the checks refuse) still counts it once a day.
+    #[test]
+    fn a_stretch_named_twice_counts_once_a_day() {
+        let plan = [version(
+            "2026-10-01",
+            "2026-10-01",
+            None,
+            vec![item("bridge", 7, 60), item("bridge", 7, 60)],
+        )];
+        let a = adherence(&plan, &on(&[1], "bridge", 60), (d(MON), d(MON)), LATER);
+        assert_eq!(
+            figures(&a),
+            (vec![one("bridge", 1.0, 1, Some(1.0))], Some(1.0))
         );
     }
 
@@ -407,7 +478,7 @@ mod tests {
             vec![item("bridge", 2, 60)],
         )];
         let done = on(&[1, 2, 3, 4, 5, 6, 7], "bridge", 90);
-        let a = adherence(&plan, &done, d(MON), d(SUN));
+        let a = adherence(&plan, &done, (d(MON), d(SUN)), LATER);
         assert_eq!(
             figures(&a),
             (vec![one("bridge", 2.0, 7, Some(1.0))], Some(1.0))
@@ -432,19 +503,19 @@ mod tests {
             ),
         ];
         let done = on(&[1, 2, 3, 4, 5, 6, 7], "side-bend", 60);
-        let a = adherence(&plan, &done, d(MON), d(SUN));
+        let a = adherence(&plan, &done, (d(MON), d(SUN)), LATER);
         assert_eq!(
             figures(&a),
             (vec![one("side-bend", 3.0, 3, Some(1.0))], Some(1.0))
         );
         // The week after: nothing prescribed, no figure, the item not listed.
-        let later = adherence(&plan, &done, d("2026-11-09"), d("2026-11-15"));
+        let later = adherence(&plan, &done, (d("2026-11-09"), d("2026-11-15")), LATER);
         assert_eq!(figures(&later), (vec![], None));
     }
 
     #[test]
     fn no_programme_or_nothing_prescribed_has_no_figure() {
-        let none = adherence(&[], &on(&[1], "x", 60), d(MON), d(SUN));
+        let none = adherence(&[], &on(&[1], "x", 60), (d(MON), d(SUN)), LATER);
         assert_eq!(figures(&none), (vec![], None));
         // Starts next week.
         let plan = [version(
@@ -454,7 +525,7 @@ mod tests {
             vec![item("x", 3, 60)],
         )];
         assert_eq!(
-            figures(&adherence(&plan, &[], d(MON), d(SUN))),
+            figures(&adherence(&plan, &[], (d(MON), d(SUN)), LATER)),
             (vec![], None)
         );
     }
@@ -486,10 +557,10 @@ mod tests {
             figures(&weeks[0].adherence),
             (vec![one("side-bend", 7.0, 7, Some(1.0))], Some(1.0))
         );
-        // Monday to Wednesday: 3 prescribed, 2 met.
+        // Monday and Tuesday met; Wednesday, today, not yet: not missed.
         assert_eq!(
             figures(&weeks[1].adherence),
-            (vec![one("side-bend", 3.0, 2, Some(0.667))], Some(0.667))
+            (vec![one("side-bend", 2.0, 2, Some(1.0))], Some(1.0))
         );
     }
 
@@ -533,8 +604,8 @@ mod tests {
                 },
             ];
             // The ISO week of the change (Monday 2026-10-19 to Sunday
-            // 2026-10-25) still has seven days.
-            let weeks = weekly(&plan, &done, d("2026-10-25"), 1);
+            // 2026-10-25) still has seven days; today is the Monday after.
+            let weeks = weekly(&plan, &done, d("2026-10-26"), 2);
             assert_eq!(weeks[0].week_start, d("2026-10-19"));
             let a = &weeks[0].adherence;
             assert_eq!(
@@ -591,7 +662,7 @@ mod tests {
                     })
                     .collect();
                 let from = base + Duration::days(from);
-                let a = adherence(&versions, &stretched, from, from + Duration::days(length));
+                let a = adherence(&versions, &stretched, (from, from + Duration::days(length)), base + Duration::days(30));
                 let rated: Vec<f64> = a.items.iter().filter_map(ItemAdherence::adherence).collect();
                 for item in &a.items {
                     prop_assert!(item.met <= length + 1);

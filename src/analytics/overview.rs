@@ -318,7 +318,7 @@ pub fn figures(data: &PatientData, today: NaiveDate, rules: AlertRules) -> Figur
     if data.last_entry_date.is_none_or(|last| last < logging_from) {
         alerts.push(Alert::NotLogging);
     }
-    let followed = adherence(&data.programme, &data.stretched, week_start, today);
+    let followed = adherence(&data.programme, &data.stretched, (week_start, today), today);
     if followed.below(rules.adherence_floor.0) {
         alerts.push(Alert::LowAdherence);
     }

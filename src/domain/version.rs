@@ -57,6 +57,12 @@ impl IfNoneMatch {
         )
     }
 
+    /// `*`: the client asks for the request to apply only when there is
+    /// no current representation (a create that must not replace one).
+    pub fn any(&self) -> bool {
+        self.0.iter().any(|tag| tag == "*")
+    }
+
     /// Whether the client's copy is the one tagged `etag`.
     pub fn names(&self, etag: &str) -> bool {
         self.0.iter().any(|tag| tag == "*" || tag == etag)

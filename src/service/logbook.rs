@@ -804,10 +804,25 @@ pub async fn changes(
 /// The stretch catalog: built-in stretches by name, then (for a patient)
 /// their own.
 pub async fn catalog(db: &Db, user: AuthUser) -> ServiceResult<Vec<Stretch>> {
+    catalog_of(db, user, DomainError::AccountGone).await
+}
+
+/// A linked patient's catalog as they see it, for their therapist (404
+/// when the patient's account is gone meanwhile: it is not the caller's).
+pub async fn patient_catalog(db: &Db, scope: PatientScope) -> ServiceResult<Vec<Stretch>> {
+    let patient = AuthUser {
+        id: scope.patient,
+        role: Role::Patient,
+        login: None,
+    };
+    catalog_of(db, patient, DomainError::NotFound).await
+}
+
+async fn catalog_of(db: &Db, user: AuthUser, gone: DomainError) -> ServiceResult<Vec<Stretch>> {
     let (builtin, own) = db
         .run(move |conn| -> ServiceResult<_> {
             if !crate::db::accounts::user_exists(conn, &user.id.to_string())? {
-                return Err(DomainError::AccountGone.into());
+                return Err(gone.into());
             }
             let builtin = records::builtin_stretches(conn)?;
             let own = match user.role {

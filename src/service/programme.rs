@@ -73,15 +73,24 @@ fn prescriber(conn: &mut DbConnection, scope: &PatientScope) -> ServiceResult<Pr
     })
 }
 
+/// The preconditions of a `PUT`: `If-Match`, and `If-None-Match: *`
+/// (`only_new`: prescribe only if no programme is in force, so two
+/// therapists prescribing at once cannot replace each other's unseen).
+#[derive(Debug, Clone)]
+pub struct Preconditions {
+    pub if_match: IfMatch,
+    pub only_new: bool,
+}
+
 /// `PUT`: prescribes the programme, or replaces it (a linked therapist).
 pub async fn put(
     db: &Db,
     clock: &Clock,
     scope: PatientScope,
-    if_match: IfMatch,
+    preconditions: Preconditions,
     body: ProgrammeBody,
 ) -> ServiceResult<Written<Programme>> {
-    put_saved_ago(db, clock, scope, if_match, body, Days::new(0)).await
+    put_saved_ago(db, clock, scope, preconditions, body, Days::new(0)).await
 }
 
 /// [`put`], the version taken as saved `ago` days before now: in force
@@ -91,7 +100,7 @@ pub(crate) async fn put_saved_ago(
     db: &Db,
     clock: &Clock,
     scope: PatientScope,
-    if_match: IfMatch,
+    Preconditions { if_match, only_new }: Preconditions,
     body: ProgrammeBody,
     ago: Days,
 ) -> ServiceResult<Written<Programme>> {
@@ -103,13 +112,26 @@ pub(crate) async fn put_saved_ago(
                 programme: body,
                 by: prescriber(conn, &scope)?,
             };
-            let doc = to_json(&ProgrammeDoc::from(signed.clone()))?;
+            let new_doc = ProgrammeDoc::from(signed.clone());
+            if only_new {
+                let target = Target::Key(NAME.to_owned());
+                if let Some(live) = find(conn, &scope, RecordKind::Programme, &target)?
+                    .filter(|r| !r.is_deleted() && r.patient == scope.patient)
+                {
+                    // The same programme again is a retry of this create.
+                    if live.doc::<ProgrammeDoc>().ok().as_ref() != Some(&new_doc) {
+                        let current = Some(live.version);
+                        return Err(DomainError::PreconditionFailed { current }.into());
+                    }
+                }
+            }
+            let doc = to_json(&new_doc)?;
             // The id is used only if the patient never had a programme.
             let fresh = RecordId::new_random();
             let written =
                 put_locked::<Programmes>(conn, &mut lock, &clock, &scope, fresh, if_match, signed)?;
             if written.outcome != Outcome::Unchanged {
-                let today = clock.today_in(lock.patient().timezone()?.tz());
+                let today = adherence::local_day(clock.now(), lock.patient().timezone()?.tz());
                 versions::add(
                     conn,
                     &NewVersion {
@@ -155,7 +177,7 @@ pub async fn end(
             let (DeleteDecision::Tombstone, Some(stored)) = (decision, stored) else {
                 return Ok(());
             };
-            let today = clock.today_in(lock.patient().timezone()?.tz());
+            let today = adherence::local_day(clock.now(), lock.patient().timezone()?.tz());
             let mut ended: ProgrammeDoc = stored.doc()?;
             ended.ends_on = Some(ended.ends_on.map_or(today, |day| day.min(today)));
             ended.updated_by = prescriber(conn, &scope)?;
@@ -227,10 +249,12 @@ pub(crate) fn plans_by_patient(
     for row in versions::in_force(conn, patients, window)? {
         let doc: ProgrammeDoc = serde_json::from_str(&row.data)
             .map_err(|e| DbError::bad_json("programme_version", format!("{}", row.version), &e))?;
-        plans
-            .entry(row.patient_id)
-            .or_default()
-            .push(doc.plan(row.in_force_from));
+        // An ended programme prescribes nothing from the day it was ended.
+        let mut plan = doc.plan(row.in_force_from);
+        if row.ended {
+            plan.items.clear();
+        }
+        plans.entry(row.patient_id).or_default().push(plan);
     }
     Ok(plans)
 }

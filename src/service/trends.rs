@@ -392,10 +392,9 @@ impl Rows {
         let mut trends =
             trends::trends_of((self.from, self.to), self.today, &self.days, &self.sessions);
         for interval in &mut trends.intervals {
-            interval.programme_adherence =
-                interval.span_until(self.today).and_then(|(start, end)| {
-                    adherence(&self.programme, &self.stretched, start, end).programme
-                });
+            interval.programme_adherence = interval.span_until(self.today).and_then(|span| {
+                adherence(&self.programme, &self.stretched, span, self.today).programme
+            });
         }
         trends
     }

@@ -514,7 +514,8 @@ async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Valu
 /// `low_adherence`, and a patient who falls below it comes first.
 #[tokio::test]
 async fn adherence_is_measured_against_the_plan_and_the_floor_decides_the_alert() {
-    let app = spawn_app().await;
+    // A token that outlives the simulated day.
+    let app = crate::helpers::spawn_app_with(|s| s.access_ttl = 3 * 86_400).await;
     let low = patient_with(&app, json!({"display_name": "Zed Low"})).await;
     let calm = patient_with(&app, json!({"display_name": "Aaron Calm"})).await;
     let therapist = app.register_therapist().await;
@@ -531,9 +532,17 @@ async fn adherence_is_measured_against_the_plan_and_the_floor_decides_the_alert(
         put(&app, &therapist, &low, None, body).await.status,
         StatusCode::CREATED
     );
+    // Nothing done yet today: a programme saved this morning is not missed.
+    let fresh = app
+        .get(&format!("/v1/patients/{}", low.id), &therapist.access)
+        .await;
+    assert_eq!(fresh.body["programme_adherence_7d"], Value::Null);
+    assert_eq!(fresh.body["alerts"], json!([]));
     stretched(&app, &low, &day(0), SIDE_BEND, 60).await;
     stretched(&app, &low, &day(0), SIDE_BEND, 60).await;
     stretched(&app, &low, &day(0), KNEE_TO_CHEST, 59).await;
+    // The next day, nothing done yet: yesterday is judged, today not yet.
+    app.clock.advance(chrono::Duration::days(1));
 
     let overview = |patient: &TestUser| {
         let path = format!("/v1/patients/{}", patient.id);
@@ -541,7 +550,7 @@ async fn adherence_is_measured_against_the_plan_and_the_floor_decides_the_alert(
         let app = &app;
         async move { app.get(&path, &token).await.body }
     };
-    // In force since today: today is the only day judged. (1 + 0) / 2.
+    // In force since yesterday, the only day judged: (1 + 0) / 2.
     let seen = overview(&low).await;
     assert_eq!(seen["programme_adherence_7d"], 0.5);
     assert_eq!(seen["rules"]["adherence_floor"], 0.5);
@@ -613,11 +622,18 @@ async fn adherence_is_measured_against_the_plan_and_the_floor_decides_the_alert(
         .await;
     assert_eq!(weeks.status, StatusCode::OK, "{}", weeks.text);
     let body = &weeks.body;
-    assert_eq!(body["today"], day(0));
+    assert_eq!(body["today"], day(1));
     assert_eq!(body["weeks"].as_array().unwrap().len(), 2);
-    assert_eq!(body["weeks"][0]["programme_adherence"], Value::Null);
-    assert_eq!(body["weeks"][1]["programme_adherence"], 0.5);
-    assert_eq!(body["weeks"][1]["counted_to"], day(0));
+    assert_eq!(body["weeks"][1]["counted_to"], day(1));
+    // Yesterday's week (this one, or last if today is a Monday) has the figure.
+    let figures: Vec<&Value> = body["weeks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| &w["programme_adherence"])
+        .filter(|f| !f.is_null())
+        .collect();
+    assert_eq!(figures, [&json!(0.5)]);
     let rows = body["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0]["stretch_id"], SIDE_BEND);
@@ -645,7 +661,7 @@ async fn adherence_is_measured_against_the_plan_and_the_floor_decides_the_alert(
 
 /// Each day is judged by the version in force that day: a higher bar set
 /// yesterday does not rewrite the day before, and an ended programme stops
-/// counting. Days pass on the application's clock.
+/// counting from the day it was ended. Days pass on the application's clock.
 #[tokio::test]
 async fn each_day_is_judged_by_its_own_version_and_an_ended_plan_stops_counting() {
     // A token that outlives the simulated week.
@@ -684,7 +700,8 @@ async fn each_day_is_judged_by_its_own_version_and_an_ended_plan_stops_counting(
         StatusCode::OK
     );
     stretched(&app, &patient, &day(1), SIDE_BEND, 60).await;
-    // Day 2: two minutes, then the therapist ends the plan.
+    // Day 2: two minutes, then the therapist ends the plan: that day and
+    // the ones after prescribe nothing.
     next_day();
     stretched(&app, &patient, &day(2), SIDE_BEND, 120).await;
     assert_eq!(
@@ -698,12 +715,12 @@ async fn each_day_is_judged_by_its_own_version_and_an_ended_plan_stops_counting(
     }
     logs_pain(&app, &patient, &day(5)).await;
 
-    // Days 0, 1, 2 were prescribed (one each); 0 and 2 were met.
+    // Days 0 and 1 were prescribed (one each); day 0 was met.
     let seen = app
         .get(&format!("/v1/patients/{}", patient.id), &therapist.access)
         .await;
-    assert_eq!(seen.body["programme_adherence_7d"], 0.667, "{}", seen.text);
-    // After the session: days 1 and 2 prescribed, day 2 met.
+    assert_eq!(seen.body["programme_adherence_7d"], 0.5, "{}", seen.text);
+    // After the session: day 1 prescribed, not met.
     let trends = app
         .get(
             &format!("/v1/patients/{}/trends?from={}", patient.id, day(-1)),
@@ -711,7 +728,7 @@ async fn each_day_is_judged_by_its_own_version_and_an_ended_plan_stops_counting(
         )
         .await;
     assert_eq!(trends.status, StatusCode::OK, "{}", trends.text);
-    assert_eq!(trends.body["intervals"][0]["programme_adherence"], 0.5);
+    assert_eq!(trends.body["intervals"][0]["programme_adherence"], 0.0);
     let weeks = app
         .get("/v1/me/programme/adherence?weeks=2", &patient.access)
         .await;
@@ -727,7 +744,7 @@ async fn each_day_is_judged_by_its_own_version_and_an_ended_plan_stops_counting(
         .iter()
         .map(|r| r["prescribed"].as_f64().unwrap())
         .sum();
-    assert_eq!((met, prescribed), (2, 3.0), "{}", weeks.text);
+    assert_eq!((met, prescribed), (1, 2.0), "{}", weeks.text);
 
     // Prescribed again: the bundle holds the ended plan and the new one.
     let mut again = plan_of(90);
@@ -760,4 +777,57 @@ async fn each_day_is_judged_by_its_own_version_and_an_ended_plan_stops_counting(
         json!({"frequency": 3, "period": 1, "periodUnit": "wk", "duration": 1.0, "durationUnit": "min"})
     );
     assert_eq!(second["code"]["text"], "Knee-to-chest");
+}
+
+/// `If-None-Match: *` prescribes only when no programme is in force: two
+/// therapists prescribing at once cannot replace each other's unseen; a
+/// retry of one's own is its first answer; after an ending it prescribes
+/// again.
+#[tokio::test]
+async fn a_first_prescription_does_not_replace_a_colleagues() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let (dana, eli) = (
+        app.register_therapist().await,
+        app.register_therapist().await,
+    );
+    link(&app, &dana, &patient).await;
+    link(&app, &eli, &patient).await;
+    let create_only = |therapist: &TestUser, body: Value| {
+        let request = app
+            .client
+            .put(app.url(&format!("/v1/patients/{}/programme", patient.id)))
+            .bearer_auth(&therapist.access)
+            .header("If-None-Match", "*")
+            .json(&body);
+        async move { crate::helpers::read(request.send().await.unwrap()).await }
+    };
+    let first = create_only(&dana, plan(&day(0))).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    // Dana's lost answer, sent again: the same programme, the same version.
+    let again = create_only(&dana, plan(&day(0))).await;
+    assert_eq!(
+        (again.status, &again.body["version"]),
+        (StatusCode::OK, &json!(1))
+    );
+    // Eli, who saw no programme, is refused and told the current version.
+    let mut other = plan(&day(0));
+    other["note"] = json!("Eli's plan");
+    let refused = create_only(&eli, other.clone()).await;
+    refused.assert_problem(412, "precondition_failed");
+    assert_eq!(refused.header("etag"), Some("\"1\""));
+    assert_eq!(
+        app.get("/v1/me/programme", &patient.access).await.body["note"],
+        "Gently, never into sharp pain."
+    );
+    assert_eq!(versions_stored(&app, &patient).await, 1);
+    // Once ended, a create-only PUT prescribes again.
+    assert_eq!(
+        end(&app, &dana, &patient).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let renewed = create_only(&eli, other).await;
+    assert_eq!(renewed.status, StatusCode::CREATED, "{}", renewed.text);
+    assert_eq!(renewed.body["version"], 3);
+    assert_eq!(renewed.body["updated_by"]["id"], eli.id.as_str());
 }

@@ -297,6 +297,19 @@ def test_alert_defaults_apply_to_every_patient_and_overrides_are_named(server, b
     text_in(browser, "#rules-form-status", "Alert rules saved.")
     rule = visible(browser, "#effective-rules li[data-rule=pain_threshold]")
     assert "at 9 or more" in rule.text and "(this patient only)" in rule.text
+    # The stretching plan's floor, in percent; saving another rule keeps it.
+    floor = browser.find_element(By.ID, "rules-form-adherence_floor")
+    floor.send_keys("30")
+    browser.find_element(By.CSS_SELECTOR, "#rules-form button[type=submit]").click()
+    text_in(browser, "#effective-rules li[data-rule=adherence_floor]", "followed less than 30 % over 7 days")
+    assert server.call("GET", f"/v1/patients/{sam['id']}/alert-settings", token=token)[1]["adherence_floor"] == 0.3
+    field = browser.find_element(By.ID, "rules-form-not_logging_days")
+    field.send_keys("10")
+    browser.find_element(By.CSS_SELECTOR, "#rules-form button[type=submit]").click()
+    text_in(browser, "#effective-rules li[data-rule=not_logging_days]", "after 10 days")
+    kept = server.call("GET", f"/v1/patients/{sam['id']}/alert-settings", token=token)[1]
+    assert (kept["adherence_floor"], kept["not_logging_days"]) == (0.3, 10)
+    assert browser.find_element(By.ID, "rules-form-adherence_floor").get_attribute("value") == "30"
     # A refused value is named with the form's label.
     field = browser.find_element(By.ID, "rules-form-spike_delta")
     field.send_keys("40")
@@ -519,6 +532,7 @@ def test_the_home_programme_in_words_and_edited(server, browser, screenshots):
     minutes.clear()
     minutes.send_keys("1.5")
     Select(added.find_element(By.CSS_SELECTOR, "[name=side]")).select_by_visible_text("Both")
+    added.find_element(By.CSS_SELECTOR, "[name=reps]").send_keys("10")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", editor)
     browser.save_screenshot(str(screenshots / "programme-editor.png"))
     editor.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
@@ -527,7 +541,9 @@ def test_the_home_programme_in_words_and_edited(server, browser, screenshots):
     assert stored["version"] == 2
     assert [i["days_per_week"] for i in stored["items"]] == [3, 5, 5]
     assert stored["items"][2]["seconds_per_day"] == 90 and stored["items"][2]["side"] == "both"
-    text_in(browser, "#programme-items", "Hip-flexor lunge: 5 days a week, 1.5 min a day, both sides")
+    assert stored["items"][2]["reps"] == 10
+    assert stored["items"][0]["note"] == "Hold 45 seconds each side."
+    text_in(browser, "#programme-items", "Hip-flexor lunge: 5 days a week, 1.5 min a day, 10 repetitions, both sides")
 
     # A refused value names the stretch and its field; nothing is stored.
     editor = browser.find_element(By.ID, "programme-editor")

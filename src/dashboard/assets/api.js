@@ -169,10 +169,11 @@ export class Api {
     throw error;
   }
 
-  async send(method, path, { body, ifMatch, idempotencyKey, accept = JSON_TYPE } = {}) {
+  async send(method, path, { body, ifMatch, ifNoneMatch, idempotencyKey, accept = JSON_TYPE } = {}) {
     const headers = { Accept: accept, Authorization: `Bearer ${this.session.access}` };
     if (body !== undefined) headers["Content-Type"] = JSON_TYPE;
     if (ifMatch) headers["If-Match"] = ifMatch;
+    if (ifNoneMatch) headers["If-None-Match"] = ifNoneMatch;
     if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
     try {
       return await fetch(this.base + path, {

@@ -40,15 +40,17 @@ function weekWords(programme, adherence, nameOf) {
   return programme.items.map((item) => {
     const rows = adherence.rows.filter((r) => r.stretch_id === item.stretch_id);
     const now = rows.find((r) => r.week_start === current.week_start);
-    // Newest first: last week, then the ones before it.
-    const [last, ...older] = rows.filter((r) => r.week_start !== current.week_start).reverse();
+    // Newest first: last week (when the stretch was in the plan then),
+    // then the ones before it, each named by its week.
+    const lastWeek = addDays(current.week_start, -7);
+    const earlier = rows.filter((r) => r.week_start !== current.week_start).reverse();
     const of = (r) => `${r.met} of ${days(r.prescribed)}`;
     const sofar = partial(current) ? " so far" : "";
+    const said = earlier.map((r) => (r.week_start === lastWeek ? `last week ${of(r)}` : `week of ${shortDay(r.week_start, adherence.today)} ${of(r)}`));
     return h("li", { "data-stretch": item.stretch_id },
       h("strong", {}, nameOf(item.stretch_id)),
       `: ${now ? now.met : 0} of ${item.days_per_week} days this week${sofar}`,
-      last ? `; last week ${of(last)}` : "",
-      older.length ? `; before that ${older.map(of).join(", ")}` : "");
+      said.length ? `; ${said.join("; ")}` : "");
   });
 }
 
@@ -101,6 +103,7 @@ function itemRow(stretches, item) {
     field("days_per_week", "Days a week", h("input", { id: id("days_per_week"), name: "days_per_week", type: "number", inputmode: "numeric", min: 1, max: 7, step: 1, value: item.days_per_week })),
     field("minutes", "Minutes a day", h("input", { id: id("minutes"), name: "minutes", type: "number", inputmode: "decimal", min: 0.5, max: 60, step: 0.5, value: item.seconds_per_day / 60 })),
     field("sets", "Sets", h("input", { id: id("sets"), name: "sets", type: "number", inputmode: "numeric", min: 1, max: 20, step: 1, value: item.sets ?? "", placeholder: "Optional" })),
+    field("reps", "Repetitions", h("input", { id: id("reps"), name: "reps", type: "number", inputmode: "numeric", min: 1, max: 100, step: 1, value: item.reps ?? "", placeholder: "Optional" })),
     field("side", "Side", h("select", { id: id("side"), name: "side" },
       h("option", { value: "", selected: !item.side }, "Not said"),
       SIDES.map((s) => h("option", { value: s, selected: s === item.side }, words(s))))),
@@ -116,6 +119,12 @@ function errorLabel(field) {
   return LABELS[field] || "This field";
 }
 
+/** The API's message in the form's units (the form asks minutes, the API seconds). */
+function errorMessage(f) {
+  if (/seconds_per_day$/.test(f.field)) return "must be between 10 seconds and 60 minutes";
+  return f.message;
+}
+
 function itemBody(row) {
   const value = (name) => row.querySelector(`[name=${name}]`).value.trim();
   const whole = (name) => (value(name) === "" ? undefined : Number(value(name)));
@@ -124,6 +133,7 @@ function itemBody(row) {
     days_per_week: whole("days_per_week"),
     seconds_per_day: value("minutes") === "" ? undefined : Math.round(Number(value("minutes")) * 60),
     sets: whole("sets"),
+    reps: whole("reps"),
     side: value("side") || undefined,
     note: value("note") || undefined,
   };
@@ -185,7 +195,9 @@ export function programmeSection(api, patient, notice) {
       errors.hidden = true;
       status.textContent = "";
       try {
-        await api.json("PUT", `/patients/${pid}/programme`, { body, ifMatch: etag });
+        // A first (or renewed) programme must not replace one a colleague
+        // prescribed meanwhile: If-None-Match: * says so.
+        await api.json("PUT", `/patients/${pid}/programme`, { body, ifMatch: etag, ifNoneMatch: programme ? undefined : "*" });
         await load("Programme saved. The patient's app shows it at its next sync.");
       } catch (error) {
         if (error.status === 412) {
@@ -194,7 +206,7 @@ export function programmeSection(api, patient, notice) {
         }
         const fields = error.fields || [];
         fill(errors, h("p", {}, fields.length ? "Please check:" : error.message),
-          fields.length ? h("ul", {}, fields.map((f) => h("li", {}, `${errorLabel(f.field)}: ${f.message}`))) : null);
+          fields.length ? h("ul", {}, fields.map((f) => h("li", {}, `${errorLabel(f.field)}: ${errorMessage(f)}`))) : null);
         errors.hidden = false;
         for (const f of fields) {
           const item = f.field.match(/^items\[(\d+)\]\.(\w+)$/);

@@ -234,9 +234,11 @@ const SESSION_LABELS = {
   date: "Date", duration_minutes: "Duration", technique: "Technique", pressure: "Pressure",
   pain_before: "Pain before", pain_after: "Pain after", notes: "Notes", areas: "Areas worked",
 };
-const RULE_LABELS = { pain_threshold: "Pain high at", spike_delta: "Spike above last week by", not_logging_days: "Not logging after" };
-const RULE_FIELDS = { pain_threshold: "Pain high at (0–10)", spike_delta: "Spike above last week by (points, 1–10)", not_logging_days: "Not logging after (days, 1–60)" };
-const RULE_NAMES = { pain_threshold: "Pain high", spike_delta: "Spike", not_logging_days: "Not logging" };
+const RULE_LABELS = { pain_threshold: "Pain high at", spike_delta: "Spike above last week by", not_logging_days: "Not logging after", adherence_floor: "Stretching plan followed below" };
+const RULE_FIELDS = { pain_threshold: "Pain high at (0–10)", spike_delta: "Spike above last week by (points, 1–10)", not_logging_days: "Not logging after (days, 1–60)", adherence_floor: "Stretching plan followed below (%, 0–100)" };
+const RULE_NAMES = { pain_threshold: "Pain high", spike_delta: "Spike", not_logging_days: "Not logging", adherence_floor: "Stretching plan" };
+/** The adherence floor is a share 0..1 in the API, a percentage in the form. */
+const toPercent = (share) => (share === null || share === undefined ? null : Math.round(share * 100));
 const AREA_PARTS = { muscle: "muscle", side: "side", minutes: "minutes" };
 
 function fieldLabel(field, labels) {
@@ -375,25 +377,27 @@ function sessionForm(api, patient, osteoporosis, done) {
 function ruleValue(field, value) {
   if (field === "pain_threshold") return value === null ? "off" : `at ${value} or more`;
   if (field === "spike_delta") return `${points(value)} above last week's average`;
+  if (field === "adherence_floor") return value === 0 ? "off" : `followed less than ${toPercent(value)} % over 7 days`;
   return `after ${value} days without an entry`;
 }
 
-/** A rules form (three numbers; empty is `null`) with its status line. */
+/** A rules form (four numbers; empty is `null`) with its status line. */
 function rulesForm(id, values, placeholders, save, offOption = false) {
   const status = h("p", { class: "status", role: "status", id: `${id}-status` });
   const errors = h("div", { class: "error", role: "alert", hidden: true });
   const off = values.pain_threshold === "off";
+  const shown = { ...values, adherence_floor: toPercent(values.adherence_floor) };
   const field = (name, min, max) => h("div", {},
     h("label", { for: `${id}-${name}` }, RULE_FIELDS[name]),
     h("input", { id: `${id}-${name}`, name, type: "number", inputmode: "numeric", min, max, step: 1,
-      value: off && name === "pain_threshold" ? "" : values[name] ?? "", placeholder: placeholders[name] }));
+      value: off && name === "pain_threshold" ? "" : shown[name] ?? "", placeholder: placeholders[name] }));
   const offBox = offOption
     ? h("label", { class: "check", for: `${id}-off` },
       h("input", { type: "checkbox", id: `${id}-off`, name: "off", checked: off }), " No \"pain high\" alert for this patient")
     : null;
   const button = h("button", { type: "submit" }, "Save rules");
   const form = h("form", { id, novalidate: true },
-    h("div", { class: "grid" }, field("pain_threshold", 0, 10), field("spike_delta", 1, 10), field("not_logging_days", 1, 60)),
+    h("div", { class: "grid" }, field("pain_threshold", 0, 10), field("spike_delta", 1, 10), field("not_logging_days", 1, 60), field("adherence_floor", 0, 100)),
     offBox, errors, h("div", { class: "actions" }, button, status));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -404,9 +408,17 @@ function rulesForm(id, values, placeholders, save, offOption = false) {
     errors.hidden = true;
     status.textContent = "";
     const threshold = offOption && form.elements.off.checked ? "off" : value("pain_threshold");
+    const floor = value("adherence_floor");
     try {
-      await save({ pain_threshold: threshold, spike_delta: value("spike_delta"), not_logging_days: value("not_logging_days") }, status);
+      await save({
+        pain_threshold: threshold, spike_delta: value("spike_delta"), not_logging_days: value("not_logging_days"),
+        adherence_floor: floor === null ? null : floor / 100,
+      }, status);
     } catch (error) {
+      // The API's share, in the form's percent.
+      for (const f of error.fields || []) {
+        if (f.field === "adherence_floor") f.message = "must be between 0 and 100 %";
+      }
       showErrors(errors, error, RULE_LABELS);
     } finally {
       button.disabled = false;
@@ -428,6 +440,7 @@ function alertRules(api, pid) {
       pain_threshold: defaults.pain_threshold === null ? "Default: off" : `Default: ${defaults.pain_threshold}`,
       spike_delta: `Default: ${defaults.spike_delta}`,
       not_logging_days: `Default: ${defaults.not_logging_days}`,
+      adherence_floor: `Default: ${toPercent(defaults.adherence_floor)}`,
     };
     const form = rulesForm("rules-form", body, placeholders, async (values, status) => {
       try {
@@ -456,7 +469,7 @@ export async function alertDefaults(api, main) {
   const section = h("section", { class: "card" });
   const load = async (said = "") => {
     const { body, etag } = await api.json("GET", "/me/alert-defaults");
-    const form = rulesForm("defaults-form", body, { pain_threshold: "Off", spike_delta: "2", not_logging_days: "7" }, async (values) => {
+    const form = rulesForm("defaults-form", body, { pain_threshold: "Off", spike_delta: "2", not_logging_days: "7", adherence_floor: "50" }, async (values) => {
       try {
         await api.json("PUT", "/me/alert-defaults", { body: values, ifMatch: etag });
         await load("Defaults saved. Patients without their own rules follow them now.");
@@ -466,7 +479,7 @@ export async function alertDefaults(api, main) {
       }
     });
     fill(section, h("h2", {}, "Rules"),
-      h("p", {}, "An empty field takes the built-in default: no \"pain high\" alert, a spike of 2 points, 7 days without an entry. ",
+      h("p", {}, "An empty field takes the built-in default: no \"pain high\" alert, a spike of 2 points, 7 days without an entry, a stretching plan followed less than 50 %. ",
         "Two alerts need no rule: pain rising (up 2 points, or 30 % and at least 1 point, in a week) and a disability score worse by the amount that matters."),
       form);
     form.querySelector(".status").textContent = said;

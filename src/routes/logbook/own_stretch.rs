@@ -58,11 +58,6 @@ pub async fn list_patient_stretches(
     state: web::Data<AppState>,
     scope: PatientScope,
 ) -> AppResult<HttpResponse> {
-    let patient = AuthUser {
-        id: scope.patient,
-        role: crate::domain::Role::Patient,
-        login: None,
-    };
-    let items = service::catalog(&state.db, patient).await?;
+    let items = service::patient_catalog(&state.db, scope).await?;
     Ok(HttpResponse::Ok().json(StretchList { items }))
 }

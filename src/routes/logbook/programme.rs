@@ -2,18 +2,18 @@
 //! and ends it (`/v1/patients/{pid}/programme`), the patient reads it
 //! (`/v1/me/programme`); both read its history.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::access::PatientScope;
 use crate::error::AppResult;
 use crate::kinds::{Programme, ProgrammeBody};
-use crate::routes::http::{bad_param, check_limit, found, written, IfMatchHeader};
+use crate::routes::http::{bad_param, check_limit, found, if_none_match, written, IfMatchHeader};
 use crate::routes::input::{ApiJson, ApiQuery};
 use crate::routes::scope::Scoped;
 use crate::routes::{endpoint, Access, Endpoint};
-use crate::service::programme::{self as service, SavedProgramme, WeeklyAdherence};
+use crate::service::programme::{self as service, Preconditions, SavedProgramme, WeeklyAdherence};
 use crate::state::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -160,22 +160,28 @@ pub async fn get_patient_programme(
     security(("bearer" = [])),
     request_body = ProgrammeBody,
     params(("pid" = uuid::Uuid, Path, description = "A patient linked to you"),
-           ("If-Match" = Option<String>, Header, description = "ETag of the version being replaced")),
+           ("If-Match" = Option<String>, Header, description = "ETag of the version being replaced (or of the ended one, to prescribe again)"),
+           ("If-None-Match" = Option<String>, Header, description = "`*`: prescribe only if no programme is in force (412 otherwise)")),
     responses(
         (status = 200, description = "Replaced, or the same programme again (version unchanged)", body = Programme, headers(("ETag" = String))),
         (status = 201, description = "Prescribed (the patient had none)", body = Programme,
          headers(("Location" = String), ("ETag" = String))),
         (status = 403, description = "The caller is not a therapist"),
         (status = 404, description = "Not a patient linked to you now (the attempt is in their access log)"),
-        (status = 412, description = "If-Match does not match the current version: someone changed the programme since you read it"),
+        (status = 412, description = "If-Match does not match the current version (someone changed the programme since you read it), or If-None-Match: * and a programme is in force"),
         (status = 422, description = "A value is out of range, naming the item and field (`items[2].stretch_id`)"),
     )
 )]
 pub async fn put_patient_programme(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Scoped(scope, (if_match, body)): Scoped<(IfMatchHeader, ApiJson<ProgrammeBody>)>,
 ) -> AppResult<HttpResponse> {
-    let result = service::put(&state.db, &state.clock, scope, if_match.0, body.0).await?;
+    let preconditions = Preconditions {
+        if_match: if_match.0,
+        only_new: if_none_match(&req).any(),
+    };
+    let result = service::put(&state.db, &state.clock, scope, preconditions, body.0).await?;
     Ok(written(result))
 }
 
