@@ -216,6 +216,7 @@ fn history(
                     enjoyment_interference: None,
                     activity_interference: None,
                     notes: None,
+                    red_flags: Vec::new(),
                 };
                 batch.put::<PainEntries>(own, RecordId(Uuid::new_v4()), body)?;
                 written += 1;

@@ -653,6 +653,7 @@ async fn seed_patient(
                             "Carried boxes at the weekend; sore since, worst when bending."
                                 .to_owned()
                         }),
+                    red_flags: Vec::new(),
                 };
                 put::<PainEntries>(state, &own, p.id("pain", date, n), body, summary).await?;
             }

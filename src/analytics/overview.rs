@@ -92,10 +92,12 @@ impl AlertRules {
 }
 
 /// What the overview says about a patient. All but `precaution` ask for
-/// attention; `red_flag` (later) sorts before them all.
+/// attention; `red_flag` sorts before them all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Alert {
+    /// A pain entry of the last 14 days reported a red flag.
+    RedFlag,
     /// The 7-day mean rose by the minimal important change.
     PainRising,
     PainHigh,
@@ -170,6 +172,9 @@ pub struct PatientData {
     /// The versions of the home programme in force on some day of the last
     /// 7, in the order they were saved (none: no programme).
     pub programme: Vec<ProgrammeVersion>,
+    /// Days with a pain entry that reported a red flag, covering at least
+    /// the last 14; any order.
+    pub red_flag_days: Vec<NaiveDate>,
     /// The date of the most recent pain entry, if any.
     pub last_entry_date: Option<NaiveDate>,
     pub last_massage_date: Option<NaiveDate>,
@@ -194,6 +199,8 @@ pub struct Figures {
     pub stretch_days_7d: i64,
     /// Adherence to the home programme over the last 7 days.
     pub programme_adherence_7d: Option<f64>,
+    /// The latest day of the last 14 with an entry that reported a red flag.
+    pub red_flag_date: Option<NaiveDate>,
     pub days_since_last_entry: Option<i64>,
     pub days_since_last_massage: Option<i64>,
     pub latest_note: Option<LatestNote>,
@@ -232,6 +239,9 @@ fn mean(days: &[PainDay], from: NaiveDate, to: NaiveDate) -> Option<(Frac, i64)>
     Some((total.div(n), n))
 }
 
+/// How far back a red flag keeps the patient first on the list: today and
+/// the 13 days before.
+pub const RED_FLAG_DAYS: i64 = 14;
 /// A 7-day mean of fewer ratings is too noisy to call a change.
 const CHANGE_NEEDS_DAYS: i64 = 3;
 /// How far back the last session and the next-session hint look.
@@ -293,6 +303,15 @@ pub fn figures(data: &PatientData, today: NaiveDate, rules: AlertRules) -> Figur
         });
 
     let mut alerts = Vec::new();
+    let red_flag_date = data
+        .red_flag_days
+        .iter()
+        .copied()
+        .filter(|d| *d >= back(today, RED_FLAG_DAYS - 1) && *d <= today)
+        .max();
+    if red_flag_date.is_some() {
+        alerts.push(Alert::RedFlag);
+    }
     if let (Some(change), Some(prev)) = (change, avg_prev) {
         if pain_rising(change, prev) {
             alerts.push(Alert::PainRising);
@@ -332,6 +351,7 @@ pub fn figures(data: &PatientData, today: NaiveDate, rules: AlertRules) -> Figur
         worst_pain_7d: this_week_days().map(|d| d.max).max(),
         stretch_days_7d: i64::try_from(stretched.len()).unwrap_or(i64::MAX),
         programme_adherence_7d: followed.programme,
+        red_flag_date,
         days_since_last_entry: data.last_entry_date.map(|d| (today - d).num_days()),
         days_since_last_massage: data.last_massage_date.map(|d| (today - d).num_days()),
         latest_note,
@@ -369,8 +389,11 @@ pub enum PatientOrder {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rank {
     pub order: PatientOrder,
-    /// 0 before 1: needs attention (attention order); 0 otherwise.
+    /// The attention order's groups: 0 a red flag, 1 needs attention, 2
+    /// the rest (the other orders: all 0).
     pub group: u8,
+    /// The attention order: within the red flags, the latest first.
+    pub flagged: Option<NaiveDate>,
     /// The attention order's rise in 7-day pain (the exact value as a
     /// double: equal fractions give equal doubles), largest first, none last.
     pub change: Option<f64>,
@@ -385,19 +408,23 @@ pub struct Rank {
 impl Rank {
     pub fn new(order: PatientOrder, figures: &Figures, name: &str, id: &str) -> Self {
         let attention = order == PatientOrder::Attention && figures.needs_attention();
+        let flagged = figures
+            .red_flag_date
+            .filter(|_| order == PatientOrder::Attention);
         let (group, change, days) = match order {
             PatientOrder::Attention if attention => (
-                0,
+                if flagged.is_some() { 0 } else { 1 },
                 figures.change.map(Frac::to_f64),
                 Some(figures.days_since_last_entry.unwrap_or(i64::MAX)),
             ),
-            PatientOrder::Attention => (1, None, None),
+            PatientOrder::Attention => (2, None, None),
             PatientOrder::Name => (0, None, None),
             PatientOrder::LastEntry => (0, None, figures.days_since_last_entry),
         };
         Self {
             order,
             group,
+            flagged,
             change,
             days,
             name: name.to_owned(),
@@ -424,6 +451,7 @@ impl Rank {
         };
         self.group
             .cmp(&other.group)
+            .then_with(|| other.flagged.cmp(&self.flagged))
             .then_with(|| larger_first(self.change, other.change))
             .then(days)
             .then_with(|| self.name.to_lowercase().cmp(&other.name.to_lowercase()))
@@ -480,6 +508,7 @@ mod tests {
                 worst_pain_7d: None,
                 stretch_days_7d: 0,
                 programme_adherence_7d: None,
+                red_flag_date: None,
                 days_since_last_entry: None,
                 days_since_last_massage: None,
                 latest_note: None,
@@ -909,6 +938,52 @@ mod tests {
         let none = figures(&data(&[(0, &[3])]), TODAY, stricter);
         assert_eq!(none.programme_adherence_7d, None);
         assert!(!none.alerts.contains(&Alert::LowAdherence));
+    }
+
+    #[test]
+    fn a_red_flag_of_the_last_14_days_comes_first() {
+        // Day 13 (the 14th day, today included) is in, day 14 out.
+        for (days_ago, flagged) in [(0, true), (13, true), (14, false), (30, false)] {
+            let mut data = data(&[(0, &[3])]);
+            data.red_flag_days = vec![ago(days_ago), ago(40)];
+            let f = figures(&data, TODAY, AlertRules::default());
+            assert_eq!(
+                f.alerts.first() == Some(&Alert::RedFlag),
+                flagged,
+                "{days_ago}"
+            );
+            assert_eq!(
+                f.red_flag_date,
+                flagged.then(|| ago(days_ago)),
+                "{days_ago}"
+            );
+            assert_eq!(f.needs_attention(), flagged, "{days_ago}");
+        }
+        // The latest flagged day is the date; a future one is not counted.
+        let mut two = data(&[(0, &[3])]);
+        two.red_flag_days = vec![ago(5), ago(2), ago(9)];
+        assert_eq!(
+            figures(&two, TODAY, AlertRules::default()).red_flag_date,
+            Some(ago(2))
+        );
+
+        // Before every other attention alert, the latest flag first.
+        let flagged = |days: u64| {
+            let mut d = data(&[(0, &[2])]);
+            d.red_flag_days = vec![ago(days)];
+            d
+        };
+        let people = vec![
+            ("Bea", "1", weeks(&[4, 4, 4], &[6, 6, 6])),
+            ("Old flag", "2", flagged(10)),
+            ("Emil", "3", PatientData::default()),
+            ("New flag", "4", flagged(1)),
+            ("Calm", "5", data(&[(0, &[1])])),
+        ];
+        assert_eq!(
+            ranked(PatientOrder::Attention, &people),
+            ["New flag", "Old flag", "Bea", "Emil", "Calm"]
+        );
     }
 
     #[test]

@@ -97,11 +97,19 @@ pub fn linked_patients(
 }
 
 /// One patient's logged day: patient, date, sum, number and highest of
-/// its pain levels.
-pub type PainDayRow = (String, Option<NaiveDate>, Option<i64>, i64, Option<i32>);
+/// its pain levels, and the highest red-flag mask (not null: an entry of
+/// the day reported a red flag).
+pub type PainDayRow = (
+    String,
+    Option<NaiveDate>,
+    Option<i64>,
+    i64,
+    Option<i32>,
+    Option<i32>,
+);
 
 /// Per patient and logged day in `[from, to]`: the sum, number and highest
-/// of its pain levels.
+/// of its pain levels, and whether an entry reported a red flag.
 pub fn pain_days(
     conn: &mut DbConnection,
     patients: &[String],
@@ -119,6 +127,7 @@ pub fn pain_days(
             sum(records::pain_level),
             count_star(),
             max(records::pain_level),
+            max(records::red_flags),
         ))
         .load(conn)?)
 }

@@ -30,6 +30,9 @@ pub struct Columns {
     pub duration_minutes: Option<i32>,
     pub duration_seconds: Option<i32>,
     pub stretch_id: Option<Uuid>,
+    /// A pain entry's red flags, as a mask of their bits
+    /// (`domain::red_flag`); `None` without any.
+    pub red_flags: Option<i32>,
 }
 
 /// Who wrote an object.
@@ -102,6 +105,7 @@ struct RecordRow {
     duration_minutes: Option<i32>,
     duration_seconds: Option<i32>,
     stretch_id: Option<String>,
+    red_flags: Option<i32>,
 }
 
 fn parse_uuid(value: &str, row: &str, column: &'static str) -> DbResult<Uuid> {
@@ -142,6 +146,7 @@ impl TryFrom<RecordRow> for Record {
                 duration_minutes: row.duration_minutes,
                 duration_seconds: row.duration_seconds,
                 stretch_id,
+                red_flags: row.red_flags,
             },
             doc: row.data,
             version: row.version,
@@ -169,6 +174,7 @@ struct ColumnValues<'a> {
     duration_minutes: Option<i32>,
     duration_seconds: Option<i32>,
     stretch_id: Option<String>,
+    red_flags: Option<i32>,
 }
 
 impl<'a> From<&'a Columns> for ColumnValues<'a> {
@@ -182,6 +188,7 @@ impl<'a> From<&'a Columns> for ColumnValues<'a> {
             duration_minutes: c.duration_minutes,
             duration_seconds: c.duration_seconds,
             stretch_id: c.stretch_id.map(|id| id.to_string()),
+            red_flags: c.red_flags,
         }
     }
 }
@@ -264,16 +271,16 @@ const INSERT_WITH_COUNTER: &str = "\
 WITH counter AS (UPDATE users SET change_seq = $1 WHERE id = $2) \
 INSERT INTO records (id, patient_id, kind, author_id, author_role, data, version, change_seq, \
     created_at, updated_at, date, natural_key, pain_level, recorded_at, started_at, \
-    duration_minutes, duration_seconds, stretch_id) \
-VALUES ($3, $2, $4, $5, $6, $7, 1, $1, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+    duration_minutes, duration_seconds, stretch_id, red_flags) \
+VALUES ($3, $2, $4, $5, $6, $7, 1, $1, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
 /// PostgreSQL: the new row unless its id is taken, and then (only then)
 /// the change counter, in one statement.
 const INSERT_IF_NEW_WITH_COUNTER: &str = "\
 WITH created AS (INSERT INTO records (id, patient_id, kind, author_id, author_role, data, version, \
     change_seq, created_at, updated_at, date, natural_key, pain_level, recorded_at, started_at, \
-    duration_minutes, duration_seconds, stretch_id) \
-    VALUES ($3, $2, $4, $5, $6, $7, 1, $1, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+    duration_minutes, duration_seconds, stretch_id, red_flags) \
+    VALUES ($3, $2, $4, $5, $6, $7, 1, $1, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
     ON CONFLICT (id) DO NOTHING RETURNING 1) \
 UPDATE users SET change_seq = $1 WHERE id = $2 AND EXISTS (SELECT 1 FROM created)";
 
@@ -282,7 +289,7 @@ const UPDATE_WITH_COUNTER: &str = "\
 WITH counter AS (UPDATE users SET change_seq = $1 WHERE id = $2) \
 UPDATE records SET data = $4, version = $5, change_seq = $1, updated_at = $6, deleted_at = $7, \
     date = $8, natural_key = $9, pain_level = $10, recorded_at = $11, started_at = $12, \
-    duration_minutes = $13, duration_seconds = $14, stretch_id = $15 \
+    duration_minutes = $13, duration_seconds = $14, stretch_id = $15, red_flags = $16 \
 WHERE id = $3";
 
 /// Binds the typed columns, in the order of the statements above.
@@ -298,6 +305,7 @@ macro_rules! bind_columns {
             .bind::<Nullable<Integer>, _>($c.duration_minutes)
             .bind::<Nullable<Integer>, _>($c.duration_seconds)
             .bind::<Nullable<Text>, _>($c.stretch_id)
+            .bind::<Nullable<Integer>, _>($c.red_flags)
     }};
 }
 

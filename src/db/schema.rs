@@ -97,6 +97,7 @@ diesel::table! {
         duration_minutes -> Nullable<Integer>,
         duration_seconds -> Nullable<Integer>,
         stretch_id -> Nullable<Text>,
+        red_flags -> Nullable<Integer>,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod care_team;
 pub mod error;
 pub mod ids;
 pub mod logbook;
+pub mod red_flag;
 pub mod schedule;
 pub mod version;
 

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::{to_column, Columns, Kind, Listing, Record, RecordKind, RecordMeta};
 use crate::db::DbResult;
 use crate::domain::logbook::{Checks, Context, Region, NOTES_MAX};
+use crate::domain::red_flag::{self, Advice, RedFlag};
 use crate::domain::FieldError;
 
 /// One pain rating.
@@ -32,6 +33,23 @@ pub struct PainEntryBody {
     pub activity_interference: Option<i64>,
     /// Up to 2000 characters, stored verbatim.
     pub notes: Option<String>,
+    /// Warning signs the patient reports with this entry, each once (the
+    /// codes of `GET /v1/red-flags`); default none, and left out of the
+    /// answer when there are none. An unknown code is a 422 naming it.
+    // Left out when empty: an entry without flags serialises as it did
+    // before they existed, so an `Idempotency-Key` saved then still
+    // matches its retry (the key's fingerprint is the body's JSON).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<RedFlag>)]
+    pub red_flags: Vec<String>,
+}
+
+/// The red flags of a body that the checks let through.
+fn flags_of(body: &PainEntryBody) -> Vec<RedFlag> {
+    body.red_flags
+        .iter()
+        .filter_map(|code| RedFlag::parse(code))
+        .collect()
 }
 
 /// What is kept as JSON beside `pain_level` and `recorded_at`.
@@ -63,6 +81,11 @@ pub struct PainEntry {
     pub body: PainEntryBody,
     /// PEG-3 (mean of pain and both interference scores) when both are given.
     pub peg_score: Option<f64>,
+    /// With red flags only: `emergency` when any is a sign of cauda equina
+    /// syndrome (tell the patient to seek emergency care now), else
+    /// `see_doctor`. Absent without red flags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Advice>,
 }
 
 pub struct PainEntries;
@@ -84,6 +107,15 @@ impl Kind for PainEntries {
         c.range("enjoyment_interference", body.enjoyment_interference, 0, 10);
         c.range("activity_interference", body.activity_interference, 0, 10);
         c.text("notes", body.notes.as_deref(), NOTES_MAX);
+        for (i, code) in body.red_flags.iter().enumerate() {
+            if RedFlag::parse(code).is_none() {
+                c.fail(
+                    format!("red_flags[{i}]"),
+                    format!("\"{code}\" is not a red flag code (GET /v1/red-flags lists them)"),
+                );
+            }
+        }
+        c.no_duplicates("red_flags", &body.red_flags);
         c.0
     }
 
@@ -93,6 +125,7 @@ impl Kind for PainEntries {
             // Validated to 0..=10.
             pain_level: i32::try_from(body.pain_level).ok(),
             recorded_at: body.recorded_at.map(to_column),
+            red_flags: red_flag::to_mask(&flags_of(&body)),
             ..Columns::default()
         };
         let doc = PainEntryDoc {
@@ -106,6 +139,7 @@ impl Kind for PainEntries {
 
     fn view(record: &Record, doc: PainEntryDoc) -> DbResult<PainEntry> {
         let c = &record.columns;
+        let flags = red_flag::from_mask(c.red_flags);
         let body = PainEntryBody {
             date: record.required(c.date, "date")?,
             pain_level: record.required(c.pain_level, "pain_level")?.into(),
@@ -114,9 +148,11 @@ impl Kind for PainEntries {
             enjoyment_interference: doc.enjoyment_interference,
             activity_interference: doc.activity_interference,
             notes: doc.notes,
+            red_flags: flags.iter().map(|f| f.as_str().to_owned()).collect(),
         };
         Ok(PainEntry {
             meta: super::meta(record),
+            advice: red_flag::advice(&flags),
             peg_score: crate::analytics::peg3(
                 body.pain_level,
                 body.enjoyment_interference,

@@ -17,8 +17,9 @@ use crate::domain::logbook::{Instrument, DATE_PATTERN, INSTANT_PATTERN};
 
 /// Lists whose values the server refuses to see twice (`no_duplicates`,
 /// `Days::from_list`): (schema, property).
-const UNIQUE_LISTS: [(&str, &str); 3] = [
+const UNIQUE_LISTS: [(&str, &str); 4] = [
     ("PainEntryBody", "regions"),
+    ("PainEntryBody", "red_flags"),
     ("OwnStretchBody", "targets"),
     ("Reminders", "days"),
 ];

@@ -14,6 +14,7 @@ pub mod logbook;
 pub mod logins;
 pub mod me;
 pub mod overview;
+pub mod red_flags;
 pub mod schedules;
 pub mod scope;
 pub mod sync;
@@ -133,6 +134,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(auth::password_reset, Access::Anyone),
         endpoint!(auth::password_reset_confirm, Access::Anyone),
         endpoint!(auth::verify_email, Access::Anyone),
+        endpoint!(red_flags::list_red_flags, Access::Anyone),
         endpoint!(me::get_me, Access::SignedIn),
         endpoint!(me::update_me, Access::SignedIn),
         endpoint!(me::change_password, Access::SignedIn),

@@ -85,6 +85,9 @@ pub struct PatientOverview {
     /// The change between the latest two ODI (else RMDQ) questionnaires of
     /// the last 365 days.
     pub function_change: Option<FunctionChange>,
+    /// The latest day of the last 14 (today included) with a pain entry
+    /// that reported a red flag (`red_flag` in `alerts`); null without one.
+    pub red_flag_date: Option<NaiveDate>,
     /// Why the patient needs attention; `precaution` is information only.
     pub alerts: Vec<Alert>,
     /// An alert other than `precaution`: first in the attention order.
@@ -119,6 +122,7 @@ impl From<Overview> for PatientOverview {
             next_session: f.next_session.clone(),
             function_change: f.function_change.clone(),
             needs_attention: f.needs_attention(),
+            red_flag_date: f.red_flag_date,
             alerts: f.alerts,
             rules: o.rules,
         }

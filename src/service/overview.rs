@@ -270,7 +270,11 @@ fn compute(
         .unwrap_or(NaiveDate::MAX);
 
     let mut pain: HashMap<String, Vec<PainDay>> = HashMap::new();
-    for (patient, date, total, count, max) in store::pain_days(conn, &ids, (from, to))? {
+    let mut flagged: HashMap<String, Vec<NaiveDate>> = HashMap::new();
+    for (patient, date, total, count, max, flags) in store::pain_days(conn, &ids, (from, to))? {
+        if let (Some(date), Some(_)) = (date, flags) {
+            flagged.entry(patient.clone()).or_default().push(date);
+        }
         if let Some(date) = date {
             pain.entry(patient).or_default().push(PainDay {
                 date,
@@ -339,6 +343,7 @@ fn compute(
                 stretch_days: stretch_days.remove(&p.id).unwrap_or_default(),
                 stretched: stretched.remove(&p.id).unwrap_or_default(),
                 programme: programmes.remove(&p.id).unwrap_or_default(),
+                red_flag_days: flagged.remove(&p.id).unwrap_or_default(),
                 last_entry_date: last.map(|(date, _)| date),
                 last_massage_date: massages.get(&p.id).copied(),
                 has_precautions: !conditions.is_empty(),

@@ -126,6 +126,7 @@ async fn a_batch_with_one_bad_write_stores_nothing() {
         enjoyment_interference: None,
         activity_interference: None,
         notes: None,
+        red_flags: Vec::new(),
     };
     let today = test_today();
     let failed = logbook::put_batch(&state.db, &state.clock, scope, move |batch| {

@@ -33,6 +33,7 @@ mod me;
 mod operations;
 mod overview;
 mod programme;
+mod red_flags;
 mod route_table;
 mod scale_out;
 mod schedules;
