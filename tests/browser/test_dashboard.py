@@ -4,6 +4,7 @@ a patient's page in words, recording a session), staying signed in across a
 reload, hostile text, an ended session, refusals, a cross-site form, and
 phone-sized screens."""
 
+import datetime
 import re
 import subprocess
 import uuid
@@ -608,3 +609,25 @@ def test_a_programme_a_colleague_changed_meanwhile_is_a_412_and_theirs_is_shown(
     _, mine = server.call("GET", f"/v1/patients/{alex['id']}/programme", token=token)
     assert mine["version"] == saved["version"] + 1 and mine["items"][0]["days_per_week"] == 4
     assert mine["note"] == changed["note"]
+
+
+def test_a_patient_who_reported_a_warning_sign_is_first_and_says_so(server, browser):
+    token = server.login(THERAPIST)
+    status, body = server.call("POST", "/v1/auth/register", {
+        "email": f"flag{uuid.uuid4().hex[:8]}@example.org", "password": "correct horse battery",
+        "display_name": "Robin Flagged", "role": "patient"})
+    assert status == 201, body
+    patient = body["tokens"]["access_token"]
+    _, invitation = server.call("POST", "/v1/invitations", {}, token)
+    assert server.call("POST", "/v1/me/care-team", {"code": invitation["code"]}, patient)[0] == 201
+    # Yesterday in UTC, the new account's zone: a day every patient has had.
+    yesterday = (datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=1)).isoformat()
+    status, entry = server.call("POST", "/v1/me/pain-entries", {
+        "date": yesterday, "pain_level": 6, "red_flags": ["bilateral_leg_symptoms"]}, patient)
+    assert status == 201 and entry["advice"] == "emergency", entry
+    sign_in(browser, server)
+    first = patient_rows(browser)[0]
+    assert "Robin Flagged" in first.text
+    why = first.find_element(By.CSS_SELECTOR, ".why").text
+    assert re.search(r"^Reported a warning sign on \d{1,2} \w{3}|^Reported a warning sign on \w{3} \d{1,2}", why), why
+    assert why.split(" · ")[0].endswith(": advise urgent medical review"), why

@@ -31,6 +31,9 @@ export function reasons(p) {
   const out = [];
   for (const alert of p.alerts) {
     switch (alert) {
+      case "red_flag":
+        out.push(`Reported a warning sign on ${day(p.red_flag_date)}: advise urgent medical review`);
+        break;
       case "pain_rising":
         out.push(`↑ Pain up ${points(p.pain_change_7d)} this week (${one(p.avg_pain_prev_7d)} → ${one(p.avg_pain_7d)} out of 10)`);
         break;
