@@ -39,14 +39,16 @@ for pid in $(curl -fsS "$API/v1/patients" -H "authorization: Bearer $THERAPIST" 
     FILES+=("$WORK/$pid.fhir.json")
 done
 # A patient the demo does not cover: notes (one empty, one with a control
-# character), an entry with a time, sessions recorded by the patient with
-# and without a start, PEG from an entry and from a questionnaire.
+# character), an entry with a time, one with two red flags, sessions
+# recorded by the patient with and without a start, PEG from an entry and
+# from a questionnaire.
 REGISTERED=$(curl -fsS "$API/v1/auth/register" -H 'content-type: application/json' \
     -d '{"email":"fhir-edge@example.org","password":"correct horse battery","display_name":"Edge Case","role":"patient"}')
 EDGE=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["access_token"])' <<<"$REGISTERED")
 TODAY=$(date -u +%F)
 for body in \
     "{\"date\":\"$TODAY\",\"pain_level\":5,\"notes\":\"\"}" \
+    "{\"date\":\"$TODAY\",\"pain_level\":8,\"red_flags\":[\"fever\",\"saddle_anaesthesia\"]}" \
     "{\"date\":\"$TODAY\",\"pain_level\":6,\"recorded_at\":\"${TODAY}T07:15:00.123456Z\",\"enjoyment_interference\":4,\"activity_interference\":5,\"notes\":\"bell \\u0007 and\\nnewline\",\"regions\":[\"hip_left\",\"leg_right\"]}"; do
     curl -fsS "$API/v1/me/pain-entries" -H "authorization: Bearer $EDGE" -H 'content-type: application/json' -d "$body" >/dev/null
 done
@@ -83,6 +85,11 @@ with open(sys.argv[1], encoding="utf-8") as f:
 shape = [(p["status"], len(p["activity"])) for p in plans]
 assert shape == [("completed", 3), ("active", 2)], shape
 print(f"CarePlans: {shape}")
+with open(sys.argv[1], encoding="utf-8") as f:
+    observations = [e["resource"] for e in json.load(f)["entry"] if e["resource"]["resourceType"] == "Observation"]
+flagged = [[c["code"]["text"] for c in o["component"]] for o in observations if "component" in o]
+assert flagged == [["saddle_anaesthesia", "fever"]], flagged
+print(f"red flags as Observation components: {flagged}")
 PY
 
 curl -fsS "$API/v1/me/export?format=csv" -H "authorization: Bearer $PATIENT" -o "$WORK/alex.csv"
@@ -94,4 +101,18 @@ assert len(rows) == 90, len(rows)
 logged = [r for r in rows if r["mean_pain"]]
 assert logged and all(0 <= float(r["mean_pain"]) <= 10 for r in logged)
 print(f"valid CSV: {len(rows)} days, {len(logged)} logged")
+PY
+# Sam, the demo patient who reported a warning sign two days ago, as his
+# therapist downloads the daily CSV.
+SAM=$(curl -fsS "$API/v1/patients" -H "authorization: Bearer $THERAPIST" |
+    python3 -c 'import json,sys; print(next(p["id"] for p in json.load(sys.stdin)["items"] if p["display_name"].startswith("Sam")))')
+curl -fsS "$API/v1/patients/$SAM/export?format=csv" -H "authorization: Bearer $THERAPIST" -o "$WORK/sam.csv"
+python3 - "$WORK/sam.csv" <<'PY'
+import csv, sys
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    rows = list(csv.DictReader(f))
+flagged = [(r["date"], r["red_flags"]) for r in rows if r["red_flags"]]
+assert len(flagged) == 1 and flagged[0][1] == "bilateral_leg_symptoms", flagged
+assert flagged[0][0] == rows[-3]["date"], (flagged, rows[-1]["date"])
+print(f"red flags in the CSV: {flagged}")
 PY

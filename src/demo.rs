@@ -16,7 +16,8 @@
 //!   session during it did not help.
 //! - **Sam** (America/New_York): sessions every three weeks help for about
 //!   a week; stretching makes no difference. No session for over ten days:
-//!   the next one is due.
+//!   the next one is due. Two days ago he reported pain and tingling in
+//!   both legs, a red flag: first on the therapist's list.
 //! - **Maria** (Europe/London): osteoporosis, so light Swedish massage only;
 //!   modest relief, slight help from stretching. Monthly Oswestry
 //!   questionnaires; the latest is 12 points worse (function worse).
@@ -40,6 +41,7 @@ use crate::domain::access::{AuthUser, PatientScope, ScopeAccess};
 use crate::domain::logbook::{
     Condition, Instrument, Muscle, Pressure, Region, Side, Technique, BUILTIN_STRETCHES,
 };
+use crate::domain::red_flag::RedFlag;
 use crate::domain::version::IfMatch;
 use crate::domain::{DomainError, Email, RecordId, Role, UserId};
 use crate::kinds::{
@@ -85,6 +87,8 @@ struct Profile {
     no_help_every: Option<i32>,
     /// How the patient follows the home programme.
     follows: Follows,
+    /// A red flag reported with the first entry of two days ago.
+    warning_sign: Option<RedFlag>,
 }
 
 /// How a patient follows the home programme of the last five weeks.
@@ -119,6 +123,9 @@ enum Story {
     FunctionWorse,
 }
 
+/// The day of the warning sign, before today.
+const WARNING_DAYS_AGO: i64 = 2;
+
 /// The flare-up's days (the last 7) and how much it adds.
 const FLARE_DAYS: i64 = 7;
 const FLARE: f64 = 2.5;
@@ -143,6 +150,7 @@ const PATIENTS: [Profile; 3] = [
         story: Story::FlareUp,
         no_help_every: None,
         follows: Follows::Fully,
+        warning_sign: None,
     },
     Profile {
         email: "sam@demo.painline.example",
@@ -161,6 +169,7 @@ const PATIENTS: [Profile; 3] = [
         story: Story::SessionDue,
         no_help_every: None,
         follows: Follows::Hardly,
+        warning_sign: Some(RedFlag::BilateralLegSymptoms),
     },
     Profile {
         email: "maria@demo.painline.example",
@@ -182,6 +191,7 @@ const PATIENTS: [Profile; 3] = [
         story: Story::FunctionWorse,
         no_help_every: Some(3),
         follows: Follows::Partly,
+        warning_sign: None,
     },
 ];
 
@@ -629,8 +639,11 @@ async fn seed_patient(
             )
             .await?;
         }
-        // Most days are logged; some twice.
-        if rng.gen_bool(0.9) {
+        // Most days are logged; some twice. The day of a warning sign is.
+        let warned = p
+            .warning_sign
+            .filter(|_| (today - date).num_days() == WARNING_DAYS_AGO);
+        if rng.gen_bool(0.9) || warned.is_some() {
             let entries = if rng.gen_bool(0.12) { 2 } else { 1 };
             for n in 0..entries {
                 let level = p.pain(date, today, rng.gen_range(-1.0..1.0));
@@ -647,13 +660,24 @@ async fn seed_patient(
                     regions,
                     enjoyment_interference: peg.then(|| (level - 1).clamp(0, 10)),
                     activity_interference: peg.then(|| level.clamp(0, 10)),
-                    // The flare-up, in the patient's words.
-                    notes: (p.in_flare(date, today) && (today - date).num_days() == 2 && n == 0)
-                        .then(|| {
-                            "Carried boxes at the weekend; sore since, worst when bending."
-                                .to_owned()
-                        }),
-                    red_flags: Vec::new(),
+                    // The flare-up and the warning sign, in the patient's words.
+                    notes: match (n, warned) {
+                        (0, Some(_)) => Some(
+                            "Pins and needles down both legs since last night, worse on the left."
+                                .to_owned(),
+                        ),
+                        (0, None) if p.in_flare(date, today) && (today - date).num_days() == 2 => {
+                            Some(
+                                "Carried boxes at the weekend; sore since, worst when bending."
+                                    .to_owned(),
+                            )
+                        }
+                        _ => None,
+                    },
+                    red_flags: warned
+                        .filter(|_| n == 0)
+                        .map(|sign| vec![sign.as_str().to_owned()])
+                        .unwrap_or_default(),
                 };
                 put::<PainEntries>(state, &own, p.id("pain", date, n), body, summary).await?;
             }

@@ -9,6 +9,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::red_flag::{self, RedFlag};
+
 use super::clinical::{classify, next_session, NextSession, ReliefClass};
 use super::{round3, Frac};
 
@@ -47,6 +49,9 @@ pub struct Day {
     pub stretch_sessions: i64,
     /// Massage sessions of the day, in session order.
     pub massage_session_ids: Vec<Uuid>,
+    /// The red flags the day's entries reported, each once, in the order
+    /// of `GET /v1/red-flags`; empty when none did.
+    pub red_flags: Vec<RedFlag>,
 }
 
 /// What happened after one massage session (docs/analytics.md).
@@ -137,6 +142,8 @@ pub struct DaySums {
     /// Seconds and number of the day's stretch sessions.
     pub stretch_seconds: i64,
     pub stretch_sessions: i64,
+    /// The red flags the day's entries reported, as a mask (0: none).
+    pub red_flags: i32,
 }
 
 /// The sums of every calendar day of a span, one slot per day (one
@@ -193,6 +200,13 @@ impl DaySpan {
         if let Some(i) = self.slot(day) {
             self.sums[i].stretch_seconds += seconds;
             self.sums[i].stretch_sessions += sessions;
+        }
+    }
+
+    /// Adds the red flags of one entry (a stored mask).
+    pub fn add_flags(&mut self, day: NaiveDate, mask: i32) {
+        if let Some(i) = self.slot(day) {
+            self.sums[i].red_flags |= mask;
         }
     }
 
@@ -397,6 +411,7 @@ pub fn daily_of(from: NaiveDate, to: NaiveDate, span: &DaySpan, sessions: &[Sess
                 stretch_minutes: Frac::new(sums.stretch_seconds, 60).round3(),
                 stretch_sessions: sums.stretch_sessions,
                 massage_session_ids,
+                red_flags: red_flag::from_mask(Some(sums.red_flags)),
             }
         })
         .collect()
@@ -930,6 +945,7 @@ mod tests {
                 stretch_minutes: 2.0,
                 stretch_sessions: 2,
                 massage_session_ids: vec![],
+                red_flags: vec![],
             }
         );
         assert_eq!(days[0].mean_pain, None, "an unlogged day is not zero");
@@ -939,6 +955,28 @@ mod tests {
             vec![Uuid::from_u128(1), Uuid::from_u128(2)]
         );
         assert_eq!(days[3].mean_pain, Some(5.0));
+    }
+
+    #[test]
+    fn a_day_lists_the_red_flags_of_all_its_entries_once() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let mut span = DaySpan::new(d("2026-03-01"), d("2026-03-02"));
+        span.add_pain(d("2026-03-01"), 13, 2, 7);
+        // fever + bilateral legs, then bilateral legs + saddle anaesthesia.
+        span.add_flags(d("2026-03-01"), 64 | 16);
+        span.add_flags(d("2026-03-01"), 16 | 1);
+        // Outside the span: ignored.
+        span.add_flags(d("2026-03-03"), 2);
+        let days = daily_of(d("2026-03-01"), d("2026-03-02"), &span, &[]);
+        assert_eq!(
+            days[0].red_flags,
+            vec![
+                RedFlag::SaddleAnaesthesia,
+                RedFlag::BilateralLegSymptoms,
+                RedFlag::Fever
+            ]
+        );
+        assert!(days[1].red_flags.is_empty());
     }
 
     mod properties {

@@ -486,10 +486,14 @@ impl TrendRow {
 pub const TREND_PAIN: i32 = 0;
 pub const TREND_STRETCH: i32 = 1;
 pub const TREND_SESSION: i32 = 2;
+/// A pain entry that reported red flags: `sum` holds its mask.
+pub const TREND_FLAG: i32 = 3;
 
 /// The patient's live pain entries and stretch sessions dated in `[from,
 /// to]`, summed per day by the database (whole levels and seconds: exact),
-/// and their massage sessions, in one query, all read from
+/// their massage sessions, and the red flags of each entry that reported
+/// any (masks: neither backend has a portable bitwise-or aggregate, and
+/// such entries are few), in one query, all read from
 /// `records_live_idx` alone. Written as SQL (diesel's builder has no UNION
 /// of grouped selects), with each backend's numbered placeholders.
 pub fn trend_rows(
@@ -513,7 +517,10 @@ pub fn trend_rows(
              FROM records WHERE kind = 'stretch_session' AND {live} GROUP BY date, stretch_id \
              UNION ALL \
              SELECT {TREND_SESSION}, {row_day}, 0, 0, 0, id, started_at \
-             FROM records WHERE kind = 'massage_session' AND {live}"
+             FROM records WHERE kind = 'massage_session' AND {live} \
+             UNION ALL \
+             SELECT {TREND_FLAG}, {row_day}, CAST(red_flags AS BIGINT), 0, 0, NULL, NULL \
+             FROM records WHERE kind = 'pain_entry' AND red_flags IS NOT NULL AND {live}"
         )
     };
     let patient = patient.to_string();

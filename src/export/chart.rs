@@ -524,6 +524,7 @@ mod tests {
             stretch_minutes: minutes,
             stretch_sessions: i64::from(minutes > 0.0),
             massage_session_ids: (0..sessions).map(|_| Uuid::new_v4()).collect(),
+            red_flags: vec![],
         }
     }
 

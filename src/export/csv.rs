@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use crate::analytics::trends::Day;
 
 /// The columns, in order.
-pub const HEADER: [&str; 8] = [
+pub const HEADER: [&str; 9] = [
     "date",
     "mean_pain",
     "max_pain",
@@ -15,6 +15,7 @@ pub const HEADER: [&str; 8] = [
     "stretch_sessions",
     "massage_sessions",
     "massage_session_ids",
+    "red_flags",
 ];
 
 /// A text cell that a spreadsheet would run as a formula (`=`, `+`, `-`,
@@ -53,6 +54,11 @@ pub fn daily(days: &[Day]) -> Result<Vec<u8>, csv::Error> {
             day.stretch_sessions.to_string(),
             day.massage_session_ids.len().to_string(),
             neutralise(&ids).into_owned(),
+            day.red_flags
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
         ])?;
     }
     out.into_inner().map_err(|e| e.into_error().into())
@@ -64,6 +70,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::domain::red_flag::RedFlag;
 
     #[test]
     fn formula_cells_are_neutralised_and_others_kept() {
@@ -96,6 +103,7 @@ mod tests {
                 stretch_minutes: 12.5,
                 stretch_sessions: 2,
                 massage_session_ids: vec![session, other],
+                red_flags: vec![RedFlag::BilateralLegSymptoms, RedFlag::Fever],
             },
             Day {
                 date: date(2)?,
@@ -105,14 +113,15 @@ mod tests {
                 stretch_minutes: 0.0,
                 stretch_sessions: 0,
                 massage_session_ids: vec![],
+                red_flags: vec![],
             },
         ];
         let text = String::from_utf8(daily(&days)?)?;
         assert_eq!(
             text,
-            "date,mean_pain,max_pain,entries,stretch_minutes,stretch_sessions,massage_sessions,massage_session_ids\r\n\
-             2026-03-01,5.333,7,3,12.5,2,2,0b8f7c1e-6f0e-4d7a-9b3c-2a1d5e6f7a8b 1c9f7c1e-6f0e-4d7a-9b3c-2a1d5e6f7a8b\r\n\
-             2026-03-02,,,0,0,0,0,\r\n"
+            "date,mean_pain,max_pain,entries,stretch_minutes,stretch_sessions,massage_sessions,massage_session_ids,red_flags\r\n\
+             2026-03-01,5.333,7,3,12.5,2,2,0b8f7c1e-6f0e-4d7a-9b3c-2a1d5e6f7a8b 1c9f7c1e-6f0e-4d7a-9b3c-2a1d5e6f7a8b,bilateral_leg_symptoms fever\r\n\
+             2026-03-02,,,0,0,0,0,,\r\n"
         );
         Ok(())
     }

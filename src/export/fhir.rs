@@ -1,5 +1,6 @@
 //! The patient's data as a FHIR R4 `Bundle` of type `collection`: a
-//! `Patient`, pain entries as LOINC 72514-3 `Observation`s, PEG scores as
+//! `Patient`, pain entries as LOINC 72514-3 `Observation`s (a red flag
+//! reported with one is a `component`), PEG scores as
 //! LOINC 91147-9 `Observation`s, massage sessions as `Procedure`s, home
 //! programmes as `CarePlan`s. Each
 //! resource is built here from the stored views; the service streams them
@@ -196,6 +197,19 @@ pub fn pain_entry(patient: Uuid, e: &PainEntry) -> Vec<Value> {
         (!sites.is_empty()).then(|| json!({ "text": sites.join(", ") })),
     );
     put(&mut resource, "note", notes(e.body.notes.clone()));
+    // Each red flag reported: a component whose code is the flag's code
+    // as text (the list of `GET /v1/red-flags`), present.
+    let flags = e
+        .body
+        .red_flags
+        .iter()
+        .map(|code| json!({ "code": { "text": code }, "valueBoolean": true }))
+        .collect::<Vec<_>>();
+    put(
+        &mut resource,
+        "component",
+        (!flags.is_empty()).then_some(Value::Array(flags)),
+    );
     let mut entries = vec![entry("Observation", e.meta.id, resource)];
     if let Some(score) = e.peg_score {
         let id = Uuid::new_v5(&DERIVED, e.meta.id.as_bytes());

@@ -304,8 +304,9 @@ pub fn digest(
             kind: "digest",
             subject: format!("{PRODUCT} this week: {who} attention"),
             intro: format!(
-                "{who} attention in {PRODUCT} this week (pain rising, one of your alert rules \
-                 reached, or no recent entries). The dashboard shows who and why."
+                "{who} attention in {PRODUCT} this week (a warning sign reported, pain rising, \
+                 one of your alert rules reached, or no recent entries). The dashboard shows \
+                 who and why."
             ),
             link: Some(Link {
                 action: "Open the dashboard",

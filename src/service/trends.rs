@@ -19,7 +19,9 @@ use crate::analytics::adherence::{adherence, ProgrammeVersion, Stretched};
 use crate::analytics::trends::{self, Day, DaySpan, Interval, Session, TrendSummary, Trends};
 use crate::clock::Clock;
 use crate::db::accounts::UserRow;
-use crate::db::overview::{trend_rows, TrendRow, TREND_PAIN, TREND_SESSION, TREND_STRETCH};
+use crate::db::overview::{
+    trend_rows, TrendRow, TREND_FLAG, TREND_PAIN, TREND_SESSION, TREND_STRETCH,
+};
 use crate::db::Db;
 use crate::db::{accounts, DbConnection, DbError};
 use crate::domain::access::PatientScope;
@@ -57,7 +59,7 @@ pub enum View {
 /// Bump when the definition of any figure or the answer's shape changes
 /// within a release (the crate version is part of the tag as well):
 /// answers of an older build then no longer match the `ETag`s clients hold.
-const FIGURES_REVISION: u32 = 3;
+const FIGURES_REVISION: u32 = 4;
 
 /// What decides an answer: the patient, their change counter (every write
 /// of their data moves it, in the write's own transaction, on every
@@ -345,6 +347,10 @@ fn split((from, to): (NaiveDate, NaiveDate), today: NaiveDate, read: Read) -> Se
                     stretch_id: row.id.unwrap_or_default(),
                     seconds: row.sum,
                 });
+            }
+            TREND_FLAG => {
+                // The column's CHECK keeps a mask within 11 bits.
+                days.add_flags(date, i32::try_from(row.sum).unwrap_or(0));
             }
             TREND_SESSION => {
                 let id = row.id.unwrap_or_default();

@@ -158,6 +158,37 @@ async fn the_demo_shows_trends_and_running_it_twice_duplicates_nothing() {
         .as_array()
         .unwrap()
         .contains(&serde_json::json!("low_adherence")));
+    // Sam reported pain and tingling in both legs two days ago: a red
+    // flag, first among his alerts and first on the list.
+    let sam_today: NaiveDate = named("Sam")["today"].as_str().unwrap().parse().unwrap();
+    let warned = (sam_today - chrono::Duration::days(2)).to_string();
+    assert_eq!(named("Sam")["red_flag_date"], warned.as_str());
+    assert_eq!(alerts("Sam")[0], "red_flag");
+    assert!(items[0]["display_name"].as_str().unwrap().contains("Sam"));
+    for part in ["Alex", "Maria"] {
+        assert_eq!(named(part)["red_flag_date"], Value::Null, "{part}");
+    }
+    let entries = app
+        .get(
+            &format!(
+                "/v1/patients/{}/pain-entries?from={warned}&to={warned}",
+                named("Sam")["id"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .await;
+    let flagged: Vec<&Value> = entries.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.get("red_flags").is_some())
+        .collect();
+    assert_eq!(flagged.len(), 1, "{}", entries.text);
+    assert_eq!(
+        flagged[0]["red_flags"],
+        serde_json::json!(["bilateral_leg_symptoms"])
+    );
+    assert_eq!(flagged[0]["advice"], "emergency");
     for part in ["Alex", "Maria"] {
         assert!(!alerts(part)
             .as_array()

@@ -283,17 +283,17 @@ async fn the_csv_is_the_daily_series() {
     let lines: Vec<&str> = reply.text.split_terminator("\r\n").collect();
     assert_eq!(
         lines[0],
-        "date,mean_pain,max_pain,entries,stretch_minutes,stretch_sessions,massage_sessions,massage_session_ids"
+        "date,mean_pain,max_pain,entries,stretch_minutes,stretch_sessions,massage_sessions,massage_session_ids,red_flags"
     );
     assert!(
         !reply.text.contains("HYPERLINK"),
         "notes are not in the series"
     );
     assert_eq!(lines.len(), 1 + 5, "a header and one row per day");
-    assert_eq!(lines[1], format!("{},,,0,0,0,0,", day(6)));
-    assert_eq!(lines[2], format!("{},6,6,1,0,0,0,", day(5)));
-    assert_eq!(lines[3], format!("{},,,0,10,1,1,{}", day(4), ids[3]));
-    assert_eq!(lines[4], format!("{},3,3,1,0,0,0,", day(3)));
+    assert_eq!(lines[1], format!("{},,,0,0,0,0,,", day(6)));
+    assert_eq!(lines[2], format!("{},6,6,1,0,0,0,,", day(5)));
+    assert_eq!(lines[3], format!("{},,,0,10,1,1,{},", day(4), ids[3]));
+    assert_eq!(lines[4], format!("{},3,3,1,0,0,0,,", day(3)));
     // Bad ranges and parameters of other formats are refused, naming the field.
     for (query, field) in [
         (format!("?format=csv&from={}&to={}", day(1), day(2)), "from"),

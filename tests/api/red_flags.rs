@@ -277,3 +277,103 @@ async fn a_red_flag_of_the_last_14_days_puts_the_patient_first() {
         .unwrap()
         .contains(&json!("red_flag")));
 }
+
+/// The flags of a day's entries, each once, in the daily series and the
+/// CSV; each entry's own in the JSON export as answered, and in FHIR as one
+/// `component` per code. A day without flags has an empty cell and list.
+#[tokio::test]
+async fn red_flags_are_in_the_daily_series_and_every_export() {
+    let app = spawn_app().await;
+    let patient = app.register_patient().await;
+    let therapist = app.register_therapist().await;
+    link(&app, &therapist, &patient).await;
+    let (legs, saddle, calm) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    for (id, back, flags) in [
+        (legs, 2, json!(["fever", "bilateral_leg_symptoms"])),
+        (
+            saddle,
+            2,
+            json!(["bilateral_leg_symptoms", "saddle_anaesthesia"]),
+        ),
+        (calm, 1, json!([])),
+    ] {
+        let reply = put_entry(
+            &app,
+            &patient,
+            id,
+            json!({"date": day(back), "pain_level": 5, "red_flags": flags}),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    }
+    let union = json!(["saddle_anaesthesia", "bilateral_leg_symptoms", "fever"]);
+
+    let range = format!("from={}&to={}", day(2), day(1));
+    for (path, token) in [
+        ("/v1/me".to_owned(), &patient.access),
+        (format!("/v1/patients/{}", patient.id), &therapist.access),
+    ] {
+        let daily = app.get(&format!("{path}/daily?{range}"), token).await;
+        assert_eq!(daily.status, StatusCode::OK, "{}", daily.text);
+        assert_eq!(daily.body["days"][0]["red_flags"], union, "{path}");
+        assert_eq!(daily.body["days"][1]["red_flags"], json!([]), "{path}");
+
+        let csv = app
+            .get(&format!("{path}/export?format=csv&{range}"), token)
+            .await;
+        assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+        let lines: Vec<&str> = csv.text.split_terminator("\r\n").collect();
+        assert!(lines[0].ends_with(",red_flags"), "{}", lines[0]);
+        assert_eq!(
+            lines[1],
+            format!(
+                "{},5,5,2,0,0,0,,saddle_anaesthesia bilateral_leg_symptoms fever",
+                day(2)
+            )
+        );
+        assert_eq!(lines[2], format!("{},5,5,1,0,0,0,,", day(1)));
+    }
+
+    let json_export = app.get("/v1/me/export", &patient.access).await;
+    let entries = json_export.body["pain_entries"].as_array().unwrap();
+    let exported = |id: Uuid| {
+        entries
+            .iter()
+            .find(|e| e["id"] == id.to_string())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        exported(legs)["red_flags"],
+        json!(["bilateral_leg_symptoms", "fever"])
+    );
+    assert_eq!(exported(legs)["advice"], "emergency");
+    assert!(exported(calm).get("red_flags").is_none());
+
+    let fhir = app
+        .get(
+            &format!("/v1/patients/{}/export?format=fhir", patient.id),
+            &therapist.access,
+        )
+        .await;
+    assert_eq!(fhir.status, StatusCode::OK, "{}", fhir.text);
+    let observation = |id: Uuid| {
+        fhir.body["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["resource"])
+            .find(|r| r["id"] == id.to_string())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        observation(saddle)["component"],
+        json!([
+            {"code": {"text": "saddle_anaesthesia"}, "valueBoolean": true},
+            {"code": {"text": "bilateral_leg_symptoms"}, "valueBoolean": true}
+        ])
+    );
+    assert_eq!(observation(saddle)["valueInteger"], 5);
+    assert!(observation(calm).get("component").is_none());
+}

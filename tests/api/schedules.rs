@@ -727,6 +727,88 @@ async fn the_weekly_digest_counts_patients_with_alerts_and_names_none() {
     assert_eq!(app.count("mail_outbox", "kind = 'digest'").await, 1);
 }
 
+/// Over real SMTP: a patient who reported a red flag this week counts as
+/// needing attention, where one who logged the same levels without one
+/// does not; the mail holds no code, no description and no name.
+#[tokio::test]
+async fn the_digest_counts_a_red_flag_and_names_no_sign() {
+    let mut smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    let scheduler = Scheduler::of(&app, Some(&smtp));
+    go_to(&app, "2027-01-15T07:00:00Z"); // a Friday
+    let therapist = register_in(&app, "therapist", "UTC").await;
+    let steady = register_in(&app, "patient", "UTC").await;
+    let flagged = register_in(&app, "patient", "UTC").await;
+    for user in [&therapist, &steady, &flagged] {
+        verified(&app, user).await;
+    }
+    crate::helpers::link(&app, &therapist, &steady).await;
+    crate::helpers::link(&app, &therapist, &flagged).await;
+    // Both log 3 every day of the week; one entry of the flagged patient's
+    // Wednesday reported two signs.
+    for user in [&steady, &flagged] {
+        for date in 9..=15 {
+            let mut body = json!({"date": format!("2027-01-{date:02}"), "pain_level": 3});
+            if date == 13 && user.id == flagged.id {
+                body["red_flags"] = json!(["bilateral_leg_symptoms", "unexplained_weight_loss"]);
+            }
+            let put = app
+                .call(
+                    Method::PUT,
+                    &format!("/v1/me/pain-entries/{}", uuid::Uuid::new_v4()),
+                    Some(&user.access),
+                    Some(body),
+                )
+                .await;
+            assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+        }
+    }
+    set(
+        &app,
+        &therapist,
+        "/v1/me/digest",
+        json!({"enabled": true, "weekday": "fri", "local_time": "08:00"}),
+    )
+    .await;
+    go_to(&app, "2027-01-15T08:00:00Z");
+    assert_eq!(scheduler.run().await, vec!["queued"]);
+    scheduler.send().await;
+    let mail = smtp.next_about("this week").await;
+    let subject = mail.header("Subject").unwrap();
+    assert!(
+        subject.contains("1 of your patients needs attention"),
+        "{subject}"
+    );
+    let body = mail.decoded();
+    let codes = app
+        .client
+        .get(app.url("/v1/red-flags"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let codes = codes["items"].as_array().unwrap();
+    assert_eq!(codes.len(), 11);
+    for sign in codes {
+        for private in [&sign["code"], &sign["description"]] {
+            let private = private.as_str().unwrap();
+            assert!(!body.contains(private), "{private} in {body}");
+            assert!(!subject.contains(private), "{private} in {subject}");
+        }
+    }
+    for private in [
+        steady.email.as_str(),
+        flagged.email.as_str(),
+        "patient ",
+        "emergency",
+        "both legs",
+    ] {
+        assert!(!body.contains(private), "{private} in {body}");
+    }
+}
+
 /// Ordinary mutable resources: an ETag per version ("0" for the defaults),
 /// If-Match honoured, the same settings again no new version.
 #[tokio::test]

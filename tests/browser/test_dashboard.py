@@ -76,11 +76,15 @@ def test_the_therapists_whole_story(server, browser, screenshots):
     assert [r.get_attribute("data-patient") for r in rows] == [p["id"] for p in listed["items"]]
     attention = browser.find_elements(By.CSS_SELECTOR, "ol#attention li.patient")
     assert len(attention) == sum(p["needs_attention"] for p in listed["items"]) >= 2
-    # Alex's flare-up: first, with the reason in words and an arrow, not colour alone.
-    assert "Alex" in rows[0].text
+    # Sam reported pain in both legs two days ago: first, saying so.
+    assert "Sam" in rows[0].text
     why = rows[0].find_element(By.CSS_SELECTOR, ".why").text
+    assert re.match(r"Reported a warning sign on (\d{1,2} \w{3}|\w{3} \d{1,2}): advise urgent medical review", why), why
+    # Alex's flare-up: next, with the reason in words and an arrow, not colour alone.
+    assert "Alex" in rows[1].text
+    why = rows[1].find_element(By.CSS_SELECTOR, ".why").text
     assert re.search(r"↑ Pain up \d+(\.\d)? points this week", why), why
-    assert "Last massage" in rows[0].text and "helped" in rows[0].text
+    assert "Last massage" in rows[1].text and "helped" in rows[1].text
     # Maria: why she needs attention (function), her precaution as information.
     maria_row = next(r for r in rows if "Maria" in r.text)
     assert "Disability score worse: Oswestry 36 → 48" in maria_row.text
@@ -611,7 +615,7 @@ def test_a_programme_a_colleague_changed_meanwhile_is_a_412_and_theirs_is_shown(
     assert mine["note"] == changed["note"]
 
 
-def test_a_patient_who_reported_a_warning_sign_is_first_and_says_so(server, browser):
+def test_a_patient_who_reported_a_warning_sign_is_first_and_says_so(server, browser, screenshots):
     token = server.login(THERAPIST)
     status, body = server.call("POST", "/v1/auth/register", {
         "email": f"flag{uuid.uuid4().hex[:8]}@example.org", "password": "correct horse battery",
@@ -631,3 +635,35 @@ def test_a_patient_who_reported_a_warning_sign_is_first_and_says_so(server, brow
     why = first.find_element(By.CSS_SELECTOR, ".why").text
     assert re.search(r"^Reported a warning sign on \d{1,2} \w{3}|^Reported a warning sign on \w{3} \d{1,2}", why), why
     assert why.split(" · ")[0].endswith(": advise urgent medical review"), why
+    # Their page: the sign in the public list's words, with the app's
+    # advice and the patient's note, above the precautions.
+    assert server.call("PUT", "/v1/me/conditions/osteoporosis", {"note": "T-score -2.6"}, patient)[0] == 201
+    status, _ = server.call("POST", "/v1/me/pain-entries", {
+        "date": yesterday, "pain_level": 5, "red_flags": ["fever", "constant_night_pain"],
+        "notes": "Sweats at night"}, patient)
+    assert status == 201
+    browser.refresh()
+    first = patient_rows(browser)[0]
+    first.find_element(By.CSS_SELECTOR, "a.patient-link").click()
+    signs = visible(browser, "#warning-signs")
+    assert signs.find_element(By.TAG_NAME, "h2").text == "Warning signs reported: advise urgent medical review"
+    items = [li.text for li in signs.find_elements(By.TAG_NAME, "li")]
+    assert len(items) == 2, items
+    # The same day: the entry calling for emergency care first.
+    assert "Pain, numbness or weakness in both legs. Advice in the app: emergency care now." in items[0], items
+    night = items[1]
+    assert "Fever or feeling unwell with the back pain; Constant pain that does not ease at night or with rest" in night, night
+    assert "Advice in the app: see a doctor soon." in night and "Their note: “Sweats at night”" in night, night
+    # Above the precautions, and both in the first screen.
+    banner = visible(browser, "#precautions")
+    order = browser.execute_script(
+        "return arguments[0].compareDocumentPosition(arguments[1]) & Node.DOCUMENT_POSITION_FOLLOWING", signs, banner)
+    assert order, "the warning signs come before the precautions"
+    browser.execute_script("window.scrollTo(0, 0)")
+    browser.save_screenshot(str(screenshots / "warning-signs.png"))
+    bottom = browser.execute_script("return arguments[0].getBoundingClientRect().bottom", banner)
+    assert bottom < browser.execute_script("return window.innerHeight")
+    # The day-by-day table names the day's signs, each once.
+    cells = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"#daily tr[data-date='{yesterday}'] td.flagged"))
+    assert cells[0].get_attribute("textContent") == "Bilateral leg symptoms, Fever, Constant night pain"
+    assert not console_errors(browser)

@@ -79,6 +79,44 @@ export async function patients(api, main) {
       h("a", { href: "#/alert-defaults" }, "defaults for all my patients"), "."));
 }
 
+/** What the app told the patient to do, by an entry's `advice`. */
+const ADVICE = { emergency: "emergency care now", see_doctor: "see a doctor soon" };
+
+/** `date` (YYYY-MM-DD) minus `n` days. */
+function daysBefore(date, n) {
+  const [y, m, d] = date.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d - n)).toISOString().slice(0, 10);
+}
+
+/** The warning signs of the overview's 14 days, entry by entry, in the
+ * words of the public list of red flags; null when there are none. Shown
+ * first on the page: a massage therapist does not treat past them. */
+async function warningSigns(api, pid, overview) {
+  if (!overview.red_flag_date) return null;
+  const section = (...content) => h("section", {
+    id: "warning-signs", class: "warning-signs", "aria-labelledby": "warning-signs-title",
+  }, h("h2", { id: "warning-signs-title" }, "Warning signs reported: advise urgent medical review"), ...content);
+  try {
+    const [signs, entries] = await Promise.all([
+      api.get("/red-flags"),
+      api.get(`/patients/${pid}/pain-entries?from=${daysBefore(overview.today, 13)}&to=${overview.today}&limit=1000`),
+    ]);
+    const described = new Map(signs.items.map((s) => [s.code, s.description]));
+    // Newest day first; on one day, the entries that call for emergency care first.
+    const urgency = (e) => (e.advice === "emergency" ? 0 : 1);
+    const flagged = entries.items.filter((e) => (e.red_flags || []).length)
+      .sort((a, b) => b.date.localeCompare(a.date) || urgency(a) - urgency(b));
+    return section(h("ul", {}, flagged.map((e) => h("li", {},
+      h("strong", {}, shortDay(e.date, overview.today)), ": ",
+      e.red_flags.map((code) => described.get(code) || words(code)).join("; "),
+      `. Advice in the app: ${ADVICE[e.advice] || "see a doctor"}.`,
+      e.notes ? h("span", { class: "said" }, ` Their note: “${e.notes}”`) : null))));
+  } catch (error) {
+    if (!api.signedIn) throw error;
+    return section(h("p", {}, `Reported on ${shortDay(overview.red_flag_date, overview.today)}; which sign could not be shown: ${error.message}`));
+  }
+}
+
 function precautionBanner(conditions) {
   if (!conditions.length) return null;
   const ordered = [...conditions].sort((a, b) => URGENT.indexOf(a.condition) - URGENT.indexOf(b.condition));
@@ -138,8 +176,9 @@ function dailyTable(daily) {
     h("td", { class: "num" }, figure(d.max_pain)),
     h("td", { class: "num" }, d.entries),
     h("td", { class: "num" }, figure(d.stretch_minutes, 0)),
-    h("td", { class: "num" }, d.massage_session_ids.length === 0 ? "" : d.massage_session_ids.length === 1 ? "✓" : `✓ ×${d.massage_session_ids.length}`)));
-  return table("Day by day, last 90 days", ["Day", "Mean pain", "Highest", "Entries", "Stretching (min)", "Massage"], rows, { id: "daily" });
+    h("td", { class: "num" }, d.massage_session_ids.length === 0 ? "" : d.massage_session_ids.length === 1 ? "✓" : `✓ ×${d.massage_session_ids.length}`),
+    h("td", { class: (d.red_flags || []).length ? "flagged" : null }, (d.red_flags || []).map(words).join(", "))));
+  return table("Day by day, last 90 days", ["Day", "Mean pain", "Highest", "Entries", "Stretching (min)", "Massage", "Warning signs"], rows, { id: "daily" });
 }
 
 function table(caption, headers, rows, attrs = {}) {
@@ -508,13 +547,14 @@ async function chart(api, pid) {
   return img;
 }
 
-/** A patient's page: precautions first, then what the figures mean, the
- * sessions, and the rules. */
+/** A patient's page: warning signs and precautions first, then what the
+ * figures mean, the sessions, and the rules. */
 export async function patient(api, main, pid, notice) {
   const [overview, conditions] = await Promise.all([
     api.get(`/patients/${pid}`),
     api.get(`/patients/${pid}/conditions`),
   ]);
+  const signs = await warningSigns(api, pid, overview);
   const osteoporosis = conditions.items.some((c) => c.condition === "osteoporosis");
   const glanceArea = h("section", { "aria-label": "At a glance", id: "glance" }, glance(overview));
   const trendsArea = h("section", { "aria-labelledby": "trends-title" },
@@ -569,6 +609,7 @@ export async function patient(api, main, pid, notice) {
   fill(main,
     h("p", {}, h("a", { href: "#/patients" }, "← All patients")),
     h("h1", { id: "patient-name" }, overview.display_name),
+    signs,
     precautionBanner(conditions.items),
     h("p", { class: "muted" }, `Linked since ${day(overview.since.slice(0, 10))} · dates are the patient's (time zone ${overview.timezone}; their today: ${day(overview.today)})`),
     glanceArea,
