@@ -87,7 +87,7 @@ struct Profile {
     no_help_every: Option<i32>,
     /// How the patient follows the home programme.
     follows: Follows,
-    /// A red flag reported with the first entry of two days ago.
+    /// A red flag reported two days before the first run's today.
     warning_sign: Option<RedFlag>,
 }
 
@@ -639,11 +639,8 @@ async fn seed_patient(
             )
             .await?;
         }
-        // Most days are logged; some twice. The day of a warning sign is.
-        let warned = p
-            .warning_sign
-            .filter(|_| (today - date).num_days() == WARNING_DAYS_AGO);
-        if rng.gen_bool(0.9) || warned.is_some() {
+        // Most days are logged; some twice.
+        if rng.gen_bool(0.9) {
             let entries = if rng.gen_bool(0.12) { 2 } else { 1 };
             for n in 0..entries {
                 let level = p.pain(date, today, rng.gen_range(-1.0..1.0));
@@ -660,27 +657,38 @@ async fn seed_patient(
                     regions,
                     enjoyment_interference: peg.then(|| (level - 1).clamp(0, 10)),
                     activity_interference: peg.then(|| level.clamp(0, 10)),
-                    // The flare-up and the warning sign, in the patient's words.
-                    notes: match (n, warned) {
-                        (0, Some(_)) => Some(
-                            "Pins and needles down both legs since last night, worse on the left."
-                                .to_owned(),
-                        ),
-                        (0, None) if p.in_flare(date, today) && (today - date).num_days() == 2 => {
-                            Some(
-                                "Carried boxes at the weekend; sore since, worst when bending."
-                                    .to_owned(),
-                            )
-                        }
-                        _ => None,
-                    },
-                    red_flags: warned
-                        .filter(|_| n == 0)
-                        .map(|sign| vec![sign.as_str().to_owned()])
-                        .unwrap_or_default(),
+                    // The flare-up, in the patient's words.
+                    notes: (p.in_flare(date, today) && (today - date).num_days() == 2 && n == 0)
+                        .then(|| {
+                            "Carried boxes at the weekend; sore since, worst when bending."
+                                .to_owned()
+                        }),
+                    red_flags: Vec::new(),
                 };
                 put::<PainEntries>(state, &own, p.id("pain", date, n), body, summary).await?;
             }
+        }
+        // The warning sign: one entry more, two days before the first
+        // run's today, written once (its id names no date).
+        if let Some(sign) = p
+            .warning_sign
+            .filter(|_| (today - date).num_days() == WARNING_DAYS_AGO)
+        {
+            let body = PainEntryBody {
+                date,
+                pain_level: p.pain(date, today, 0.0),
+                recorded_at: None,
+                regions: vec![Region::LowerBackCenter],
+                enjoyment_interference: None,
+                activity_interference: None,
+                notes: Some(
+                    "Pins and needles down both legs since last night, worse on the left."
+                        .to_owned(),
+                ),
+                red_flags: vec![sign.as_str().to_owned()],
+            };
+            let id = p.id("warning", NaiveDate::MIN, 0);
+            put::<PainEntries>(state, &own, id, body, summary).await?;
         }
         if p.stretched(date, today) {
             for (n, (stretch_id, seconds)) in

@@ -453,8 +453,9 @@ pub fn save_alert_defaults(
 
 /// A row the trends read: a day's pain entries summed (`tag` 0: the sum,
 /// count and highest level), a day's sessions of one stretch summed (`tag`
-/// 1: the seconds and count, the stretch as `id`), or one massage session
-/// (`tag` 2: its id and start).
+/// 1: the seconds and count, the stretch as `id`), one massage session
+/// (`tag` 2: its id and start), or one pain entry that reported red flags
+/// (`tag` 3: its mask as `sum`).
 /// The day is a number (days since 1970-01-01): the database computes it
 /// once per day, where a text date would be parsed once per row.
 #[derive(Debug, Clone, QueryableByName)]
@@ -494,7 +495,7 @@ pub const TREND_FLAG: i32 = 3;
 /// their massage sessions, and the red flags of each entry that reported
 /// any (masks: neither backend has a portable bitwise-or aggregate, and
 /// such entries are few), in one query, all read from
-/// `records_live_idx` alone. Written as SQL (diesel's builder has no UNION
+/// `records_live_idx` alone (it holds each column named here). Written as SQL (diesel's builder has no UNION
 /// of grouped selects), with each backend's numbered placeholders.
 pub fn trend_rows(
     conn: &mut DbConnection,

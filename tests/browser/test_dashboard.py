@@ -79,7 +79,7 @@ def test_the_therapists_whole_story(server, browser, screenshots):
     # Sam reported pain in both legs two days ago: first, saying so.
     assert "Sam" in rows[0].text
     why = rows[0].find_element(By.CSS_SELECTOR, ".why").text
-    assert re.match(r"Reported a warning sign on (\d{1,2} \w{3}|\w{3} \d{1,2}): advise urgent medical review", why), why
+    assert re.match(r"Reported a warning sign on [^:]+: advise urgent medical review", why), why
     # Alex's flare-up: next, with the reason in words and an arrow, not colour alone.
     assert "Alex" in rows[1].text
     why = rows[1].find_element(By.CSS_SELECTOR, ".why").text
@@ -190,7 +190,6 @@ def test_the_therapists_whole_story(server, browser, screenshots):
     assert re.fullmatch(r"[A-Z0-9]{5}-[A-Z0-9]{5}", code), code
     visible(browser, "#open-invitations li")
     assert len(server.call("GET", "/v1/invitations", token=token)[1]["items"]) == 1
-    browser.save_screenshot(str(screenshots / "invitations.png"))
     browser.find_element(By.CSS_SELECTOR, "#open-invitations li button").click()
     text_in(browser, "#notice", "withdrawn")
     assert server.call("GET", "/v1/invitations", token=token)[1]["items"] == []

@@ -106,6 +106,7 @@ async function warningSigns(api, pid, overview) {
     const urgency = (e) => (e.advice === "emergency" ? 0 : 1);
     const flagged = entries.items.filter((e) => (e.red_flags || []).length)
       .sort((a, b) => b.date.localeCompare(a.date) || urgency(a) - urgency(b));
+    if (!flagged.length) return section(h("p", {}, `Reported on ${shortDay(overview.red_flag_date, overview.today)}.`));
     return section(h("ul", {}, flagged.map((e) => h("li", {},
       h("strong", {}, shortDay(e.date, overview.today)), ": ",
       e.red_flags.map((code) => described.get(code) || words(code)).join("; "),
